@@ -1,0 +1,86 @@
+"""What the gateway hands a provider, and what it gets back.
+
+A provider call always answers in Anthropic's shape: a Message dict, or a stream of Anthropic event dicts.
+Failures are `ProviderError`s, already classified for the fallback logic (retryable? context window?).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from router.routing.model import Target
+
+if TYPE_CHECKING:
+    from router.wire.requests import MessagesRequest
+
+
+@dataclass(slots=True)
+class UpstreamCall:
+    """One attempt at one target."""
+
+    request: MessagesRequest
+    # The client's body as sent: Anthropic targets get it natively (decoded lazily, only on that path).
+    body: bytes
+    target: Target
+    # The model name the client asked for: every response and event carries it.
+    requested_model: str
+    message_id: str
+    request_id: str
+    # A cheap estimate, for message_start and for streams whose upstream reports no usage.
+    input_tokens_estimate: int = 0
+    # Parameter overrides from the rule (max_tokens cap, temperature, reasoning_effort).
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    # The client's anthropic-beta header, forwarded to Anthropic targets only.
+    anthropic_beta: str | None = None
+    # Seconds for the whole call; the first byte must come within first_byte_timeout.
+    timeout: float = 600.0
+    first_byte_timeout: float = 120.0
+
+
+class ProviderError(Exception):
+    """An upstream failure, classified. `message` never contains a credential."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        context_window: bool = False,
+        error_type: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.context_window = context_window
+        # Anthropic error type to show the client when this is the final failure (derived from status if None).
+        self.error_type = error_type
+
+
+class EventStream:
+    """Anthropic stream events from one upstream call.
+
+    The first event (message_start) is only produced once the upstream has answered with its first chunk,
+    so a failure before that raises `ProviderError` from the first `__anext__` and the gateway can still fall back.
+    """
+
+    def __init__(self, events: AsyncIterator[dict[str, Any]]) -> None:
+        self._events = events
+        # True when the upstream reported no usage and the counts were estimated.
+        self.usage_estimated = False
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._events
+
+    async def __anext__(self) -> dict[str, Any]:
+        return await self._events.__anext__()
+
+    async def aclose(self) -> None:
+        aclose = getattr(self._events, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -1,0 +1,68 @@
+"""The service's configuration: one Settings object, read from ROUTER_* variables and a .env file.
+
+Nothing else in the package reads os.environ (the claude-code-proxy import reads its own, documented variables
+through `LegacyProxyEnv`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///router.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ROUTER_", env_file=".env", extra="ignore")
+
+    database_url: str = DEFAULT_SQLITE_URL
+    host: str = "127.0.0.1"
+    port: int = 8082
+    workers: int = 1
+    secret_key: str | None = Field(default=None, repr=False)
+    log_level: str = "INFO"
+    redis_url: str | None = None
+
+    # How often every process checks the config version (seconds); a change saved elsewhere is live within this.
+    config_poll_interval: float = 1.0
+    # A request body larger than this is refused with 413 before it is read whole.
+    max_request_bytes: int = 32 * 1024 * 1024
+    # Upstream timeouts (seconds): connect + first byte, and the whole call.
+    upstream_connect_timeout: float = 10.0
+    upstream_timeout: float = 600.0
+    upstream_first_byte_timeout: float = 120.0
+    # A target that keeps failing is skipped for this long (seconds), per process.
+    cooldown_seconds: float = 30.0
+    cooldown_after_failures: int = 3
+    # Usage recorder: queue bound, batch size and flush interval (seconds).
+    usage_queue_size: int = 50_000
+    usage_batch_size: int = 500
+    usage_flush_interval: float = 0.5
+    # Log prompts and responses: off unless explicitly turned on.
+    log_requests: bool = False
+    # /metrics needs `Authorization: Bearer <metrics_token>` when set; otherwise an admin session.
+    metrics_token: str | None = Field(default=None, repr=False)
+    # Seconds a graceful shutdown waits for in-flight requests and the usage queue.
+    shutdown_grace_seconds: float = 20.0
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file for a SQLite URL (None for in-memory or other databases)."""
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split("///", 1)[-1]
+        if not path or path == ":memory:":
+            return None
+        return Path(path)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,276 @@
+"""The database schema as typed SQLAlchemy 2 models.
+
+Every admin-managed object lives here; a change to any of them bumps `ConfigVersion` in the same transaction,
+which is how every process learns that its routing snapshot and key cache are stale.
+Usage rows carry plain ids (no foreign keys) so that batched inserts stay cheap and history survives deletions.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; BigInteger elsewhere.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON, list[dict[str, Any]]: JSON}
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Tenant(Timestamps, Base):
+    """A team. Its keys, rules and limits belong to it."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # None: any target; otherwise the target refs ("openai/gpt-4.1", "deployment/gpt4o-eu") it may reach.
+    allowed_targets: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    rpm: Mapped[int | None] = mapped_column(Integer, default=None)
+    tpm: Mapped[int | None] = mapped_column(Integer, default=None)
+    budget_usd: Mapped[float | None] = mapped_column(Float, default=None)
+
+    keys: Mapped[list[ApiKey]] = relationship(back_populates="tenant", cascade="all, delete-orphan")
+    rules: Mapped[list[Rule]] = relationship(back_populates="tenant", cascade="all, delete-orphan")
+
+
+class ApiKey(Base):
+    """A member's proxy key. Only its SHA-256 hash and a short visible prefix are stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    member: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # None: any model; otherwise glob patterns of requested model names this key may ask for.
+    allowed_models: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    rpm: Mapped[int | None] = mapped_column(Integer, default=None)
+    tpm: Mapped[int | None] = mapped_column(Integer, default=None)
+    budget_usd: Mapped[float | None] = mapped_column(Float, default=None)
+
+    tenant: Mapped[Tenant] = relationship(back_populates="keys")
+
+
+class Provider(Timestamps, Base):
+    """A configured backend account: kind (openai, azure, gemini, anthropic, or any LiteLLM provider string)."""
+
+    __tablename__ = "providers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    api_base: Mapped[str | None] = mapped_column(String(500), default=None)
+    api_version: Mapped[str | None] = mapped_column(String(50), default=None)
+    # Fernet token (see store/crypto.py); never returned to a browser or an export.
+    credential_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    # The `${ENV}` reference a config file gave for the credential, so that export can write it back.
+    credential_ref: Mapped[str | None] = mapped_column(String(200), default=None)
+    extra_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    deployments: Mapped[list[Deployment]] = relationship(back_populates="provider", cascade="all, delete-orphan")
+
+
+class Deployment(Timestamps, Base):
+    """An Azure OpenAI deployment: the path segment to call and the model behind it (for limits and prices)."""
+
+    __tablename__ = "deployments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"), index=True)
+    deployment: Mapped[str] = mapped_column(String(200))
+    api_version: Mapped[str | None] = mapped_column(String(50), default=None)
+    model: Mapped[str] = mapped_column(String(200))
+
+    provider: Mapped[Provider] = relationship(back_populates="deployments")
+
+
+class Chain(Timestamps, Base):
+    """A fallback chain: targets tried in order."""
+
+    __tablename__ = "chains"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    # Extra tries of the same target before moving on, and the base backoff between them (jittered).
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    backoff_ms: Mapped[int] = mapped_column(Integer, default=250)
+
+    targets: Mapped[list[ChainTarget]] = relationship(
+        back_populates="chain", cascade="all, delete-orphan", order_by="ChainTarget.position"
+    )
+
+
+class ChainTarget(Base):
+    __tablename__ = "chain_targets"
+    __table_args__ = (UniqueConstraint("chain_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chain_id: Mapped[int] = mapped_column(ForeignKey("chains.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    # "PROVIDER/MODEL" or "deployment/NAME"
+    target: Mapped[str] = mapped_column(String(300))
+
+    chain: Mapped[Chain] = relationship(back_populates="targets")
+
+
+class Rule(Timestamps, Base):
+    """A mapping rule, global (tenant_id NULL) or a tenant's own: pattern + conditions -> target or chain."""
+
+    __tablename__ = "rules"
+    __table_args__ = (Index("ix_rules_tenant_order", "tenant_id", "priority", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), default=None)
+    match: Mapped[str] = mapped_column(String(500))
+    # "exact", "glob" or "regex"
+    match_kind: Mapped[str] = mapped_column(String(10), default="glob")
+    # {"thinking": bool, "tools": bool, "tool": str, "stream": bool, "min_input_tokens": int, "member": str}
+    conditions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Lower runs first; ties keep their position.
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    target: Mapped[str | None] = mapped_column(String(300), default=None)
+    chain_id: Mapped[int | None] = mapped_column(ForeignKey("chains.id", ondelete="RESTRICT"), default=None)
+    # {"max_tokens": int, "temperature": float, "reasoning_effort": str}
+    overrides: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[str | None] = mapped_column(String(500), default=None)
+
+    tenant: Mapped[Tenant | None] = relationship(back_populates="rules")
+    chain: Mapped[Chain | None] = relationship()
+
+
+class ModelPrice(Timestamps, Base):
+    """A price override for one target (deployments and private models LiteLLM's cost map does not know)."""
+
+    __tablename__ = "model_prices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target: Mapped[str] = mapped_column(String(300), unique=True)
+    input_per_mtok: Mapped[float] = mapped_column(Float, default=0.0)
+    output_per_mtok: Mapped[float] = mapped_column(Float, default=0.0)
+    cache_read_per_mtok: Mapped[float | None] = mapped_column(Float, default=None)
+    cache_write_per_mtok: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class UsageRecord(Base):
+    """One request (with all its attempts): tokens, cost, latency, outcome."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (
+        Index("ix_usage_tenant_time", "tenant_id", "created_at"),
+        Index("ix_usage_key_time", "key_id", "created_at"),
+        Index("ix_usage_model_time", "requested_model", "created_at"),
+        Index("ix_usage_time", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    request_id: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    key_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    key_prefix: Mapped[str | None] = mapped_column(String(32), default=None)
+    member: Mapped[str | None] = mapped_column(String(200), default=None)
+    requested_model: Mapped[str] = mapped_column(String(300), default="")
+    # The target that answered (None when none did), e.g. "openai/gpt-4.1".
+    target: Mapped[str | None] = mapped_column(String(300), default=None)
+    provider: Mapped[str | None] = mapped_column(String(100), default=None)
+    upstream_model: Mapped[str | None] = mapped_column(String(300), default=None)
+    # [{"target", "status", "error_type", "latency_ms"}] in the order tried
+    attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    stream: Mapped[bool] = mapped_column(Boolean, default=False)
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    ttft_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    status: Mapped[int] = mapped_column(Integer, default=200)
+    error_type: Mapped[str | None] = mapped_column(String(64), default=None)
+    # "ok", "error", "client_cancelled", "rejected"
+    outcome: Mapped[str] = mapped_column(String(20), default="ok")
+
+
+class AdminUser(Base):
+    __tablename__ = "admin_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # Kept in the database so that the slow-down after failed sign-ins holds across replicas.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class AuditEntry(Base):
+    """Who changed what and when, with before and after (credentials redacted)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(50))
+    object_type: Mapped[str] = mapped_column(String(50))
+    object_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    object_name: Mapped[str | None] = mapped_column(String(300), default=None)
+    tenant_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+
+
+class ConfigVersion(Base):
+    """A single row whose version moves on every admin change; processes poll it to rebuild their snapshot."""
+
+    __tablename__ = "config_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=1)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
