@@ -1,0 +1,1 @@
+"""Anthropic Messages API as types: requests, responses, stream events, SSE framing, errors (pure)."""

@@ -1,0 +1,373 @@
+"""The Anthropic Messages API request as msgspec Structs, decoded straight from bytes.
+
+Unknown fields are ignored everywhere (msgspec's default), so newer clients never break us. Content
+blocks and tool choice / thinking config are tagged unions on `"type"`. Fields we do not interpret but
+must not lose for native Anthropic targets are kept raw (`Any`); the native path forwards the raw body.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal, TypeVar
+
+import msgspec
+
+from router.wire.errors import InvalidRequestError
+
+__all__ = [
+    "Base64DocumentSource",
+    "Base64ImageSource",
+    "ContentBlock",
+    "ContentDocumentSource",
+    "CountTokensRequest",
+    "DocumentBlock",
+    "DocumentSource",
+    "FileSource",
+    "ImageBlock",
+    "ImageSource",
+    "Message",
+    "MessagesRequest",
+    "Metadata",
+    "RedactedThinkingBlock",
+    "ServerToolUseBlock",
+    "TextBlock",
+    "TextDocumentSource",
+    "ThinkingAdaptive",
+    "ThinkingBlock",
+    "ThinkingConfig",
+    "ThinkingDisabled",
+    "ThinkingEnabled",
+    "Tool",
+    "ToolChoice",
+    "ToolChoiceAny",
+    "ToolChoiceAuto",
+    "ToolChoiceNone",
+    "ToolChoiceTool",
+    "ToolResultBlock",
+    "ToolResultContent",
+    "ToolUseBlock",
+    "UrlDocumentSource",
+    "UrlImageSource",
+    "WebSearchToolResultBlock",
+    "decode_count_tokens_request",
+    "decode_request",
+]
+
+_T = TypeVar("_T")
+
+
+class _Struct(msgspec.Struct, omit_defaults=True, kw_only=True):
+    pass
+
+
+# ---- sources ---------------------------------------------------------------------------------------
+
+
+class Base64ImageSource(_Struct, tag="base64", tag_field="type"):
+    media_type: str
+    data: str
+
+
+class UrlImageSource(_Struct, tag="url", tag_field="type"):
+    url: str
+
+
+class FileSource(_Struct, tag="file", tag_field="type"):
+    """A reference into Anthropic's Files API: only an Anthropic target can resolve it."""
+
+    file_id: str
+
+
+ImageSource = Base64ImageSource | UrlImageSource | FileSource
+
+
+class Base64DocumentSource(_Struct, tag="base64", tag_field="type"):
+    media_type: str
+    data: str
+
+
+class TextDocumentSource(_Struct, tag="text", tag_field="type"):
+    data: str
+    media_type: str = "text/plain"
+
+
+class UrlDocumentSource(_Struct, tag="url", tag_field="type"):
+    url: str
+
+
+# ---- content blocks --------------------------------------------------------------------------------
+
+
+class TextBlock(_Struct, tag="text", tag_field="type"):
+    text: str
+    cache_control: dict[str, Any] | None = None
+    citations: list[Any] | None = None
+
+
+class ImageBlock(_Struct, tag="image", tag_field="type"):
+    source: ImageSource
+    cache_control: dict[str, Any] | None = None
+
+
+class ContentDocumentSource(_Struct, tag="content", tag_field="type"):
+    content: str | list[TextBlock | ImageBlock]
+
+
+DocumentSource = (
+    Base64DocumentSource | TextDocumentSource | UrlDocumentSource | ContentDocumentSource | FileSource
+)
+
+
+class DocumentBlock(_Struct, tag="document", tag_field="type"):
+    source: DocumentSource
+    title: str | None = None
+    context: str | None = None
+    citations: Any | None = None
+    cache_control: dict[str, Any] | None = None
+
+
+class ToolUseBlock(_Struct, tag="tool_use", tag_field="type"):
+    id: str
+    name: str
+    input: dict[str, Any]
+    cache_control: dict[str, Any] | None = None
+
+
+ToolResultContent = TextBlock | ImageBlock | DocumentBlock
+
+
+class ToolResultBlock(_Struct, tag="tool_result", tag_field="type"):
+    tool_use_id: str
+    content: str | list[ToolResultContent] | None = None
+    is_error: bool | None = None
+    cache_control: dict[str, Any] | None = None
+
+
+class ThinkingBlock(_Struct, tag="thinking", tag_field="type"):
+    thinking: str
+    signature: str | None = None
+
+
+class RedactedThinkingBlock(_Struct, tag="redacted_thinking", tag_field="type"):
+    data: str
+
+
+class ServerToolUseBlock(_Struct, tag="server_tool_use", tag_field="type"):
+    """A server tool call (e.g. web_search) made by an Anthropic model; kept raw."""
+
+    id: str
+    name: str
+    input: Any = None
+    cache_control: dict[str, Any] | None = None
+
+
+class WebSearchToolResultBlock(_Struct, tag="web_search_tool_result", tag_field="type"):
+    tool_use_id: str
+    content: Any = None
+    cache_control: dict[str, Any] | None = None
+
+
+ContentBlock = (
+    TextBlock
+    | ImageBlock
+    | DocumentBlock
+    | ToolUseBlock
+    | ToolResultBlock
+    | ThinkingBlock
+    | RedactedThinkingBlock
+    | ServerToolUseBlock
+    | WebSearchToolResultBlock
+)
+
+
+class Message(_Struct):
+    # "system" is not in Anthropic's public schema, but Claude Code sends such entries in long
+    # sessions and Anthropic accepts them, so we do too.
+    role: Literal["user", "assistant", "system"]
+    content: str | list[ContentBlock]
+
+
+# ---- tools -----------------------------------------------------------------------------------------
+
+
+class Tool(_Struct):
+    """A client tool (name + input_schema) or a server tool (`type` like "web_search_20250305").
+
+    Server tools carry extra fields (max_uses, allowed_domains, display sizes...) that are not kept
+    here: only the raw body forwarded to an Anthropic target needs them.
+    """
+
+    name: str
+    description: str | None = None
+    input_schema: dict[str, Any] | None = None
+    type: str | None = None
+    cache_control: dict[str, Any] | None = None
+
+    @property
+    def is_server_tool(self) -> bool:
+        return self.type is not None and self.type != "custom"
+
+
+class ToolChoiceAuto(_Struct, tag="auto", tag_field="type"):
+    disable_parallel_tool_use: bool | None = None
+
+
+class ToolChoiceAny(_Struct, tag="any", tag_field="type"):
+    disable_parallel_tool_use: bool | None = None
+
+
+class ToolChoiceTool(_Struct, tag="tool", tag_field="type"):
+    name: str
+    disable_parallel_tool_use: bool | None = None
+
+
+class ToolChoiceNone(_Struct, tag="none", tag_field="type"):
+    pass
+
+
+ToolChoice = ToolChoiceAuto | ToolChoiceAny | ToolChoiceTool | ToolChoiceNone
+
+
+class ThinkingEnabled(_Struct, tag="enabled", tag_field="type"):
+    budget_tokens: int
+
+
+class ThinkingDisabled(_Struct, tag="disabled", tag_field="type"):
+    pass
+
+
+class ThinkingAdaptive(_Struct, tag="adaptive", tag_field="type"):
+    pass
+
+
+ThinkingConfig = ThinkingEnabled | ThinkingDisabled | ThinkingAdaptive
+
+
+class Metadata(_Struct):
+    user_id: str | None = None
+
+
+# ---- requests --------------------------------------------------------------------------------------
+
+
+class CountTokensRequest(_Struct):
+    """Body of POST /v1/messages/count_tokens (a Messages request without max_tokens / stream)."""
+
+    model: str
+    messages: list[Message]
+    system: str | list[TextBlock] | None = None
+    tools: list[Tool] | None = None
+    tool_choice: ToolChoice | None = None
+    thinking: ThinkingConfig | None = None
+    output_config: dict[str, Any] | None = None
+    # Not interpreted by the translation; kept so nothing the client sent is silently reshaped.
+    context_management: Any | None = None
+    mcp_servers: Any | None = None
+
+
+class MessagesRequest(_Struct):
+    """Body of POST /v1/messages."""
+
+    model: str
+    max_tokens: int
+    messages: list[Message]
+    system: str | list[TextBlock] | None = None
+    stream: bool = False
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    stop_sequences: list[str] | None = None
+    tools: list[Tool] | None = None
+    tool_choice: ToolChoice | None = None
+    thinking: ThinkingConfig | None = None
+    metadata: Metadata | None = None
+    # Claude Code sends {"effort": "low" | "medium" | "high" | "max"}.
+    output_config: dict[str, Any] | None = None
+    # Pass-through fields: meaningful only to Anthropic targets, kept raw.
+    context_management: Any | None = None
+    service_tier: Any | None = None
+    container: Any | None = None
+    mcp_servers: Any | None = None
+
+    @property
+    def effort(self) -> str | None:
+        """`output_config.effort` when it is a string, else None."""
+        if self.output_config is None:
+            return None
+        value = self.output_config.get("effort")
+        return value if isinstance(value, str) else None
+
+
+# ---- decoding --------------------------------------------------------------------------------------
+
+_MESSAGES_DECODER = msgspec.json.Decoder(MessagesRequest)
+_COUNT_TOKENS_DECODER = msgspec.json.Decoder(CountTokensRequest)
+_MISSING_FIELD = re.compile(r"^Object missing required field `([^`]+)`$")
+_AT_PATH = re.compile(r"^(.*) - at `\$(.*)`$", re.DOTALL)
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def decode_request(body: bytes) -> MessagesRequest:
+    """Decode and validate a Messages request body; `InvalidRequestError` names the offending field."""
+    req = _decode(_MESSAGES_DECODER, body)
+    _check_common(req.messages, req.thinking)
+    if req.max_tokens < 1:
+        raise InvalidRequestError("max_tokens: Input should be greater than or equal to 1")
+    _check_range("temperature", req.temperature, 0.0, 1.0)
+    _check_range("top_p", req.top_p, 0.0, 1.0)
+    if req.top_k is not None and req.top_k < 0:
+        raise InvalidRequestError("top_k: Input should be greater than or equal to 0")
+    if isinstance(req.thinking, ThinkingEnabled) and req.thinking.budget_tokens >= req.max_tokens:
+        raise InvalidRequestError(
+            "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation "
+            "at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size"
+        )
+    return req
+
+
+def decode_count_tokens_request(body: bytes) -> CountTokensRequest:
+    """Decode and validate a count_tokens request body."""
+    req = _decode(_COUNT_TOKENS_DECODER, body)
+    _check_common(req.messages, req.thinking)
+    return req
+
+
+def _decode(decoder: msgspec.json.Decoder[_T], body: bytes) -> _T:
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise InvalidRequestError(_readable(str(exc))) from None
+    except msgspec.DecodeError as exc:
+        raise InvalidRequestError(f"The request body is not valid JSON: {exc}") from None
+
+
+def _readable(msgspec_message: str) -> str:
+    """Turn msgspec's "<problem> - at `$.messages[0].content`" into "messages.0.content: <problem>"."""
+    problem, path = msgspec_message, ""
+    at = _AT_PATH.match(msgspec_message)
+    if at:
+        problem, raw_path = at.group(1), at.group(2)
+        path = _INDEX.sub(r".\1", raw_path).lstrip(".")
+    missing = _MISSING_FIELD.match(problem)
+    if missing:
+        path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+        problem = "Field required"
+    return f"{path}: {problem}" if path else problem
+
+
+def _check_common(messages: list[Message], thinking: ThinkingConfig | None) -> None:
+    if not messages:
+        raise InvalidRequestError("messages: at least one message is required")
+    if isinstance(thinking, ThinkingEnabled) and thinking.budget_tokens < 1024:
+        raise InvalidRequestError(
+            "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+        )
+
+
+def _check_range(name: str, value: float | None, low: float, high: float) -> None:
+    if value is None:
+        return
+    if value < low:
+        raise InvalidRequestError(f"{name}: Input should be greater than or equal to {low:g}")
+    if value > high:
+        raise InvalidRequestError(f"{name}: Input should be less than or equal to {high:g}")
