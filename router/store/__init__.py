@@ -1,0 +1,19 @@
+"""Persistence: models, repositories, migrations, the routing snapshot and credential encryption."""
+
+from router.store.db import (
+    AlreadyExistsError,
+    Database,
+    DatabaseUnreachableError,
+    NotFoundError,
+    StoreError,
+    migrations_current,
+)
+
+__all__ = [
+    "AlreadyExistsError",
+    "Database",
+    "DatabaseUnreachableError",
+    "NotFoundError",
+    "StoreError",
+    "migrations_current",
+]

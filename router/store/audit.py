@@ -1,0 +1,73 @@
+"""The audit log: who changed what, with before and after, secrets redacted."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from router.store.models import AuditEntry
+
+REDACTED = "***"
+
+# Field names whose values never reach the audit log. "token" only as a whole word, so that
+# max_tokens / input_tokens stay visible; "*_ref" names an env variable, not a secret, and stays.
+_SECRET_NAME = re.compile(r"credential|api_?key|password|secret|key_hash|(^|[_\-])token$", re.IGNORECASE)
+
+
+def is_secret_field(name: str) -> bool:
+    return bool(_SECRET_NAME.search(name)) and not name.lower().endswith("_ref")
+
+
+def redact(value: Any) -> Any:
+    """A JSON-safe copy of `value` with every secret-named field replaced by "***" (None stays None)."""
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            name = str(key)
+            if is_secret_field(name):
+                out[name] = None if item is None else REDACTED
+            else:
+                out[name] = redact(item)
+        return out
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        return [redact(item) for item in items]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+async def record_audit(
+    session: AsyncSession,
+    *,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str | None,
+    object_name: str | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    tenant_id: int | None = None,
+) -> AuditEntry:
+    """Add an audit entry to the caller's transaction (it commits or rolls back with the change)."""
+    entry = AuditEntry(
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        object_name=object_name,
+        tenant_id=tenant_id,
+        before=redact(before) if before is not None else None,
+        after=redact(after) if after is not None else None,
+    )
+    session.add(entry)
+    return entry

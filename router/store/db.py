@@ -1,0 +1,133 @@
+"""The database handle: one async engine and session factory per process, plus the store's error types.
+
+SQLite (the embedded default) gets WAL, a busy timeout and enforced foreign keys on every connection;
+PostgreSQL goes through asyncpg with a bounded, pre-pinged pool.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+log = logging.getLogger(__name__)
+
+# Milliseconds a SQLite writer waits for another writer's lock before failing.
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+class StoreError(Exception):
+    """A store operation refused for a reason worth one line to the user (never contains a secret)."""
+
+
+class NotFoundError(StoreError):
+    """The named object does not exist."""
+
+
+class AlreadyExistsError(StoreError):
+    """An object with that name already exists."""
+
+
+class DatabaseUnreachableError(StoreError):
+    """The database could not be reached at all."""
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, safe for logs and error messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL: say so without echoing it (it may hold a password)
+        return "<unparsable database url>"
+
+
+def is_sqlite_url(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL lets readers (the gateway) go on while a writer (usage recorder, admin) commits.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def create_engine_for(url: str, *, echo: bool = False) -> AsyncEngine:
+    """An AsyncEngine configured for the URL's backend."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_async_engine(url, echo=echo)
+        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        return engine
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=10,
+        pool_pre_ping=True,
+        # Recycle before typical load balancer / pgbouncer idle cut-offs.
+        pool_recycle=1800,
+    )
+
+
+class Database:
+    """An AsyncEngine and its session factory (expire_on_commit=False: rows stay readable after commit)."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_engine_for(url, echo=echo)
+        self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.engine, expire_on_commit=False
+        )
+
+    def __repr__(self) -> str:
+        return f"Database({redact_url(self.url)!r})"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def session(self) -> AsyncSession:
+        """A new session; the caller commits (or use `transaction()`)."""
+        return self.sessionmaker()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on any error."""
+        async with self.sessionmaker.begin() as session:
+            yield session
+
+    async def ping(self) -> bool:
+        """True when a trivial query succeeds."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("database ping failed for %s: %s", redact_url(self.url), type(exc).__name__)
+            return False
+        return True
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def migrations_current(db: Database) -> bool:
+    """True when the database is at the Alembic head revision (for /readyz)."""
+    from router.store.migrate import current_revision_of, head_revision
+
+    try:
+        revision = await current_revision_of(db.engine)
+    except (SQLAlchemyError, OSError):
+        return False
+    return revision == head_revision()

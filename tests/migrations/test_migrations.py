@@ -1,0 +1,64 @@
+"""The Alembic history builds exactly the schema of models.py, and tears it down again, on both backends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, inspect, select
+
+from router.store.db import Database, migrations_current
+from router.store.migrate import current, downgrade, head_revision, upgrade_to_head
+from router.store.models import Base, ConfigVersion
+
+
+def _diff(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, Base.metadata))
+
+
+def _tables(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+async def test_upgrade_builds_the_models_schema_and_downgrade_removes_it(empty_db_url: str) -> None:
+    assert await current(empty_db_url) is None
+
+    await upgrade_to_head(empty_db_url)
+    assert await current(empty_db_url) == head_revision()
+    db = Database(empty_db_url)
+    try:
+        async with db.engine.connect() as conn:
+            assert await conn.run_sync(_diff) == []
+            assert await conn.run_sync(_tables) == set(Base.metadata.tables) | {"alembic_version"}
+            # The migration seeds the config version row.
+            assert (await conn.execute(select(ConfigVersion.version))).scalars().all() == [1]
+        assert await migrations_current(db)
+    finally:
+        await db.dispose()
+
+    await downgrade(empty_db_url, "base")
+    assert await current(empty_db_url) is None
+    db = Database(empty_db_url)
+    try:
+        async with db.engine.connect() as conn:
+            assert await conn.run_sync(_tables) <= {"alembic_version"}
+        assert not await migrations_current(db)
+    finally:
+        await db.dispose()
+
+
+async def test_upgrade_is_idempotent(empty_db_url: str) -> None:
+    await upgrade_to_head(empty_db_url)
+    await upgrade_to_head(empty_db_url)
+    assert await current(empty_db_url) == head_revision()
+
+
+async def test_migrations_current_is_false_on_an_empty_database(empty_db_url: str) -> None:
+    db = Database(empty_db_url)
+    try:
+        assert await db.ping()
+        assert not await migrations_current(db)
+    finally:
+        await db.dispose()
