@@ -1,0 +1,1 @@
+"""Anthropic <-> OpenAI chat-completions shape, provider quirks, and the stream state machine (pure)."""
