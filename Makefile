@@ -1,0 +1,41 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11+:
+#   make run    installs the service into .venv and starts it on a SQLite file (router.db), port 8082
+#   make test   installs it with the test tools and runs the whole suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+
+.PHONY: run test install install-dev browser lint typecheck bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+install-dev: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+
+run: install
+	$(BIN)/router serve
+
+# Browser tests drive Debian's chromium; install it when missing and we may (root), else they say why they skip.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+	  echo "chromium is not installed: browser tests will skip (apt-get install chromium)"; }
+
+test: install-dev browser
+	$(BIN)/python -m pytest -q
+
+lint:
+	$(BIN)/python -m ruff check router tests bench
+	$(BIN)/python -m mypy router
+
+bench: install-dev
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache router.egg-info
