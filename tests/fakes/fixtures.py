@@ -1,7 +1,9 @@
-"""Plain pytest fixtures for the fake upstream; import them into a conftest.py to offer them.
+"""Plain pytest fixtures for the fake upstream; offer them from a conftest.py with
+``from tests.fakes.fixtures import *  # noqa: F403`` (or ``pytest_plugins = ["tests.fakes.fixtures"]``
+in the root conftest).
 
-``fake_upstream_server`` starts one server for the whole session (starting is cheap, but one port keeps
-logs readable); ``fake_upstream`` hands it to a test freshly reset, so scripts and recordings never leak.
+``fake_upstream_server`` starts one server for the whole session (one port keeps logs readable);
+``fake_upstream`` hands it to a test freshly reset, so scripts and recordings never leak between tests.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fakes.upstream import FakeUpstream
+
+__all__ = ["fake_upstream", "fake_upstream_server"]
 
 
 @pytest.fixture(scope="session")
