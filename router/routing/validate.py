@@ -1,0 +1,381 @@
+"""Validation of a whole desired configuration, and of its parts: pure, every problem named by its place.
+
+Config apply validates the whole file before touching the database; the admin page and `store/catalog.py`
+use the same part checks for one object at a time. Paths follow the YAML shape:
+`rules[2].target: unknown provider 'opnai' in 'opnai/gpt-4.1'`,
+`tenants[0].rules[1].match: invalid regex ...`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from router.routing.conditions import condition_errors
+from router.routing.errors import RuleError
+from router.routing.patterns import GLOB_CHARS, compile_pattern
+
+__all__ = [
+    "OVERRIDE_KEYS",
+    "REASONING_EFFORTS",
+    "RESERVED_PROVIDER_NAMES",
+    "ChainDraft",
+    "ConfigInvalid",
+    "DeploymentDraft",
+    "DesiredConfig",
+    "PriceDraft",
+    "ProviderDraft",
+    "RuleDraft",
+    "TargetRef",
+    "TenantDraft",
+    "ValidationIssue",
+    "api_base_error",
+    "extra_params_errors",
+    "name_error",
+    "override_errors",
+    "parse_target_ref",
+    "pattern_error",
+    "provider_kind_error",
+    "target_ref_error",
+    "validate_config",
+]
+
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+KIND_RE = re.compile(r"[a-z0-9_-]{1,50}")
+# Target refs are "PROVIDER/MODEL", "deployment/NAME"; "chain/NAME" names a chain in messages.
+RESERVED_PROVIDER_NAMES = frozenset({"deployment", "chain"})
+OVERRIDE_KEYS = ("max_tokens", "temperature", "reasoning_effort")
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high")
+# Query parameters and extra_params keys that would hold a credential in clear.
+_SECRETISH = re.compile(r"key|token|secret|password|passwd|auth|credential|sig", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationIssue:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ConfigInvalid(Exception):
+    """A configuration with problems; nothing was applied."""
+
+    def __init__(self, issues: Sequence[ValidationIssue]) -> None:
+        self.issues = tuple(issues)
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderDraft:
+    name: str
+    kind: str
+    api_base: str | None = None
+    api_version: str | None = None
+    extra_params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentDraft:
+    name: str
+    provider: str
+    deployment: str
+    model: str
+    api_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChainDraft:
+    name: str
+    targets: tuple[str, ...]
+    retries: int = 0
+    backoff_ms: int = 250
+
+
+@dataclass(frozen=True, slots=True)
+class RuleDraft:
+    # The stored pattern (no `re:` prefix) and its kind.
+    match: str
+    match_kind: str
+    conditions: Mapping[str, Any] = field(default_factory=dict)
+    target: str | None = None
+    chain: str | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    priority: int = 0
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TenantDraft:
+    name: str
+    rules: tuple[RuleDraft, ...] = ()
+    allowed_targets: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PriceDraft:
+    target: str
+    input_per_mtok: float = 0.0
+    output_per_mtok: float = 0.0
+    cache_read_per_mtok: float | None = None
+    cache_write_per_mtok: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredConfig:
+    providers: tuple[ProviderDraft, ...] = ()
+    deployments: tuple[DeploymentDraft, ...] = ()
+    chains: tuple[ChainDraft, ...] = ()
+    rules: tuple[RuleDraft, ...] = ()
+    tenants: tuple[TenantDraft, ...] = ()
+    prices: tuple[PriceDraft, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRef:
+    """A parsed ref: `openai/gpt-4.1` -> provider openai, model gpt-4.1; `deployment/x` -> deployment x."""
+
+    ref: str
+    provider: str | None
+    model: str | None
+    deployment: str | None
+
+    @property
+    def is_deployment(self) -> bool:
+        return self.deployment is not None
+
+
+def parse_target_ref(ref: str) -> TargetRef:
+    """ValueError unless `ref` is `PROVIDER/MODEL` or `deployment/NAME` (the model may itself contain '/')."""
+    head, sep, rest = ref.partition("/")
+    if not sep or not head or not rest or ref != ref.strip():
+        raise ValueError(f"target {ref!r} must be PROVIDER/MODEL or deployment/NAME")
+    if head == "chain":
+        raise ValueError(f"{ref!r} names a chain, not a target")
+    if head == "deployment":
+        return TargetRef(ref, None, None, rest)
+    return TargetRef(ref, head, rest, None)
+
+
+def target_ref_error(ref: str, providers: Iterable[str], deployments: Iterable[str]) -> str | None:
+    """Why `ref` cannot be routed to with these provider and deployment names (None if it can)."""
+    try:
+        parsed = parse_target_ref(ref)
+    except ValueError as exc:
+        return str(exc)
+    if parsed.deployment is not None:
+        if parsed.deployment not in set(deployments):
+            return f"unknown deployment {parsed.deployment!r} in {ref!r}"
+    elif parsed.provider not in set(providers):
+        return f"unknown provider {parsed.provider!r} in {ref!r}"
+    return None
+
+
+def name_error(name: str, what: str = "name") -> str | None:
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        return (
+            f"{what} {name!r} must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return None
+
+
+def provider_kind_error(kind: str) -> str | None:
+    if not isinstance(kind, str) or not KIND_RE.fullmatch(kind):
+        return (
+            f"kind {kind!r} must be openai, azure, gemini, anthropic or a LiteLLM provider name "
+            "(lower-case letters, digits, '_' or '-')"
+        )
+    return None
+
+
+def api_base_error(url: str | None) -> str | None:
+    """http(s) only, a host, no user:password@, no credential in the query string."""
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        return f"not a valid URL: {exc}"
+    if parts.scheme not in ("http", "https"):
+        return f"must be an http:// or https:// URL, not {url!r}"
+    if not parts.hostname:
+        return "must name a host"
+    if parts.username is not None or parts.password is not None:
+        return "must not contain a user name or password (set the provider's api_key instead)"
+    for name, _ in parse_qsl(parts.query, keep_blank_values=True):
+        if _SECRETISH.search(name):
+            return f"must not carry a credential in the query string ({name!r}); set api_key instead"
+    if parts.fragment:
+        return "must not have a #fragment"
+    return None
+
+
+def extra_params_errors(params: Any) -> list[tuple[str, str]]:
+    if not isinstance(params, Mapping):
+        return [("", "must be a mapping")]
+    return [
+        (str(k), "looks like a credential: set the provider's api_key instead")
+        for k in params
+        if _SECRETISH.search(str(k))
+    ]
+
+
+def pattern_error(match: str, kind: str) -> str | None:
+    if not isinstance(match, str) or not match:
+        return "must not be empty"
+    try:
+        compile_pattern(match, kind)
+    except RuleError as exc:
+        return exc.message
+    return None
+
+
+def override_errors(overrides: Mapping[str, Any]) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    for key, value in overrides.items():
+        if key not in OVERRIDE_KEYS:
+            problems.append(
+                (str(key), f"unknown override {key!r} (expected one of {', '.join(OVERRIDE_KEYS)})")
+            )
+        elif value is None:
+            continue
+        elif key == "max_tokens" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            problems.append((key, f"must be a whole number >= 1, not {value!r}"))
+        elif key == "temperature" and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 2
+        ):
+            problems.append((key, f"must be a number from 0 to 2, not {value!r}"))
+        elif key == "reasoning_effort" and value not in REASONING_EFFORTS:
+            problems.append((key, f"must be one of {', '.join(REASONING_EFFORTS)}, not {value!r}"))
+    return problems
+
+
+class _Checker:
+    def __init__(self, cfg: DesiredConfig) -> None:
+        self.cfg = cfg
+        self.issues: list[ValidationIssue] = []
+        self.providers = {p.name for p in cfg.providers}
+        self.deployments = {d.name for d in cfg.deployments}
+        self.chains = {c.name for c in cfg.chains}
+
+    def add(self, path: str, message: str | None) -> None:
+        if message is not None:
+            self.issues.append(ValidationIssue(path, message))
+
+    def unique(self, path: str, names: Iterable[str], what: str) -> None:
+        seen: set[str] = set()
+        for i, name in enumerate(names):
+            if name in seen:
+                self.add(
+                    f"{path}[{i}].name" if what != "price" else f"{path}[{i}].target",
+                    f"duplicate {what} {name!r}",
+                )
+            seen.add(name)
+
+    def target(self, path: str, ref: str) -> None:
+        self.add(path, target_ref_error(ref, self.providers, self.deployments))
+
+    def run(self) -> list[ValidationIssue]:
+        cfg = self.cfg
+        self.unique("providers", (p.name for p in cfg.providers), "provider")
+        for i, p in enumerate(cfg.providers):
+            path = f"providers[{i}]"
+            self.add(f"{path}.name", name_error(p.name))
+            if p.name in RESERVED_PROVIDER_NAMES:
+                self.add(f"{path}.name", f"{p.name!r} is reserved (it starts deployment/ and chain/ refs)")
+            self.add(f"{path}.kind", provider_kind_error(p.kind))
+            self.add(f"{path}.api_base", api_base_error(p.api_base))
+            if p.kind == "azure" and not p.api_base:
+                self.add(f"{path}.api_base", "an azure provider needs api_base")
+            for key, problem in extra_params_errors(p.extra_params):
+                self.add(f"{path}.extra_params" + (f".{key}" if key else ""), problem)
+        self.unique("deployments", (d.name for d in cfg.deployments), "deployment")
+        for i, d in enumerate(cfg.deployments):
+            path = f"deployments[{i}]"
+            self.add(f"{path}.name", name_error(d.name))
+            if d.provider not in self.providers:
+                self.add(f"{path}.provider", f"unknown provider {d.provider!r}")
+            if not d.deployment:
+                self.add(f"{path}.deployment", "must not be empty")
+            if not d.model:
+                self.add(f"{path}.model", "must not be empty")
+        self.unique("chains", (c.name for c in cfg.chains), "chain")
+        for i, c in enumerate(cfg.chains):
+            self.chain(f"chains[{i}]", c)
+        for i, r in enumerate(cfg.rules):
+            self.rule(f"rules[{i}]", r)
+        self.unique("tenants", (t.name for t in cfg.tenants), "tenant")
+        for i, t in enumerate(cfg.tenants):
+            path = f"tenants[{i}]"
+            if not t.name or len(t.name) > 100:
+                self.add(f"{path}.name", "must be 1-100 characters")
+            for j, ref in enumerate(t.allowed_targets or ()):
+                if not any(ch in ref for ch in GLOB_CHARS):
+                    self.target(f"{path}.allowed_targets[{j}]", ref)
+            for j, r in enumerate(t.rules):
+                self.rule(f"{path}.rules[{j}]", r)
+        self.unique("prices", (p.target for p in cfg.prices), "price")
+        for i, price in enumerate(cfg.prices):
+            self.price(f"prices[{i}]", price)
+        return self.issues
+
+    def chain(self, path: str, c: ChainDraft) -> None:
+        self.add(f"{path}.name", name_error(c.name))
+        if not c.targets:
+            self.add(f"{path}.targets", "a chain needs at least one target")
+        seen: set[str] = set()
+        for j, ref in enumerate(c.targets):
+            if ref.startswith("chain/"):
+                self.add(f"{path}.targets[{j}]", f"chains may not contain chains ({ref!r})")
+                continue
+            self.target(f"{path}.targets[{j}]", ref)
+            if ref in seen:
+                self.add(f"{path}.targets[{j}]", f"{ref!r} is listed twice")
+            seen.add(ref)
+        if isinstance(c.retries, bool) or not isinstance(c.retries, int) or not 0 <= c.retries <= 10:
+            self.add(f"{path}.retries", f"must be a whole number from 0 to 10, not {c.retries!r}")
+        if (
+            isinstance(c.backoff_ms, bool)
+            or not isinstance(c.backoff_ms, int)
+            or not 0 <= c.backoff_ms <= 60_000
+        ):
+            self.add(f"{path}.backoff_ms", f"must be a whole number from 0 to 60000, not {c.backoff_ms!r}")
+
+    def rule(self, path: str, r: RuleDraft) -> None:
+        self.add(f"{path}.match", pattern_error(r.match, r.match_kind))
+        if r.target and r.chain:
+            self.add(path, "has both target and chain: give one")
+        elif not r.target and not r.chain:
+            self.add(path, "has neither target nor chain: give one")
+        elif r.target:
+            if r.target.startswith("chain/"):
+                self.add(f"{path}.target", f"{r.target!r} names a chain: write chain: {r.target[6:]}")
+            else:
+                self.target(f"{path}.target", r.target)
+        elif r.chain not in self.chains:
+            self.add(f"{path}.chain", f"unknown chain {r.chain!r}")
+        for key, problem in condition_errors(r.conditions):
+            self.add(f"{path}.when.{key}", problem)
+        for key, problem in override_errors(r.overrides):
+            self.add(f"{path}.overrides.{key}", problem)
+        if isinstance(r.priority, bool) or not isinstance(r.priority, int):
+            self.add(f"{path}.priority", f"must be a whole number, not {r.priority!r}")
+
+    def price(self, path: str, p: PriceDraft) -> None:
+        self.target(f"{path}.target", p.target)
+        for key in ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok"):
+            value = getattr(p, key)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+            ):
+                self.add(f"{path}.{key}", f"must be a number >= 0, not {value!r}")
+
+
+def validate_config(cfg: DesiredConfig) -> list[ValidationIssue]:
+    """Every problem in `cfg`, each naming its place; empty when the configuration can be applied."""
+    return _Checker(cfg).run()
