@@ -44,7 +44,7 @@ class Quirks:
     clean_schema: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     # JSON-Schema keys removed from tool schemas (recursively) before `clean_schema` runs.
     tool_schema_unsupported_keys: frozenset[str] = frozenset()
-    server_tools: Mapping[str, ServerToolMapper] = field(default=_NO_SERVER_TOOLS)
+    server_tools: Mapping[str, ServerToolMapper] = field(default_factory=lambda: _NO_SERVER_TOOLS)
 
 
 _OPENAI: Final = Quirks(kind="openai")
@@ -77,7 +77,6 @@ QUIRKS_BY_KIND: Final[Mapping[str, Quirks]] = MappingProxyType(
             supports_reasoning_effort=True,
             supports_user=False,
             supports_stream_options=True,
-            tool_schema_unsupported_keys=frozenset({"$schema"}),
         ),
     }
 )
