@@ -1,0 +1,185 @@
+"""The one place the service is assembled: `create_app()` builds the Litestar app that uvicorn and tests run.
+
+Shared services live on `app.state` (settings, db, cipher, snapshots, hub, recorder, limiter, gateway);
+start-up and shutdown order matters and is spelled out in `Services.start` / `Services.stop`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.compression import CompressionConfig
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+
+from router.admin import build_admin, first_run_setup_token
+from router.gateway.auth import KeyGuard
+from router.gateway.controller import MessagesController, probe_root, root
+from router.gateway.cooldown import Cooldowns
+from router.gateway.errors import handle_api_error, handle_http_exception, handle_unexpected
+from router.gateway.health import healthz, prometheus_metrics, readyz
+from router.gateway.messages import MessagesGateway
+from router.providers.hub import ProviderHub
+from router.settings import Settings, get_settings
+from router.store.crypto import CredentialCipher, resolve_secret_key
+from router.store.db import Database, migrations_current
+from router.store.keys import find_key_by_hash
+from router.store.legacy_env import import_legacy_env
+from router.store.snapshot import ModelFacts, SnapshotHolder
+from router.usage.limits import Limiter
+from router.usage.logging import configure_logging
+from router.usage.recorder import UsageRecorder
+from router.wire.errors import ApiError
+
+log = logging.getLogger("router")
+
+
+@dataclass
+class Services:
+    """Everything a process shares between requests."""
+
+    settings: Settings
+    db: Database
+    cipher: CredentialCipher
+    hub: ProviderHub
+    snapshots: SnapshotHolder
+    recorder: UsageRecorder
+    limiter: Limiter
+    gateway: MessagesGateway
+    _started: list[str] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        db = Database(settings.database_url)
+        cipher = CredentialCipher(settings.secret_key or "")
+        hub = ProviderHub(settings)
+
+        def describe_model(kind: str, model: str) -> ModelFacts:
+            facts = hub.describe_model(kind, model)
+            return ModelFacts(facts.max_input_tokens, facts.max_output_tokens, facts.price)
+
+        snapshots = SnapshotHolder(db, cipher, describe_model, poll_interval=settings.config_poll_interval)
+        recorder = UsageRecorder(
+            db,
+            queue_size=settings.usage_queue_size,
+            batch_size=settings.usage_batch_size,
+            flush_interval=settings.usage_flush_interval,
+        )
+        limiter = Limiter(settings, db)
+
+        async def lookup(digest: str) -> Any:
+            async with db.session() as session:
+                return await find_key_by_hash(session, digest)
+
+        gateway = MessagesGateway(
+            snapshots=snapshots,
+            hub=hub,
+            recorder=recorder,
+            limiter=limiter,
+            keys=KeyGuard(lookup),
+            cooldowns=Cooldowns(after_failures=settings.cooldown_after_failures, seconds=settings.cooldown_seconds),
+            upstream_timeout=settings.upstream_timeout,
+            first_byte_timeout=settings.upstream_first_byte_timeout,
+        )
+        return cls(settings, db, cipher, hub, snapshots, recorder, limiter, gateway)
+
+    async def start(self) -> None:
+        await self.hub.start()
+        await self._first_run()
+        # A database that is down at start must not stop the service: the holder keeps retrying.
+        await self.snapshots.start()
+        await self.recorder.start()
+        await self.limiter.start()
+
+    async def _first_run(self) -> None:
+        try:
+            async with self.db.transaction() as session:
+                # The one sanctioned read of the environment outside Settings: claude-code-proxy's variables.
+                for line in await import_legacy_env(session, os.environ, self.cipher):
+                    log.info(line)
+            token = await first_run_setup_token(self.db, self.settings)
+            if token:
+                log.warning(
+                    "no admin user yet: open http://%s:%s/admin/setup?token=%s to create one "
+                    "(or run `router admin create-user NAME`)",
+                    self.settings.host,
+                    self.settings.port,
+                    token,
+                )
+        except Exception:  # the boundary of start-up: a database that is down is reported by /readyz
+            log.exception("first-run checks failed; continuing")
+
+    async def stop(self) -> None:
+        grace = self.settings.shutdown_grace_seconds
+        await self.snapshots.stop()
+        await self.recorder.stop(timeout=grace)
+        await self.limiter.stop()
+        await self.hub.close()
+        await self.db.dispose()
+
+    async def readiness(self) -> dict[str, bool]:
+        database = await self.db.ping()
+        schema = False
+        if database:
+            try:
+                schema = await asyncio.wait_for(migrations_current(self.db), timeout=5)
+            except Exception:  # an unreadable schema is "not ready", not a crash of the probe
+                schema = False
+        return {"database": database, "schema_current": schema, "snapshot": self.snapshots.current is not None}
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    if not settings.secret_key:
+        settings = settings.model_copy(update={"secret_key": resolve_secret_key(settings)})
+    services = Services.build(settings)
+    admin = build_admin(settings)
+
+    state = State(
+        {
+            "settings": settings,
+            "services": services,
+            "db": services.db,
+            "cipher": services.cipher,
+            "hub": services.hub,
+            "snapshots": services.snapshots,
+            "recorder": services.recorder,
+            "limiter": services.limiter,
+            "gateway": services.gateway,
+            "readiness": services.readiness,
+        }
+    )
+    return Litestar(
+        route_handlers=[
+            MessagesController,
+            probe_root,
+            root,
+            healthz,
+            readyz,
+            prometheus_metrics,
+            *admin.route_handlers,
+            *admin.static_files,
+        ],
+        state=state,
+        on_startup=[services.start],
+        on_shutdown=[services.stop],
+        exception_handlers={
+            ApiError: handle_api_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+            **admin.exception_handlers,
+        },
+        middleware=admin.middleware,
+        template_config=admin.template_config,
+        request_max_body_size=settings.max_request_bytes,
+        compression_config=CompressionConfig(backend="gzip", minimum_size=4096, exclude=["/v1"]),
+        openapi_config=OpenAPIConfig(title="router", version="0.1.0", path="/schema"),
+        debug=False,
+    )

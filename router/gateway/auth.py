@@ -1,0 +1,75 @@
+"""The /v1 key guard: which key (and so which tenant) a request comes from.
+
+Keys live in the routing snapshot (hash -> KeySpec), so the request path answers from memory. A key the
+snapshot does not know yet (created in another process less than a poll interval ago) is looked up once in
+the database; both positive and negative answers are cached briefly so a flood of bad keys cannot turn into a
+flood of queries.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+
+from router.routing.model import KeySpec, RoutingConfig
+from router.store.keys import hash_key
+from router.wire.errors import AuthenticationError
+
+KeyLookup = Callable[[str], Awaitable[KeySpec | None]]
+
+_MISS_TTL = 2.0
+_MISS_CACHE_SIZE = 10_000
+
+
+def key_from_headers(headers: Mapping[str, str]) -> str | None:
+    """Claude Code sends `x-api-key` (ANTHROPIC_API_KEY) or `Authorization: Bearer` (ANTHROPIC_AUTH_TOKEN)."""
+    key = headers.get("x-api-key")
+    if key:
+        return key.strip()
+    auth = headers.get("authorization")
+    if auth and auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None
+    return None
+
+
+class KeyGuard:
+    def __init__(self, lookup: KeyLookup) -> None:
+        self._lookup = lookup
+        # hash -> (KeySpec | None, monotonic expiry); only for keys the snapshot does not hold.
+        self._extra: OrderedDict[str, tuple[KeySpec | None, float]] = OrderedDict()
+        self._version = -1
+
+    async def authenticate(self, headers: Mapping[str, str], config: RoutingConfig) -> KeySpec:
+        key = key_from_headers(headers)
+        if not key:
+            raise AuthenticationError("missing API key: send it in the x-api-key header or as a Bearer token")
+        digest = hash_key(key)
+        spec = config.keys.get(digest)
+        if spec is None:
+            spec = await self._lookup_uncached(digest, config.version)
+        if spec is None or spec.revoked:
+            raise AuthenticationError("invalid API key")
+        if spec.expires_at is not None and spec.expires_at <= datetime.now(UTC):
+            raise AuthenticationError("API key has expired")
+        return spec
+
+    async def _lookup_uncached(self, digest: str, version: int) -> KeySpec | None:
+        if version != self._version:
+            # A new snapshot knows every key that existed when it was built; older answers are stale.
+            self._extra.clear()
+            self._version = version
+        now = time.monotonic()
+        hit = self._extra.get(digest)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        try:
+            spec = await self._lookup(digest)
+        except Exception:  # the database is down: the key is unknown for now, the request path stays up
+            spec = None
+        self._extra[digest] = (spec, now + _MISS_TTL)
+        self._extra.move_to_end(digest)
+        while len(self._extra) > _MISS_CACHE_SIZE:
+            self._extra.popitem(last=False)
+        return spec

@@ -1,0 +1,64 @@
+"""The /v1 HTTP edge: thin handlers that hand headers and body to the MessagesGateway."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, Response, get, head, post
+from litestar.response import Stream
+
+from router.gateway.messages import MessagesGateway, new_request_id
+
+JSON = "application/json"
+
+
+def _gateway(request: Request[object, object, object]) -> MessagesGateway:
+    gateway: MessagesGateway = request.app.state.gateway
+    return gateway
+
+
+def _request_id(request: Request[object, object, object]) -> str:
+    request_id = new_request_id()
+    # The exception handler reads it back so that error bodies carry the same id.
+    request.scope["state"]["request_id"] = request_id
+    return request_id
+
+
+class MessagesController(Controller):
+    path = "/v1"
+    include_in_schema = True
+
+    @post("/messages", status_code=200, summary="Create a Message (Anthropic Messages API)")
+    async def create_message(self, request: Request[object, object, object]) -> Response[bytes] | Stream:
+        request_id = _request_id(request)
+        body = await request.body()
+        result = await _gateway(request).messages(request.headers, body, request_id)
+        headers = {"request-id": request_id}
+        if isinstance(result, bytes):
+            return Response(result, media_type=JSON, headers=headers)
+        return Stream(
+            result,
+            media_type="text/event-stream",
+            headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"},
+        )
+
+    @post("/messages/count_tokens", status_code=200, summary="Count the tokens of a Messages request")
+    async def count_tokens(self, request: Request[object, object, object]) -> Response[bytes]:
+        request_id = _request_id(request)
+        body = await request.body()
+        result = await _gateway(request).count_tokens(request.headers, body, request_id)
+        return Response(result, media_type=JSON, headers={"request-id": request_id})
+
+    @get("/models", summary="List the models this key may ask for")
+    async def list_models(self, request: Request[object, object, object]) -> Response[bytes]:
+        request_id = _request_id(request)
+        result = await _gateway(request).models(request.headers)
+        return Response(result, media_type=JSON, headers={"request-id": request_id})
+
+
+@head("/", include_in_schema=False, status_code=200)
+async def probe_root() -> None:
+    """Claude Code probes `HEAD /` when it starts."""
+
+
+@get("/", include_in_schema=False, status_code=200)
+async def root() -> dict[str, str]:
+    return {"service": "router", "api": "/v1/messages", "admin": "/admin"}

@@ -1,0 +1,39 @@
+"""Liveness, readiness and Prometheus metrics: no proxy key needed for the first two."""
+
+from __future__ import annotations
+
+import hmac
+
+from litestar import Request, Response, get
+
+from router.usage import metrics
+
+
+@get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@get("/readyz", include_in_schema=False)
+async def readyz(request: Request[object, object, object]) -> Response[dict[str, object]]:
+    """Ready when the database answers, its schema is current and a routing snapshot is loaded."""
+    state = request.app.state
+    checks = await state.readiness()
+    ready = all(checks.values())
+    return Response({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+
+@get("/metrics", include_in_schema=False)
+async def prometheus_metrics(request: Request[object, object, object]) -> Response[bytes]:
+    """Prometheus text format; needs `Authorization: Bearer <ROUTER_METRICS_TOKEN>` or an admin session."""
+    token = request.app.state.settings.metrics_token
+    auth = request.headers.get("authorization", "")
+    allowed = bool(token) and hmac.compare_digest(auth.encode(), f"Bearer {token}".encode())
+    if not allowed:
+        session = request.scope.get("session") or {}
+        allowed = bool(isinstance(session, dict) and session.get("admin"))
+    if not allowed:
+        return Response(b"metrics need a bearer token or an admin session\n", status_code=401, media_type="text/plain")
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)
