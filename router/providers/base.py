@@ -6,7 +6,7 @@ Failures are `ProviderError`s, already classified for the fallback logic (retrya
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +58,8 @@ class ProviderError(Exception):
         self.retryable = retryable
         self.retry_after = retry_after
         self.context_window = context_window
-        # Anthropic error type to show the client when this is the final failure (derived from status if None).
+        # Anthropic error type to show the client when this is the final failure
+        # (derived from status if None).
         self.error_type = error_type
 
 
@@ -66,13 +67,22 @@ class EventStream:
     """Anthropic stream events from one upstream call.
 
     The first event (message_start) is only produced once the upstream has answered with its first chunk,
-    so a failure before that raises `ProviderError` from the first `__anext__` and the gateway can still fall back.
+    so a failure before that raises `ProviderError` from the first `__anext__` and the gateway can still
+    fall back.
     """
 
     def __init__(self, events: AsyncIterator[dict[str, Any]]) -> None:
         self._events = events
         # True when the upstream reported no usage and the counts were estimated.
         self.usage_estimated = False
+
+    @classmethod
+    def from_producer(cls, produce: Callable[[EventStream], AsyncIterator[dict[str, Any]]]) -> EventStream:
+        """A stream whose producer gets the stream itself, to report facts (usage_estimated) once known."""
+        stream = cls.__new__(cls)
+        stream.usage_estimated = False
+        stream._events = produce(stream)
+        return stream
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self._events

@@ -1,0 +1,70 @@
+"""OpenAI-shaped chunks (our own SSE parsing, or LiteLLM) -> Anthropic events, within the call's deadlines.
+
+Shared by the OpenAI-wire and LiteLLM paths. message_start is produced only after the first chunk has
+arrived, so anything failing before that surfaces on the first `__anext__` and the gateway can fall back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from router.providers.base import EventStream, ProviderError, UpstreamCall
+from router.providers.errors import classify_exception, timeout_error
+from router.providers.transport import Deadlines
+from router.translate.openai_stream import OpenAIStreamTranslator
+
+__all__ = ["chunk_events"]
+
+
+async def chunk_events(
+    chunks: AsyncIterator[Mapping[str, Any]],
+    call: UpstreamCall,
+    stream: EventStream,
+    deadlines: Deadlines,
+    credential: str | None,
+    where: str,
+) -> AsyncIterator[dict[str, Any]]:
+    try:
+        try:
+            async with asyncio.timeout_at(deadlines.first_byte):
+                first = await anext(chunks)
+        except StopAsyncIteration:
+            raise ProviderError(502, f"{where}: the upstream stream ended before its first chunk",
+                                retryable=True, error_type="api_error") from None
+        except TimeoutError:
+            raise timeout_error(where, f"no first chunk within {deadlines.first_byte_seconds:g}s") from None
+        translator = OpenAIStreamTranslator(
+            model=call.requested_model,
+            message_id=call.message_id,
+            input_tokens=call.input_tokens_estimate,
+            stop_sequences=call.request.stop_sequences,
+        )
+        for event in translator.start():
+            yield event
+        for event in translator.feed(first):
+            yield event
+        total = deadlines.total
+        while True:
+            try:
+                # A timeout per await, never around a yield: it must cancel our read, not the consumer.
+                async with asyncio.timeout_at(total):
+                    chunk = await anext(chunks)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                raise timeout_error(where, "the upstream stream did not complete in time") from None
+            for event in translator.feed(chunk):
+                yield event
+        for event in translator.finish():
+            yield event
+        stream.usage_estimated = bool(translator.usage_estimated)
+    except ProviderError:
+        raise
+    except Exception as exc:  # boundary: transport / LiteLLM failures mid-stream become classified errors
+        raise classify_exception(exc, credential, where) from None
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -1,0 +1,108 @@
+"""Every other provider kind, through `litellm.acompletion` (LiteLLM owns those connections and clients).
+
+The call's kwargs come from two places only: the route (model, api_base, credential, api_version,
+timeouts, admin-set extras through `LITELLM_EXTRAS`) and the translated request filtered through
+`GENERATION_PARAMS`. Route fields are written last, so nothing from a request can replace them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from router.providers.base import EventStream, ProviderError, UpstreamCall
+from router.providers.chunk_events import chunk_events
+from router.providers.errors import classify_exception, timeout_error
+from router.providers.extra_params import GENERATION_PARAMS, litellm_extras
+from router.providers.kinds import kind_info
+from router.providers.litellm_shapes import chunk_to_dict, response_to_dict
+from router.providers.runtime import litellm
+from router.providers.transport import Deadlines
+from router.translate.from_openai import to_anthropic_message
+from router.translate.quirks import quirks_for
+from router.translate.to_openai import to_openai_request
+from router.wire.requests import ThinkingEnabled
+
+__all__ = ["LiteLLMPath", "build_kwargs"]
+
+
+def build_kwargs(call: UpstreamCall, *, stream: bool) -> dict[str, Any]:
+    target = call.target
+    provider = target.provider
+    info = kind_info(provider.kind)
+    body = to_openai_request(
+        call.request,
+        model=target.upstream_model,
+        quirks=quirks_for(provider.kind),
+        max_tokens_cap=target.max_output_tokens,
+        overrides=call.overrides,
+    )
+    kwargs: dict[str, Any] = {k: v for k, v in body.items() if k in GENERATION_PARAMS}
+    thinking = call.request.thinking
+    effort_overridden = "reasoning_effort" in call.overrides
+    if info.thinking_budget and isinstance(thinking, ThinkingEnabled) and not effort_overridden:
+        # Keep the client's exact budget rather than a coarse effort level.
+        kwargs.pop("reasoning_effort", None)
+        kwargs["thinking"] = {"type": "enabled", "budget_tokens": thinking.budget_tokens}
+    kwargs.update(litellm_extras(provider.extra_params))
+    # The route: written last, so neither the request nor extras can redirect the call.
+    kwargs["model"] = f"{provider.kind}/{target.upstream_model}"
+    kwargs["api_base"] = provider.api_base
+    kwargs["api_key"] = provider.credential
+    if target.api_version:
+        kwargs["api_version"] = target.api_version
+    kwargs["max_retries"] = 0
+    kwargs["num_retries"] = 0
+    kwargs["timeout"] = call.timeout
+    kwargs["stream"] = stream
+    if stream:
+        kwargs["stream_options"] = {"include_usage": True}
+    else:
+        kwargs.pop("stream_options", None)
+    return kwargs
+
+
+class LiteLLMPath:
+    async def complete(self, call: UpstreamCall) -> dict[str, Any]:
+        credential = call.target.provider.credential
+        where = call.target.ref
+        kwargs = build_kwargs(call, stream=False)
+        deadlines = Deadlines(call.first_byte_timeout, call.timeout)
+        try:
+            async with asyncio.timeout_at(deadlines.first_byte):
+                resp = await litellm().acompletion(**kwargs)
+        except TimeoutError:
+            raise timeout_error(where, f"no answer within {deadlines.first_byte_seconds:g}s") from None
+        except Exception as exc:  # boundary: LiteLLM's exception classes become classified errors
+            raise classify_exception(exc, credential, where) from None
+        return to_anthropic_message(response_to_dict(resp), model=call.requested_model,
+                                    message_id=call.message_id, stop_sequences=call.request.stop_sequences)
+
+    def stream(self, call: UpstreamCall) -> EventStream:
+        kwargs = build_kwargs(call, stream=True)
+
+        def produce(stream: EventStream) -> AsyncIterator[dict[str, Any]]:
+            deadlines = Deadlines(call.first_byte_timeout, call.timeout)
+            return chunk_events(self._chunks(call, kwargs), call, stream, deadlines,
+                                call.target.provider.credential, call.target.ref)
+
+        return EventStream.from_producer(produce)
+
+    async def _chunks(self, call: UpstreamCall, kwargs: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        wrapper = await litellm().acompletion(**kwargs)
+        finished = False
+        try:
+            async for chunk in wrapper:
+                out = chunk_to_dict(chunk)
+                choices = out.get("choices")
+                if choices and choices[0]["finish_reason"]:
+                    finished = True
+                yield out
+            if not finished:
+                raise ProviderError(502, f"{call.target.ref}: the upstream stream ended before it finished",
+                                    retryable=True, error_type="api_error")
+        finally:
+            aclose = getattr(wrapper, "aclose", None)
+            if aclose is not None:
+                await aclose()

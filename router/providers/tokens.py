@@ -1,0 +1,39 @@
+"""Token numbers: a cheap estimate for the hot path, LiteLLM's counter for count_tokens."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Final
+
+from router.providers.base import UpstreamCall
+from router.providers.runtime import litellm
+from router.translate.quirks import quirks_for
+from router.translate.to_openai import to_openai_request
+
+__all__ = ["count_with_litellm", "estimate_tokens"]
+
+# Bodies above this are counted on a worker thread so a long prompt does not stall the event loop.
+_THREAD_THRESHOLD: Final = 32 * 1024
+
+
+def estimate_tokens(body: bytes) -> int:
+    """About four bytes per token: good enough for message_start and limit checks, and free."""
+    return max(1, len(body) // 4)
+
+
+def _count(call: UpstreamCall) -> int:
+    target = call.target
+    body = to_openai_request(call.request, model=target.base_model, quirks=quirks_for(target.provider.kind))
+    count: int = litellm().token_counter(
+        model=target.base_model,
+        messages=body["messages"],
+        tools=body.get("tools"),
+        use_default_image_token_count=True,
+    )
+    return count
+
+
+async def count_with_litellm(call: UpstreamCall) -> int:
+    if len(call.body) > _THREAD_THRESHOLD:
+        return await asyncio.to_thread(_count, call)
+    return _count(call)

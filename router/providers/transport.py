@@ -1,0 +1,118 @@
+"""Our own HTTP calls on the shared aiohttp session: deadlines, status classification, SSE framing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from router.providers.base import ProviderError
+from router.providers.errors import classify_exception, classify_http, not_json, timeout_error
+
+__all__ = ["Deadlines", "open_post", "read_json", "sse_data"]
+
+_decode = msgspec.json.decode
+
+
+class Deadlines:
+    """Loop-clock deadlines for one call: the first byte, and the whole call."""
+
+    __slots__ = ("first_byte", "first_byte_seconds", "total")
+
+    def __init__(self, first_byte_timeout: float, total_timeout: float) -> None:
+        now = asyncio.get_running_loop().time()
+        self.first_byte_seconds = first_byte_timeout
+        self.first_byte = now + min(first_byte_timeout, total_timeout)
+        self.total = now + total_timeout
+
+
+async def open_post(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    data: bytes,
+    deadlines: Deadlines,
+    connect_timeout: float,
+    credential: str | None,
+    where: str,
+) -> aiohttp.ClientResponse:
+    """POST; a 2xx status line must come within the first-byte deadline, anything else is a ProviderError."""
+    timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_connect=connect_timeout)
+    try:
+        async with asyncio.timeout_at(deadlines.first_byte):
+            resp = await session.post(url, data=data, headers=headers, timeout=timeout, allow_redirects=False)
+    except TimeoutError:
+        raise timeout_error(where, f"no answer within {deadlines.first_byte_seconds:g}s") from None
+    except ProviderError:
+        raise
+    except Exception as exc:  # boundary: transport failures become classified errors
+        raise classify_exception(exc, credential, where) from None
+    if resp.status < 300:
+        return resp
+    try:
+        async with asyncio.timeout_at(deadlines.total):
+            raw = await resp.read()
+    except Exception:  # the error body itself failed to arrive: classify by status alone
+        raw = b""
+    finally:
+        resp.release()
+    raise classify_http(resp.status, raw, resp.headers, credential, where)
+
+
+async def read_json(
+    resp: aiohttp.ClientResponse, *, deadlines: Deadlines, credential: str | None, where: str
+) -> Any:
+    """The whole body, decoded; a body that is not JSON (or is cut short) is a retryable failure."""
+    try:
+        async with asyncio.timeout_at(deadlines.total):
+            raw = await resp.read()
+    except TimeoutError:
+        raise timeout_error(where, "the upstream answer did not complete in time") from None
+    except Exception as exc:  # boundary: a cut body (ClientPayloadError) and friends
+        raise classify_exception(exc, credential, where) from None
+    finally:
+        resp.release()
+    try:
+        return _decode(raw)
+    except msgspec.DecodeError:
+        raise not_json(resp.status, raw, credential, where) from None
+
+
+async def sse_data(content: aiohttp.StreamReader) -> AsyncIterator[bytes]:
+    """The `data:` payload of each server-sent event (multi-line data joined with newlines).
+
+    Our own line splitting over `iter_any()`: no per-line limit (a tool call's arguments can make long
+    lines) and fewer awaits than readline.
+    """
+    buf = bytearray()
+    data: list[bytes] = []
+    async for piece in content.iter_any():
+        buf += piece
+        start = 0
+        while True:
+            nl = buf.find(b"\n", start)
+            if nl < 0:
+                break
+            line = bytes(buf[start:nl])
+            start = nl + 1
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if not line:
+                if data:
+                    yield data[0] if len(data) == 1 else b"\n".join(data)
+                    data = []
+            elif line.startswith(b"data:"):
+                value = line[5:]
+                data.append(value[1:] if value.startswith(b" ") else value)
+            # event:, id:, retry: and comments carry nothing we need (Anthropic repeats the type in data).
+        if start:
+            del buf[:start]
+    if buf.startswith(b"data:"):
+        value = bytes(buf[5:]).strip()
+        data.append(value)
+    if data:
+        yield b"\n".join(data)
