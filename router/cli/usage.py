@@ -1,0 +1,207 @@
+"""`router usage`: usage totals from the terminal, grouped and filtered, as a table, JSON or CSV."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import functools
+import io
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, ParamSpec, TypeVar, cast
+
+import click
+
+from router.settings import Settings
+from router.store.db import Database, StoreError, redact_url
+from router.store.usage import GROUP_BY_CHOICES, GroupBy, UsageRow, aggregate_usage, resolve_tenant_id
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+METRIC_COLUMNS = (
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cost_usd",
+)
+
+
+class UsageCliError(Exception):
+    """A problem worth one `error: …` line."""
+
+
+def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Any expected failure becomes `error: …` on stderr and exit status 1 (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (UsageCliError, StoreError, ValueError) as exc:
+            message = str(exc)
+        except OSError as exc:
+            message = f"database unreachable: {type(exc).__name__}"
+        click.echo(f"error: {message}", err=True)
+        raise click.exceptions.Exit(1)
+
+    return wrapper
+
+
+def parse_moment(text: str, *, now: datetime | None = None) -> datetime:
+    """`7d`, `24h`, `30m`, `2w`, `90s` (that long ago) or an ISO date/time (UTC unless it says otherwise)."""
+    moment = now or datetime.now(UTC)
+    match = _DURATION.match(text)
+    if match:
+        return moment - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageCliError(f"not a duration (7d, 24h, 30m) or ISO date: {text!r}") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+def _format_value(column: str, value: Any) -> str:
+    if column == "cost_usd":
+        return f"{float(value):.4f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "-" if value is None else str(value)
+
+
+def render_table(rows: list[UsageRow], label: str) -> str:
+    headers = [label, *METRIC_COLUMNS]
+    body = [
+        [_format_value("name", r.name)] + [_format_value(c, getattr(r, c)) for c in METRIC_COLUMNS]
+        for r in rows
+    ]
+    widths = [
+        max(len(h), *(len(line[i]) for line in body)) if body else len(h) for i, h in enumerate(headers)
+    ]
+
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = (cell.rjust(widths[i + 1]) for i, cell in enumerate(cells[1:]))
+        return "  ".join([first, *rest]).rstrip()
+
+    return "\n".join([line(headers), *(line(cells) for cells in body)])
+
+
+def row_objects(rows: list[UsageRow], group_by: str | None) -> list[dict[str, Any]]:
+    """Each row with its name under "name" and under the grouping key ("model": …)."""
+    objects = []
+    for row in rows:
+        data = row.as_dict()
+        if group_by is not None:
+            data = {"name": row.name, group_by: row.name, **{c: data[c] for c in METRIC_COLUMNS}}
+        objects.append(data)
+    return objects
+
+
+def render_csv(rows: list[UsageRow], group_by: str | None) -> str:
+    objects = row_objects(rows, group_by)
+    columns = ["name", *([group_by] if group_by else []), *METRIC_COLUMNS]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(objects)
+    return buffer.getvalue().rstrip("\n")
+
+
+async def _query(
+    settings: Settings,
+    *,
+    since: datetime,
+    until: datetime | None,
+    tenant: str | None,
+    key: str | None,
+    model: str | None,
+    target: str | None,
+    group_by: GroupBy | None,
+) -> list[UsageRow]:
+    database = Database(settings.database_url)
+    try:
+        async with database.session() as session:
+            tenant_id = None
+            if tenant is not None:
+                tenant_id = await resolve_tenant_id(session, tenant)
+                if tenant_id is None:
+                    raise UsageCliError(f"no tenant named {tenant!r}")
+            return await aggregate_usage(
+                session,
+                since=since,
+                until=until,
+                tenant_id=tenant_id,
+                key_prefix=key,
+                model=model,
+                target=target,
+                group_by=group_by,
+            )
+    except (UsageCliError, StoreError):
+        raise
+    except (
+        Exception
+    ) as exc:  # the CLI's boundary: a driver error becomes one line, without the URL's password
+        raise UsageCliError(
+            f"could not read usage from {redact_url(settings.database_url)}: {type(exc).__name__}"
+        ) from None
+    finally:
+        await database.dispose()
+
+
+@click.command("usage")
+@click.option("--tenant", help="Tenant name (or id).")
+@click.option("--key", "key_prefix", metavar="PREFIX", help="API key prefix.")
+@click.option("--model", help="Requested model name.")
+@click.option("--target", help="Target ref, e.g. openai/gpt-4.1.")
+@click.option("--since", default="7d", show_default=True, help="Start: 7d, 24h, 30m ago, or an ISO date.")
+@click.option("--until", default=None, help="End (exclusive): a duration ago or an ISO date; default now.")
+@click.option("--by", "group_by", type=click.Choice(GROUP_BY_CHOICES), help="Group rows by this.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True
+)
+@click.pass_context
+@one_line_errors
+def usage(
+    ctx: click.Context,
+    tenant: str | None,
+    key_prefix: str | None,
+    model: str | None,
+    target: str | None,
+    since: str,
+    until: str | None,
+    group_by: str | None,
+    fmt: str,
+) -> None:
+    """Requests, errors, tokens and cost from the usage records."""
+    settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
+    now = datetime.now(UTC)
+    start = parse_moment(since, now=now)
+    end = parse_moment(until, now=now) if until else None
+    if end is not None and end <= start:
+        raise UsageCliError("--until must be after --since")
+    rows = asyncio.run(
+        _query(
+            settings,
+            since=start,
+            until=end,
+            tenant=tenant,
+            key=key_prefix,
+            model=model,
+            target=target,
+            group_by=cast(GroupBy | None, group_by),
+        )
+    )
+    if fmt == "json":
+        click.echo(json.dumps(row_objects(rows, group_by), indent=2))
+    elif fmt == "csv":
+        click.echo(render_csv(rows, group_by))
+    else:
+        click.echo(render_table(rows, group_by or "name"))

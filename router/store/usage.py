@@ -1,0 +1,408 @@
+"""Usage rows: the recorder's batched writes, the limiter's month-to-date spend, and every read-back
+(aggregates, time series, the record list and the CSV export) for the CLI and the admin page.
+
+Tenant safety: each read takes its filters explicitly; deciding who may see which tenant is the caller's job.
+Datetimes are UTC throughout (naive ones are taken as UTC): SQLite stores wall-clock strings, so a non-UTC
+value would compare wrongly there.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator, Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, cast
+
+from sqlalchemy import ColumnElement, Table, case, func, insert, select, update
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from router.store.models import ApiKey, Tenant, UsageRecord
+from router.usage.events import EVENT_FIELDS, UsageEvent
+
+GroupBy = Literal["model", "key", "target", "tenant", "day", "hour", "month"]
+Bucket = Literal["hour", "day", "month"]
+GROUP_BY_CHOICES: tuple[str, ...] = ("model", "key", "target", "tenant", "day", "hour", "month")
+
+# Outcomes counted as errors in aggregates: failures and refusals; a client hanging up is not our error.
+ERROR_OUTCOMES = ("error", "rejected")
+
+# asyncpg allows 32767 bind parameters per statement, SQLite 32766: keep a multi-VALUES insert below both.
+_MAX_PARAMS = 30_000
+
+USAGE_TABLE = cast(Table, UsageRecord.__table__)
+KEYS_TABLE = cast(Table, ApiKey.__table__)
+UR = UsageRecord
+
+
+def utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# ---------------------------------------------------------------------------------------------- writes
+
+
+async def insert_usage_batch(
+    session: AsyncSession, events: Sequence[UsageEvent], *, multi_values: bool = True
+) -> None:
+    """Insert the events in one statement (the caller commits).
+
+    `multi_values=True` sends one `INSERT … VALUES (…), (…), …`; False uses the driver's executemany.
+    bench/usage_write.py measures both: the multi-VALUES form is the faster one on asyncpg and on SQLite.
+    """
+    if not events:
+        return
+    rows = [_row(event) for event in events]
+    if not multi_values:
+        await session.execute(insert(USAGE_TABLE), rows)
+        return
+    per_statement = max(1, _MAX_PARAMS // len(EVENT_FIELDS))
+    for start in range(0, len(rows), per_statement):
+        await session.execute(insert(USAGE_TABLE).values(rows[start : start + per_statement]))
+
+
+def _row(event: UsageEvent) -> dict[str, Any]:
+    row = event.as_row()
+    row["created_at"] = utc(event.created_at)
+    return row
+
+
+async def touch_keys_last_used(session: AsyncSession, events: Sequence[UsageEvent]) -> None:
+    """One UPDATE setting api_keys.last_used_at to the latest request time per key in the batch."""
+    latest: dict[int, datetime] = {}
+    for event in events:
+        if event.key_id is None:
+            continue
+        when = utc(event.created_at)
+        current = latest.get(event.key_id)
+        if current is None or when > current:
+            latest[event.key_id] = when
+    if not latest:
+        return
+    await session.execute(
+        update(KEYS_TABLE)
+        .where(KEYS_TABLE.c.id.in_(list(latest)))
+        .values(last_used_at=case(latest, value=KEYS_TABLE.c.id))
+    )
+
+
+async def write_usage_batch(session: AsyncSession, events: Sequence[UsageEvent]) -> None:
+    """The recorder's unit of work: the rows and the keys' last-used times (the caller commits)."""
+    await insert_usage_batch(session, events)
+    await touch_keys_last_used(session, events)
+
+
+def is_permanent_write_error(exc: BaseException) -> bool:
+    """True when retrying the same rows cannot help (bad data), as opposed to a database that is away."""
+    if isinstance(exc, IntegrityError | DataError):
+        return True
+    # A StatementError that is not a DBAPIError failed while binding parameters: the data, not the server.
+    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
+
+
+# ------------------------------------------------------------------------------------------- budgets
+
+
+async def month_to_date_spend(
+    session: AsyncSession,
+    month_start: datetime,
+    *,
+    key_ids: Collection[int] | None = None,
+    tenant_ids: Collection[int] | None = None,
+) -> tuple[dict[int, float], dict[int, float]]:
+    """USD spent since `month_start`, per key id and per tenant id (None: all; an empty collection: none)."""
+    since = utc(month_start)
+    by_key: dict[int, float] = {}
+    by_tenant: dict[int, float] = {}
+    if key_ids is None or key_ids:
+        stmt = select(UR.key_id, func.sum(UR.cost_usd)).where(UR.created_at >= since, UR.key_id.is_not(None))
+        if key_ids is not None:
+            stmt = stmt.where(UR.key_id.in_(list(key_ids)))
+        for key_id, total in (await session.execute(stmt.group_by(UR.key_id))).all():
+            if key_id is not None:
+                by_key[int(key_id)] = float(total or 0.0)
+    if tenant_ids is None or tenant_ids:
+        stmt = select(UR.tenant_id, func.sum(UR.cost_usd)).where(
+            UR.created_at >= since, UR.tenant_id.is_not(None)
+        )
+        if tenant_ids is not None:
+            stmt = stmt.where(UR.tenant_id.in_(list(tenant_ids)))
+        for tenant_id, total in (await session.execute(stmt.group_by(UR.tenant_id))).all():
+            if tenant_id is not None:
+                by_tenant[int(tenant_id)] = float(total or 0.0)
+    return by_key, by_tenant
+
+
+# -------------------------------------------------------------------------------------------- reads
+
+
+@dataclass(frozen=True, slots=True)
+class UsageFilters:
+    since: datetime
+    until: datetime | None = None
+    tenant_id: int | None = None
+    key_prefix: str | None = None
+    model: str | None = None
+    target: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """One group of an aggregate (or one bucket of a time series). `name` is None for rows without one
+    (e.g. rejected requests have no target)."""
+
+    name: str | None
+    requests: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "requests": self.requests,
+            "errors": self.errors,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "cost_usd": self.cost_usd,
+        }
+
+
+async def resolve_tenant_id(session: AsyncSession, ref: str) -> int | None:
+    """A tenant id from its name or its id as text (None when no such tenant)."""
+    tenant_id = await session.scalar(select(Tenant.id).where(Tenant.name == ref))
+    if tenant_id is None and ref.isdigit():
+        tenant_id = await session.scalar(select(Tenant.id).where(Tenant.id == int(ref)))
+    return tenant_id
+
+
+async def _conditions(session: AsyncSession, filters: UsageFilters) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [UR.created_at >= utc(filters.since)]
+    if filters.until is not None:
+        where.append(UR.created_at < utc(filters.until))
+    if filters.tenant_id is not None:
+        where.append(UR.tenant_id == filters.tenant_id)
+    if filters.key_prefix is not None:
+        # key_prefix has no index; key_id has one (key, time). A deleted key's history keeps only its prefix.
+        key_id = await session.scalar(select(ApiKey.id).where(ApiKey.prefix == filters.key_prefix))
+        where.append(UR.key_id == key_id if key_id is not None else UR.key_prefix == filters.key_prefix)
+    if filters.model is not None:
+        where.append(UR.requested_model == filters.model)
+    if filters.target is not None:
+        where.append(UR.target == filters.target)
+    return where
+
+
+_PG_FORMATS = {"hour": "YYYY-MM-DD HH24:00", "day": "YYYY-MM-DD", "month": "YYYY-MM"}
+_SQLITE_FORMATS = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "month": "%Y-%m"}
+
+
+def _bucket_expr(session: AsyncSession, bucket: str) -> ColumnElement[str]:
+    """The UTC bucket of created_at as text, identical on both backends ("2025-05-01 13:00", …)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", UR.created_at), _PG_FORMATS[bucket])
+    return func.strftime(_SQLITE_FORMATS[bucket], UR.created_at)
+
+
+def _totals() -> list[ColumnElement[Any]]:
+    return [
+        func.count().label("requests"),
+        func.coalesce(func.sum(case((UR.outcome.in_(ERROR_OUTCOMES), 1), else_=0)), 0).label("errors"),
+        func.coalesce(func.sum(UR.input_tokens), 0).label("input_tokens"),
+        func.coalesce(func.sum(UR.output_tokens), 0).label("output_tokens"),
+        func.coalesce(func.sum(UR.cache_read_tokens), 0).label("cache_read_tokens"),
+        func.coalesce(func.sum(UR.cache_write_tokens), 0).label("cache_write_tokens"),
+        func.coalesce(func.sum(UR.cost_usd), 0.0).label("cost_usd"),
+    ]
+
+
+def _usage_row(name: Any, values: Sequence[Any]) -> UsageRow:
+    requests, errors, inp, out, cread, cwrite, cost = values
+    return UsageRow(
+        name=None if name is None else str(name),
+        requests=int(requests),
+        errors=int(errors),
+        input_tokens=int(inp),
+        output_tokens=int(out),
+        cache_read_tokens=int(cread),
+        cache_write_tokens=int(cwrite),
+        cost_usd=float(cost),
+    )
+
+
+async def aggregate_usage(
+    session: AsyncSession,
+    *,
+    since: datetime,
+    until: datetime | None = None,
+    tenant_id: int | None = None,
+    key_prefix: str | None = None,
+    model: str | None = None,
+    target: str | None = None,
+    group_by: GroupBy | None = None,
+) -> list[UsageRow]:
+    """Totals per group in one GROUP BY query; without `group_by`, one row named "total".
+
+    Time groups come oldest first; other groups by cost, then requests, descending.
+    """
+    filters = UsageFilters(since, until, tenant_id, key_prefix, model, target)
+    where = await _conditions(session, filters)
+    totals = _totals()
+    if group_by is None:
+        row = (await session.execute(select(*totals).where(*where))).one()
+        return [_usage_row("total", tuple(row))]
+    if group_by == "tenant":
+        # Grouped by id (the index's column); the name comes along for display (id when the tenant is gone).
+        stmt = (
+            select(UR.tenant_id, Tenant.name, *totals)
+            .outerjoin(Tenant, Tenant.id == UR.tenant_id)
+            .where(*where)
+            .group_by(UR.tenant_id, Tenant.name)
+        )
+        rows = [
+            _usage_row(name if name is not None else tid, tuple(rest))
+            for tid, name, *rest in (await session.execute(stmt)).all()
+        ]
+    else:
+        column: ColumnElement[Any]
+        if group_by in ("day", "hour", "month"):
+            column = _bucket_expr(session, group_by)
+        else:
+            plain: dict[str, ColumnElement[Any]] = {
+                "model": UR.requested_model.expression,
+                "key": UR.key_prefix.expression,
+                "target": UR.target.expression,
+            }
+            column = plain[group_by]
+        stmt = select(column.label("name"), *totals).where(*where).group_by(column)
+        rows = [_usage_row(name, tuple(rest)) for name, *rest in (await session.execute(stmt)).all()]
+    if group_by in ("day", "hour", "month"):
+        return sorted(rows, key=lambda r: r.name or "")
+    return sorted(rows, key=lambda r: (-r.cost_usd, -r.requests, r.name or ""))
+
+
+def bucket_starts(since: datetime, until: datetime, bucket: Bucket) -> list[datetime]:
+    """Every bucket start from the one holding `since` up to (excluding) `until`, in UTC."""
+    start = utc(since).replace(minute=0, second=0, microsecond=0)
+    if bucket != "hour":
+        start = start.replace(hour=0)
+    if bucket == "month":
+        start = start.replace(day=1)
+    end = utc(until)
+    out: list[datetime] = []
+    while start < end:
+        out.append(start)
+        if bucket == "hour":
+            start += timedelta(hours=1)
+        elif bucket == "day":
+            start += timedelta(days=1)
+        else:
+            start = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+    return out
+
+
+_PY_FORMATS = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "month": "%Y-%m"}
+
+
+async def usage_timeseries(
+    session: AsyncSession,
+    *,
+    since: datetime,
+    until: datetime | None = None,
+    bucket: Bucket = "day",
+    tenant_id: int | None = None,
+    key_prefix: str | None = None,
+    model: str | None = None,
+    target: str | None = None,
+) -> list[UsageRow]:
+    """One row per bucket from `since` to `until` (default: now), oldest first, empty buckets as zeros."""
+    end = utc(until) if until is not None else datetime.now(UTC)
+    found: dict[str | None, UsageRow] = {
+        row.name: row
+        for row in await aggregate_usage(
+            session,
+            since=since,
+            until=until,
+            tenant_id=tenant_id,
+            key_prefix=key_prefix,
+            model=model,
+            target=target,
+            group_by=bucket,
+        )
+    }
+    series: list[UsageRow] = []
+    for start in bucket_starts(since, end, bucket):
+        name = start.strftime(_PY_FORMATS[bucket])
+        row = found.pop(name, None)
+        series.append(row if row is not None else UsageRow(name, 0, 0, 0, 0, 0, 0, 0.0))
+    # Rows the generated buckets missed (clock skew around `until`): keep them rather than hide usage.
+    return sorted([*series, *found.values()], key=lambda r: r.name or "")
+
+
+async def list_usage_records(
+    session: AsyncSession, filters: UsageFilters, limit: int = 100, offset: int = 0
+) -> list[UsageRecord]:
+    """The newest records first (for the admin page's table)."""
+    stmt = (
+        select(UR)
+        .where(*await _conditions(session, filters))
+        .order_by(UR.created_at.desc(), UR.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def count_usage_records(session: AsyncSession, filters: UsageFilters) -> int:
+    stmt = select(func.count()).select_from(UR).where(*await _conditions(session, filters))
+    return int(await session.scalar(stmt) or 0)
+
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "created_at", "request_id", "tenant_id", "key_prefix", "member", "requested_model", "target",
+    "provider", "upstream_model", "stream", "input_tokens", "output_tokens", "cache_read_tokens",
+    "cache_write_tokens", "tokens_estimated", "cost_usd", "latency_ms", "ttft_ms", "status", "error_type",
+    "outcome", "attempts",
+)  # fmt: skip
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return utc(value).isoformat()
+    if isinstance(value, list | dict):
+        return json.dumps(value, separators=(",", ":"))
+    # Client-chosen text (the model name) must not become a formula in a spreadsheet.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _csv_line(values: Sequence[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(values)
+    return buffer.getvalue()
+
+
+async def export_usage_csv(session: AsyncSession, filters: UsageFilters) -> AsyncIterator[str]:
+    """The header, then one CSV line per record, oldest first, streamed from the database.
+
+    Only the visible key prefix is written: usage rows hold no key hash or credential to leak.
+    """
+    yield _csv_line(CSV_COLUMNS)
+    stmt = (
+        select(*(getattr(UR, name) for name in CSV_COLUMNS))
+        .where(*await _conditions(session, filters))
+        .order_by(UR.created_at, UR.id)
+        .execution_options(yield_per=1000)
+    )
+    result = await session.stream(stmt)
+    async for row in result:
+        yield _csv_line([_csv_cell(value) for value in row])

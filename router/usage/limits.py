@@ -1,0 +1,323 @@
+"""Rate limits and budgets, per key and per tenant: requests per minute, tokens per minute, monthly USD.
+
+`Limiter.admit()` runs before any upstream call and raises `LimitExceeded` (a 429 with retry-after);
+`Limiter.consume()` adds the request's tokens and cost afterwards. A key or tenant without limits never
+touches a backend (no I/O on the fast path).
+
+Windows: rpm and tpm use fixed one-minute windows (UTC minute boundaries), so a client can burst up to
+twice the limit across a boundary; refusals do not count against rpm. Budgets are per calendar month (UTC).
+
+Two backends behind one interface:
+- in-process (default): exact within one process. Month-to-date spend is seeded from the database on first
+  use and refreshed every `refresh_interval` seconds, so several replicas without Redis see each other's
+  spend within about that long; their rpm/tpm counters are per replica (N replicas admit up to N x rpm).
+  Exact limits across replicas need Redis.
+- Redis (Settings.redis_url): counters shared by every replica, one pipelined round trip per admission.
+  When Redis is unreachable the limiter fails OPEN: requests are served unlimited (a warning is logged)
+  rather than refused, and Redis is retried after a few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from router.routing.model import KeySpec, Limits, TenantSpec
+from router.wire.errors import RateLimitError
+
+if TYPE_CHECKING:
+    from router.settings import Settings
+    from router.store.db import Database
+
+log = logging.getLogger(__name__)
+
+LimitKind = Literal["rpm", "tpm", "budget"]
+ScopeKind = Literal["key", "tenant"]
+# (month_start, key ids, tenant ids) -> (spend per key id, spend per tenant id), month to date, in USD
+SpendSource = Callable[
+    [datetime, Collection[int], Collection[int]], Awaitable[tuple[dict[int, float], dict[int, float]]]
+]
+
+REFRESH_INTERVAL = 30.0
+
+
+class LimitExceeded(RateLimitError):
+    """A key's or tenant's limit refused the request: Anthropic's 429 rate_limit_error with retry-after."""
+
+    def __init__(self, kind: LimitKind, scope: ScopeKind, retry_after: int, message: str) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.kind: LimitKind = kind
+        self.scope: ScopeKind = scope
+        self.retry_after: int = retry_after
+
+    def __repr__(self) -> str:
+        return f"LimitExceeded(kind={self.kind!r}, scope={self.scope!r}, retry_after={self.retry_after})"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    kind: ScopeKind
+    id: int
+    limits: Limits
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """One scope's counters as an admission sees them. `requests` excludes the request being admitted."""
+
+    requests: int = 0
+    tokens: int = 0
+    spend: float = 0.0
+
+
+class LimitBackend(Protocol):
+    async def admit(self, scopes: Sequence[Scope], now: float) -> None: ...
+
+    async def consume(self, scopes: Sequence[Scope], tokens: int, cost_usd: float, now: float) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+# ------------------------------------------------------------------------------------------ time helpers
+
+
+def minute_window(now: float) -> int:
+    return int(now // 60)
+
+
+def seconds_to_next_minute(now: float) -> int:
+    return max(1, math.ceil(60 - now % 60))
+
+
+def month_start(now: float) -> datetime:
+    moment = datetime.fromtimestamp(now, UTC)
+    return datetime(moment.year, moment.month, 1, tzinfo=UTC)
+
+
+def next_month_start(now: float) -> datetime:
+    start = month_start(now)
+    return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+
+
+def month_label(now: float) -> str:
+    return month_start(now).strftime("%Y-%m")
+
+
+def seconds_to_next_month(now: float) -> int:
+    return max(1, math.ceil(next_month_start(now).timestamp() - now))
+
+
+def verdict(scope: Scope, usage: Usage, now: float) -> LimitExceeded | None:
+    """The refusal for one scope's counters, or None: budget first (longest wait), then tpm, then rpm."""
+    limits = scope.limits
+    who = "this API key" if scope.kind == "key" else "this tenant"
+    if limits.budget_usd is not None and usage.spend >= limits.budget_usd:
+        resets = next_month_start(now).strftime("%Y-%m-%d %H:%M UTC")
+        return LimitExceeded(
+            "budget",
+            scope.kind,
+            seconds_to_next_month(now),
+            f"The monthly budget of ${limits.budget_usd:.2f} for {who} is spent; it resets at {resets}.",
+        )
+    wait = seconds_to_next_minute(now)
+    if limits.tpm is not None and usage.tokens >= limits.tpm:
+        return LimitExceeded(
+            "tpm",
+            scope.kind,
+            wait,
+            f"Rate limit: {who} allows {limits.tpm} tokens per minute; retry in {wait}s.",
+        )
+    if limits.rpm is not None and usage.requests >= limits.rpm:
+        return LimitExceeded(
+            "rpm",
+            scope.kind,
+            wait,
+            f"Rate limit: {who} allows {limits.rpm} requests per minute; retry in {wait}s.",
+        )
+    return None
+
+
+# ------------------------------------------------------------------------------------------- the facade
+
+
+class Limiter:
+    """The gateway's one entry point; the backend decides where counters live."""
+
+    def __init__(self, backend: LimitBackend, *, clock: Callable[[], float] = time.time) -> None:
+        self.backend = backend
+        self._clock = clock
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, database: Database | None, *, namespace: str = "router"
+    ) -> Limiter:
+        """Redis when Settings.redis_url is set, in-process counters otherwise."""
+        source = database_spend_source(database) if database is not None else None
+        if settings.redis_url:
+            from router.usage.limits_redis import RedisBackend
+
+            return cls(RedisBackend.from_url(settings.redis_url, source, namespace=namespace))
+        return cls(MemoryBackend(source))
+
+    async def start(self) -> None:
+        await self.backend.start()
+
+    async def stop(self) -> None:
+        await self.backend.stop()
+
+    async def admit(self, key: KeySpec, tenant: TenantSpec) -> None:
+        """Raise LimitExceeded when a limit of the key or its tenant is reached; count the request."""
+        scopes = _scopes(key, tenant)
+        if scopes:
+            await self.backend.admit(scopes, self._clock())
+
+    async def consume(self, key: KeySpec, tenant: TenantSpec, tokens: int, cost_usd: float) -> None:
+        """Add a finished request's tokens and cost to the counters of whichever limits apply."""
+        scopes = _scopes(key, tenant)
+        if scopes and (tokens or cost_usd):
+            await self.backend.consume(scopes, tokens, cost_usd, self._clock())
+
+
+def _scopes(key: KeySpec, tenant: TenantSpec) -> list[Scope]:
+    scopes: list[Scope] = []
+    if key.limits.any:
+        scopes.append(Scope("key", key.id, key.limits))
+    if tenant.limits.any:
+        scopes.append(Scope("tenant", tenant.id, tenant.limits))
+    return scopes
+
+
+def database_spend_source(database: Database) -> SpendSource:
+    """Month-to-date spend read from usage_records (store/usage.py)."""
+
+    async def source(
+        start: datetime, key_ids: Collection[int], tenant_ids: Collection[int]
+    ) -> tuple[dict[int, float], dict[int, float]]:
+        from router.store.usage import month_to_date_spend
+
+        async with database.session() as session:
+            return await month_to_date_spend(session, start, key_ids=key_ids, tenant_ids=tenant_ids)
+
+    return source
+
+
+# ------------------------------------------------------------------------------------ in-process backend
+
+
+class MemoryBackend:
+    """Counters in this process; spend seeded from (and periodically re-read from) the database."""
+
+    def __init__(
+        self, spend_source: SpendSource | None = None, *, refresh_interval: float = REFRESH_INTERVAL
+    ):
+        self._source = spend_source
+        self._refresh_interval = refresh_interval
+        # (kind, id) -> [minute window, requests admitted, tokens consumed]
+        self._minute: dict[tuple[str, int], list[int]] = {}
+        self._month = ""
+        # Spend as last read from the database, and what this process consumed since that read.
+        self._spend_base: dict[tuple[str, int], float] = {}
+        self._spend_local: dict[tuple[str, int], float] = {}
+        self._seeded: set[tuple[str, int]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._source is not None and self._task is None:
+            self._task = asyncio.create_task(self._refresh_loop(), name="limits-spend-refresh")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def _roll_month(self, now: float) -> None:
+        label = month_label(now)
+        if label != self._month:
+            self._month = label
+            self._spend_base.clear()
+            self._spend_local.clear()
+            self._seeded.clear()
+
+    def _counters(self, ident: tuple[str, int], now: float) -> list[int]:
+        window = minute_window(now)
+        counters = self._minute.get(ident)
+        if counters is None or counters[0] != window:
+            counters = [window, 0, 0]
+            self._minute[ident] = counters
+        return counters
+
+    def spend(self, ident: tuple[str, int]) -> float:
+        return self._spend_base.get(ident, 0.0) + self._spend_local.get(ident, 0.0)
+
+    async def admit(self, scopes: Sequence[Scope], now: float) -> None:
+        self._roll_month(now)
+        unseeded = [
+            s for s in scopes if s.limits.budget_usd is not None and (s.kind, s.id) not in self._seeded
+        ]
+        if unseeded:
+            await self._seed(unseeded, now)
+        for scope in scopes:
+            ident = (scope.kind, scope.id)
+            _, requests, tokens = self._counters(ident, now)
+            refusal = verdict(scope, Usage(requests, tokens, self.spend(ident)), now)
+            if refusal is not None:
+                raise refusal
+        for scope in scopes:
+            if scope.limits.rpm is not None:
+                self._counters((scope.kind, scope.id), now)[1] += 1
+
+    async def consume(self, scopes: Sequence[Scope], tokens: int, cost_usd: float, now: float) -> None:
+        self._roll_month(now)
+        for scope in scopes:
+            ident = (scope.kind, scope.id)
+            if scope.limits.tpm is not None:
+                self._counters(ident, now)[2] += tokens
+            if scope.limits.budget_usd is not None:
+                self._spend_local[ident] = self._spend_local.get(ident, 0.0) + cost_usd
+
+    async def _seed(self, scopes: Sequence[Scope], now: float) -> None:
+        idents = [(s.kind, s.id) for s in scopes]
+        self._seeded.update(idents)
+        await self._read_spend(idents, now)
+
+    async def _read_spend(self, idents: Sequence[tuple[str, int]], now: float) -> None:
+        if self._source is None or not idents:
+            return
+        before = {ident: self._spend_local.get(ident, 0.0) for ident in idents}
+        try:
+            by_key, by_tenant = await self._source(
+                month_start(now),
+                [i for kind, i in idents if kind == "key"],
+                [i for kind, i in idents if kind == "tenant"],
+            )
+        except Exception as exc:  # boundary: a database hiccup must not refuse requests (fail open)
+            log.warning("could not read month-to-date spend for budgets (%s); using local counts", exc)
+            return
+        for kind, ident_id in idents:
+            ident = (kind, ident_id)
+            self._spend_base[ident] = (by_key if kind == "key" else by_tenant).get(ident_id, 0.0)
+            # What was consumed before the read is in the database (give or take the recorder's flush
+            # interval); what was consumed while it ran is not yet.
+            self._spend_local[ident] = self._spend_local.get(ident, 0.0) - before[ident]
+
+    async def refresh(self, now: float | None = None) -> None:
+        """Re-read the spend of every budgeted key and tenant seen so far (the loop calls this)."""
+        moment = time.time() if now is None else now
+        self._roll_month(moment)
+        await self._read_spend(sorted(self._seeded), moment)
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._refresh_interval)
+            await self.refresh()

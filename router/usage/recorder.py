@@ -1,0 +1,270 @@
+"""Usage leaves the request path here: a bounded in-memory queue, drained by one background writer.
+
+`record()` never waits and never raises: when the queue is full the event is dropped, counted and warned
+about (at most every few seconds, with the running count). The writer takes up to `batch_size` events, or
+whatever arrived within `flush_interval` of the first one, and writes them in one transaction (one INSERT
+for the rows, one UPDATE for the keys' last-used times). When the database is away it keeps the batch and
+retries with exponential backoff; meanwhile new events wait in the queue up to its bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
+
+from router.usage import metrics
+from router.usage.events import UsageEvent
+
+if TYPE_CHECKING:
+    from router.settings import Settings
+    from router.store.db import Database
+
+log = logging.getLogger(__name__)
+
+WriteBatch = Callable[[Sequence[UsageEvent]], Awaitable[None]]
+IsPermanent = Callable[[BaseException], bool]
+
+# Seconds between two "queue full" warnings; the count in each says how many were dropped so far.
+DROP_WARNING_INTERVAL = 5.0
+BACKOFF_START = 0.1
+BACKOFF_CAP = 5.0
+# A write that takes longer than this is treated as failed (a hung connection must not stall the writer).
+WRITE_TIMEOUT = 30.0
+
+
+class UsageRecorder:
+    """The bounded queue and its batch writer. Counters (`written`, `dropped`, `pending`, `failures`) feed
+    /metrics."""
+
+    def __init__(
+        self,
+        database: Database | None,
+        *,
+        queue_size: int,
+        batch_size: int,
+        flush_interval: float,
+        write_batch: WriteBatch | None = None,
+        is_permanent: IsPermanent | None = None,
+    ) -> None:
+        if database is None and write_batch is None:
+            raise ValueError("UsageRecorder needs a database or a write_batch function")
+        self._database = database
+        self._write_batch = write_batch or self._write_to_database
+        self._is_permanent = is_permanent or _default_is_permanent
+        self._queue: asyncio.Queue[UsageEvent] = asyncio.Queue(maxsize=queue_size)
+        self._batch_size = max(1, batch_size)
+        self._flush_interval = flush_interval
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._last_drop_warning = 0.0
+        self.written = 0
+        self.dropped = 0
+        self.failures = 0
+        # Events taken off the queue and not yet committed (the batch being written or retried).
+        self._in_flight = 0
+
+    @classmethod
+    def from_settings(cls, database: Database, settings: Settings) -> UsageRecorder:
+        """Sized by Settings.usage_queue_size / usage_batch_size / usage_flush_interval."""
+        return cls(
+            database,
+            queue_size=settings.usage_queue_size,
+            batch_size=settings.usage_batch_size,
+            flush_interval=settings.usage_flush_interval,
+        )
+
+    @property
+    def pending(self) -> int:
+        """Events recorded but not yet written (queued plus the batch in flight)."""
+        return self._queue.qsize() + self._in_flight
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def record(self, event: UsageEvent, tenant_name: str | None = None) -> None:
+        """Hand one event off the request path: never blocks, never raises."""
+        try:
+            metrics.observe(event, tenant_name if tenant_name is not None else _tenant_label(event))
+        except Exception:  # metrics are best effort; the record itself must still go through
+            log.exception("usage metrics observe failed")
+        self._enqueue(event)
+
+    def _enqueue(self, event: UsageEvent) -> None:
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            now = time.monotonic()
+            if now - self._last_drop_warning >= DROP_WARNING_INTERVAL:
+                self._last_drop_warning = now
+                log.warning(
+                    "usage queue full (%d events): dropping usage records, %d dropped so far",
+                    self._queue.maxsize,
+                    self.dropped,
+                )
+
+    async def start(self) -> None:
+        if self.running:
+            return
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name="usage-recorder")
+        metrics.track_recorder(self)
+
+    async def stop(self, timeout: float = 20.0) -> None:  # noqa: ASYNC109 - the drain's own deadline
+        """Drain the queue (graceful shutdown), then stop; whatever is still unwritten after `timeout`
+        seconds is lost, and logged as such."""
+        task = self._task
+        if task is None:
+            return
+        self._stopping.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout)
+        except TimeoutError:
+            lost = self.pending
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            log.error("usage recorder stopped after %.1fs with %d records unwritten", timeout, lost)
+        self._task = None
+
+    async def flush(self) -> None:
+        """Wait until everything recorded so far is written (tests, and admin pages that want fresh data)."""
+        # Polling keeps the writer free of bookkeeping for a rarely used call.
+        while self.pending and self.running:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+    # ---------------------------------------------------------------------------------------- writer
+
+    async def _run(self) -> None:
+        while True:
+            batch = await self._next_batch()
+            if not batch:
+                return  # only when stopping with an empty queue
+            self._in_flight = len(batch)
+            try:
+                await self._write_with_retry(batch)
+            finally:
+                self._in_flight = 0
+
+    def _take_nowait(self, limit: int, into: list[UsageEvent]) -> None:
+        while len(into) < limit:
+            try:
+                into.append(self._queue.get_nowait())
+            except asyncio.QueueEmpty:
+                return
+
+    async def _next_batch(self) -> list[UsageEvent]:
+        batch: list[UsageEvent] = []
+        self._take_nowait(self._batch_size, batch)
+        if not batch:
+            if self._stopping.is_set():
+                return batch
+            getter = asyncio.ensure_future(self._queue.get())
+            stopper = asyncio.ensure_future(self._stopping.wait())
+            try:
+                await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopper.cancel()
+                if not getter.done():
+                    getter.cancel()
+                    # Queue.get puts a cancelled getter's item back; nothing is lost.
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await getter
+            if getter.done() and not getter.cancelled():
+                batch.append(getter.result())
+            self._take_nowait(self._batch_size, batch)
+            if not batch:
+                return batch
+        # Fill the batch for up to flush_interval after its first event (not when shutting down).
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._flush_interval
+        while len(batch) < self._batch_size and not self._stopping.is_set():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+            except TimeoutError:
+                break
+            self._take_nowait(self._batch_size, batch)
+        return batch
+
+    async def _write_with_retry(self, batch: list[UsageEvent]) -> None:
+        delay = BACKOFF_START
+        while True:
+            try:
+                async with asyncio.timeout(WRITE_TIMEOUT):
+                    await self._write_batch(batch)
+            except Exception as exc:  # the writer's boundary: any driver error is logged, then retried
+                self.failures += 1
+                if self._is_permanent(exc) and await self._write_one_by_one(batch):
+                    return
+                log.warning(
+                    "usage write of %d records failed (%s: %s); retrying in %.1fs, %d waiting",
+                    len(batch),
+                    type(exc).__name__,
+                    _short(exc),
+                    delay,
+                    self._queue.qsize(),
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, BACKOFF_CAP)
+            else:
+                self.written += len(batch)
+                return
+
+    async def _write_one_by_one(self, batch: list[UsageEvent]) -> bool:
+        """After a data error: write rows singly and drop only the bad ones. False when none could be
+        written (then the fault is not in the rows, and the whole batch is retried)."""
+        good = 0
+        bad: list[UsageEvent] = []
+        for event in batch:
+            try:
+                async with asyncio.timeout(WRITE_TIMEOUT):
+                    await self._write_batch([event])
+                good += 1
+            except Exception as exc:  # same boundary as above, one row at a time
+                if not self._is_permanent(exc):
+                    return False if good == 0 else self._give_up_on(bad, good, batch)
+                bad.append(event)
+        if good == 0:
+            return False
+        return self._give_up_on(bad, good, batch)
+
+    def _give_up_on(self, bad: list[UsageEvent], good: int, batch: list[UsageEvent]) -> bool:
+        self.written += good
+        self.dropped += len(bad)
+        for event in bad:
+            log.error("usage record %s rejected by the database; dropped", event.request_id)
+        # Rows after a transient failure in the single-row pass are neither written nor bad: requeue them.
+        rest = batch[good + len(bad) :]
+        for event in rest:
+            self._enqueue(event)
+        return True
+
+    async def _write_to_database(self, events: Sequence[UsageEvent]) -> None:
+        from router.store.usage import write_usage_batch
+
+        assert self._database is not None
+        async with self._database.transaction() as session:
+            await write_usage_batch(session, events)
+
+
+def _default_is_permanent(exc: BaseException) -> bool:
+    from router.store.usage import is_permanent_write_error
+
+    return is_permanent_write_error(exc)
+
+
+def _tenant_label(event: UsageEvent) -> str:
+    return f"tenant-{event.tenant_id}" if event.tenant_id is not None else "none"
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return text[:200]
