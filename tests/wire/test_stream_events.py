@@ -81,7 +81,10 @@ def test_an_error_event_may_end_a_stream_midway() -> None:
 
 
 def _drop(i: int) -> Callable[[Events], None]:
-    return lambda e: e.pop(i)
+    def mutate(events: Events) -> None:
+        del events[i]
+
+    return mutate
 
 
 def _set(i: int, path: tuple[str, ...], value: Any) -> Callable[[Events], None]:
