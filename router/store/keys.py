@@ -1,0 +1,262 @@
+"""Proxy API keys: `sk-rt-` + 40 random url-safe characters, stored as a SHA-256 hash and a 12-char prefix.
+
+The plaintext exists only in the return value of `create_key`; the prefix (e.g. `sk-rt-AbCdEf`) names the key
+everywhere else. Every mutation bumps the config version and writes an audit entry in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from types import EllipsisType
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from router.routing.model import KeySpec, Limits
+from router.store.audit import record_audit
+from router.store.db import NotFoundError, StoreError, as_utc
+from router.store.models import ApiKey, utcnow
+from router.store.tenants import get_tenant
+from router.store.version import bump_config_version
+
+KEY_PREFIX = "sk-rt-"
+KEY_RANDOM_CHARS = 40
+VISIBLE_PREFIX_CHARS = 12
+
+# `...` (Ellipsis) means "leave as it is"; None means "no limit".
+Keep = EllipsisType
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def generate_key() -> str:
+    # 30 random bytes are exactly 40 url-safe base64 characters.
+    return KEY_PREFIX + secrets.token_urlsafe(KEY_RANDOM_CHARS * 3 // 4)
+
+
+def hash_key(key: str) -> str:
+    """The stored form of a key: SHA-256, hex."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def key_prefix(key: str) -> str:
+    """The visible part of a key: its first 12 characters."""
+    return key[:VISIBLE_PREFIX_CHARS]
+
+
+def parse_duration(text: str) -> timedelta:
+    """ "90m", "12h", "30d" or "2w" as a timedelta."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(
+            f"invalid duration {text!r}: use a whole number and a unit, m (minutes), h, d or w, e.g. 30d"
+        )
+    amount = int(match.group(1))
+    if amount <= 0:
+        raise ValueError(f"invalid duration {text!r}: it must be more than zero")
+    return timedelta(**{_UNITS[match.group(2)]: amount})
+
+
+def _check_limits(rpm: int | None, tpm: int | None, budget_usd: float | None) -> None:
+    for name, value in (("rpm", rpm), ("tpm", tpm), ("budget_usd", budget_usd)):
+        if value is not None and value < 0:
+            raise ValueError(f"{name} must not be negative")
+
+
+def key_state(key: ApiKey) -> dict[str, Any]:
+    """The audited view of a key (never its hash)."""
+    return {
+        "prefix": key.prefix,
+        "member": key.member,
+        "tenant_id": key.tenant_id,
+        "expires_at": key.expires_at,
+        "revoked_at": key.revoked_at,
+        "allowed_models": key.allowed_models,
+        "rpm": key.rpm,
+        "tpm": key.tpm,
+        "budget_usd": key.budget_usd,
+    }
+
+
+def key_spec(key: ApiKey) -> KeySpec:
+    """What the request path knows about a key."""
+    return KeySpec(
+        id=key.id,
+        tenant_id=key.tenant_id,
+        member=key.member,
+        prefix=key.prefix,
+        expires_at=as_utc(key.expires_at),
+        revoked=key.revoked_at is not None,
+        allowed_models=tuple(key.allowed_models) if key.allowed_models is not None else None,
+        limits=Limits(rpm=key.rpm, tpm=key.tpm, budget_usd=key.budget_usd),
+    )
+
+
+async def create_key(
+    session: AsyncSession,
+    tenant_name: str,
+    member: str,
+    expires: timedelta | None = None,
+    *,
+    rpm: int | None = None,
+    tpm: int | None = None,
+    budget_usd: float | None = None,
+    allowed_models: Sequence[str] | None = None,
+    actor: str = "cli",
+) -> tuple[ApiKey, str]:
+    """A new key for `member` of the tenant; returns the row and the plaintext (shown once, never stored)."""
+    member = member.strip()
+    if not member:
+        raise ValueError("the member name must not be empty")
+    if len(member) > 200:
+        raise ValueError("the member name is longer than 200 characters")
+    _check_limits(rpm, tpm, budget_usd)
+    tenant = await get_tenant(session, tenant_name)
+    while True:
+        plaintext = generate_key()
+        prefix = key_prefix(plaintext)
+        # 64**6 prefixes: a clash is rare, but the prefix is unique and names the key, so draw again.
+        if await session.scalar(select(ApiKey.id).where(ApiKey.prefix == prefix)) is None:
+            break
+    key = ApiKey(
+        tenant_id=tenant.id,
+        member=member,
+        key_hash=hash_key(plaintext),
+        prefix=prefix,
+        created_at=utcnow(),
+        expires_at=utcnow() + expires if expires is not None else None,
+        allowed_models=list(allowed_models) if allowed_models is not None else None,
+        rpm=rpm,
+        tpm=tpm,
+        budget_usd=budget_usd,
+    )
+    session.add(key)
+    await session.flush()
+    await bump_config_version(session)
+    await record_audit(
+        session,
+        actor=actor,
+        action="create",
+        object_type="api_key",
+        object_id=str(key.id),
+        object_name=key.prefix,
+        before=None,
+        after=key_state(key),
+        tenant_id=tenant.id,
+    )
+    key.tenant = tenant
+    return key, plaintext
+
+
+async def list_keys(
+    session: AsyncSession, tenant_name: str | None = None, *, include_revoked: bool = True
+) -> list[ApiKey]:
+    """Keys (with `.tenant` loaded), optionally of one tenant, oldest first."""
+    query = select(ApiKey).options(selectinload(ApiKey.tenant)).order_by(ApiKey.created_at, ApiKey.id)
+    if tenant_name is not None:
+        tenant = await get_tenant(session, tenant_name)
+        query = query.where(ApiKey.tenant_id == tenant.id)
+    if not include_revoked:
+        query = query.where(ApiKey.revoked_at.is_(None))
+    return list((await session.scalars(query)).all())
+
+
+async def get_key(session: AsyncSession, prefix: str) -> ApiKey:
+    """The key with this visible prefix (a full key also works: only its prefix is used)."""
+    prefix = key_prefix(prefix.strip())
+    key = await session.scalar(
+        select(ApiKey).options(selectinload(ApiKey.tenant)).where(ApiKey.prefix == prefix)
+    )
+    if key is None:
+        raise NotFoundError(f"no key with prefix {prefix!r}")
+    return key
+
+
+async def revoke_key(session: AsyncSession, prefix: str, *, actor: str = "cli") -> ApiKey:
+    """Revoke the key (revoking a revoked key changes nothing)."""
+    key = await get_key(session, prefix)
+    if key.revoked_at is not None:
+        return key
+    before = key_state(key)
+    key.revoked_at = utcnow()
+    await session.flush()
+    await bump_config_version(session)
+    await record_audit(
+        session,
+        actor=actor,
+        action="revoke",
+        object_type="api_key",
+        object_id=str(key.id),
+        object_name=key.prefix,
+        before=before,
+        after=key_state(key),
+        tenant_id=key.tenant_id,
+    )
+    return key
+
+
+async def set_key_limits(
+    session: AsyncSession,
+    prefix: str,
+    rpm: int | Keep | None = ...,
+    tpm: int | Keep | None = ...,
+    budget_usd: float | Keep | None = ...,
+    allowed_models: Sequence[str] | Keep | None = ...,
+    *,
+    actor: str = "cli",
+) -> ApiKey:
+    """Change a key's limits: `...` leaves a value as it is, None removes the limit."""
+    key = await get_key(session, prefix)
+    if key.revoked_at is not None:
+        raise StoreError(f"key {key.prefix} is revoked")
+    _check_limits(
+        None if isinstance(rpm, EllipsisType) else rpm,
+        None if isinstance(tpm, EllipsisType) else tpm,
+        None if isinstance(budget_usd, EllipsisType) else budget_usd,
+    )
+    before = key_state(key)
+    if not isinstance(rpm, EllipsisType):
+        key.rpm = rpm
+    if not isinstance(tpm, EllipsisType):
+        key.tpm = tpm
+    if not isinstance(budget_usd, EllipsisType):
+        key.budget_usd = budget_usd
+    if not isinstance(allowed_models, EllipsisType):
+        key.allowed_models = list(allowed_models) if allowed_models is not None else None
+    after = key_state(key)
+    if after == before:
+        return key
+    await session.flush()
+    await bump_config_version(session)
+    await record_audit(
+        session,
+        actor=actor,
+        action="update",
+        object_type="api_key",
+        object_id=str(key.id),
+        object_name=key.prefix,
+        before=before,
+        after=after,
+        tenant_id=key.tenant_id,
+    )
+    return key
+
+
+async def find_key_by_hash(session: AsyncSession, key_hash: str) -> KeySpec | None:
+    """The key with this hash, revoked or not (the gateway's cache miss); None when unknown."""
+    key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
+    return key_spec(key) if key is not None else None
+
+
+def is_expired(key: ApiKey | KeySpec, now: datetime | None = None) -> bool:
+    expires_at = as_utc(key.expires_at)
+    if expires_at is None:
+        return False
+    return expires_at <= (now or utcnow())
