@@ -1,0 +1,184 @@
+"""Tenants: list, create, rename, enable/disable, limits, delete with confirmation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.response import Redirect, Template
+
+from router.admin.deps import actor, mutating, reading, tenant_or_404
+from router.admin.forms import Form
+from router.admin.messages import sentence
+from router.admin.web import render, see_other
+from router.store import keys as key_store
+from router.store import tenants as tenant_store
+from router.store.db import AlreadyExistsError, StoreError
+from router.store.models import Tenant
+
+AnyRequest = Request[Any, Any, Any]
+
+
+def read_limits(form: Form) -> dict[str, Any]:
+    return {
+        "rpm": form.integer("rpm", label="Requests per minute"),
+        "tpm": form.integer("tpm", label="Tokens per minute"),
+        "budget_usd": form.decimal("budget_usd", label="Monthly budget"),
+    }
+
+
+def limits_form(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "rpm": tenant.rpm,
+        "tpm": tenant.tpm,
+        "budget_usd": tenant.budget_usd,
+        "allowed_targets": "\n".join(tenant.allowed_targets or []),
+    }
+
+
+async def tenant_page(
+    request: AnyRequest,
+    tenant_id: int,
+    *,
+    forms: dict[str, dict[str, Any]] | None = None,
+    errors: dict[str, dict[str, str]] | None = None,
+    issued: dict[str, Any] | None = None,
+) -> Template:
+    async with reading(request) as session:
+        tenant = await tenant_or_404(session, tenant_id)
+        keys = await key_store.list_keys(session, tenant.name)
+    all_forms: dict[str, dict[str, Any]] = {
+        "rename": {"name": tenant.name},
+        "limits": limits_form(tenant),
+        "key": {},
+    }
+    all_forms.update(forms or {})
+    errors = errors or {}
+    return render(
+        request,
+        "admin/tenant.html",
+        {
+            "tenant": tenant,
+            "keys": keys,
+            "forms": all_forms,
+            "errors": {name: errors.get(name, {}) for name in ("rename", "limits", "key")},
+            "issued": issued,
+        },
+        status=422 if any(errors.values()) else 200,
+        headers={"Cache-Control": "no-store"} if issued else None,
+    )
+
+
+class TenantsController(Controller):
+    path = "/admin/tenants"
+
+    async def _list_page(
+        self, request: AnyRequest, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+    ) -> Template:
+        async with reading(request) as session:
+            tenants = await tenant_store.list_tenants(session)
+            key_counts = await tenant_store.count_keys_by_tenant(session)
+        return render(
+            request,
+            "admin/tenants.html",
+            {"tenants": tenants, "key_counts": key_counts, "form": form or {}, "errors": errors or {}},
+            status=422 if errors else 200,
+        )
+
+    @get("/")
+    async def list_tenants(self, request: AnyRequest) -> Template:
+        return await self._list_page(request)
+
+    @post("/")
+    async def create_tenant(self, request: AnyRequest) -> Template | Redirect:
+        form = Form(await request.form())
+        name = form.text("name", required=True, label="Name") or ""
+        limits = read_limits(form)
+        if form.ok:
+            try:
+                async with mutating(request) as session:
+                    tenant = await tenant_store.create_tenant(session, name, **limits, actor=actor(request))
+                return see_other(f"/admin/tenants/{tenant.id}", "created")
+            except ValueError as exc:
+                form.error("name", sentence(exc))
+            except AlreadyExistsError as exc:
+                form.error("name", sentence(exc))
+        return await self._list_page(request, form.values, form.errors)
+
+    @get("/{tenant_id:int}")
+    async def tenant_detail(self, request: AnyRequest, tenant_id: int) -> Template:
+        return await tenant_page(request, tenant_id)
+
+    @post("/{tenant_id:int}/rename")
+    async def rename(self, request: AnyRequest, tenant_id: int) -> Template | Redirect:
+        form = Form(await request.form())
+        new_name = form.text("name", required=True, label="Name") or ""
+        if form.ok:
+            try:
+                async with mutating(request) as session:
+                    tenant = await tenant_or_404(session, tenant_id)
+                    await tenant_store.rename_tenant(session, tenant.name, new_name, actor=actor(request))
+                return see_other(f"/admin/tenants/{tenant_id}", "saved")
+            except (ValueError, AlreadyExistsError) as exc:
+                form.error("name", sentence(exc))
+        return await tenant_page(
+            request, tenant_id, forms={"rename": form.values}, errors={"rename": form.errors}
+        )
+
+    @post("/{tenant_id:int}/enabled")
+    async def set_enabled(self, request: AnyRequest, tenant_id: int) -> Redirect:
+        form = Form(await request.form())
+        async with mutating(request) as session:
+            tenant = await tenant_or_404(session, tenant_id)
+            await tenant_store.set_tenant_enabled(
+                session, tenant.name, form.checkbox("enabled"), actor=actor(request)
+            )
+        return see_other(f"/admin/tenants/{tenant_id}", "saved")
+
+    @post("/{tenant_id:int}/limits")
+    async def set_limits(self, request: AnyRequest, tenant_id: int) -> Template | Redirect:
+        form = Form(await request.form())
+        limits = read_limits(form)
+        targets = form.lines("allowed_targets", label="Each target")
+        if form.ok:
+            try:
+                async with mutating(request) as session:
+                    tenant = await tenant_or_404(session, tenant_id)
+                    await tenant_store.set_tenant_limits(
+                        session, tenant.name, **limits, allowed_targets=targets or None, actor=actor(request)
+                    )
+                return see_other(f"/admin/tenants/{tenant_id}", "saved")
+            except (ValueError, StoreError) as exc:
+                form.error("form", sentence(exc))
+        return await tenant_page(
+            request, tenant_id, forms={"limits": form.values}, errors={"limits": form.errors}
+        )
+
+    @get("/{tenant_id:int}/delete")
+    async def confirm_delete(self, request: AnyRequest, tenant_id: int) -> Template:
+        async with reading(request) as session:
+            tenant = await tenant_or_404(session, tenant_id)
+            keys = await key_store.list_keys(session, tenant.name, include_revoked=False)
+        return render(
+            request, "admin/tenant_delete.html", {"tenant": tenant, "active_keys": len(keys), "errors": {}}
+        )
+
+    @post("/{tenant_id:int}/delete")
+    async def delete(self, request: AnyRequest, tenant_id: int) -> Template | Redirect:
+        form = Form(await request.form())
+        async with reading(request) as session:
+            tenant = await tenant_or_404(session, tenant_id)
+        if form.raw("confirm_name") != tenant.name:
+            return render(
+                request,
+                "admin/tenant_delete.html",
+                {
+                    "tenant": tenant,
+                    "active_keys": None,
+                    "errors": {"confirm_name": "Type the tenant's name exactly."},
+                },
+                status=422,
+            )
+        async with mutating(request) as session:
+            await tenant_store.delete_tenant(session, tenant.name, actor=actor(request))
+        return see_other("/admin/tenants", "deleted")

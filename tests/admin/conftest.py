@@ -1,0 +1,102 @@
+"""An admin-page client: the app built by create_app on the test database, plus sign-in helpers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.testing import AsyncTestClient
+
+from router.admin import build_admin
+from router.settings import Settings
+from router.store import admins as admin_store
+from router.store.db import Database
+
+SECRET = "admin-tests-secret-key"
+ADMIN_USER = "root"
+ADMIN_PASSWORD = "correct horse battery"
+
+_CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
+
+
+def build_test_app(db_url: str) -> Litestar:
+    settings = Settings(_env_file=None, database_url=db_url, secret_key=SECRET)  # type: ignore[call-arg]
+    admin = build_admin(settings)
+    return Litestar(
+        route_handlers=[*admin.route_handlers, *admin.static_files],
+        state=State({"settings": settings, "db": Database(db_url)}),
+        template_config=admin.template_config,
+        middleware=admin.middleware,
+        exception_handlers=admin.exception_handlers,
+    )
+
+
+class AdminClient:
+    """A test client that remembers the page's CSRF token."""
+
+    def __init__(self, client: AsyncTestClient[Litestar]) -> None:
+        # Redirects are part of what is tested: never follow them silently.
+        client.follow_redirects = False
+        self.http = client
+        self.csrf = ""
+
+    def remember_csrf(self, html: str) -> None:
+        match = _CSRF.search(html)
+        if match:
+            self.csrf = match.group(1)
+
+    async def get(self, url: str, **kwargs: Any) -> Any:
+        response = await self.http.get(url, **kwargs)
+        self.remember_csrf(response.text)
+        return response
+
+    async def post(
+        self, url: str, data: dict[str, Any] | None = None, *, csrf: bool = True, **kwargs: Any
+    ) -> Any:
+        form = dict(data or {})
+        if csrf:
+            form.setdefault("_csrf", self.csrf)
+        response = await self.http.post(url, data=form, **kwargs)
+        self.remember_csrf(response.text)
+        return response
+
+    async def htmx(self, method: str, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        headers = {"HX-Request": "true", "X-CSRF-Token": self.csrf, **kwargs.pop("headers", {})}
+        return await self.http.request(method, url, data=data, headers=headers, **kwargs)
+
+    async def sign_in(self, username: str = ADMIN_USER, password: str = ADMIN_PASSWORD) -> Any:
+        await self.get("/admin/login")
+        response = await self.post("/admin/login", {"username": username, "password": password})
+        assert response.status_code == 303, response.text
+        await self.get("/admin")
+        return response
+
+
+async def create_admin(db: Database, username: str = ADMIN_USER, password: str = ADMIN_PASSWORD) -> None:
+    async with db.transaction() as session:
+        await admin_store.create_user(session, username, password, actor="test")
+
+
+@pytest.fixture
+async def app(database: Database) -> Litestar:
+    return build_test_app(database.url)
+
+
+@pytest.fixture
+async def anon(app: Litestar) -> AsyncIterator[AdminClient]:
+    """A client that has not signed in (the database has one admin user)."""
+    await create_admin(app.state.db)
+    async with AsyncTestClient(app=app, base_url="http://router.test") as client:
+        yield AdminClient(client)
+    await app.state.db.dispose()
+
+
+@pytest.fixture
+async def admin(anon: AdminClient) -> AdminClient:
+    """A signed-in admin client."""
+    await anon.sign_in()
+    return anon
