@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from tests.fakes import Fail, FakeUpstream, Reply, ToolCall, estimate_tokens, signature_for
-from tests.fakes.fixtures import *  # noqa: F403  (fake_upstream, fake_upstream_server)
 
 MESSAGES: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
 TOOLS: list[Any] = [{"name": "get_weather", "input_schema": {"type": "object", "properties": {}}}]

@@ -10,7 +10,6 @@ import openai
 import pytest
 
 from tests.fakes import Fail, FakeUpstream, Reply, ToolCall, estimate_tokens
-from tests.fakes.fixtures import *  # noqa: F403  (fake_upstream, fake_upstream_server)
 
 TOOLS: list[Any] = [
     {
