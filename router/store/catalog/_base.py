@@ -1,0 +1,99 @@
+"""What every catalog module shares: the errors, the audit-and-bump step, and target-ref bookkeeping."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from router.routing.validate import target_ref_error
+from router.store.audit import record_audit
+from router.store.db import AlreadyExistsError, StoreError
+from router.store.models import Chain, ChainTarget, Deployment, ModelPrice, Provider, Rule, Tenant
+from router.store.version import bump_config_version
+
+Direction = Literal["up", "down"]
+DEPLOYMENT_PREFIX = "deployment/"
+
+
+class CatalogError(StoreError):
+    """A change refused with a reason for the user; `field` names the offending field when there is one."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.message = message
+        self.field = field
+
+
+class CatalogConflict(CatalogError, AlreadyExistsError):
+    """The name is taken."""
+
+
+def check(field: str, problem: str | None) -> None:
+    if problem is not None:
+        raise CatalogError(problem, field=field)
+
+
+async def changed(
+    session: AsyncSession,
+    actor: str,
+    action: str,
+    object_type: str,
+    row_id: int,
+    name: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    tenant_id: int | None = None,
+) -> None:
+    await session.flush()
+    await bump_config_version(session)
+    await record_audit(
+        session,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=str(row_id),
+        object_name=name,
+        before=before,
+        after=after,
+        tenant_id=tenant_id,
+    )
+
+
+async def known_target_names(session: AsyncSession) -> tuple[set[str], set[str]]:
+    """(provider names, deployment names) as they stand in this transaction."""
+    providers = set((await session.scalars(select(Provider.name))).all())
+    deployments = set((await session.scalars(select(Deployment.name))).all())
+    return providers, deployments
+
+
+async def check_target(session: AsyncSession, field: str, ref: str) -> None:
+    providers, deployments = await known_target_names(session)
+    check(field, target_ref_error(ref, providers, deployments))
+
+
+async def target_users(session: AsyncSession, matches: Callable[[str], bool]) -> list[str]:
+    """Rules and chains whose targets satisfy `matches(ref)`, described for an error message."""
+    users: list[str] = []
+    for rule in (await session.scalars(select(Rule).where(Rule.target.is_not(None)).order_by(Rule.id))).all():
+        if rule.target is not None and matches(rule.target):
+            users.append(f"rule {rule.id} ({rule.match!r})")
+    rows = await session.execute(select(Chain.name, ChainTarget.target).join(ChainTarget.chain))
+    users.extend(sorted({f"chain {name!r}" for name, ref in rows.tuples() if matches(ref)}))
+    return users
+
+
+async def rename_refs(session: AsyncSession, rename: Callable[[str], str]) -> None:
+    """Rewrite every stored target ref through `rename` (after a provider or deployment rename)."""
+    for rule in (await session.scalars(select(Rule).where(Rule.target.is_not(None)))).all():
+        if rule.target is not None:
+            rule.target = rename(rule.target)
+    for ct in (await session.scalars(select(ChainTarget))).all():
+        ct.target = rename(ct.target)
+    for price in (await session.scalars(select(ModelPrice))).all():
+        price.target = rename(price.target)
+    for tenant in (await session.scalars(select(Tenant).where(Tenant.allowed_targets.is_not(None)))).all():
+        if tenant.allowed_targets:
+            tenant.allowed_targets = [rename(ref) for ref in tenant.allowed_targets]
