@@ -126,6 +126,11 @@ class FakeUpstream:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        # Handlers still sleeping in a Delay for a client that already left outlive cleanup(): end them here.
+        leftovers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
 
     # ---- the scripting API -------------------------------------------------------------------------------
     @property

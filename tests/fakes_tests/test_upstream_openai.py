@@ -192,3 +192,24 @@ async def test_azure_without_api_version_is_404_like_azure(fake_upstream: FakeUp
         )
     assert resp.status_code == 404
     assert fake_upstream.requests[-1].kind == "azure" and fake_upstream.requests[-1].model == "dep"
+
+
+@pytest.mark.parametrize(
+    ("path", "kind", "model"),
+    [
+        ("/chat/completions", "openai", "body-model"),
+        ("/api/openai/v1/chat/completions", "openai", "body-model"),
+        ("/openai/v1/chat/completions", "azure", "body-model"),  # Azure's v1 API: deployment in the body
+        ("/openai/deployments/dep-1/chat/completions?api-version=2025-01-01", "azure", "dep-1"),
+    ],
+)
+async def test_chat_completions_is_served_under_any_prefix(
+    fake_upstream: FakeUpstream, path: str, kind: str, model: str
+) -> None:
+    async with httpx.AsyncClient() as http:
+        resp = await http.post(
+            fake_upstream.base_url + path, json={"model": "body-model"}, headers={"authorization": "Bearer k"}
+        )
+    assert resp.status_code == 200
+    assert resp.json()["choices"][0]["message"]["content"] == f"Hello from {kind}:{model}."
+    assert (fake_upstream.requests[-1].kind, fake_upstream.requests[-1].model) == (kind, model)
