@@ -94,10 +94,10 @@ def _random_suffix(length: int = 24) -> str:
 
 
 def new_message_id() -> str:
-    """"msg_" + 24 base62 characters, the shape Anthropic uses."""
+    """An id of Anthropic's shape: "msg_" + 24 base62 characters."""
     return "msg_" + _random_suffix()
 
 
 def new_tool_use_id() -> str:
-    """"toolu_" + 24 base62 characters."""
+    """A tool_use id: "toolu_" + 24 base62 characters."""
     return "toolu_" + _random_suffix()

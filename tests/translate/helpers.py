@@ -9,7 +9,11 @@ from router.wire.requests import MessagesRequest, decode_request
 
 
 def request(**fields: Any) -> MessagesRequest:
-    base: dict[str, Any] = {"model": "claude-x", "max_tokens": 1000, "messages": [{"role": "user", "content": "hi"}]}
+    base: dict[str, Any] = {
+        "model": "claude-x",
+        "max_tokens": 1000,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
     base.update(fields)
     return decode_request(json.dumps(base).encode())
 
@@ -43,7 +47,9 @@ def chunk(
     return out
 
 
-def tool_fragment(index: int, *, id: str | None = None, name: str | None = None, args: str | None = None) -> dict[str, Any]:
+def tool_fragment(
+    index: int, *, id: str | None = None, name: str | None = None, args: str | None = None
+) -> dict[str, Any]:
     function: dict[str, Any] = {}
     if name is not None:
         function["name"] = name

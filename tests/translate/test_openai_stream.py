@@ -14,7 +14,9 @@ from router.wire.stream_events import accumulate_stream, validate_stream
 from tests.translate.helpers import chunk, tool_fragment, usage_chunk
 
 
-def run(chunks: Iterable[dict[str, Any]], **kwargs: Any) -> tuple[list[dict[str, Any]], OpenAIStreamTranslator]:
+def run(
+    chunks: Iterable[dict[str, Any]], **kwargs: Any
+) -> tuple[list[dict[str, Any]], OpenAIStreamTranslator]:
     translator = OpenAIStreamTranslator(model="claude-x", message_id="msg_test", **kwargs)
     events = translator.start()
     for c in chunks:
@@ -43,21 +45,38 @@ def sdk_message(events: list[dict[str, Any]]) -> dict[str, Any]:
     for event in events:
         snapshot = accumulate_event(event=event, current_snapshot=snapshot, json_bufs=json_bufs)  # type: ignore[arg-type]
     assert snapshot is not None
-    return snapshot.to_dict()  # type: ignore[no-any-return]
+    return snapshot.to_dict()
 
 
 def test_text_only_stream() -> None:
-    chunks = [chunk(content=""), chunk(content="Hel"), chunk(content="lo"), chunk(finish_reason="stop"),
-              usage_chunk(12, 3)]
+    chunks = [
+        chunk(content=""),
+        chunk(content="Hel"),
+        chunk(content="lo"),
+        chunk(finish_reason="stop"),
+        usage_chunk(12, 3),
+    ]
     events, translator = run(chunks, input_tokens=9)
-    assert kinds(events) == ["message_start", "ping", "start:text", "text_delta", "text_delta",
-                             "content_block_stop", "message_delta", "message_stop"]
+    assert kinds(events) == [
+        "message_start",
+        "ping",
+        "start:text",
+        "text_delta",
+        "text_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
     assert events[0]["message"]["usage"]["input_tokens"] == 9
     assert events[-2] == {
         "type": "message_delta",
         "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-        "usage": {"input_tokens": 12, "output_tokens": 3, "cache_creation_input_tokens": 0,
-                  "cache_read_input_tokens": 0},
+        "usage": {
+            "input_tokens": 12,
+            "output_tokens": 3,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        },
     }
     assert not translator.usage_estimated and translator.delivered_text_chars == 5
     message = sdk_message(events)
@@ -75,8 +94,11 @@ def test_tool_call_with_arguments_in_fragments() -> None:
         usage_chunk(50, 10),
     ]
     events, _ = run(chunks)
-    assert events[2] == {"type": "content_block_start", "index": 0,
-                         "content_block": {"type": "tool_use", "id": "toolu_call_1", "name": "Bash", "input": {}}}
+    assert events[2] == {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "tool_use", "id": "toolu_call_1", "name": "Bash", "input": {}},
+    }
     pieces = [e["delta"]["partial_json"] for e in events if e["type"] == "content_block_delta"]
     assert pieces == ['{"comm', 'and": "ls -', 'la"}']
     message = sdk_message(events)
@@ -85,8 +107,12 @@ def test_tool_call_with_arguments_in_fragments() -> None:
 
 
 def test_name_and_arguments_in_the_same_chunk() -> None:
-    events, _ = run([chunk(tool_calls=[tool_fragment(0, id="c", name="T", args='{"a":1}')]),
-                     chunk(finish_reason="tool_calls")])
+    events, _ = run(
+        [
+            chunk(tool_calls=[tool_fragment(0, id="c", name="T", args='{"a":1}')]),
+            chunk(finish_reason="tool_calls"),
+        ]
+    )
     assert accumulate_stream(events)["content"][0]["input"] == {"a": 1}
 
 
@@ -116,32 +142,53 @@ def test_reasoning_then_text_then_tool() -> None:
     ]
     events, _ = run(chunks)
     assert kinds(events)[2:] == [
-        "start:thinking", "thinking_delta", "thinking_delta", "signature_delta", "content_block_stop",
-        "start:text", "text_delta", "content_block_stop",
-        "start:tool_use", "input_json_delta", "content_block_stop",
-        "message_delta", "message_stop",
+        "start:thinking",
+        "thinking_delta",
+        "thinking_delta",
+        "signature_delta",
+        "content_block_stop",
+        "start:text",
+        "text_delta",
+        "content_block_stop",
+        "start:tool_use",
+        "input_json_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
     ]
     message = sdk_message(events)
-    assert message["content"][0] == {"type": "thinking", "thinking": "Thinking.",
-                                     "signature": synthetic_signature("Thinking.")}
+    assert message["content"][0] == {
+        "type": "thinking",
+        "thinking": "Thinking.",
+        "signature": synthetic_signature("Thinking."),
+    }
     assert message["usage"]["output_tokens"] == 30
 
 
 def test_litellm_thinking_blocks_deliver_text_once_and_keep_the_upstream_signature() -> None:
     chunks = [
         chunk(reasoning="abc", thinking_blocks=[{"type": "thinking", "thinking": "abc", "signature": None}]),
-        chunk(reasoning="", thinking_blocks=[{"type": "thinking", "thinking": "", "signature": "upstream-sig"}]),
+        chunk(
+            reasoning="", thinking_blocks=[{"type": "thinking", "thinking": "", "signature": "upstream-sig"}]
+        ),
         chunk(content="done", finish_reason="stop"),
     ]
     events, _ = run(chunks)
-    assert accumulate_stream(events)["content"][0] == {"type": "thinking", "thinking": "abc",
-                                                       "signature": "upstream-sig"}
+    assert accumulate_stream(events)["content"][0] == {
+        "type": "thinking",
+        "thinking": "abc",
+        "signature": "upstream-sig",
+    }
 
 
 def test_usage_only_final_chunk_with_cache() -> None:
     events, translator = run([chunk(content="x", finish_reason="stop"), usage_chunk(1000, 4, cached=900)])
-    assert events[-2]["usage"] == {"input_tokens": 100, "output_tokens": 4, "cache_creation_input_tokens": 0,
-                                   "cache_read_input_tokens": 900}
+    assert events[-2]["usage"] == {
+        "input_tokens": 100,
+        "output_tokens": 4,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 900,
+    }
     assert translator.usage == events[-2]["usage"]
 
 
@@ -160,8 +207,12 @@ def test_empty_stream_still_is_a_valid_message() -> None:
 
 
 def test_error_chunks_and_empty_chunks_are_ignored() -> None:
-    junk: list[dict[str, Any]] = [{"error": {"message": "x"}}, {"choices": []}, {"choices": [{"index": 0}]},
-                                  {"choices": None, "usage": None}]
+    junk: list[dict[str, Any]] = [
+        {"error": {"message": "x"}},
+        {"choices": []},
+        {"choices": [{"index": 0}]},
+        {"choices": None, "usage": None},
+    ]
     events, _ = run([*junk, chunk(content="ok"), *junk, chunk(finish_reason="stop")])
     assert accumulate_stream(events)["content"] == [{"type": "text", "text": "ok"}]
 
@@ -171,7 +222,10 @@ def test_error_after_the_stream_began() -> None:
     events = translator.start() + translator.feed(chunk(content="partial"))
     events += translator.error("overloaded_error", "upstream went away")
     validate_stream(events)
-    assert events[-1] == {"type": "error", "error": {"type": "overloaded_error", "message": "upstream went away"}}
+    assert events[-1] == {
+        "type": "error",
+        "error": {"type": "overloaded_error", "message": "upstream went away"},
+    }
     assert translator.finish() == [] and translator.feed(chunk(content="late")) == []
 
 
@@ -219,7 +273,9 @@ def test_arguments_before_the_name_are_held_until_the_block_can_start() -> None:
 
 
 def test_redacted_thinking_block_passes_through() -> None:
-    events, _ = run([chunk(thinking_blocks=[{"type": "redacted_thinking", "data": "opaque"}]), chunk(content="x")])
+    events, _ = run(
+        [chunk(thinking_blocks=[{"type": "redacted_thinking", "data": "opaque"}]), chunk(content="x")]
+    )
     assert accumulate_stream(events)["content"][0] == {"type": "redacted_thinking", "data": "opaque"}
 
 

@@ -25,7 +25,11 @@ def translate(quirks: Quirks = OPENAI, **fields: Any) -> dict[str, Any]:
 
 
 def test_minimal_request() -> None:
-    assert translate() == {"model": "gpt-x", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1000}
+    assert translate() == {
+        "model": "gpt-x",
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": 1000,
+    }
 
 
 def test_system_blocks_become_one_system_message_without_cache_control() -> None:
@@ -47,7 +51,10 @@ def test_system_role_messages_stay_in_place() -> None:
     ]
     assert [m["role"] for m in translate(messages=messages)["messages"]] == ["user", "system", "user"]
     no_mid_system = Quirks(kind="x", supports_mid_conversation_system=False)
-    assert translate(no_mid_system, messages=messages)["messages"][1] == {"role": "user", "content": "reminder"}
+    assert translate(no_mid_system, messages=messages)["messages"][1] == {
+        "role": "user",
+        "content": "reminder",
+    }
 
 
 def test_tool_results_come_before_the_rest_of_the_user_turn_in_order() -> None:
@@ -82,8 +89,16 @@ def test_tool_results_come_before_the_rest_of_the_user_turn_in_order() -> None:
             "role": "assistant",
             "content": "Running.",
             "tool_calls": [
-                {"id": "toolu_a", "type": "function", "function": {"name": "Bash", "arguments": '{"command":"ls"}'}},
-                {"id": "toolu_b", "type": "function", "function": {"name": "Read", "arguments": '{"file_path":"/x"}'}},
+                {
+                    "id": "toolu_a",
+                    "type": "function",
+                    "function": {"name": "Bash", "arguments": '{"command":"ls"}'},
+                },
+                {
+                    "id": "toolu_b",
+                    "type": "function",
+                    "function": {"name": "Read", "arguments": '{"file_path":"/x"}'},
+                },
             ],
         },
         {"role": "tool", "tool_call_id": "toolu_a", "content": "file1\nfile2"},
@@ -120,7 +135,10 @@ def test_images_become_image_url_parts() -> None:
 def test_images_inside_a_tool_result_follow_the_tool_messages_in_a_user_message() -> None:
     messages = [
         {"role": "user", "content": "shot"},
-        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_s", "name": "Screenshot", "input": {}}]},
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "toolu_s", "name": "Screenshot", "input": {}}],
+        },
         {
             "role": "user",
             "content": [
@@ -129,7 +147,10 @@ def test_images_inside_a_tool_result_follow_the_tool_messages_in_a_user_message(
                     "tool_use_id": "toolu_s",
                     "content": [
                         {"type": "text", "text": "captured"},
-                        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
+                        {
+                            "type": "image",
+                            "source": {"type": "base64", "media_type": "image/png", "data": PNG},
+                        },
                     ],
                 },
                 {"type": "text", "text": "what do you see?"},
@@ -148,20 +169,31 @@ def test_images_inside_a_tool_result_follow_the_tool_messages_in_a_user_message(
 
 def test_pdf_document_becomes_a_file_part_or_a_clear_error() -> None:
     content = [
-        {"type": "document", "title": "spec.pdf", "source": {"type": "base64", "media_type": "application/pdf",
-                                                            "data": "JVBERi0x"}},
+        {
+            "type": "document",
+            "title": "spec.pdf",
+            "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"},
+        },
         {"type": "text", "text": "summarise"},
     ]
     out = translate(messages=[{"role": "user", "content": content}])["messages"][0]["content"]
-    assert out[0] == {"type": "file", "file": {"filename": "spec.pdf",
-                                               "file_data": "data:application/pdf;base64,JVBERi0x"}}
+    assert out[0] == {
+        "type": "file",
+        "file": {"filename": "spec.pdf", "file_data": "data:application/pdf;base64,JVBERi0x"},
+    }
     with pytest.raises(InvalidRequestError, match="cannot read PDF"):
         translate(quirks_for("some-litellm-provider"), messages=[{"role": "user", "content": content}])
 
 
 def test_text_documents_become_text_with_title_and_context() -> None:
-    content = [{"type": "document", "title": "Notes", "context": "from the wiki",
-                "source": {"type": "text", "media_type": "text/plain", "data": "body text"}}]
+    content = [
+        {
+            "type": "document",
+            "title": "Notes",
+            "context": "from the wiki",
+            "source": {"type": "text", "media_type": "text/plain", "data": "body text"},
+        }
+    ]
     out = translate(messages=[{"role": "user", "content": content}])["messages"][0]
     assert out == {"role": "user", "content": "Notes\n\nfrom the wiki\n\nbody text"}
 
@@ -182,28 +214,45 @@ def test_files_api_sources_are_rejected_for_non_anthropic_targets() -> None:
 
 def test_tools_become_functions_and_server_tools_are_dropped() -> None:
     tools = [
-        {"name": "Bash", "description": "run", "input_schema": {"type": "object", "properties": {"c": {"type": "string"}}},
-         "cache_control": {"type": "ephemeral"}},
+        {
+            "name": "Bash",
+            "description": "run",
+            "input_schema": {"type": "object", "properties": {"c": {"type": "string"}}},
+            "cache_control": {"type": "ephemeral"},
+        },
         {"type": "web_search_20250305", "name": "web_search", "max_uses": 5},
         {"name": "NoArgs"},
     ]
     body = translate(tools=tools, tool_choice={"type": "auto"})
     assert body["tools"] == [
-        {"type": "function", "function": {"name": "Bash", "description": "run",
-                                          "parameters": {"type": "object", "properties": {"c": {"type": "string"}}}}},
-        {"type": "function", "function": {"name": "NoArgs", "parameters": {"type": "object", "properties": {}}}},
+        {
+            "type": "function",
+            "function": {
+                "name": "Bash",
+                "description": "run",
+                "parameters": {"type": "object", "properties": {"c": {"type": "string"}}},
+            },
+        },
+        {
+            "type": "function",
+            "function": {"name": "NoArgs", "parameters": {"type": "object", "properties": {}}},
+        },
     ]
     assert body["tool_choice"] == "auto"
 
 
 def test_server_tools_can_be_mapped_through_the_quirks_table() -> None:
-    quirks = Quirks(kind="x", server_tools={"web_search": lambda tool: {"type": "web_search", "n": tool["name"]}})
+    quirks = Quirks(
+        kind="x", server_tools={"web_search": lambda tool: {"type": "web_search", "n": tool["name"]}}
+    )
     body = translate(quirks, tools=[{"type": "web_search_20250305", "name": "web_search"}])
     assert body["tools"] == [{"type": "web_search", "n": "web_search"}]
 
 
 def test_no_tools_left_means_no_tool_choice() -> None:
-    body = translate(tools=[{"type": "web_search_20250305", "name": "web_search"}], tool_choice={"type": "any"})
+    body = translate(
+        tools=[{"type": "web_search_20250305", "name": "web_search"}], tool_choice={"type": "any"}
+    )
     assert "tools" not in body and "tool_choice" not in body
 
 
@@ -254,21 +303,29 @@ def test_thinking_maps_to_reasoning_effort(
 
 def test_reasoning_effort_is_omitted_where_unsupported() -> None:
     quirks = Quirks(kind="x", supports_reasoning_effort=False)
-    assert "reasoning_effort" not in translate(quirks, max_tokens=5000, thinking={"type": "enabled", "budget_tokens": 2000})
+    assert "reasoning_effort" not in translate(
+        quirks, max_tokens=5000, thinking={"type": "enabled", "budget_tokens": 2000}
+    )
 
 
 def test_sampling_stop_user_and_stream_options() -> None:
     user_id = json.dumps({"device_id": "d" * 80, "session_id": "s"})
     body = translate(
-        temperature=0.3, top_p=0.9, top_k=40, stop_sequences=["a", "b", "c", "d", "e", "f"],
-        metadata={"user_id": user_id}, stream=True,
+        temperature=0.3,
+        top_p=0.9,
+        top_k=40,
+        stop_sequences=["a", "b", "c", "d", "e", "f"],
+        metadata={"user_id": user_id},
+        stream=True,
     )
     assert (body["temperature"], body["top_p"]) == (0.3, 0.9)
     assert "top_k" not in body
     assert body["stop"] == ["a", "b", "c", "d"]
     assert body["user"] == user_id[:64]
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
-    gemini = translate(GEMINI, top_k=40, stop_sequences=["a", "b", "c", "d", "e", "f"], metadata={"user_id": "u"})
+    gemini = translate(
+        GEMINI, top_k=40, stop_sequences=["a", "b", "c", "d", "e", "f"], metadata={"user_id": "u"}
+    )
     assert gemini["top_k"] == 40 and len(gemini["stop"]) == 5 and "user" not in gemini
 
 
@@ -276,7 +333,10 @@ def test_max_tokens_cap_and_overrides() -> None:
     req = request(max_tokens=32000, temperature=0.2, thinking={"type": "enabled", "budget_tokens": 2000})
     assert to_openai_request(req, model="m", quirks=OPENAI, max_tokens_cap=8192)["max_tokens"] == 8192
     body = to_openai_request(
-        req, model="m", quirks=OPENAI, max_tokens_cap=8192,
+        req,
+        model="m",
+        quirks=OPENAI,
+        max_tokens_cap=8192,
         overrides={"max_tokens": 4096, "temperature": 0.7, "reasoning_effort": "high"},
     )
     assert (body["max_tokens"], body["temperature"], body["reasoning_effort"]) == (4096, 0.7, "high")
@@ -285,20 +345,26 @@ def test_max_tokens_cap_and_overrides() -> None:
 
 
 def test_gemini_tool_schemas_are_cleaned_and_openai_ones_untouched() -> None:
-    schema = {"type": "object", "$schema": "http://json-schema.org/draft-07/schema#", "additionalProperties": False,
-              "properties": {"n": {"type": "integer", "default": 3}}}
+    schema = {
+        "type": "object",
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "additionalProperties": False,
+        "properties": {"n": {"type": "integer", "default": 3}},
+    }
     tools = [{"name": "T", "input_schema": schema}]
     assert translate(tools=tools)["tools"][0]["function"]["parameters"] == schema
     assert translate(GEMINI, tools=tools)["tools"][0]["function"]["parameters"] == {
-        "type": "object", "properties": {"n": {"type": "integer"}}
+        "type": "object",
+        "properties": {"n": {"type": "integer"}},
     }
 
 
 def test_unsupported_schema_keys_are_stripped_per_quirks_but_property_names_kept() -> None:
     quirks = Quirks(kind="x", tool_schema_unsupported_keys=frozenset({"format", "$schema"}))
-    schema = {"$schema": "s", "type": "object",
-              "properties": {"format": {"type": "string", "format": "uri"}}}
-    out = translate(quirks, tools=[{"name": "T", "input_schema": schema}])["tools"][0]["function"]["parameters"]
+    schema = {"$schema": "s", "type": "object", "properties": {"format": {"type": "string", "format": "uri"}}}
+    out = translate(quirks, tools=[{"name": "T", "input_schema": schema}])["tools"][0]["function"][
+        "parameters"
+    ]
     assert out == {"type": "object", "properties": {"format": {"type": "string"}}}
 
 
