@@ -44,6 +44,8 @@ _CONTEXT_MARKERS = (
     "too many input tokens",
 )
 _MAX_MESSAGE = 500
+# LiteLLM's wording when a provider's 200 body cannot be turned into a response.
+_LITELLM_UNPARSEABLE = "Error converting to valid response"
 
 # Things that look like secrets in upstream messages and URLs.
 _SECRET_PATTERNS = (
@@ -204,6 +206,10 @@ def classify_exception(exc: BaseException, credential: str | None, where: str) -
 
 def _classify_litellm(exc: BaseException, credential: str | None, where: str) -> ProviderError:
     """LiteLLM raises OpenAI-SDK-style exceptions carrying `status_code`; the class names say the rest."""
+    original = getattr(exc, "original_exception", None)
+    if isinstance(original, Exception) and original is not exc:
+        # MidStreamFallbackError wraps what really happened (a 429 with its headers, say).
+        return classify_exception(original, credential, where)
     name = type(exc).__name__
     names = {cls.__name__ for cls in type(exc).__mro__}
     raw_message = str(getattr(exc, "message", None) or exc or name)
@@ -219,6 +225,9 @@ def _classify_litellm(exc: BaseException, credential: str | None, where: str) ->
         return credential_rejected(status or 401, text)
     if "RateLimitError" in names:
         return ProviderError(429, text, retryable=True, retry_after=parse_retry_after(_litellm_headers(exc)))
+    if _LITELLM_UNPARSEABLE in raw_message:
+        # LiteLLM could not read the upstream's 200 (not JSON, or an error payload): like not_json().
+        return ProviderError(502, text, retryable=True, error_type="api_error")
     if "APIConnectionError" in names and status in (None, 500):
         return ProviderError(502, text, retryable=True, error_type="api_error")
     if status is not None:

@@ -63,6 +63,15 @@ def build_kwargs(call: UpstreamCall, *, stream: bool) -> dict[str, Any]:
     return kwargs
 
 
+def _upstream_finished(wrapper: Any) -> bool:
+    """Whether the provider itself sent a finish reason (LiteLLM's CustomStreamWrapper records it)."""
+    missing = object()
+    received = getattr(wrapper, "received_finish_reason", missing)
+    if received is missing:
+        return True  # not a wrapper we know: trust its finish_reason
+    return received is not None or getattr(wrapper, "intermittent_finish_reason", None) is not None
+
+
 class LiteLLMPath:
     async def complete(self, call: UpstreamCall) -> dict[str, Any]:
         credential = call.target.provider.credential
@@ -91,17 +100,17 @@ class LiteLLMPath:
 
     async def _chunks(self, call: UpstreamCall, kwargs: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         wrapper = await litellm().acompletion(**kwargs)
-        finished = False
         try:
             async for chunk in wrapper:
                 out = chunk_to_dict(chunk)
                 choices = out.get("choices")
-                if choices and choices[0]["finish_reason"]:
-                    finished = True
+                if choices and choices[0]["finish_reason"] and not _upstream_finished(wrapper):
+                    # LiteLLM closes a stream the upstream never finished with a made-up "stop".
+                    raise ProviderError(
+                        502, f"{call.target.ref}: the upstream stream ended before it finished",
+                        retryable=True, error_type="api_error",
+                    )
                 yield out
-            if not finished:
-                raise ProviderError(502, f"{call.target.ref}: the upstream stream ended before it finished",
-                                    retryable=True, error_type="api_error")
         finally:
             aclose = getattr(wrapper, "aclose", None)
             if aclose is not None:

@@ -1,4 +1,4 @@
-"""Every path (OpenAI, Azure, Gemini through LiteLLM, native Anthropic) against the fake upstream over HTTP."""
+"""Every path (OpenAI, Azure, Gemini through LiteLLM, native Anthropic) against the fake upstream on HTTP."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ def _without_tool_ids(content: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_text_reply_reports_the_requested_model(hub: ProviderHub, fake: FakeUpstream, kind: str) -> None:
+async def test_text_reply_reports_the_requested_model(
+    hub: ProviderHub, fake: FakeUpstream, kind: str
+) -> None:
     fake.script(Reply(text="Sunny and 21 degrees."))
     call = make_call(make_target(kind, fake.base_url))
 
@@ -154,7 +156,9 @@ async def test_azure_calls_the_deployment_with_its_api_version_and_the_provider_
     assert "anthropic-beta" not in seen.headers
 
 
-async def test_openai_sends_bearer_key_and_requests_stream_usage(hub: ProviderHub, fake: FakeUpstream) -> None:
+async def test_openai_sends_bearer_key_and_requests_stream_usage(
+    hub: ProviderHub, fake: FakeUpstream
+) -> None:
     await collect(hub.stream(make_call(make_target("openai", fake.base_url), stream=True)))
 
     seen = fake.requests[-1]
@@ -165,8 +169,11 @@ async def test_openai_sends_bearer_key_and_requests_stream_usage(hub: ProviderHu
     assert seen.json["model"] == "gpt-4.1"
 
 
-async def test_anthropic_native_forwards_beta_header_and_upstream_model(hub: ProviderHub, fake: FakeUpstream) -> None:
-    call = make_call(make_target("anthropic", fake.base_url), anthropic_beta="interleaved-thinking-2025-05-14")
+async def test_anthropic_native_forwards_beta_header_and_upstream_model(
+    hub: ProviderHub, fake: FakeUpstream
+) -> None:
+    beta = "interleaved-thinking-2025-05-14"
+    call = make_call(make_target("anthropic", fake.base_url), anthropic_beta=beta)
 
     await hub.complete(call)
 
@@ -174,7 +181,7 @@ async def test_anthropic_native_forwards_beta_header_and_upstream_model(hub: Pro
     assert seen.path == "/v1/messages"
     assert seen.headers["x-api-key"] == credential_of("anthropic")
     assert seen.headers["anthropic-version"] == "2023-06-01"
-    assert seen.headers["anthropic-beta"] == "interleaved-thinking-2025-05-14"
+    assert seen.headers["anthropic-beta"] == beta
     assert seen.json["model"] == "claude-sonnet-4-5"
 
 
