@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 # Milliseconds a SQLite writer waits for another writer's lock before failing.
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Seconds to wait for a PostgreSQL connection to open.
+CONNECT_TIMEOUT_S = 10
 
 
 class StoreError(Exception):
@@ -92,6 +94,8 @@ def create_engine_for(url: str, *, echo: bool = False) -> AsyncEngine:
         pool_pre_ping=True,
         # Recycle before typical load balancer / pgbouncer idle cut-offs.
         pool_recycle=1800,
+        # asyncpg waits 60 s for an unreachable host by default: fail sooner, with a clear error.
+        connect_args={"timeout": CONNECT_TIMEOUT_S} if parsed.get_backend_name() == "postgresql" else {},
     )
 
 

@@ -1,0 +1,207 @@
+"""What every CLI command shares: one-line errors, settings, the database session, limit options, tables.
+
+A command runs as one transaction (`transaction(settings)`): it writes everything or nothing. An expected
+failure prints `error: …` on one line to stderr and exits 1; a usage mistake is click's own exit 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeAlias, TypeVar
+
+import click
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from router.settings import Settings
+from router.store.db import Database, StoreError, redact_url
+from router.store.migrate import current_revision_of, head_revision, upgrade_to_head
+
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+
+# Who the audit log names for changes made from the command line.
+CLI_ACTOR = "cli"
+
+_MISSING_SCHEMA = re.compile(r"no such table|relation .* does not exist|undefined ?table", re.IGNORECASE)
+
+
+class CliError(Exception):
+    """A failure worth one `error: …` line."""
+
+
+def fail(message: str) -> NoReturn:
+    raise CliError(message)
+
+
+def load_settings() -> Settings:
+    """Settings read fresh from the environment (not the process-wide cache: tests vary the env)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"ROUTER_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise CliError(f"invalid settings: {problems}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def describe_error(exc: BaseException, url: str | None) -> str | None:
+    """The one line for an expected failure; None for anything unexpected (a bug: let it show)."""
+    where = redact_url(url) if url else "the configured URL"
+    if isinstance(exc, CliError | StoreError | ValueError):
+        return str(exc)
+    if isinstance(exc, IntegrityError):
+        return f"the change conflicts with existing data: {_first_line(exc)}"
+    if isinstance(exc, DBAPIError):
+        reason = _first_line(exc)
+        if _MISSING_SCHEMA.search(reason):
+            return f"the database at {where} has no schema yet: run `router db upgrade`"
+        return f"cannot reach the database at {where}: {reason}"
+    if isinstance(exc, OSError | TimeoutError):
+        return f"cannot reach the database at {where}: {exc.strerror or type(exc).__name__}"
+    if isinstance(exc, SQLAlchemyError):
+        return f"database error at {where}: {_first_line(exc)}"
+    return None
+
+
+def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn our expected failures into one `error: …` line on stderr and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except click.exceptions.ClickException:
+            raise
+        except Exception as exc:  # the CLI's boundary: known failures become one line, the rest propagate
+            url = _url_for_message()
+            message = describe_error(exc, url)
+            if message is None:
+                raise
+            click.echo(f"error: {message}", err=True)
+            raise click.exceptions.Exit(1) from None
+
+    return wrapper
+
+
+def _url_for_message() -> str | None:
+    try:
+        return Settings().database_url
+    except ValidationError:
+        return None
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+@asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[Database]:
+    """The database, ready for data commands.
+
+    The embedded SQLite file is migrated on the spot (as `router serve` would); any other database must
+    already be at the head revision, so that the CLI never changes a shared schema behind anyone's back.
+    """
+    if settings.is_sqlite:
+        await upgrade_to_head(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        if not settings.is_sqlite:
+            revision = await current_revision_of(db.engine)
+            if revision != head_revision():
+                where = redact_url(settings.database_url)
+                fail(
+                    f"the database at {where} is at revision {revision or 'none'}, not {head_revision()}: "
+                    "run `router db upgrade`"
+                )
+        yield db
+    finally:
+        await db.dispose()
+
+
+@asynccontextmanager
+async def transaction(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """One transaction for one command: committed if the command succeeds, otherwise nothing is written."""
+    async with open_database(settings) as db, db.transaction() as session:
+        yield session
+
+
+@asynccontextmanager
+async def reading(settings: Settings) -> AsyncIterator[AsyncSession]:
+    async with open_database(settings) as db, db.session() as session:
+        yield session
+
+
+class _Unset:
+    """An option that was not given (distinct from `none`, which removes a limit)."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+# click >= 8.2 types ParamType as a generic; older versions cannot be subscripted at run time.
+if TYPE_CHECKING:
+    _ParamBase: TypeAlias = click.ParamType[Any, Any]
+else:
+    _ParamBase = click.ParamType
+
+
+class LimitType(_ParamBase):
+    """A non-negative number, or `none` to remove the limit."""
+
+    def __init__(self, kind: type[int] | type[float]) -> None:
+        self.kind = kind
+        self.name = "integer|none" if kind is int else "number|none"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or isinstance(value, int | float | _Unset):
+            return value
+        text = str(value).strip().lower()
+        if text in ("none", "off", "unlimited"):
+            return None
+        try:
+            number = self.kind(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a {self.name.split('|')[0]} or 'none'", param, ctx)
+        if number < 0:
+            self.fail(f"{value!r} must not be negative", param, ctx)
+        return number
+
+
+INT_LIMIT = LimitType(int)
+FLOAT_LIMIT = LimitType(float)
+
+
+def keep_if_unset(value: Any) -> Any:
+    """Map a not-given option to `...` (the repositories' "leave as it is")."""
+    return ... if isinstance(value, _Unset) else value
+
+
+def format_limit(value: float | int | None, suffix: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:g}{suffix}"
+    return f"{value}{suffix}"
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Left-aligned columns; an empty table prints its headers only."""
+    cells = [[str(h) for h in headers], *[["-" if c is None else str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

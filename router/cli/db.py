@@ -1,0 +1,58 @@
+"""`router db`: apply, undo and show schema migrations."""
+
+from __future__ import annotations
+
+import click
+
+from router.cli.common import cli_errors, load_settings, run
+from router.store.db import redact_url
+from router.store.migrate import current, downgrade, head_revision, upgrade_to_head
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema migrations (Alembic)."""
+
+
+@db_group.command("upgrade")
+@cli_errors
+def upgrade_command() -> None:
+    """Apply every pending migration."""
+    settings = load_settings()
+    before = run(current(settings.database_url))
+    run(upgrade_to_head(settings.database_url))
+    after = run(current(settings.database_url))
+    where = redact_url(settings.database_url)
+    if before == after:
+        click.echo(f"{where} is already at revision {after} (head)")
+    else:
+        click.echo(f"{where} upgraded from {before or 'an empty schema'} to {after} (head)")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@cli_errors
+def downgrade_command(revision: str, yes: bool) -> None:
+    """Undo migrations down to REVISION ("-1" for one step, "base" drops every table and its data)."""
+    settings = load_settings()
+    where = redact_url(settings.database_url)
+    if not yes:
+        click.confirm(f"downgrade {where} to {revision}? Data in dropped tables is lost", abort=True)
+    run(downgrade(settings.database_url, revision))
+    click.echo(f"{where} is now at revision {run(current(settings.database_url)) or 'base (empty)'}")
+
+
+@db_group.command("current")
+@cli_errors
+def current_command() -> None:
+    """Show the database's schema revision."""
+    settings = load_settings()
+    revision = run(current(settings.database_url))
+    head = head_revision()
+    if revision is None:
+        click.echo(f"none (not migrated; head is {head})")
+    elif revision == head:
+        click.echo(f"{revision} (head)")
+    else:
+        click.echo(f"{revision} (behind head {head}: run `router db upgrade`)")

@@ -1,0 +1,43 @@
+"""`router serve`: migrate, then run the HTTP service under uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import click
+
+from router.cli.common import cli_errors, load_settings, run
+from router.store.crypto import resolve_secret_key
+from router.store.db import redact_url
+from router.store.migrate import upgrade_to_head
+
+log = logging.getLogger("router.cli")
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="Address to listen on (default: ROUTER_HOST, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default: ROUTER_PORT, 8082).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: 1).")
+@cli_errors
+def serve_command(host: str | None, port: int | None, workers: int | None) -> None:
+    """Apply pending migrations and serve /v1/messages and the admin page."""
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    # Before anything listens: a PostgreSQL deployment without ROUTER_SECRET_KEY stops here, with one line.
+    resolve_secret_key(settings)
+    run(upgrade_to_head(settings.database_url))
+    log.info("database %s is at the head revision", redact_url(settings.database_url))
+
+    import uvicorn
+
+    uvicorn.run(
+        "router.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port if port is not None else settings.port,
+        workers=workers if workers is not None else settings.workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
+    )
