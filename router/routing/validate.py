@@ -77,6 +77,10 @@ class ProviderDraft:
     api_base: str | None = None
     api_version: str | None = None
     extra_params: Mapping[str, Any] = field(default_factory=dict)
+    # The credential in clear (from the file or the environment; never validated into a message) and the
+    # `${ENV}` name it came from, if any.
+    api_key: str | None = field(default=None, repr=False)
+    credential_ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +111,7 @@ class RuleDraft:
     overrides: Mapping[str, Any] = field(default_factory=dict)
     priority: int = 0
     description: str | None = None
+    enabled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +119,10 @@ class TenantDraft:
     name: str
     rules: tuple[RuleDraft, ...] = ()
     allowed_targets: tuple[str, ...] | None = None
+    enabled: bool = True
+    rpm: int | None = None
+    tpm: int | None = None
+    budget_usd: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,8 +321,13 @@ class _Checker:
         self.unique("tenants", (t.name for t in cfg.tenants), "tenant")
         for i, t in enumerate(cfg.tenants):
             path = f"tenants[{i}]"
-            if not t.name or len(t.name) > 100:
-                self.add(f"{path}.name", "must be 1-100 characters")
+            self.add(f"{path}.name", name_error(t.name))
+            for key in ("rpm", "tpm", "budget_usd"):
+                value = getattr(t, key)
+                if value is not None and (
+                    isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+                ):
+                    self.add(f"{path}.limits.{key}", f"must be a number >= 0, not {value!r}")
             for j, ref in enumerate(t.allowed_targets or ()):
                 if not any(ch in ref for ch in GLOB_CHARS):
                     self.target(f"{path}.allowed_targets[{j}]", ref)

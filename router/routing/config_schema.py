@@ -1,0 +1,354 @@
+"""The config file's shape: YAML text + environment <-> `DesiredConfig`, pure (no database).
+
+Parsing is strict: pydantic models with extra="forbid", so an unknown key anywhere is an error naming its
+path. `${VAR}` anywhere in a value is replaced from the given environment (`$${` writes a literal `${`);
+a provider's `api_key: ${VAR}` also records VAR as the credential's reference so export can write it back.
+Rendering (for export) never writes a credential: only its `${VAR}` reference.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from router.routing.conditions import CONDITION_KEYS
+from router.routing.patterns import format_match, parse_match
+from router.routing.validate import (
+    ChainDraft,
+    ConfigInvalid,
+    DeploymentDraft,
+    DesiredConfig,
+    PriceDraft,
+    ProviderDraft,
+    RuleDraft,
+    TenantDraft,
+    ValidationIssue,
+)
+
+__all__ = ["ConfigFileError", "default_credential_ref", "parse_config", "render_config", "substitute_env"]
+
+_VAR = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_WHOLE_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ConfigFileError(ConfigInvalid):
+    """The file cannot be read as a configuration; `issues` name each place. Nothing was applied."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WhenModel(_Strict):
+    thinking: bool | None = None
+    tools: bool | None = None
+    tool: str | None = None
+    stream: bool | None = None
+    min_input_tokens: int | None = None
+    member: str | None = None
+
+
+class OverridesModel(_Strict):
+    max_tokens: int | None = None
+    temperature: float | None = None
+    reasoning_effort: str | None = None
+
+
+class RuleModel(_Strict):
+    match: str
+    when: WhenModel | None = None
+    target: str | None = None
+    chain: str | None = None
+    overrides: OverridesModel | None = None
+    priority: int = 0
+    description: str | None = None
+    enabled: bool = True
+
+
+class ChainModel(_Strict):
+    name: str
+    targets: list[str]
+    retries: int = 0
+    backoff_ms: int = 250
+
+
+class ProviderModel(_Strict):
+    name: str
+    kind: str
+    api_base: str | None = None
+    api_key: str | None = None
+    api_version: str | None = None
+    extra_params: dict[str, Any] = {}
+
+
+class DeploymentModel(_Strict):
+    name: str
+    provider: str
+    deployment: str
+    model: str
+    api_version: str | None = None
+
+
+class LimitsModel(_Strict):
+    rpm: int | None = None
+    tpm: int | None = None
+    budget_usd: float | None = None
+
+
+class TenantModel(_Strict):
+    name: str
+    enabled: bool = True
+    limits: LimitsModel | None = None
+    allowed_targets: list[str] | None = None
+    rules: list[RuleModel] = []
+
+
+class PriceModel(_Strict):
+    target: str
+    input_per_mtok: float = 0.0
+    output_per_mtok: float = 0.0
+    cache_read_per_mtok: float | None = None
+    cache_write_per_mtok: float | None = None
+
+
+class ConfigModel(_Strict):
+    providers: list[ProviderModel] = []
+    deployments: list[DeploymentModel] = []
+    chains: list[ChainModel] = []
+    rules: list[RuleModel] = []
+    tenants: list[TenantModel] = []
+    prices: list[PriceModel] = []
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def substitute_env(
+    data: Any, env: Mapping[str, str], path: str = "", missing: list[ValidationIssue] | None = None
+) -> Any:
+    """`data` with `${VAR}` replaced in every string value (not keys); unset variables go to `missing`."""
+    if missing is None:
+        missing = []
+    if isinstance(data, dict):
+        return {
+            k: substitute_env(v, env, f"{path}.{k}" if path else str(k), missing) for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [substitute_env(v, env, f"{path}[{i}]", missing) for i, v in enumerate(data)]
+    if isinstance(data, str) and "${" in data:
+
+        def replace(m: re.Match[str]) -> str:
+            escaped, name = m.group(1), m.group(2)
+            if escaped:
+                return "${" + name + "}"
+            if name not in env:
+                missing.append(ValidationIssue(path, f"environment variable {name} is not set"))
+                return ""
+            return env[name]
+
+        return _VAR.sub(replace, data)
+    return data
+
+
+def _rule(m: RuleModel) -> RuleDraft:
+    pattern, kind = parse_match(m.match)
+    return RuleDraft(
+        match=pattern,
+        match_kind=kind,
+        conditions=m.when.model_dump(exclude_none=True) if m.when else {},
+        target=m.target,
+        chain=m.chain,
+        overrides=m.overrides.model_dump(exclude_none=True) if m.overrides else {},
+        priority=m.priority,
+        description=m.description,
+        enabled=m.enabled,
+    )
+
+
+def parse_config(text: str, env: Mapping[str, str]) -> DesiredConfig:
+    """The desired configuration in `text`; ConfigFileError names each unknown key, bad value, unset var."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigFileError([ValidationIssue("", f"not valid YAML: {exc}")]) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigFileError([ValidationIssue("", "the file must be a mapping (providers:, rules:, ...)")])
+    # Each provider's raw api_key before substitution: a whole `${VAR}` becomes the credential's reference.
+    refs: dict[int, str] = {}
+    providers = raw.get("providers")
+    if isinstance(providers, list):
+        for i, p in enumerate(providers):
+            key = p.get("api_key") if isinstance(p, dict) else None
+            whole = _WHOLE_VAR.fullmatch(key) if isinstance(key, str) else None
+            if whole:
+                refs[i] = whole.group(1)
+    missing: list[ValidationIssue] = []
+    data = substitute_env(raw, env, "", missing)
+    if missing:
+        raise ConfigFileError(missing)
+    try:
+        model = ConfigModel.model_validate(data)
+    except ValidationError as exc:
+        issues = [
+            ValidationIssue(_path(e["loc"]), "unknown key" if e["type"] == "extra_forbidden" else e["msg"])
+            for e in exc.errors()
+        ]
+        raise ConfigFileError(issues) from None
+    return DesiredConfig(
+        providers=tuple(
+            ProviderDraft(
+                name=p.name,
+                kind=p.kind,
+                api_base=p.api_base or None,
+                api_version=p.api_version or None,
+                extra_params=dict(p.extra_params),
+                api_key=p.api_key or None,
+                credential_ref=refs.get(i) if p.api_key else None,
+            )
+            for i, p in enumerate(model.providers)
+        ),
+        deployments=tuple(
+            DeploymentDraft(d.name, d.provider, d.deployment, d.model, d.api_version or None)
+            for d in model.deployments
+        ),
+        chains=tuple(ChainDraft(c.name, tuple(c.targets), c.retries, c.backoff_ms) for c in model.chains),
+        rules=tuple(_rule(r) for r in model.rules),
+        tenants=tuple(
+            TenantDraft(
+                name=t.name,
+                rules=tuple(_rule(r) for r in t.rules),
+                allowed_targets=tuple(t.allowed_targets) if t.allowed_targets is not None else None,
+                enabled=t.enabled,
+                rpm=t.limits.rpm if t.limits else None,
+                tpm=t.limits.tpm if t.limits else None,
+                budget_usd=t.limits.budget_usd if t.limits else None,
+            )
+            for t in model.tenants
+        ),
+        prices=tuple(
+            PriceDraft(
+                p.target, p.input_per_mtok, p.output_per_mtok, p.cache_read_per_mtok, p.cache_write_per_mtok
+            )
+            for p in model.prices
+        ),
+    )
+
+
+def default_credential_ref(provider_name: str) -> str:
+    """The variable export names for a credential set without one: `azure-eu` -> `AZURE_EU_API_KEY`."""
+    return re.sub(r"[^A-Z0-9_]", "_", provider_name.upper()) + "_API_KEY"
+
+
+def _escape(value: Any) -> Any:
+    """Keep a literal `${` literal through a later apply."""
+    if isinstance(value, str):
+        return value.replace("${", "$${")
+    if isinstance(value, dict):
+        return {k: _escape(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_escape(v) for v in value]
+    return value
+
+
+def _rule_dict(r: RuleDraft) -> dict[str, Any]:
+    out: dict[str, Any] = {"match": format_match(r.match, r.match_kind)}
+    when = {k: r.conditions[k] for k in CONDITION_KEYS if r.conditions.get(k) is not None}
+    if when:
+        out["when"] = when
+    if r.target:
+        out["target"] = r.target
+    if r.chain:
+        out["chain"] = r.chain
+    overrides = {k: v for k, v in r.overrides.items() if v is not None}
+    if overrides:
+        out["overrides"] = overrides
+    if r.priority:
+        out["priority"] = r.priority
+    if r.description:
+        out["description"] = r.description
+    if not r.enabled:
+        out["enabled"] = False
+    return _escape(out)  # type: ignore[no-any-return]
+
+
+def render_config(cfg: DesiredConfig) -> str:
+    """YAML for `cfg`: a provider with `credential_ref` gets `api_key: ${REF}`; never a credential."""
+    doc: dict[str, Any] = {}
+    providers = []
+    for p in cfg.providers:
+        item: dict[str, Any] = {"name": p.name, "kind": p.kind}
+        if p.api_base:
+            item["api_base"] = _escape(p.api_base)
+        if p.credential_ref:
+            item["api_key"] = "${" + p.credential_ref + "}"
+        if p.api_version:
+            item["api_version"] = _escape(p.api_version)
+        if p.extra_params:
+            item["extra_params"] = _escape(dict(p.extra_params))
+        providers.append(item)
+    doc["providers"] = providers
+    deployments = []
+    for d in cfg.deployments:
+        item = {"name": d.name, "provider": d.provider, "deployment": d.deployment, "model": d.model}
+        if d.api_version:
+            item["api_version"] = d.api_version
+        deployments.append(_escape(item))
+    doc["deployments"] = deployments
+    chains = []
+    for c in cfg.chains:
+        item = {"name": c.name, "targets": list(c.targets)}
+        if c.retries:
+            item["retries"] = c.retries
+        if c.backoff_ms != 250:
+            item["backoff_ms"] = c.backoff_ms
+        chains.append(_escape(item))
+    doc["chains"] = chains
+    doc["rules"] = [_rule_dict(r) for r in cfg.rules]
+    tenants = []
+    for t in cfg.tenants:
+        item = {"name": _escape(t.name)}
+        if not t.enabled:
+            item["enabled"] = False
+        limits = {
+            k: v for k, v in (("rpm", t.rpm), ("tpm", t.tpm), ("budget_usd", t.budget_usd)) if v is not None
+        }
+        if limits:
+            item["limits"] = limits
+        if t.allowed_targets is not None:
+            item["allowed_targets"] = _escape(list(t.allowed_targets))
+        if t.rules:
+            item["rules"] = [_rule_dict(r) for r in t.rules]
+        tenants.append(item)
+    doc["tenants"] = tenants
+    if cfg.prices:
+        doc["prices"] = [
+            _escape(
+                {
+                    "target": p.target,
+                    "input_per_mtok": p.input_per_mtok,
+                    "output_per_mtok": p.output_per_mtok,
+                    **(
+                        {"cache_read_per_mtok": p.cache_read_per_mtok}
+                        if p.cache_read_per_mtok is not None
+                        else {}
+                    ),
+                    **(
+                        {"cache_write_per_mtok": p.cache_write_per_mtok}
+                        if p.cache_write_per_mtok is not None
+                        else {}
+                    ),
+                }
+            )
+            for p in cfg.prices
+        ]
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110)

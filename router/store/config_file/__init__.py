@@ -1,0 +1,171 @@
+"""Config as code: make the database match a declarative file, and write the database back out as one.
+
+`apply_config` validates the whole desired configuration first (nothing is written if anything is wrong),
+then plans the changes against the current rows (`plan.py`) and carries them out through `store.catalog`
+and `store.tenants` in the caller's transaction: each is audited and bumps the config version, and the
+caller's commit or rollback makes them all-or-nothing. Things absent from the file are removed: providers,
+deployments, chains, rules and prices. Tenants absent from the file are kept (they own keys and usage);
+only their rules are removed.
+
+Rules carry no names, so each level (the global rules, each tenant's) is compared in evaluation order:
+rule i of the file against rule i of the database; positions become the file's indexes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from router.routing.config_schema import ConfigFileError, default_credential_ref, parse_config, render_config
+from router.routing.validate import (
+    ChainDraft,
+    ConfigInvalid,
+    DeploymentDraft,
+    DesiredConfig,
+    PriceDraft,
+    ProviderDraft,
+    TenantDraft,
+    validate_config,
+)
+from router.store import catalog
+from router.store.config_file.plan import Change, Plan, rule_draft
+from router.store.crypto import CredentialCipher
+from router.store.models import Tenant
+
+__all__ = [
+    "DEFAULT_ACTOR",
+    "ApplyResult",
+    "Change",
+    "ConfigFileError",
+    "ConfigInvalid",
+    "Export",
+    "apply_config",
+    "apply_config_text",
+    "current_config",
+    "export_config",
+]
+
+DEFAULT_ACTOR = "config apply"
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    changes: tuple[Change, ...]
+    # False for a dry run: the changes were only planned.
+    applied: bool
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+    def lines(self) -> list[str]:
+        return [str(c) for c in self.changes] or ["no changes"]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    text: str
+    # The environment variables a later apply of `text` needs (one per provider credential).
+    env_vars: tuple[str, ...] = ()
+
+
+async def apply_config(
+    session: AsyncSession,
+    desired: DesiredConfig,
+    *,
+    cipher: CredentialCipher,
+    actor: str = DEFAULT_ACTOR,
+    dry_run: bool = False,
+) -> ApplyResult:
+    """Make the database match `desired` in the caller's transaction (ConfigInvalid first if it is unsound).
+
+    With `dry_run` the changes are only planned: nothing is written. The caller commits.
+    """
+    issues = validate_config(desired)
+    if issues:
+        raise ConfigInvalid(issues)
+    plan = Plan(session, desired, cipher, actor)
+    await plan.build()
+    steps = plan.steps()
+    if not dry_run:
+        for _, step in steps:
+            await step()
+        await session.flush()
+    return ApplyResult(tuple(c for c, _ in steps if c is not None), applied=not dry_run)
+
+
+async def apply_config_text(
+    session: AsyncSession,
+    text: str,
+    *,
+    env: Mapping[str, str],
+    cipher: CredentialCipher,
+    actor: str = DEFAULT_ACTOR,
+    dry_run: bool = False,
+) -> ApplyResult:
+    """Parse `text` (with `${VAR}` taken from `env`) and apply it; ConfigInvalid (or its ConfigFileError)
+    names every problem, and then nothing is applied."""
+    return await apply_config(session, parse_config(text, env), cipher=cipher, actor=actor, dry_run=dry_run)
+
+
+async def current_config(session: AsyncSession) -> DesiredConfig:
+    """The database as a DesiredConfig, credentials left out: each set credential is named by its reference
+    (the `${ENV}` it was applied from, else `<NAME>_API_KEY`)."""
+    providers = await catalog.list_providers(session)
+    tenants = list((await session.scalars(select(Tenant).order_by(Tenant.name))).all())
+    rules = await catalog.list_all_rules(session)
+    return DesiredConfig(
+        providers=tuple(
+            ProviderDraft(
+                name=p.name,
+                kind=p.kind,
+                api_base=p.api_base,
+                api_version=p.api_version,
+                extra_params=dict(p.extra_params or {}),
+                credential_ref=(p.credential_ref or default_credential_ref(p.name))
+                if p.credential_encrypted
+                else None,
+            )
+            for p in providers
+        ),
+        deployments=tuple(
+            DeploymentDraft(d.name, d.provider.name, d.deployment, d.model, d.api_version)
+            for d in await catalog.list_deployments(session)
+        ),
+        chains=tuple(
+            ChainDraft(c.name, tuple(catalog.chain_refs(c)), c.retries, c.backoff_ms)
+            for c in await catalog.list_chains(session)
+        ),
+        rules=tuple(rule_draft(r) for r in rules if r.tenant_id is None),
+        tenants=tuple(
+            TenantDraft(
+                name=t.name,
+                rules=tuple(rule_draft(r) for r in rules if r.tenant_id == t.id),
+                allowed_targets=tuple(t.allowed_targets) if t.allowed_targets is not None else None,
+                enabled=t.enabled,
+                rpm=t.rpm,
+                tpm=t.tpm,
+                budget_usd=t.budget_usd,
+            )
+            for t in tenants
+        ),
+        prices=tuple(
+            PriceDraft(
+                p.target, p.input_per_mtok, p.output_per_mtok, p.cache_read_per_mtok, p.cache_write_per_mtok
+            )
+            for p in await catalog.list_prices(session)
+        ),
+    )
+
+
+async def export_config(session: AsyncSession) -> Export:
+    """The database as config-file YAML; credentials appear only as `${ENV}` references."""
+    desired = await current_config(session)
+    env_vars = tuple(p.credential_ref for p in desired.providers if p.credential_ref)
+    return Export(render_config(desired), env_vars)

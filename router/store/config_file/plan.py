@@ -1,0 +1,316 @@
+"""Planning a config apply: the current rows against the desired configuration, as ordered, labelled steps.
+
+Steps run in three phases, each relying on the one before: create or change providers, deployments, chains,
+tenants and prices; then bring each rule level in line (removals first); then remove chains, deployments
+and providers that the file no longer has (by then no rule or chain uses them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from router.routing.patterns import format_match
+from router.routing.validate import (
+    ChainDraft,
+    DeploymentDraft,
+    DesiredConfig,
+    PriceDraft,
+    ProviderDraft,
+    RuleDraft,
+    TenantDraft,
+)
+from router.store import catalog
+from router.store.crypto import CredentialCipher, CredentialDecryptError
+from router.store.models import Chain, Deployment, ModelPrice, Provider, Rule, Tenant
+from router.store.tenants import create_tenant, get_tenant_by_name, set_tenant_enabled, set_tenant_limits
+
+Step = Callable[[], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One planned change: `+` created, `~` changed, `-` removed; `text` says what."""
+
+    op: Literal["+", "~", "-"]
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.text}"
+
+
+def rule_text(r: RuleDraft) -> str:
+    to = r.target if r.target else f"chain {r.chain}"
+    when = " when " + ", ".join(f"{k}={v}" for k, v in r.conditions.items()) if r.conditions else ""
+    return f"{format_match(r.match, r.match_kind)} -> {to}{when}"
+
+
+def rule_draft(row: Rule) -> RuleDraft:
+    """A stored rule (its `chain` loaded) as a draft, comparable with one from a file."""
+    return RuleDraft(
+        match=row.match,
+        match_kind=row.match_kind,
+        conditions=dict(row.conditions or {}),
+        target=row.target,
+        chain=row.chain.name if row.chain is not None else None,
+        overrides=dict(row.overrides or {}),
+        priority=row.priority,
+        description=row.description,
+        enabled=row.enabled,
+    )
+
+
+def _changed_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    return [k for k in new if old.get(k) != new[k]]
+
+
+@dataclass
+class Plan:
+    session: AsyncSession
+    desired: DesiredConfig
+    cipher: CredentialCipher
+    actor: str
+    upserts: list[tuple[Change | None, Step]] = field(default_factory=list)
+    rules: list[tuple[Change | None, Step]] = field(default_factory=list)
+    removals: list[tuple[Change | None, Step]] = field(default_factory=list)
+
+    def steps(self) -> list[tuple[Change | None, Step]]:
+        return [*self.upserts, *self.rules, *self.removals]
+
+    async def build(self) -> None:
+        s, d = self.session, self.desired
+        providers = {p.name: p for p in (await s.scalars(select(Provider))).all()}
+        deployments = {
+            x.name: x
+            for x in (await s.scalars(select(Deployment).options(selectinload(Deployment.provider)))).all()
+        }
+        chains = {
+            c.name: c for c in (await s.scalars(select(Chain).options(selectinload(Chain.targets)))).all()
+        }
+        tenants = {t.name: t for t in (await s.scalars(select(Tenant))).all()}
+        prices = {p.target: p for p in (await s.scalars(select(ModelPrice))).all()}
+        for p in d.providers:
+            self._provider(providers.get(p.name), p)
+        for dep in d.deployments:
+            self._deployment(deployments.get(dep.name), dep)
+        for c in d.chains:
+            self._chain(chains.get(c.name), c)
+        for t in d.tenants:
+            self._tenant(tenants.get(t.name), t)
+        for price in d.prices:
+            self._price(prices.get(price.target), price)
+        await self._rule_level(None, "rule", d.rules)
+        # Tenants absent from the file are kept, but lose their rules.
+        wanted = {t.name: t for t in d.tenants}
+        for name in sorted({*wanted, *tenants}):
+            draft = wanted.get(name)
+            await self._rule_level(name, f"tenant {name} rule", draft.rules if draft else ())
+        self._remove(prices, {p.target for p in d.prices}, "price", catalog.delete_price)
+        self._remove(chains, {c.name for c in d.chains}, "chain", catalog.delete_chain)
+        self._remove(deployments, {x.name for x in d.deployments}, "deployment", catalog.delete_deployment)
+        self._remove(providers, {p.name for p in d.providers}, "provider", catalog.delete_provider)
+
+    def _remove(
+        self, rows: Mapping[str, Any], keep: set[str], kind: str, delete: Callable[..., Awaitable[None]]
+    ) -> None:
+        for name, row in sorted(rows.items()):
+            if name not in keep:
+                step = partial(delete, self.session, row.id, actor=self.actor)
+                self.removals.append((Change("-", f"{kind} {name}"), step))
+
+    def _credential_changed(self, row: Provider, p: ProviderDraft) -> bool:
+        if p.api_key is None or row.credential_encrypted is None:
+            return (p.api_key is None) != (row.credential_encrypted is None)
+        try:
+            return self.cipher.decrypt(row.credential_encrypted, provider=row.name) != p.api_key
+        except CredentialDecryptError:
+            return True
+
+    def _provider(self, row: Provider | None, p: ProviderDraft) -> None:
+        fields: dict[str, Any] = {
+            "kind": p.kind,
+            "api_base": p.api_base,
+            "api_version": p.api_version,
+            "extra_params": p.extra_params,
+        }
+        if row is None:
+            step = partial(
+                catalog.create_provider,
+                self.session,
+                cipher=self.cipher,
+                name=p.name,
+                api_key=p.api_key,
+                credential_ref=p.credential_ref,
+                actor=self.actor,
+                **fields,
+            )
+            self.upserts.append((Change("+", f"provider {p.name}"), step))
+            return
+        old = {
+            "kind": row.kind,
+            "api_base": row.api_base,
+            "api_version": row.api_version,
+            "extra_params": dict(row.extra_params or {}),
+        }
+        changed = _changed_fields(old, {**fields, "extra_params": dict(p.extra_params)})
+        credential: dict[str, Any] = {}
+        if self._credential_changed(row, p):
+            changed.append("credential")
+            credential = {"api_key": p.api_key, "credential_ref": p.credential_ref}
+        elif row.credential_ref != (p.credential_ref if p.api_key else None):
+            changed.append("credential_ref")
+            credential = {"credential_ref": p.credential_ref}
+        if changed:
+            step = partial(
+                catalog.update_provider,
+                self.session,
+                row.id,
+                cipher=self.cipher,
+                actor=self.actor,
+                **fields,
+                **credential,
+            )
+            self.upserts.append((Change("~", f"provider {p.name} ({', '.join(changed)})"), step))
+
+    def _deployment(self, row: Deployment | None, d: DeploymentDraft) -> None:
+        fields: dict[str, Any] = {
+            "provider": d.provider,
+            "deployment": d.deployment,
+            "model": d.model,
+            "api_version": d.api_version,
+        }
+        if row is None:
+            step = partial(catalog.create_deployment, self.session, name=d.name, actor=self.actor, **fields)
+            self.upserts.append((Change("+", f"deployment {d.name}"), step))
+            return
+        old = {
+            "provider": row.provider.name,
+            "deployment": row.deployment,
+            "model": row.model,
+            "api_version": row.api_version,
+        }
+        changed = _changed_fields(old, fields)
+        if changed:
+            step = partial(catalog.update_deployment, self.session, row.id, actor=self.actor, **fields)
+            self.upserts.append((Change("~", f"deployment {d.name} ({', '.join(changed)})"), step))
+
+    def _chain(self, row: Chain | None, c: ChainDraft) -> None:
+        fields: dict[str, Any] = {
+            "targets": list(c.targets),
+            "retries": c.retries,
+            "backoff_ms": c.backoff_ms,
+        }
+        order = " -> ".join(c.targets)
+        if row is None:
+            step = partial(catalog.create_chain, self.session, name=c.name, actor=self.actor, **fields)
+            self.upserts.append((Change("+", f"chain {c.name}: {order}"), step))
+            return
+        old = {"targets": catalog.chain_refs(row), "retries": row.retries, "backoff_ms": row.backoff_ms}
+        changed = _changed_fields(old, fields)
+        if changed:
+            step = partial(catalog.update_chain, self.session, row.id, actor=self.actor, **fields)
+            self.upserts.append((Change("~", f"chain {c.name} ({', '.join(changed)}): {order}"), step))
+
+    def _tenant(self, row: Tenant | None, t: TenantDraft) -> None:
+        allowed = list(t.allowed_targets) if t.allowed_targets is not None else None
+        limits: dict[str, Any] = {
+            "rpm": t.rpm,
+            "tpm": t.tpm,
+            "budget_usd": t.budget_usd,
+            "allowed_targets": allowed,
+        }
+        if row is None:
+            step = partial(create_tenant, self.session, t.name, enabled=t.enabled, actor=self.actor, **limits)
+            self.upserts.append((Change("+", f"tenant {t.name}"), step))
+            return
+        old = {
+            "rpm": row.rpm,
+            "tpm": row.tpm,
+            "budget_usd": row.budget_usd,
+            "allowed_targets": row.allowed_targets,
+        }
+        changed = _changed_fields(old, limits)
+        if changed:
+            step = partial(set_tenant_limits, self.session, t.name, actor=self.actor, **limits)
+            self.upserts.append((Change("~", f"tenant {t.name} ({', '.join(changed)})"), step))
+        if row.enabled != t.enabled:
+            step = partial(set_tenant_enabled, self.session, t.name, t.enabled, actor=self.actor)
+            self.upserts.append(
+                (Change("~", f"tenant {t.name} ({'enabled' if t.enabled else 'disabled'})"), step)
+            )
+
+    def _price(self, row: ModelPrice | None, p: PriceDraft) -> None:
+        fields: dict[str, Any] = {
+            "input_per_mtok": p.input_per_mtok,
+            "output_per_mtok": p.output_per_mtok,
+            "cache_read_per_mtok": p.cache_read_per_mtok,
+            "cache_write_per_mtok": p.cache_write_per_mtok,
+        }
+        if row is None:
+            step = partial(catalog.create_price, self.session, target=p.target, actor=self.actor, **fields)
+            self.upserts.append((Change("+", f"price {p.target}"), step))
+            return
+        changed = _changed_fields({k: getattr(row, k) for k in fields}, fields)
+        if changed:
+            step = partial(catalog.update_price, self.session, row.id, actor=self.actor, **fields)
+            self.upserts.append((Change("~", f"price {p.target} ({', '.join(changed)})"), step))
+
+    async def _rule_level(self, tenant: str | None, label: str, drafts: tuple[RuleDraft, ...]) -> None:
+        """Compare one level in evaluation order: the file's rule i against the database's rule i."""
+        current: list[Rule] = []
+        owner = await get_tenant_by_name(self.session, tenant) if tenant is not None else None
+        if tenant is None or owner is not None:
+            current = await catalog.list_rules(self.session, owner.id if owner is not None else None)
+        # The file's evaluation order: by priority, then place in the file (which becomes the position).
+        wanted = sorted(enumerate(drafts), key=lambda pair: (pair[1].priority, pair[0]))
+        removals: list[tuple[Change | None, Step]] = []
+        steps: list[tuple[Change | None, Step]] = []
+        unchanged: list[tuple[Rule, int]] = []
+        for i in range(max(len(wanted), len(current))):
+            if i >= len(wanted):
+                row = current[i]
+                step: Step = partial(catalog.delete_rule, self.session, row.id, actor=self.actor)
+                removals.append((Change("-", f"{label}[{i}] {rule_text(rule_draft(row))}"), step))
+                continue
+            index, draft = wanted[i]
+            fields: dict[str, Any] = {
+                "match": draft.match,
+                "match_kind": draft.match_kind,
+                "conditions": draft.conditions,
+                "target": draft.target,
+                "chain": draft.chain,
+                "overrides": draft.overrides,
+                "priority": draft.priority,
+                "position": index,
+                "description": draft.description,
+                "enabled": draft.enabled,
+                "actor": self.actor,
+            }
+            if i >= len(current):
+                step = partial(self._create_rule, tenant, fields)
+                steps.append((Change("+", f"{label}[{index}] {rule_text(draft)}"), step))
+            elif rule_draft(current[i]) != draft:
+                step = partial(catalog.update_rule, self.session, current[i].id, **fields)
+                steps.append((Change("~", f"{label}[{index}] {rule_text(draft)}"), step))
+            else:
+                unchanged.append((current[i], index))
+        if removals or steps:
+            steps.append((None, partial(_renumber, unchanged)))
+        self.rules.extend([*removals, *steps])
+
+    async def _create_rule(self, tenant: str | None, fields: dict[str, Any]) -> None:
+        # A tenant created by this apply has an id only now.
+        owner = await get_tenant_by_name(self.session, tenant) if tenant is not None else None
+        await catalog.create_rule(self.session, tenant_id=owner.id if owner is not None else None, **fields)
+
+
+async def _renumber(rows: list[tuple[Rule, int]]) -> None:
+    """Unchanged rules of a changed level take the file's numbering too, so the file's order holds."""
+    for row, index in rows:
+        row.position = index
