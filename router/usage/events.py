@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, Literal
-
-Outcome = Literal["ok", "error", "client_cancelled", "rejected"]
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -39,7 +37,8 @@ class UsageEvent:
     ttft_ms: int | None = None
     status: int = 200
     error_type: str | None = None
-    outcome: Outcome = "ok"
+    # "ok", "error", "client_cancelled" or "rejected" (plain str, like the column)
+    outcome: str = "ok"
 
     def as_row(self) -> dict[str, Any]:
         """The column -> value mapping for one insert row (shallow: no deep copy on the hot path)."""

@@ -152,21 +152,27 @@ def verdict(scope: Scope, usage: Usage, now: float) -> LimitExceeded | None:
 class Limiter:
     """The gateway's one entry point; the backend decides where counters live."""
 
-    def __init__(self, backend: LimitBackend, *, clock: Callable[[], float] = time.time) -> None:
-        self.backend = backend
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        database: Database | None = None,
+        *,
+        backend: LimitBackend | None = None,
+        namespace: str = "router",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Redis when Settings.redis_url is set, in-process counters otherwise (or the `backend` given).
+        `database` seeds month-to-date spend for budgets; `namespace` prefixes the Redis keys."""
+        if backend is None:
+            source = database_spend_source(database) if database is not None else None
+            if settings is not None and settings.redis_url:
+                from router.usage.limits_redis import RedisBackend
+
+                backend = RedisBackend.from_url(settings.redis_url, source, namespace=namespace)
+            else:
+                backend = MemoryBackend(source)
+        self.backend: LimitBackend = backend
         self._clock = clock
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, database: Database | None, *, namespace: str = "router"
-    ) -> Limiter:
-        """Redis when Settings.redis_url is set, in-process counters otherwise."""
-        source = database_spend_source(database) if database is not None else None
-        if settings.redis_url:
-            from router.usage.limits_redis import RedisBackend
-
-            return cls(RedisBackend.from_url(settings.redis_url, source, namespace=namespace))
-        return cls(MemoryBackend(source))
 
     async def start(self) -> None:
         await self.backend.start()

@@ -1,0 +1,209 @@
+"""Usage writes per second, into a scratch PostgreSQL database and a scratch SQLite file.
+
+Measures, per backend:
+  insert_multi_values   store.usage.insert_usage_batch, one INSERT … VALUES (…),(…) per batch
+  insert_executemany    the same rows through the driver's executemany
+  recorder              end to end: UsageRecorder.record() for every event, then stop() (drain)
+and, with --million, seeds 1,000,000 rows server-side (generate_series) into PostgreSQL and times an
+aggregate over them.
+
+    .venv/bin/python bench/usage_write.py [--rows 20000] [--batch-size 500] [--backends postgres,sqlite]
+        [--pg-server postgresql+asyncpg://postgres@127.0.0.1:5432/test] [--million] [--json]
+
+The scratch database (router_bench_<random>) or file is dropped afterwards; nothing else is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from router.store.db import Database
+from router.store.models import Base
+from router.store.usage import aggregate_usage, insert_usage_batch
+from router.usage.events import UsageEvent
+from router.usage.recorder import UsageRecorder
+
+DEFAULT_PG_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+def make_events(n: int) -> list[UsageEvent]:
+    start = datetime.now(UTC) - timedelta(hours=1)
+    return [
+        UsageEvent(
+            created_at=start + timedelta(milliseconds=i),
+            request_id=f"bench_{i}",
+            tenant_id=i % 10,
+            key_id=None,
+            key_prefix=f"rk-{i % 50}",
+            member="bench@example.com",
+            requested_model="claude-sonnet-4",
+            target="openai/gpt-4.1",
+            provider="openai",
+            upstream_model="gpt-4.1",
+            attempts=[{"target": "openai/gpt-4.1", "status": 200, "error_type": None, "latency_ms": 800}],
+            stream=True,
+            input_tokens=1200,
+            output_tokens=300,
+            cost_usd=0.0042,
+            latency_ms=900,
+            ttft_ms=150,
+        )
+        for i in range(n)
+    ]
+
+
+async def _admin(server_url: str, statement: str) -> None:
+    engine = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def scratch_database(backend: str, pg_server: str) -> AsyncIterator[Database]:
+    """A fresh schema in a database of its own, removed afterwards."""
+    if backend == "postgres":
+        name = f"router_bench_{uuid.uuid4().hex[:10]}"
+        await _admin(pg_server, f'CREATE DATABASE "{name}"')
+        url = make_url(pg_server).set(database=name).render_as_string(hide_password=False)
+        cleanup = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+    else:
+        folder = tempfile.TemporaryDirectory()
+        url = f"sqlite+aiosqlite:///{folder.name}/bench.db"
+    database = Database(url)
+    try:
+        async with database.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        yield database
+    finally:
+        await database.dispose()
+        if backend == "postgres":
+            await _admin(pg_server, cleanup)
+        else:
+            folder.cleanup()
+
+
+async def _truncate(database: Database) -> None:
+    async with database.transaction() as session:
+        await session.execute(text("DELETE FROM usage_records"))
+
+
+async def bench_inserts(database: Database, events: list[UsageEvent], batch_size: int, multi: bool) -> float:
+    await _truncate(database)
+    started = time.perf_counter()
+    for i in range(0, len(events), batch_size):
+        async with database.transaction() as session:
+            await insert_usage_batch(session, events[i : i + batch_size], multi_values=multi)
+    return len(events) / (time.perf_counter() - started)
+
+
+async def bench_recorder(database: Database, events: list[UsageEvent], batch_size: int) -> float:
+    await _truncate(database)
+    recorder = UsageRecorder(database, queue_size=len(events) + 1, batch_size=batch_size, flush_interval=0.05)
+    await recorder.start()
+    started = time.perf_counter()
+    for event in events:
+        recorder.record(event, "bench")
+    await recorder.stop(timeout=600)
+    elapsed = time.perf_counter() - started
+    if recorder.written != len(events):
+        raise RuntimeError(f"recorder wrote {recorder.written} of {len(events)}")
+    return len(events) / elapsed
+
+
+async def bench_million(database: Database) -> dict[str, float]:
+    await _truncate(database)
+    n = 1_000_000
+    started = time.perf_counter()
+    async with database.transaction() as session:
+        await session.execute(
+            text(
+                """
+                INSERT INTO usage_records (created_at, request_id, tenant_id, key_id, requested_model, target,
+                    attempts, stream, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+                    tokens_estimated, cost_usd, latency_ms, status, outcome)
+                SELECT TIMESTAMPTZ '2025-01-01 00:00:00+00' + (i * INTERVAL '2 seconds'), 'req_' || i, i % 5,
+                    i % 50, 'model-' || (i % 3), 'openai/gpt-4.1', '[]', false, i % 1000, i % 7, 0, 0,
+                    false, (i % 100) / 1000.0, 100, 200, CASE WHEN i % 10 = 0 THEN 'error' ELSE 'ok' END
+                FROM generate_series(1, :n) AS i
+                """
+            ),
+            {"n": n},
+        )
+        await session.execute(text("ANALYZE usage_records"))
+    seeded = time.perf_counter() - started
+    since = datetime(2025, 1, 1, tzinfo=UTC)
+    started = time.perf_counter()
+    async with database.session() as session:
+        (total,) = await aggregate_usage(session, since=since)
+    total_s = time.perf_counter() - started
+    started = time.perf_counter()
+    async with database.session() as session:
+        days = await aggregate_usage(session, since=since, tenant_id=3, group_by="day")
+    by_day_s = time.perf_counter() - started
+    if total.requests != n or sum(r.requests for r in days) != n // 5:
+        raise RuntimeError("million-row aggregate returned wrong totals")
+    return {"seed_1m_s": seeded, "aggregate_total_s": total_s, "aggregate_tenant_by_day_s": by_day_s}
+
+
+async def run(
+    rows: int, batch_size: int, backends: list[str], pg_server: str, million: bool
+) -> dict[str, dict[str, float]]:
+    events = make_events(rows)
+    results: dict[str, dict[str, float]] = {}
+    for backend in backends:
+        async with scratch_database(backend, pg_server) as database:
+            result = {
+                "insert_multi_values_rows_per_s": await bench_inserts(database, events, batch_size, True),
+                "insert_executemany_rows_per_s": await bench_inserts(database, events, batch_size, False),
+                "recorder_rows_per_s": await bench_recorder(database, events, batch_size),
+            }
+            if million and backend == "postgres":
+                result.update(await bench_million(database))
+            results[backend] = result
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--backends", default="postgres,sqlite")
+    parser.add_argument("--pg-server", default=DEFAULT_PG_SERVER)
+    parser.add_argument("--million", action="store_true", help="also seed and aggregate 1,000,000 rows")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    results = asyncio.run(run(args.rows, args.batch_size, backends, args.pg_server, args.million))
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    for backend, result in results.items():
+        for name, value in result.items():
+            unit = "" if name.endswith("_per_s") else " s"
+            shown: Any = f"{value:,.0f}" if name.endswith("_per_s") else f"{value:.2f}"
+            print(f"{backend:9} {name:34} {shown}{unit}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,139 @@
+"""`router usage`: totals, groups, filters and formats from a real database."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from router.cli.usage import parse_moment, usage
+from router.store.db import Database
+from router.store.models import Base
+from router.store.usage import insert_usage_batch
+from tests.usage.helpers import add_tenant_with_keys, event
+
+
+@pytest.fixture
+async def cli_db(tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    database = Database(url)
+    async with database.engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    tenant_id, (key_id,) = await add_tenant_with_keys(database, "alpha", ["rk-a"])
+    now = datetime.now(UTC)
+    async with database.transaction() as session:
+        await insert_usage_batch(
+            session,
+            [
+                event(
+                    created_at=now - timedelta(hours=1),
+                    tenant_id=tenant_id,
+                    key_id=key_id,
+                    key_prefix="rk-a",
+                    requested_model="claude-sonnet-4",
+                    target="openai/gpt-4.1",
+                    input_tokens=100,
+                    output_tokens=20,
+                    cost_usd=0.3,
+                ),
+                event(
+                    created_at=now - timedelta(hours=2),
+                    tenant_id=tenant_id,
+                    key_id=key_id,
+                    key_prefix="rk-a",
+                    requested_model="claude-haiku",
+                    target="azure/gpt4o",
+                    input_tokens=10,
+                    cost_usd=0.01,
+                    outcome="error",
+                ),
+                event(
+                    created_at=now - timedelta(days=10),
+                    tenant_id=tenant_id,
+                    requested_model="claude-haiku",
+                    cost_usd=5.0,
+                ),
+                event(
+                    created_at=now - timedelta(hours=1),
+                    tenant_id=tenant_id + 1,
+                    requested_model="other",
+                    cost_usd=1.0,
+                ),
+            ],
+        )
+    await database.dispose()
+    return url
+
+
+def run(url: str, *args: str) -> Result:
+    return CliRunner().invoke(usage, list(args), env={"ROUTER_DATABASE_URL": url})
+
+
+def test_json_rows_carry_the_name_under_name_and_under_the_grouping(cli_db: str) -> None:
+    result = run(cli_db, "--tenant", "alpha", "--since", "7d", "--by", "model", "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert {r["model"]: r["requests"] for r in rows} == {"claude-sonnet-4": 1, "claude-haiku": 1}
+    sonnet = next(r for r in rows if r["name"] == "claude-sonnet-4")
+    assert sonnet == {
+        "name": "claude-sonnet-4",
+        "model": "claude-sonnet-4",
+        "requests": 1,
+        "errors": 0,
+        "input_tokens": 100,
+        "output_tokens": 20,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "cost_usd": pytest.approx(0.3),
+    }
+
+
+def test_without_by_one_total_row(cli_db: str) -> None:
+    rows = json.loads(run(cli_db, "--since", "30d", "--format", "json").output)
+    assert len(rows) == 1 and rows[0]["name"] == "total"
+    assert rows[0]["requests"] == 4 and rows[0]["errors"] == 1
+    assert rows[0]["cost_usd"] == pytest.approx(6.31)
+
+
+def test_table_is_aligned_and_csv_has_a_header(cli_db: str) -> None:
+    table = run(cli_db, "--since", "24h", "--by", "target").output.splitlines()
+    assert table[0].split()[:3] == ["target", "requests", "errors"]
+    assert len({len(line) for line in table}) <= 2  # right-aligned numbers: rows end in the same column
+    assert any(line.startswith("openai/gpt-4.1") for line in table)
+    rows = list(
+        csv.DictReader(io.StringIO(run(cli_db, "--since", "24h", "--by", "key", "--format", "csv").output))
+    )
+    assert {r["key"]: int(r["requests"]) for r in rows} == {"rk-a": 2, "": 1}
+
+
+def test_filters_by_key_model_and_target(cli_db: str) -> None:
+    def total(*args: str) -> int:
+        return int(json.loads(run(cli_db, "--since", "24h", "--format", "json", *args).output)[0]["requests"])
+
+    assert total("--key", "rk-a") == 2
+    assert total("--model", "claude-haiku") == 1
+    assert total("--target", "azure/gpt4o") == 1
+
+
+def test_errors_are_one_line_and_exit_1(cli_db: str, tmp_path: Path) -> None:
+    unknown = run(cli_db, "--tenant", "nobody")
+    assert unknown.exit_code == 1 and unknown.output.strip() == "error: no tenant named 'nobody'"
+    bad_since = run(cli_db, "--since", "yesterday-ish")
+    assert bad_since.exit_code == 1 and bad_since.output.startswith("error: not a duration")
+    missing = run("postgresql+asyncpg://postgres:hunter2@127.0.0.1:1/nothing", "--since", "1d")
+    assert missing.exit_code == 1
+    assert missing.output.startswith("error: ") and len(missing.output.strip().splitlines()) == 1
+    assert "hunter2" not in missing.output
+
+
+def test_durations_and_dates_parse_to_utc_moments() -> None:
+    now = datetime(2025, 5, 10, 12, 0, tzinfo=UTC)
+    assert parse_moment("7d", now=now) == now - timedelta(days=7)
+    assert parse_moment("24h", now=now) == now - timedelta(hours=24)
+    assert parse_moment("30m", now=now) == now - timedelta(minutes=30)
+    assert parse_moment("2025-05-01", now=now) == datetime(2025, 5, 1, tzinfo=UTC)
