@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from router.admin.controllers.audit import AuditController
+from router.admin.controllers.chains import ChainsController
 from router.admin.controllers.dashboard import DashboardController
 from router.admin.controllers.keys import KeysController
 from router.admin.controllers.login import LoginController
+from router.admin.controllers.providers import ProvidersController
+from router.admin.controllers.rules import RulesController
 from router.admin.controllers.tenants import TenantsController
+from router.admin.controllers.usage import UsageController
 
 ROUTE_HANDLERS: list[Any] = [
     LoginController,
     DashboardController,
     TenantsController,
     KeysController,
+    RulesController,
+    ProvidersController,
+    ChainsController,
+    UsageController,
+    AuditController,
 ]

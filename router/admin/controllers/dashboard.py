@@ -1,15 +1,20 @@
-"""/admin: today's traffic, errors, top tenants and models."""
+"""/admin: today's traffic, errors, top tenants and models, and the last 24 hours by hour."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from litestar import Controller, Request, get
 from litestar.response import Template
 
+from router.admin.chart import bar_chart
+from router.admin.deps import reading
 from router.admin.web import render
+from router.store import usage as usage_store
 
 AnyRequest = Request[Any, Any, Any]
+TOP = 5
 
 
 class DashboardController(Controller):
@@ -17,4 +22,18 @@ class DashboardController(Controller):
 
     @get("/")
     async def dashboard(self, request: AnyRequest) -> Template:
-        return render(request, "admin/dashboard.html", {})
+        now = datetime.now(UTC)
+        midnight = datetime.combine(now.date(), time(), tzinfo=UTC)
+        async with reading(request) as session:
+            today = (await usage_store.aggregate_usage(session, since=midnight))[0]
+            tenants = await usage_store.aggregate_usage(session, since=midnight, group_by="tenant")
+            models = await usage_store.aggregate_usage(session, since=midnight, group_by="model")
+            hourly = await usage_store.usage_timeseries(
+                session, since=now - timedelta(hours=24), bucket="hour"
+            )
+        chart = bar_chart([(row.name or "", float(row.requests)) for row in hourly])
+        return render(
+            request,
+            "admin/dashboard.html",
+            {"today": today, "top_tenants": tenants[:TOP], "top_models": models[:TOP], "chart": chart},
+        )

@@ -1,0 +1,124 @@
+"""Usage: totals, a chart over time, the tables behind it, CSV download, and the same as JSON."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+from litestar.response import Stream, Template
+
+from router.admin.chart import METRICS, bar_chart
+from router.admin.deps import database, reading
+from router.admin.usage_filters import GROUPS, RANGES, UsageQuery, parse_usage_query
+from router.admin.web import render
+from router.store import tenants as tenant_store
+from router.store import usage as usage_store
+from router.store.usage import GroupBy
+
+AnyRequest = Request[Any, Any, Any]
+TABLE_GROUPS: tuple[tuple[GroupBy, str], ...] = (
+    ("tenant", "Tenant"),
+    ("model", "Requested model"),
+    ("target", "Target"),
+    ("key", "Key"),
+)
+RECENT_LIMIT = 50
+
+
+async def usage_tables(session: Any, query: UsageQuery) -> dict[str, Any]:
+    filters = query.store_filters()
+    total = (await usage_store.aggregate_usage(session, **filters))[0]
+    series = await usage_store.usage_timeseries(session, bucket=query.bucket, **filters)
+    groups = {
+        name: await usage_store.aggregate_usage(session, **filters, group_by=name) for name, _ in TABLE_GROUPS
+    }
+    recent = await usage_store.list_usage_records(
+        session, usage_store.UsageFilters(**filters), limit=RECENT_LIMIT
+    )
+    return {"total": total, "series": series, "groups": groups, "recent": recent}
+
+
+class UsageController(Controller):
+    path = "/admin"
+
+    @get("/usage")
+    async def usage_page(self, request: AnyRequest) -> Template:
+        query = parse_usage_query(request.query_params)
+        metric = request.query_params.get("metric", "requests")
+        if metric not in METRICS:
+            metric = "requests"
+        async with reading(request) as session:
+            data = await usage_tables(session, query)
+            tenants = await tenant_store.list_tenants(session)
+        label, pick = METRICS[metric]
+        chart = bar_chart([(row.name or "", pick(row)) for row in data["series"]])
+        return render(
+            request,
+            "admin/usage.html",
+            {
+                **data,
+                "query": query,
+                "filters": query.values,
+                "errors": query.errors,
+                "ranges": RANGES,
+                "tenants": tenants,
+                "tenant_names": {t.id: t.name for t in tenants},
+                "metric": metric,
+                "metrics": METRICS,
+                "metric_label": label,
+                "chart": chart,
+                "table_groups": TABLE_GROUPS,
+                "query_string": request.url.query or "",
+            },
+            status=422 if query.errors else 200,
+        )
+
+    @get("/usage.csv")
+    async def usage_csv(self, request: AnyRequest) -> Stream | Response[Any]:
+        query = parse_usage_query(request.query_params)
+        if query.errors:
+            return Response({"errors": query.errors}, status_code=422)
+        db = database(request)
+        filters = usage_store.UsageFilters(**query.store_filters())
+
+        async def lines() -> AsyncIterator[str]:
+            # The session lives as long as the download streams.
+            async with db.session() as session:
+                async for line in usage_store.export_usage_csv(session, filters):
+                    yield line
+
+        stamp = query.since.strftime("%Y%m%d")
+        return Stream(
+            lines(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="usage-{stamp}.csv"'},
+        )
+
+    @get("/api/usage")
+    async def usage_json(self, request: AnyRequest) -> Response[Any]:
+        """Totals, optionally grouped (?group_by=model|key|target|tenant|day|hour|month)."""
+        query = parse_usage_query(request.query_params)
+        raw_group = request.query_params.get("group_by") or None
+        group_by: GroupBy | None = None
+        if raw_group is not None:
+            if raw_group in GROUPS:
+                group_by = raw_group
+            else:
+                query.errors["group_by"] = f"Use one of {', '.join(GROUPS)}."
+        if query.errors:
+            return Response({"errors": query.errors}, status_code=422)
+        async with reading(request) as session:
+            rows = await usage_store.aggregate_usage(session, **query.store_filters(), group_by=group_by)
+        return Response(
+            {"filters": query.as_dict(), "group_by": group_by, "rows": [r.as_dict() for r in rows]}
+        )
+
+    @get("/api/usage/timeseries")
+    async def usage_timeseries_json(self, request: AnyRequest) -> Response[Any]:
+        query = parse_usage_query(request.query_params)
+        if query.errors:
+            return Response({"errors": query.errors}, status_code=422)
+        async with reading(request) as session:
+            rows = await usage_store.usage_timeseries(session, bucket=query.bucket, **query.store_filters())
+        return Response({"filters": query.as_dict(), "rows": [r.as_dict() for r in rows]})
