@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
-import functools
 import io
 import json
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, cast
 
 import click
 
+from router.cli.common import CliError, cli_errors, load_settings, reading, run
 from router.settings import Settings
-from router.store.db import Database, StoreError, redact_url
 from router.store.usage import GROUP_BY_CHOICES, GroupBy, UsageRow, aggregate_usage, resolve_tenant_id
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -34,27 +28,6 @@ METRIC_COLUMNS = (
 )
 
 
-class UsageCliError(Exception):
-    """A problem worth one `error: …` line."""
-
-
-def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Any expected failure becomes `error: …` on stderr and exit status 1 (no traceback)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except (UsageCliError, StoreError, ValueError) as exc:
-            message = str(exc)
-        except OSError as exc:
-            message = f"database unreachable: {type(exc).__name__}"
-        click.echo(f"error: {message}", err=True)
-        raise click.exceptions.Exit(1)
-
-    return wrapper
-
-
 def parse_moment(text: str, *, now: datetime | None = None) -> datetime:
     """`7d`, `24h`, `30m`, `2w`, `90s` (that long ago) or an ISO date/time (UTC unless it says otherwise)."""
     moment = now or datetime.now(UTC)
@@ -64,7 +37,7 @@ def parse_moment(text: str, *, now: datetime | None = None) -> datetime:
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise UsageCliError(f"not a duration (7d, 24h, 30m) or ISO date: {text!r}") from None
+        raise CliError(f"not a duration (7d, 24h, 30m) or ISO date: {text!r}") from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
@@ -126,34 +99,22 @@ async def _query(
     target: str | None,
     group_by: GroupBy | None,
 ) -> list[UsageRow]:
-    database = Database(settings.database_url)
-    try:
-        async with database.session() as session:
-            tenant_id = None
-            if tenant is not None:
-                tenant_id = await resolve_tenant_id(session, tenant)
-                if tenant_id is None:
-                    raise UsageCliError(f"no tenant named {tenant!r}")
-            return await aggregate_usage(
-                session,
-                since=since,
-                until=until,
-                tenant_id=tenant_id,
-                key_prefix=key,
-                model=model,
-                target=target,
-                group_by=group_by,
-            )
-    except (UsageCliError, StoreError):
-        raise
-    except (
-        Exception
-    ) as exc:  # the CLI's boundary: a driver error becomes one line, without the URL's password
-        raise UsageCliError(
-            f"could not read usage from {redact_url(settings.database_url)}: {type(exc).__name__}"
-        ) from None
-    finally:
-        await database.dispose()
+    async with reading(settings) as session:
+        tenant_id = None
+        if tenant is not None:
+            tenant_id = await resolve_tenant_id(session, tenant)
+            if tenant_id is None:
+                raise CliError(f"no tenant named {tenant!r}")
+        return await aggregate_usage(
+            session,
+            since=since,
+            until=until,
+            tenant_id=tenant_id,
+            key_prefix=key,
+            model=model,
+            target=target,
+            group_by=group_by,
+        )
 
 
 @click.command("usage")
@@ -168,7 +129,7 @@ async def _query(
     "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True
 )
 @click.pass_context
-@one_line_errors
+@cli_errors
 def usage(
     ctx: click.Context,
     tenant: str | None,
@@ -181,13 +142,13 @@ def usage(
     fmt: str,
 ) -> None:
     """Requests, errors, tokens and cost from the usage records."""
-    settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
+    settings = ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
     now = datetime.now(UTC)
     start = parse_moment(since, now=now)
     end = parse_moment(until, now=now) if until else None
     if end is not None and end <= start:
-        raise UsageCliError("--until must be after --since")
-    rows = asyncio.run(
+        raise CliError("--until must be after --since")
+    rows = run(
         _query(
             settings,
             since=start,

@@ -46,6 +46,8 @@ SpendSource = Callable[
 ]
 
 REFRESH_INTERVAL = 30.0
+# A spend read runs on the request path the first time a budget is seen: never let it hang there.
+SPEND_READ_TIMEOUT = 2.0
 
 
 class LimitExceeded(RateLimitError):
@@ -210,7 +212,7 @@ def database_spend_source(database: Database) -> SpendSource:
     ) -> tuple[dict[int, float], dict[int, float]]:
         from router.store.usage import month_to_date_spend
 
-        async with database.session() as session:
+        async with asyncio.timeout(SPEND_READ_TIMEOUT), database.session() as session:
             return await month_to_date_spend(session, start, key_ids=key_ids, tenant_ids=tenant_ids)
 
     return source

@@ -65,6 +65,8 @@ class RedisBackend:
         self.namespace = namespace
         self._retry_after_failure = retry_after_failure
         self._down_until = 0.0
+        # After a failed database read, budgets count from zero for a while (no re-read per request).
+        self._seed_retry_at = 0.0
         self._add_if_exists = client.register_script(_ADD_IF_EXISTS)
 
     @classmethod
@@ -157,6 +159,8 @@ class RedisBackend:
         """Create the month's budget counters from the database (first one wins: SET NX), then read them."""
         by_key: dict[int, float] = {}
         by_tenant: dict[int, float] = {}
+        if time.monotonic() < self._seed_retry_at:
+            return {(s.kind, s.id): 0.0 for s in scopes}
         if self._source is not None:
             try:
                 by_key, by_tenant = await self._source(
@@ -165,7 +169,8 @@ class RedisBackend:
                     [s.id for s in scopes if s.kind == "tenant"],
                 )
             except Exception as exc:  # boundary: a database hiccup leaves the counters unseeded, not a 5xx
-                log.warning("could not read month-to-date spend to seed budgets (%s); will retry", exc)
+                log.warning("could not read month-to-date spend to seed budgets (%r); retrying in 30s", exc)
+                self._seed_retry_at = time.monotonic() + 30.0
                 return {(s.kind, s.id): 0.0 for s in scopes}
         ttl = seconds_to_next_month(now) + BUDGET_TTL_MARGIN
         month = month_label(now)

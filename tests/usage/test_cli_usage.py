@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 
 from router.cli.usage import parse_moment, usage
 from router.store.db import Database
-from router.store.models import Base
+from router.store.migrate import upgrade_to_head
 from router.store.usage import insert_usage_batch
 from tests.usage.helpers import add_tenant_with_keys, event
 
@@ -21,9 +21,8 @@ from tests.usage.helpers import add_tenant_with_keys, event
 @pytest.fixture
 async def cli_db(tmp_path: Path) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    await upgrade_to_head(url)  # the schema as `router` itself creates it
     database = Database(url)
-    async with database.engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
     tenant_id, (key_id,) = await add_tenant_with_keys(database, "alpha", ["rk-a"])
     now = datetime.now(UTC)
     async with database.transaction() as session:

@@ -265,3 +265,29 @@ async def test_memory_budgets_follow_spend_recorded_by_other_replicas(usage_db: 
     assert backend.spend(("key", 9)) == pytest.approx(2.1)  # not 2.6: the local 0.5 is not counted twice
     with pytest.raises(LimitExceeded):
         await limiter.admit(k, t)
+
+
+async def test_an_unreadable_database_spend_fails_open_and_is_not_asked_per_request(
+    redis_namespace: str,
+) -> None:
+    calls = 0
+
+    async def broken(
+        start: datetime, key_ids: Collection[int], tenant_ids: Collection[int]
+    ) -> tuple[dict[int, float], dict[int, float]]:
+        nonlocal calls
+        calls += 1
+        raise ConnectionRefusedError("database away")
+
+    memory = Limiter(backend=MemoryBackend(broken), clock=Clock())
+    redis_backed = Limiter(
+        backend=RedisBackend.from_url(REDIS_URL, broken, namespace=redis_namespace), clock=Clock()
+    )
+    k, t = key(Limits(budget_usd=1.0)), tenant()
+    try:
+        for limiter in (memory, redis_backed):
+            for _ in range(5):
+                await limiter.admit(k, t)
+        assert calls == 2  # once per backend, not once per request
+    finally:
+        await redis_backed.stop()
