@@ -1,0 +1,156 @@
+"""Providers, deployments and chains through the admin page."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from router.store import catalog
+from tests.admin.conftest import SECRET, AdminClient
+
+SECRET_CREDENTIAL = "sk-very-secret-credential-123"
+
+
+def location_id(response: Any, kind: str) -> int:
+    match = re.match(rf"/admin/{kind}/(\d+)", response.headers["location"])
+    assert match, response.headers.get("location")
+    return int(match.group(1))
+
+
+async def make_provider(client: AdminClient, name: str = "oa", **extra: str) -> int:
+    await client.get("/admin/providers")
+    response = await client.post(
+        "/admin/providers",
+        {
+            "name": name,
+            "kind": "openai",
+            "api_base": "http://127.0.0.1:9/v1",
+            "api_key": SECRET_CREDENTIAL,
+            **extra,
+        },
+    )
+    assert response.status_code == 303, response.text
+    return location_id(response, "providers")
+
+
+async def test_provider_credential_is_write_only(admin: AdminClient) -> None:
+    provider_id = await make_provider(admin)
+    page = await admin.get(f"/admin/providers/{provider_id}")
+    assert page.status_code == 200
+    assert SECRET_CREDENTIAL not in page.text and "A credential is stored" in page.text
+    assert SECRET_CREDENTIAL not in (await admin.get("/admin/providers")).text
+    # Blank keeps it, a value replaces it, "remove" clears it.
+    await admin.post(f"/admin/providers/{provider_id}", {"name": "oa", "kind": "openai", "api_key": ""})
+    async with admin.http.app.state.db.session() as session:
+        row = await catalog.get_provider(session, provider_id)
+    cipher = admin.http.app.state.cipher
+    assert cipher.decrypt(row.credential_encrypted) == SECRET_CREDENTIAL
+    await admin.post(f"/admin/providers/{provider_id}", {"name": "oa", "kind": "openai", "api_key": "sk-new"})
+    async with admin.http.app.state.db.session() as session:
+        row = await catalog.get_provider(session, provider_id)
+    assert cipher.decrypt(row.credential_encrypted) == "sk-new"
+    await admin.post(
+        f"/admin/providers/{provider_id}", {"name": "oa", "kind": "openai", "remove_credential": "on"}
+    )
+    async with admin.http.app.state.db.session() as session:
+        row = await catalog.get_provider(session, provider_id)
+    assert row.credential_encrypted is None
+
+
+async def test_provider_errors_do_not_echo_the_credential(admin: AdminClient) -> None:
+    await make_provider(admin)
+    response = await admin.post(
+        "/admin/providers",
+        {
+            "name": "oa",
+            "kind": "Open AI!",
+            "api_base": "ftp://x",
+            "api_key": SECRET_CREDENTIAL,
+            "extra_params": "[1",
+        },
+    )
+    assert response.status_code == 422
+    assert SECRET_CREDENTIAL not in response.text
+    assert "must be an http:// or https:// URL" in response.text
+    assert "JSON object" in response.text
+    dup = await admin.post("/admin/providers", {"name": "oa", "kind": "openai"})
+    assert dup.status_code == 422 and "already exists" in dup.text
+    bad_kind = await admin.post("/admin/providers", {"name": "oa2", "kind": "Open AI!"})
+    assert bad_kind.status_code == 422 and "lower-case" in bad_kind.text
+
+
+async def test_test_connection_reports_failure_readably(admin: AdminClient) -> None:
+    provider_id = await make_provider(admin)
+    await admin.get(f"/admin/providers/{provider_id}")
+    response = await admin.htmx("POST", f"/admin/providers/{provider_id}/test", {"model": "gpt-4.1-mini"})
+    assert response.status_code == 200
+    assert "flash" in response.text and SECRET_CREDENTIAL not in response.text
+    missing = await admin.htmx("POST", f"/admin/providers/{provider_id}/test", {"model": ""})
+    assert "Model is required" in missing.text
+
+
+async def test_deployment_create_edit_and_unknown_provider(admin: AdminClient) -> None:
+    await make_provider(admin, "az", kind="azure")
+    bad = await admin.post(
+        "/admin/deployments", {"name": "eu", "provider": "nope", "deployment": "d", "model": "m"}
+    )
+    assert bad.status_code == 422 and "unknown provider" in bad.text.lower()
+    ok = await admin.post(
+        "/admin/deployments", {"name": "eu", "provider": "az", "deployment": "gpt4o-eu", "model": "gpt-4o"}
+    )
+    assert ok.status_code == 303
+    async with admin.http.app.state.db.session() as session:
+        (dep,) = await catalog.list_deployments(session)
+    page = await admin.get(f"/admin/deployments/{dep.id}")
+    assert page.status_code == 200 and "gpt4o-eu" in page.text
+    saved = await admin.post(
+        f"/admin/deployments/{dep.id}",
+        {"name": "eu", "provider": "az", "deployment": "gpt4o-eu2", "model": "gpt-4o"},
+    )
+    assert saved.status_code == 303
+    assert (await admin.get("/admin/deployments/99999")).status_code == 404
+
+
+async def test_provider_in_use_cannot_be_deleted(admin: AdminClient) -> None:
+    provider_id = await make_provider(admin)
+    async with admin.http.app.state.db.transaction() as session:
+        await catalog.create_rule(session, match="claude-*", target="oa/gpt-4.1", actor="test")
+    await admin.get(f"/admin/providers/{provider_id}")
+    response = await admin.post(f"/admin/providers/{provider_id}/delete", {})
+    assert response.status_code == 422 and "still used by" in response.text
+
+
+async def test_chain_create_and_edit_targets(admin: AdminClient) -> None:
+    await make_provider(admin)
+    await admin.get("/admin/chains")
+    bad = await admin.post("/admin/chains", {"name": "main", "targets": "ghost/x", "retries": "99"})
+    assert bad.status_code == 422 and 'value="main"' in bad.text
+    created = await admin.post(
+        "/admin/chains",
+        {"name": "main", "targets": "oa/gpt-4.1\noa/gpt-4.1-mini", "retries": "1", "backoff_ms": "100"},
+    )
+    assert created.status_code == 303, created.text
+    chain_id = location_id(created, "chains")
+    await admin.get(f"/admin/chains/{chain_id}")
+    added = await admin.htmx("POST", f"/admin/chains/{chain_id}/targets", {"target": "oa/o3"})
+    assert added.status_code == 200 and "oa/o3" in added.text
+    unknown = await admin.htmx("POST", f"/admin/chains/{chain_id}/targets", {"target": "nope/x"})
+    assert unknown.status_code == 422 and "unknown provider" in unknown.text.lower()
+    moved = await admin.htmx("POST", f"/admin/chains/{chain_id}/targets/2/move", {"direction": "up"})
+    assert moved.status_code == 200
+    removed = await admin.htmx("POST", f"/admin/chains/{chain_id}/targets/0/remove")
+    assert removed.status_code == 200
+    async with admin.http.app.state.db.session() as session:
+        chain = await catalog.get_chain(session, chain_id)
+    assert catalog.chain_refs(chain) == ["oa/o3", "oa/gpt-4.1-mini"]
+    assert (await admin.htmx("POST", f"/admin/chains/{chain_id}/targets/9/remove")).status_code == 404
+    settings = await admin.post(
+        f"/admin/chains/{chain_id}", {"name": "main", "retries": "abc", "backoff_ms": "5"}
+    )
+    assert settings.status_code == 422 and "Retries must be a whole number" in settings.text
+
+
+async def test_missing_objects_are_404(admin: AdminClient) -> None:
+    for url in ("/admin/providers/999", "/admin/chains/999", "/admin/tenants/999/keys/1"):
+        assert (await admin.get(url)).status_code == 404, url
+    assert SECRET  # the module's constants stay in use

@@ -1,0 +1,90 @@
+"""The dashboard, usage page, CSV and JSON endpoints over recorded usage."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from router.store import tenants as tenant_store
+from router.store.models import UsageRecord
+from tests.admin.conftest import AdminClient
+
+
+async def record_usage(client: AdminClient) -> int:
+    now = datetime.now(UTC)
+    async with client.http.app.state.db.transaction() as session:
+        tenant = await tenant_store.create_tenant(session, "acme", actor="test")
+        rows = [
+            UsageRecord(
+                created_at=now - timedelta(minutes=5),
+                request_id="r1",
+                tenant_id=tenant.id,
+                key_prefix="sk-rt-AAAAAA",
+                member="ann",
+                requested_model="claude-sonnet-4",
+                target="oa/gpt-4.1",
+                input_tokens=100,
+                output_tokens=20,
+                cost_usd=0.5,
+                outcome="ok",
+            ),
+            UsageRecord(
+                created_at=now - timedelta(minutes=3),
+                request_id="r2",
+                tenant_id=tenant.id,
+                key_prefix="sk-rt-BBBBBB",
+                member="bob",
+                requested_model="=cmd|calc",
+                target=None,
+                status=502,
+                outcome="error",
+            ),
+        ]
+        session.add_all(rows)
+    return tenant.id
+
+
+async def test_dashboard_shows_today(admin: AdminClient) -> None:
+    await record_usage(admin)
+    page = await admin.get("/admin")
+    assert page.status_code == 200
+    assert "claude-sonnet-4" in page.text and "acme" in page.text and "<svg" in page.text
+
+
+async def test_usage_page_filters_by_tenant_and_key(admin: AdminClient) -> None:
+    tenant_id = await record_usage(admin)
+    page = await admin.get(f"/admin/usage?range=24h&tenant_id={tenant_id}&key_prefix=sk-rt-AAAAAA")
+    assert page.status_code == 200
+    assert "claude-sonnet-4" in page.text and "=cmd|calc" not in page.text
+    everything = await admin.get("/admin/usage?range=7d&metric=cost")
+    assert "=cmd|calc" in everything.text and "Cost (USD) per day" in everything.text
+
+
+async def test_bad_filters_are_shown_next_to_the_fields(admin: AdminClient) -> None:
+    page = await admin.get("/admin/usage?range=custom&since=yesterday&tenant_id=abc")
+    assert page.status_code == 422
+    assert "Use a date like" in page.text and "Choose a tenant" in page.text
+    assert 'value="yesterday"' in page.text
+
+
+async def test_csv_download(admin: AdminClient) -> None:
+    await record_usage(admin)
+    response = await admin.http.get("/admin/usage.csv?range=24h")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    lines = response.text.strip().splitlines()
+    assert lines[0].startswith("created_at,request_id") and len(lines) == 3
+    assert "'=cmd|calc" in response.text
+
+
+async def test_json_api_groups_and_requires_a_session(admin: AdminClient) -> None:
+    await record_usage(admin)
+    grouped = await admin.http.get("/admin/api/usage?range=24h&group_by=model")
+    assert grouped.status_code == 200
+    rows = {row["name"]: row for row in grouped.json()["rows"]}
+    assert rows["claude-sonnet-4"]["input_tokens"] == 100 and rows["=cmd|calc"]["errors"] == 1
+    series = await admin.http.get("/admin/api/usage/timeseries?range=24h")
+    assert sum(row["requests"] for row in series.json()["rows"]) == 2
+    bad = await admin.http.get("/admin/api/usage?group_by=colour")
+    assert bad.status_code == 422 and "group_by" in bad.json()["errors"]
+    admin.http.cookies.clear()
+    assert (await admin.http.get("/admin/api/usage")).status_code == 303
