@@ -192,8 +192,20 @@ def test_db_upgrade_downgrade_and_current_on_an_empty_database(empty_db_url: str
     assert invoke(empty_db_url, "db", "current").stdout.startswith("none")
 
 
-def test_data_commands_on_an_unmigrated_postgres_say_how_to_fix_it(pg_server_url: str) -> None:
-    assert_one_error_line(invoke(pg_server_url, "tenant", "list"), "router db upgrade")
+def test_data_commands_migrate_the_embedded_sqlite_but_not_postgres(empty_db_url: str) -> None:
+    result = invoke(empty_db_url, "tenant", "list")
+    if empty_db_url.startswith("sqlite"):
+        assert result.exit_code == 0 and result.stdout.split() == [
+            "NAME",
+            "ENABLED",
+            "KEYS",
+            "RPM",
+            "TPM",
+            "BUDGET_USD",
+        ]
+    else:
+        assert_one_error_line(result, "is at revision none", "router db upgrade")
+        assert invoke(empty_db_url, "db", "current").stdout.startswith("none")
 
 
 def test_unreachable_database_is_one_line_without_the_password() -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select
 
+from router.store import admins
 from router.store.admins import (
     LoginStatus,
     count_users,
@@ -19,6 +21,12 @@ from router.store.db import AlreadyExistsError, Database
 from router.store.models import AdminUser, AuditEntry, utcnow
 
 PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same algorithm at a low cost: these tests are about counting and locking, not hash strength."""
+    monkeypatch.setattr(admins, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 async def test_create_user_stores_an_argon2_hash_and_audits(database: Database) -> None:
