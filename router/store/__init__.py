@@ -3,7 +3,6 @@
 from router.store.db import (
     AlreadyExistsError,
     Database,
-    DatabaseUnreachableError,
     NotFoundError,
     StoreError,
     migrations_current,
@@ -12,7 +11,6 @@ from router.store.db import (
 __all__ = [
     "AlreadyExistsError",
     "Database",
-    "DatabaseUnreachableError",
     "NotFoundError",
     "StoreError",
     "migrations_current",

@@ -37,10 +37,6 @@ class AlreadyExistsError(StoreError):
     """An object with that name already exists."""
 
 
-class DatabaseUnreachableError(StoreError):
-    """The database could not be reached at all."""
-
-
 def redact_url(url: str) -> str:
     """The URL without its password, safe for logs and error messages."""
     try:
