@@ -154,12 +154,15 @@ async def test_an_error_inside_a_200_is_retryable(
 async def test_no_first_byte_in_time_is_a_retryable_504(
     hub: ProviderHub, fake: FakeUpstream, kind: str, stream: bool
 ) -> None:
-    call = _call(kind, fake, Delay(2.0, Reply(text="too late")), stream, first_byte_timeout=0.3)
+    call = _call(kind, fake, Delay(1.0, Reply(text="too late")), stream, first_byte_timeout=0.3)
 
     error = await _fail_of(hub, call, stream)
 
     assert error.status == 504
     assert error.retryable
+    if stream:
+        # We hung up: when the fake wakes up to answer, it finds the connection gone.
+        assert await fake.wait_until_async(lambda: fake.cancelled_streams == 1, within=3.0)
 
 
 @pytest.mark.parametrize("kind", KINDS)
