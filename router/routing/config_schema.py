@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from router.routing.conditions import CONDITION_KEYS
 from router.routing.patterns import format_match, parse_match
 from router.routing.validate import (
+    SECRET_PARAM,
     ChainDraft,
     ConfigInvalid,
     DeploymentDraft,
@@ -29,7 +30,14 @@ from router.routing.validate import (
     ValidationIssue,
 )
 
-__all__ = ["ConfigFileError", "default_credential_ref", "parse_config", "render_config", "substitute_env"]
+__all__ = [
+    "ConfigFileError",
+    "default_credential_ref",
+    "env_vars_needed",
+    "parse_config",
+    "render_config",
+    "substitute_env",
+]
 
 _VAR = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _WHOLE_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -246,7 +254,39 @@ def parse_config(text: str, env: Mapping[str, str]) -> DesiredConfig:
 
 def default_credential_ref(provider_name: str) -> str:
     """The variable export names for a credential set without one: `azure-eu` -> `AZURE_EU_API_KEY`."""
-    return re.sub(r"[^A-Z0-9_]", "_", provider_name.upper()) + "_API_KEY"
+    return _env_name(provider_name, "API_KEY")
+
+
+def _env_name(*parts: str) -> str:
+    return re.sub(r"[^A-Z0-9_]", "_", "_".join(parts).upper())
+
+
+def _secret_params(
+    provider: str, params: Mapping[str, Any], refs: dict[str, str], prefix: str = ""
+) -> dict[str, Any]:
+    """extra_params with each secret-looking string replaced by a `${VAR}` reference (recorded in refs)."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}_{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            out[key] = _secret_params(provider, value, refs, name)
+        elif isinstance(value, str) and SECRET_PARAM.search(str(key)):
+            var = _env_name(provider, name)
+            refs[var] = value
+            out[key] = "${" + var + "}"
+        else:
+            out[key] = _escape(value)
+    return out
+
+
+def env_vars_needed(cfg: DesiredConfig) -> list[str]:
+    """The variables an apply of `render_config(cfg)` needs: credentials, then secret extra_params."""
+    names = [p.credential_ref for p in cfg.providers if p.credential_ref]
+    for p in cfg.providers:
+        refs: dict[str, str] = {}
+        _secret_params(p.name, p.extra_params, refs)
+        names.extend(refs)
+    return names
 
 
 def _escape(value: Any) -> Any:
@@ -294,7 +334,7 @@ def render_config(cfg: DesiredConfig) -> str:
         if p.api_version:
             item["api_version"] = _escape(p.api_version)
         if p.extra_params:
-            item["extra_params"] = _escape(dict(p.extra_params))
+            item["extra_params"] = _secret_params(p.name, p.extra_params, {})
         providers.append(item)
     doc["providers"] = providers
     deployments = []

@@ -22,6 +22,7 @@ __all__ = [
     "OVERRIDE_KEYS",
     "REASONING_EFFORTS",
     "RESERVED_PROVIDER_NAMES",
+    "SECRET_PARAM",
     "ChainDraft",
     "ConfigInvalid",
     "DeploymentDraft",
@@ -224,13 +225,19 @@ def api_base_error(url: str | None) -> str | None:
     return None
 
 
+# extra_params keys that would duplicate a provider's own fields (the providers layer ignores them anyway).
+_FIELD_KEYS = frozenset({"api_key", "api_base", "base_url", "key", "custom_llm_provider"})
+# Keys inside extra_params whose values are secrets (Bedrock and Vertex credentials...): never exported.
+SECRET_PARAM = re.compile(r"secret|credential|password|passwd|access_key|(^|_)token$", re.IGNORECASE)
+
+
 def extra_params_errors(params: Any) -> list[tuple[str, str]]:
     if not isinstance(params, Mapping):
         return [("", "must be a mapping")]
     return [
-        (str(k), "looks like a credential: set the provider's api_key instead")
+        (str(k), "set the provider's own api_key / api_base instead")
         for k in params
-        if _SECRETISH.search(str(k))
+        if str(k).lower() in _FIELD_KEYS
     ]
 
 

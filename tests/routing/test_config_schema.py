@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from router.routing.config_schema import ConfigFileError, parse_config, render_config
+from router.routing.config_schema import ConfigFileError, env_vars_needed, parse_config, render_config
 from router.routing.validate import validate_config
 
 ENV = {"OPENAI_API_KEY": "sk-1", "BASE": "http://127.0.0.1:9100"}
@@ -76,3 +76,26 @@ def test_an_exact_name_with_glob_characters_survives_a_round_trip() -> None:
     cfg = DesiredConfig(rules=(RuleDraft("odd*name", "exact", target="openai/x"),))
     again = parse_config(render_config(cfg), {})
     assert again.rules[0].match_kind == "regex"
+
+
+def test_secret_extra_params_export_as_references_and_come_back() -> None:
+    text = """
+providers:
+  - name: bedrock-us
+    kind: bedrock
+    extra_params: {aws_region_name: us-east-1, aws_secret_access_key: "${AWS_SECRET}", prompt_cache_key: k1}
+"""
+    cfg = parse_config(text, {"AWS_SECRET": "very-secret"})
+    assert cfg.providers[0].extra_params["aws_secret_access_key"] == "very-secret"
+    rendered = render_config(cfg)
+    assert "very-secret" not in rendered
+    assert "${BEDROCK_US_AWS_SECRET_ACCESS_KEY}" in rendered and "prompt_cache_key: k1" in rendered
+    assert env_vars_needed(cfg) == ["BEDROCK_US_AWS_SECRET_ACCESS_KEY"]
+    assert parse_config(rendered, {"BEDROCK_US_AWS_SECRET_ACCESS_KEY": "very-secret"}) == cfg
+
+
+def test_extra_params_may_not_replace_the_providers_own_fields() -> None:
+    cfg = parse_config("providers: [{name: p, kind: openai, extra_params: {api_key: x}}]", {})
+    assert [str(i) for i in validate_config(cfg)] == [
+        "providers[0].extra_params.api_key: set the provider's own api_key / api_base instead"
+    ]

@@ -135,7 +135,7 @@ def test_duplicate_names_and_bad_providers_are_reported() -> None:
             ProviderDraft("openai", "openai"),
             ProviderDraft("deployment", "Open AI"),
             ProviderDraft("az", "azure"),
-            ProviderDraft("x", "openai", extra_params={"api_key": "sk-1"}),
+            ProviderDraft("x", "openai", extra_params={"base_url": "http://x"}),
         ),
         tenants=(TenantDraft("acme"), TenantDraft("acme")),
     )
@@ -143,7 +143,7 @@ def test_duplicate_names_and_bad_providers_are_reported() -> None:
     assert any(f.startswith("providers[3].name: 'deployment' is reserved") for f in found)
     assert any(f.startswith("providers[3].kind: kind 'Open AI'") for f in found)
     assert "providers[4].api_base: an azure provider needs api_base" in found
-    assert any(f.startswith("providers[5].extra_params.api_key:") for f in found)
+    assert any(f.startswith("providers[5].extra_params.base_url:") for f in found)
     assert "tenants[1].name: duplicate tenant 'acme'" in found
 
 

@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.routing.config_schema import ConfigFileError, default_credential_ref, parse_config, render_config
+from router.routing.config_schema import (
+    ConfigFileError,
+    default_credential_ref,
+    env_vars_needed,
+    parse_config,
+    render_config,
+)
 from router.routing.validate import (
     ChainDraft,
     ConfigInvalid,
@@ -167,5 +173,4 @@ async def current_config(session: AsyncSession) -> DesiredConfig:
 async def export_config(session: AsyncSession) -> Export:
     """The database as config-file YAML; credentials appear only as `${ENV}` references."""
     desired = await current_config(session)
-    env_vars = tuple(p.credential_ref for p in desired.providers if p.credential_ref)
-    return Export(render_config(desired), env_vars)
+    return Export(render_config(desired), tuple(env_vars_needed(desired)))
