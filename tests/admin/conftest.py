@@ -8,15 +8,12 @@ from typing import Any
 
 import pytest
 from litestar import Litestar
-from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
-from router.admin import build_admin
+from router.app import create_app
 from router.settings import Settings
 from router.store import admins as admin_store
-from router.store.crypto import CredentialCipher
 from router.store.db import Database
-from router.store.snapshot import ModelFacts, SnapshotHolder
 
 SECRET = "admin-tests-secret-key"
 ADMIN_USER = "root"
@@ -26,19 +23,11 @@ _CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
 
 
 def build_test_app(db_url: str) -> Litestar:
-    """The admin bundle on a bare app with the services it uses (until create_app is importable here)."""
-    settings = Settings(_env_file=None, database_url=db_url, secret_key=SECRET)  # type: ignore[call-arg]
-    admin = build_admin(settings)
-    db = Database(db_url)
-    cipher = CredentialCipher(SECRET)
-    snapshots = SnapshotHolder(db, cipher, lambda kind, model: ModelFacts())
-    return Litestar(
-        route_handlers=[*admin.route_handlers, *admin.static_files],
-        state=State({"settings": settings, "db": db, "cipher": cipher, "snapshots": snapshots}),
-        template_config=admin.template_config,
-        middleware=admin.middleware,
-        exception_handlers=admin.exception_handlers,
+    """The real service as `router serve` builds it, on the test database."""
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, database_url=db_url, secret_key=SECRET, log_level="WARNING", config_poll_interval=0.2
     )
+    return create_app(settings)
 
 
 class AdminClient:
