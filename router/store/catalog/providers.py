@@ -65,6 +65,8 @@ def _check_provider_fields(name: str, kind: str, api_base: str | None, extra: Ma
         raise CatalogError(f"{name!r} is reserved (it starts deployment/ and chain/ refs)", field="name")
     check("kind", provider_kind_error(kind))
     check("api_base", api_base_error(api_base))
+    if kind == "azure" and not api_base:
+        raise CatalogError("an azure provider needs api_base", field="api_base")
     for key, problem in extra_params_errors(extra):
         raise CatalogError(problem, field=f"extra_params.{key}" if key else "extra_params")
 
