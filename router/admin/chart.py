@@ -26,7 +26,8 @@ class Bar:
 class Chart:
     bars: list[Bar]
     maximum: float
-    labels: list[tuple[float, str]]
+    # (x, text, text-anchor): the first label starts at its bar, the last ends at its bar, so none is cut off.
+    labels: list[tuple[float, str, str]]
     width: int = WIDTH
     height: int = HEIGHT
     left: int = LEFT
@@ -52,10 +53,13 @@ def bar_chart(points: list[tuple[str, float]]) -> Chart:
         bars.append(
             Bar(LEFT + i * step + gap / 2, HEIGHT - BOTTOM - h, max(step - gap, 0.5), h, label, value)
         )
-    labels: list[tuple[float, str]] = []
+    labels: list[tuple[float, str, str]] = []
     if points:
-        picks = sorted({0, len(points) // 2, len(points) - 1})
-        labels = [(LEFT + i * step + step / 2, points[i][0]) for i in picks]
+        last = len(points) - 1
+        for i in sorted({0, len(points) // 2, last}):
+            anchor = "start" if i == 0 else ("end" if i == last else "middle")
+            x = LEFT + i * step + (0 if anchor == "start" else step if anchor == "end" else step / 2)
+            labels.append((x, points[i][0], anchor))
     return Chart(bars=bars, maximum=maximum, labels=labels)
 
 
