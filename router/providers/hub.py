@@ -69,7 +69,8 @@ class ProviderHub:
                 limit=0,  # no global cap: the per-host cap is what protects an upstream
                 limit_per_host=256,
                 ttl_dns_cache=300,
-                keepalive_timeout=75,
+                # Shorter than the idle timeouts upstreams use, so we never reuse a socket they are closing.
+                keepalive_timeout=30,
                 enable_cleanup_closed=True,
             )
             self._session = aiohttp.ClientSession(
