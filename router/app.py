@@ -83,7 +83,9 @@ class Services:
             recorder=recorder,
             limiter=limiter,
             keys=KeyGuard(lookup),
-            cooldowns=Cooldowns(after_failures=settings.cooldown_after_failures, seconds=settings.cooldown_seconds),
+            cooldowns=Cooldowns(
+                after_failures=settings.cooldown_after_failures, seconds=settings.cooldown_seconds
+            ),
             upstream_timeout=settings.upstream_timeout,
             first_byte_timeout=settings.upstream_first_byte_timeout,
         )
@@ -131,7 +133,11 @@ class Services:
                 schema = await asyncio.wait_for(migrations_current(self.db), timeout=5)
             except Exception:  # an unreadable schema is "not ready", not a crash of the probe
                 schema = False
-        return {"database": database, "schema_current": schema, "snapshot": self.snapshots.current is not None}
+        return {
+            "database": database,
+            "schema_current": schema,
+            "snapshot": self.snapshots.current is not None,
+        }
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     redis_url: str | None = None
 
-    # How often every process checks the config version (seconds); a change saved elsewhere is live within this.
+    # How often every process checks the config version (seconds): a change saved elsewhere is live
+    # within this.
     config_poll_interval: float = 1.0
     # A request body larger than this is refused with 413 before it is read whole.
     max_request_bytes: int = 32 * 1024 * 1024

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Controller, Request, Response, get, head, post
+from litestar.datastructures import State
 from litestar.response import Stream
 
 from router.gateway.messages import MessagesGateway, new_request_id
@@ -10,12 +13,12 @@ from router.gateway.messages import MessagesGateway, new_request_id
 JSON = "application/json"
 
 
-def _gateway(request: Request[object, object, object]) -> MessagesGateway:
+def _gateway(request: Request[Any, Any, State]) -> MessagesGateway:
     gateway: MessagesGateway = request.app.state.gateway
     return gateway
 
 
-def _request_id(request: Request[object, object, object]) -> str:
+def _request_id(request: Request[Any, Any, State]) -> str:
     request_id = new_request_id()
     # The exception handler reads it back so that error bodies carry the same id.
     request.scope["state"]["request_id"] = request_id
@@ -27,7 +30,7 @@ class MessagesController(Controller):
     include_in_schema = True
 
     @post("/messages", status_code=200, summary="Create a Message (Anthropic Messages API)")
-    async def create_message(self, request: Request[object, object, object]) -> Response[bytes] | Stream:
+    async def create_message(self, request: Request[Any, Any, State]) -> Response[bytes] | Stream:
         request_id = _request_id(request)
         body = await request.body()
         result = await _gateway(request).messages(request.headers, body, request_id)
@@ -41,14 +44,14 @@ class MessagesController(Controller):
         )
 
     @post("/messages/count_tokens", status_code=200, summary="Count the tokens of a Messages request")
-    async def count_tokens(self, request: Request[object, object, object]) -> Response[bytes]:
+    async def count_tokens(self, request: Request[Any, Any, State]) -> Response[bytes]:
         request_id = _request_id(request)
         body = await request.body()
         result = await _gateway(request).count_tokens(request.headers, body, request_id)
         return Response(result, media_type=JSON, headers={"request-id": request_id})
 
     @get("/models", summary="List the models this key may ask for")
-    async def list_models(self, request: Request[object, object, object]) -> Response[bytes]:
+    async def list_models(self, request: Request[Any, Any, State]) -> Response[bytes]:
         request_id = _request_id(request)
         result = await _gateway(request).models(request.headers)
         return Response(result, media_type=JSON, headers={"request-id": request_id})

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from litestar import Request, Response
+from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 
 from router.wire.errors import (
@@ -19,26 +21,28 @@ from router.wire.errors import (
 log = logging.getLogger("router.gateway")
 
 
-def _request_id(request: Request[object, object, object]) -> str:
+def _request_id(request: Request[Any, Any, State]) -> str:
     from router.gateway.messages import new_request_id
 
     rid = request.scope.get("state", {}).get("request_id")
     return rid if isinstance(rid, str) else new_request_id()
 
 
-def api_error_response(request: Request[object, object, object], error: ApiError) -> Response[bytes]:
+def api_error_response(request: Request[Any, Any, State], error: ApiError) -> Response[bytes]:
     headers = {**error.headers, "request-id": _request_id(request)}
     if error.status in (429, 500, 529) or error.status >= 500:
         headers.setdefault("x-should-retry", "true")
-    return Response(error.to_bytes(), status_code=error.status, media_type="application/json", headers=headers)
+    return Response(
+        error.to_bytes(), status_code=error.status, media_type="application/json", headers=headers
+    )
 
 
-def handle_api_error(request: Request[object, object, object], exc: Exception) -> Response[bytes]:
+def handle_api_error(request: Request[Any, Any, State], exc: Exception) -> Response[bytes]:
     assert isinstance(exc, ApiError)
     return api_error_response(request, exc)
 
 
-def handle_http_exception(request: Request[object, object, object], exc: Exception) -> Response[bytes]:
+def handle_http_exception(request: Request[Any, Any, State], exc: Exception) -> Response[bytes]:
     """Litestar's own errors (404 route, 405, 413 body too large, 400 parse) in Anthropic's shape."""
     assert isinstance(exc, HTTPException)
     status = exc.status_code
@@ -57,7 +61,7 @@ def handle_http_exception(request: Request[object, object, object], exc: Excepti
     return api_error_response(request, error)
 
 
-def handle_unexpected(request: Request[object, object, object], exc: Exception) -> Response[bytes]:
+def handle_unexpected(request: Request[Any, Any, State], exc: Exception) -> Response[bytes]:
     # The boundary: log with the request id, never the body; the client gets a generic api_error.
     log.exception("unhandled error", extra={"request_id": _request_id(request), "path": request.url.path})
     return api_error_response(request, ApiInternalError("internal error"))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from litestar import Request, Response, get
+from litestar.datastructures import State
 
 from router.usage import metrics
 
@@ -16,7 +18,7 @@ async def healthz() -> dict[str, str]:
 
 
 @get("/readyz", include_in_schema=False)
-async def readyz(request: Request[object, object, object]) -> Response[dict[str, object]]:
+async def readyz(request: Request[Any, Any, State]) -> Response[dict[str, object]]:
     """Ready when the database answers, its schema is current and a routing snapshot is loaded."""
     state = request.app.state
     checks = await state.readiness()
@@ -25,7 +27,7 @@ async def readyz(request: Request[object, object, object]) -> Response[dict[str,
 
 
 @get("/metrics", include_in_schema=False)
-async def prometheus_metrics(request: Request[object, object, object]) -> Response[bytes]:
+async def prometheus_metrics(request: Request[Any, Any, State]) -> Response[bytes]:
     """Prometheus text format; needs `Authorization: Bearer <ROUTER_METRICS_TOKEN>` or an admin session."""
     token = request.app.state.settings.metrics_token
     auth = request.headers.get("authorization", "")
@@ -34,6 +36,8 @@ async def prometheus_metrics(request: Request[object, object, object]) -> Respon
         session = request.scope.get("session") or {}
         allowed = bool(isinstance(session, dict) and session.get("admin"))
     if not allowed:
-        return Response(b"metrics need a bearer token or an admin session\n", status_code=401, media_type="text/plain")
+        return Response(
+            b"metrics need a bearer token or an admin session\n", status_code=401, media_type="text/plain"
+        )
     body, content_type = metrics.render()
     return Response(body, media_type=content_type)

@@ -1,4 +1,4 @@
-"""The /v1 request path, framework-free: key guard -> parse -> resolve -> limits -> call (with fallback) -> answer.
+"""The /v1 request path, framework-free: key guard, parse, resolve, limits, call (with fallback), answer.
 
 Controllers hand it headers and the raw body; it returns bytes or an async iterator of SSE bytes. Every
 request whose key was known ends in exactly one usage event, handed to the recorder off the request path.
@@ -27,7 +27,7 @@ from router.routing.errors import ForbiddenError, NoRouteError
 from router.routing.model import KeySpec, RequestFacts, Route, RoutingConfig, Target, TenantSpec
 from router.routing.resolve import Resolver, check_key_model
 from router.usage.events import UsageEvent
-from router.usage.limits import LimitExceeded, Limiter
+from router.usage.limits import Limiter, LimitExceeded
 from router.usage.recorder import UsageRecorder
 from router.wire.errors import (
     ApiError,

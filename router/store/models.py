@@ -2,7 +2,8 @@
 
 Every admin-managed object lives here; a change to any of them bumps `ConfigVersion` in the same transaction,
 which is how every process learns that its routing snapshot and key cache are stale.
-Usage rows carry plain ids (no foreign keys) so that batched inserts stay cheap and history survives deletions.
+Usage rows carry plain ids (no foreign keys) so that batched inserts stay cheap and history survives
+deletions.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ class ApiKey(Base):
 
 
 class Provider(Timestamps, Base):
-    """A configured backend account: kind (openai, azure, gemini, anthropic, or any LiteLLM provider string)."""
+    """A configured backend account of a kind: openai, azure, gemini, anthropic, or a LiteLLM provider."""
 
     __tablename__ = "providers"
 
@@ -109,11 +110,13 @@ class Provider(Timestamps, Base):
     credential_ref: Mapped[str | None] = mapped_column(String(200), default=None)
     extra_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
-    deployments: Mapped[list[Deployment]] = relationship(back_populates="provider", cascade="all, delete-orphan")
+    deployments: Mapped[list[Deployment]] = relationship(
+        back_populates="provider", cascade="all, delete-orphan"
+    )
 
 
 class Deployment(Timestamps, Base):
-    """An Azure OpenAI deployment: the path segment to call and the model behind it (for limits and prices)."""
+    """An Azure OpenAI deployment: the path segment to call and the model behind it (limits, prices)."""
 
     __tablename__ = "deployments"
 

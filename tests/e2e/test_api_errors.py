@@ -26,10 +26,14 @@ def router(live_router: LiveRouter) -> LiveRouter:
     return live_router
 
 
-def _post(router: LiveRouter, body: Any, headers: dict[str, str] | None = None, raw: bytes | None = None) -> httpx.Response:
+def _post(
+    router: LiveRouter, body: Any, headers: dict[str, str] | None = None, raw: bytes | None = None
+) -> httpx.Response:
     with router.http() as http:
         if raw is not None:
-            return http.post("/v1/messages", content=raw, headers={"content-type": "application/json", **(headers or {})})
+            return http.post(
+                "/v1/messages", content=raw, headers={"content-type": "application/json", **(headers or {})}
+            )
         return http.post("/v1/messages", json=body, headers=headers or {})
 
 
@@ -45,7 +49,10 @@ GOOD = {"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "u
 
 def test_missing_and_unknown_keys_are_401(router: LiveRouter) -> None:
     assert _error(_post(router, GOOD))[:2] == (401, "authentication_error")
-    assert _error(_post(router, GOOD, {"x-api-key": "sk-rt-not-a-real-key"}))[:2] == (401, "authentication_error")
+    assert _error(_post(router, GOOD, {"x-api-key": "sk-rt-not-a-real-key"}))[:2] == (
+        401,
+        "authentication_error",
+    )
     assert _error(_post(router, GOOD, {"authorization": "Bearer nope"}))[:2] == (401, "authentication_error")
 
 
@@ -87,10 +94,15 @@ def test_revoked_key_stops_working_within_two_seconds(router: LiveRouter) -> Non
         ({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]}, "max_tokens"),
         ({"model": "claude-sonnet-4-5", "max_tokens": "ten", "messages": []}, "max_tokens"),
         ({"max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}, "model"),
-        ({"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": [{"role": "user", "content": 5}]}, "messages"),
+        (
+            {"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": [{"role": "user", "content": 5}]},
+            "messages",
+        ),
     ],
 )
-def test_invalid_bodies_are_400_naming_the_field(router: LiveRouter, body: dict[str, Any], needle: str) -> None:
+def test_invalid_bodies_are_400_naming_the_field(
+    router: LiveRouter, body: dict[str, Any], needle: str
+) -> None:
     key = router.key("acme", "dave")
     status, kind, message = _error(_post(router, body, {"x-api-key": key}))
     assert (status, kind) == (400, "invalid_request_error")

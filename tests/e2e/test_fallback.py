@@ -72,7 +72,9 @@ def test_stream_falls_back_before_first_byte(router: LiveRouter) -> None:
 
 
 def test_stream_broken_after_first_byte_ends_with_error_event(router: LiveRouter) -> None:
-    router.upstream.script(BreakStream(after_chunks=3, reply=Reply(text="a long answer that breaks")), model="gpt-4.1")
+    router.upstream.script(
+        BreakStream(after_chunks=3, reply=Reply(text="a long answer that breaks")), model="gpt-4.1"
+    )
     client = router.client(router.key())
     with pytest.raises(anthropic.APIStatusError), client.messages.stream(**ASK) as stream:  # type: ignore[arg-type]
         for _ in stream:

@@ -114,7 +114,12 @@ def test_tool_result_round_trip_reaches_upstream_in_order(routed: Routed) -> Non
     message = client.messages.create(
         model="claude-sonnet-4-5",
         max_tokens=500,
-        tools=[{"name": "Bash", "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}}],
+        tools=[
+            {
+                "name": "Bash",
+                "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}},
+            }
+        ],
         messages=[
             {"role": "user", "content": "run echo ok"},
             {
@@ -170,7 +175,9 @@ def test_upstream_rate_limit_reaches_client_with_retry_after(routed: Routed) -> 
     routed.router.upstream.script(Fail(429, "slow down", headers={"retry-after": "7"}))
     client = routed.router.client(routed.key)
     with pytest.raises(anthropic.RateLimitError) as caught:
-        client.messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+        client.messages.create(
+            model="claude-sonnet-4-5", max_tokens=10, messages=[{"role": "user", "content": "x"}]
+        )
     assert caught.value.status_code == 429
     assert caught.value.response.headers["retry-after"] == "7"
     assert caught.value.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]
@@ -180,7 +187,9 @@ def test_upstream_bad_request_is_not_retried_and_is_a_400(routed: Routed) -> Non
     routed.router.upstream.script(Fail(400, "bad things in the request"))
     client = routed.router.client(routed.key)
     with pytest.raises(anthropic.BadRequestError):
-        client.messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+        client.messages.create(
+            model="claude-sonnet-4-5", max_tokens=10, messages=[{"role": "user", "content": "x"}]
+        )
     assert len(routed.router.upstream.requests) == 1
 
 

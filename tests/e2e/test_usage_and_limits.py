@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import anthropic
@@ -27,7 +27,11 @@ rules:
   - {match: "*", chain: big}
 """
 
-ASK: dict[str, Any] = {"model": "claude-sonnet-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
+ASK: dict[str, Any] = {
+    "model": "claude-sonnet-4-5",
+    "max_tokens": 50,
+    "messages": [{"role": "user", "content": "hi"}],
+}
 
 
 def _usage_json(router: LiveRouter, *args: str) -> list[dict[str, Any]]:
@@ -42,7 +46,7 @@ def _wait_for_records(router: LiveRouter, count: int) -> list[dict[str, Any]]:
     deadline = time.monotonic() + 10
     while True:
         rows = _usage_json(router)
-        if rows and rows[0]["requests"] >= count or time.monotonic() > deadline:
+        if (rows and rows[0]["requests"] >= count) or time.monotonic() > deadline:
             return rows
         time.sleep(0.2)
 
@@ -58,7 +62,9 @@ def test_every_request_is_recorded_with_upstream_tokens_costs_and_attempts(route
     upstream = router.upstream
     # 3 plain, 3 streamed, 2 of which fail over from OpenAI to the Azure deployment.
     for stream in (False, True):
-        upstream.script(Reply(text="one", input_tokens=100, output_tokens=10, cached_tokens=20), model="gpt-4.1")
+        upstream.script(
+            Reply(text="one", input_tokens=100, output_tokens=10, cached_tokens=20), model="gpt-4.1"
+        )
         upstream.script(Fail(500), model="gpt-4.1")
         upstream.script(Reply(text="two", input_tokens=200, output_tokens=20), model="gpt-4o-prod")
         upstream.script(Reply(text="three", input_tokens=300, output_tokens=30), model="gpt-4.1")
