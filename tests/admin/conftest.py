@@ -33,10 +33,13 @@ def build_test_app(db_url: str) -> Litestar:
 class AdminClient:
     """A test client that remembers the page's CSRF token."""
 
-    def __init__(self, client: AsyncTestClient[Litestar]) -> None:
+    def __init__(self, client: AsyncTestClient[Litestar], db: Database) -> None:
         # Redirects are part of what is tested: never follow them silently.
         client.follow_redirects = False
         self.http = client
+        # The test's own handle on the database: the app's engine lives on the test client's event loop,
+        # and asyncpg connections must not cross loops.
+        self.db = db
         self.csrf = ""
 
     def remember_csrf(self, html: str) -> None:
@@ -82,12 +85,11 @@ async def app(database: Database) -> Litestar:
 
 
 @pytest.fixture
-async def anon(app: Litestar) -> AsyncIterator[AdminClient]:
+async def anon(app: Litestar, database: Database) -> AsyncIterator[AdminClient]:
     """A client that has not signed in (the database has one admin user)."""
-    await create_admin(app.state.db)
+    await create_admin(database)
     async with AsyncTestClient(app=app, base_url="http://router.test") as client:
-        yield AdminClient(client)
-    await app.state.db.dispose()
+        yield AdminClient(client, database)
 
 
 @pytest.fixture

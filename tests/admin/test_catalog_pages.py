@@ -41,18 +41,18 @@ async def test_provider_credential_is_write_only(admin: AdminClient) -> None:
     assert SECRET_CREDENTIAL not in (await admin.get("/admin/providers")).text
     # Blank keeps it, a value replaces it, "remove" clears it.
     await admin.post(f"/admin/providers/{provider_id}", {"name": "oa", "kind": "openai", "api_key": ""})
-    async with admin.http.app.state.db.session() as session:
+    async with admin.db.session() as session:
         row = await catalog.get_provider(session, provider_id)
     cipher = admin.http.app.state.cipher
     assert cipher.decrypt(row.credential_encrypted) == SECRET_CREDENTIAL
     await admin.post(f"/admin/providers/{provider_id}", {"name": "oa", "kind": "openai", "api_key": "sk-new"})
-    async with admin.http.app.state.db.session() as session:
+    async with admin.db.session() as session:
         row = await catalog.get_provider(session, provider_id)
     assert cipher.decrypt(row.credential_encrypted) == "sk-new"
     await admin.post(
         f"/admin/providers/{provider_id}", {"name": "oa", "kind": "openai", "remove_credential": "on"}
     )
-    async with admin.http.app.state.db.session() as session:
+    async with admin.db.session() as session:
         row = await catalog.get_provider(session, provider_id)
     assert row.credential_encrypted is None
 
@@ -99,7 +99,7 @@ async def test_deployment_create_edit_and_unknown_provider(admin: AdminClient) -
         "/admin/deployments", {"name": "eu", "provider": "az", "deployment": "gpt4o-eu", "model": "gpt-4o"}
     )
     assert ok.status_code == 303
-    async with admin.http.app.state.db.session() as session:
+    async with admin.db.session() as session:
         (dep,) = await catalog.list_deployments(session)
     page = await admin.get(f"/admin/deployments/{dep.id}")
     assert page.status_code == 200 and "gpt4o-eu" in page.text
@@ -113,7 +113,7 @@ async def test_deployment_create_edit_and_unknown_provider(admin: AdminClient) -
 
 async def test_provider_in_use_cannot_be_deleted(admin: AdminClient) -> None:
     provider_id = await make_provider(admin)
-    async with admin.http.app.state.db.transaction() as session:
+    async with admin.db.transaction() as session:
         await catalog.create_rule(session, match="claude-*", target="oa/gpt-4.1", actor="test")
     await admin.get(f"/admin/providers/{provider_id}")
     response = await admin.post(f"/admin/providers/{provider_id}/delete", {})
@@ -140,7 +140,7 @@ async def test_chain_create_and_edit_targets(admin: AdminClient) -> None:
     assert moved.status_code == 200
     removed = await admin.htmx("POST", f"/admin/chains/{chain_id}/targets/0/remove")
     assert removed.status_code == 200
-    async with admin.http.app.state.db.session() as session:
+    async with admin.db.session() as session:
         chain = await catalog.get_chain(session, chain_id)
     assert catalog.chain_refs(chain) == ["oa/o3", "oa/gpt-4.1-mini"]
     assert (await admin.htmx("POST", f"/admin/chains/{chain_id}/targets/9/remove")).status_code == 404

@@ -6,6 +6,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from router.admin import first_run_setup_token
+from router.store.db import Database
 from tests.admin.conftest import ADMIN_PASSWORD, SECRET, AdminClient
 
 
@@ -112,12 +113,14 @@ async def test_tampered_session_cookie_is_ignored(admin: AdminClient) -> None:
     assert page.status_code == 303
 
 
-async def test_first_run_setup_link_creates_the_first_admin_then_closes(app: Litestar) -> None:
-    db = app.state.db
+async def test_first_run_setup_link_creates_the_first_admin_then_closes(
+    app: Litestar, database: Database
+) -> None:
+    db = database
     token = await first_run_setup_token(db, SECRET)
     assert token
     async with AsyncTestClient(app=app, base_url="http://router.test") as http:
-        client = AdminClient(http)
+        client = AdminClient(http, db)
         assert (await client.get("/admin/setup?token=wrong")).status_code == 404
         page = await client.get(f"/admin/setup?token={token}")
         assert page.status_code == 200
@@ -133,4 +136,10 @@ async def test_first_run_setup_link_creates_the_first_admin_then_closes(app: Lit
         assert (await client.get("/admin")).status_code == 200
         assert (await client.get(f"/admin/setup?token={token}")).status_code == 404
     assert await first_run_setup_token(db, SECRET) is None
-    await db.dispose()
+
+
+async def test_the_gateway_is_untouched_by_admin_sessions_and_csrf(anon: AdminClient) -> None:
+    response = await anon.http.post("/v1/messages", json={"model": "x", "max_tokens": 1, "messages": []})
+    assert response.status_code in (401, 403)
+    assert response.json()["type"] == "error"
+    assert "set-cookie" not in response.headers and "location" not in response.headers

@@ -14,7 +14,7 @@ from tests.admin.conftest import SECRET, AdminClient
 
 
 async def seed(client: AdminClient) -> dict[str, int]:
-    db = client.http.app.state.db
+    db = client.db
     async with db.transaction() as session:
         await catalog.create_provider(
             session, cipher=CredentialCipher(SECRET), name="oa", kind="openai", api_key="sk-secret-123"
@@ -58,7 +58,7 @@ async def test_edit_row_then_save_swaps_the_display_row(admin: AdminClient) -> N
     )
     assert saved.status_code == 200, saved.text
     assert "claude-opus-*" in saved.text and "thinking=True" in saved.text and "editable" in saved.text
-    async with admin.http.app.state.db.session() as session:
+    async with admin.db.session() as session:
         rule = await catalog.get_rule(session, ids["first"])
     assert (
         rule.match == "claude-opus-*" and rule.target == "oa/gpt-5" and rule.conditions == {"thinking": True}
@@ -136,7 +136,7 @@ async def test_another_tenants_rule_is_not_found_through_this_tenant(admin: Admi
     assert response.status_code == 404
     assert (await admin.get(f"/admin/rules/global/{theirs}/edit")).status_code == 404
     assert (await admin.get("/admin/rules/999999/1/edit")).status_code == 404
-    async with admin.http.app.state.db.session() as session:
+    async with admin.db.session() as session:
         assert (await catalog.get_rule(session, theirs)).match == "x"
 
 

@@ -21,7 +21,7 @@ async def test_create_tenant_then_list_it(admin: AdminClient) -> None:
     tenant_id = await create_tenant(admin, "acme")
     page = await admin.get("/admin/tenants")
     assert f'href="/admin/tenants/{tenant_id}">acme<' in page.text
-    async with admin.http.app.state.db.session() as session:
+    async with admin.db.session() as session:
         tenant = await tenant_store.get_tenant(session, "acme")
     assert tenant.rpm == 60
 
@@ -49,7 +49,7 @@ async def test_rename_disable_and_limits(admin: AdminClient) -> None:
         {"rpm": "", "tpm": "1000", "budget_usd": "12.5", "allowed_targets": "oa/gpt-4.1\ndeployment/eu"},
     )
     assert limits.status_code == 303
-    async with admin.http.app.state.db.session() as session:
+    async with admin.db.session() as session:
         tenant = await tenant_store.get_tenant(session, "acme-2")
     assert not tenant.enabled and tenant.rpm is None and tenant.tpm == 1000 and tenant.budget_usd == 12.5
     assert tenant.allowed_targets == ["oa/gpt-4.1", "deployment/eu"]
@@ -89,7 +89,7 @@ async def test_issue_key_shows_it_once_with_claude_code_settings(admin: AdminCli
     assert issued.headers["cache-control"] == "no-store"
     later = await admin.get(f"/admin/tenants/{tenant_id}")
     assert plaintext not in later.text and plaintext[:12] in later.text
-    async with admin.http.app.state.db.session() as session:
+    async with admin.db.session() as session:
         (row,) = await key_store.list_keys(session, "acme")
     assert row.key_hash not in later.text
     assert row.expires_at is not None and row.allowed_models == ["claude-*"]
@@ -110,20 +110,20 @@ async def test_key_form_errors_keep_what_was_typed(admin: AdminClient) -> None:
 async def test_revoke_and_limits_only_through_the_owning_tenant(admin: AdminClient) -> None:
     acme = await create_tenant(admin, "acme")
     other = await create_tenant(admin, "other")
-    async with admin.http.app.state.db.transaction() as session:
+    async with admin.db.transaction() as session:
         key, _ = await key_store.create_key(session, "acme", "ann", actor="test")
     await admin.get(f"/admin/tenants/{acme}")
     assert (await admin.get(f"/admin/tenants/{other}/keys/{key.id}")).status_code == 404
     assert (await admin.post(f"/admin/tenants/{other}/keys/{key.id}/revoke", {})).status_code == 404
     limits = await admin.post(f"/admin/tenants/{other}/keys/{key.id}/limits", {"rpm": "1"})
     assert limits.status_code == 404
-    async with admin.http.app.state.db.session() as session:
+    async with admin.db.session() as session:
         (row,) = await key_store.list_keys(session, "acme")
     assert row.revoked_at is None and row.rpm is None
 
     assert (await admin.post(f"/admin/tenants/{acme}/keys/{key.id}/limits", {"rpm": "5"})).status_code == 303
     assert (await admin.post(f"/admin/tenants/{acme}/keys/{key.id}/revoke", {})).status_code == 303
-    async with admin.http.app.state.db.session() as session:
+    async with admin.db.session() as session:
         (row,) = await key_store.list_keys(session, "acme")
     assert row.revoked_at is not None and row.rpm == 5
 
@@ -131,5 +131,5 @@ async def test_revoke_and_limits_only_through_the_owning_tenant(admin: AdminClie
 async def test_tenant_mutation_without_csrf_is_refused(admin: AdminClient) -> None:
     response = await admin.post("/admin/tenants", {"name": "sneaky"}, csrf=False)
     assert response.status_code == 403
-    async with admin.http.app.state.db.session() as session:
+    async with admin.db.session() as session:
         assert await tenant_store.get_tenant_by_name(session, "sneaky") is None

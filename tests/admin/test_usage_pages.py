@@ -11,7 +11,7 @@ from tests.admin.conftest import AdminClient
 
 async def record_usage(client: AdminClient) -> int:
     now = datetime.now(UTC)
-    async with client.http.app.state.db.transaction() as session:
+    async with client.db.transaction() as session:
         tenant = await tenant_store.create_tenant(session, "acme", actor="test")
         rows = [
             UsageRecord(

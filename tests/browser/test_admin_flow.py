@@ -106,6 +106,17 @@ def test_admin_configures_routing_and_sees_the_request(
     page.locator("#level-global tr.editable").first.wait_for()
     assert "fake/gpt-4.1-mini" in page.locator("#level-global table").inner_text()
 
+    # Inline edit with an unknown target: the 422 answer swaps in the row with the error next to the field.
+    page.locator("#level-global tr.editable").first.click()
+    editing = page.locator("#level-global tr.editing")
+    editing.get_by_label("Target (PROVIDER/MODEL or deployment/NAME)").fill("ghost/model")
+    editing.get_by_role("button", name="Save").click()
+    page.locator("#level-global tr.editing .field.has-error").get_by_text("Unknown provider").wait_for()
+    assert page.locator("#level-global tr.editing input[name=target]").input_value() == "ghost/model"
+    shot(page, screenshots, "03a-rule-error")
+    page.locator("#level-global tr.editing").get_by_role("button", name="Cancel").click()
+    page.locator("#level-global tr.editable").first.wait_for()
+
     # Inline edit: click the row, change the description, save; the row swaps back.
     page.locator("#level-global tr.editable").first.click()
     page.locator("#level-global tr.editing").get_by_label("Description").fill("all Claude models")
