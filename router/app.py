@@ -140,9 +140,12 @@ class Services:
         }
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> Litestar:
+    """The app; uvicorn calls it with no arguments in every worker. Tests pass their own settings and keep
+    pytest's log capture (`configure_logs=False`)."""
     settings = settings or get_settings()
-    configure_logging(settings.log_level)
+    if configure_logs:
+        configure_logging(settings.log_level)
     if not settings.secret_key:
         settings = settings.model_copy(update={"secret_key": resolve_secret_key(settings)})
     services = Services.build(settings)

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8082
     workers: int = 1
+    # Proxies whose X-Forwarded-For / -Proto are trusted (comma-separated, or "*" behind a private LB).
+    forwarded_allow_ips: str = "127.0.0.1"
     secret_key: str | None = Field(default=None, repr=False)
     log_level: str = "INFO"
     redis_url: str | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 
 import click
 
@@ -11,6 +12,7 @@ from router.cli.common import cli_errors, load_settings, run
 from router.store.crypto import resolve_secret_key
 from router.store.db import redact_url
 from router.store.migrate import upgrade_to_head
+from router.usage.logging import configure_logging
 
 log = logging.getLogger("router.cli")
 
@@ -23,7 +25,7 @@ log = logging.getLogger("router.cli")
 def serve_command(host: str | None, port: int | None, workers: int | None) -> None:
     """Apply pending migrations and serve /v1/messages and the admin page."""
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     # Before anything listens: a PostgreSQL deployment without ROUTER_SECRET_KEY stops here, with one line.
     resolve_secret_key(settings)
     run(upgrade_to_head(settings.database_url))
@@ -31,6 +33,11 @@ def serve_command(host: str | None, port: int | None, workers: int | None) -> No
 
     import uvicorn
 
+    # The app factory (run in each worker) reads Settings from the environment: hand it the CLI's choices.
+    if host:
+        os.environ["ROUTER_HOST"] = host
+    if port is not None:
+        os.environ["ROUTER_PORT"] = str(port)
     uvicorn.run(
         "router.app:create_app",
         factory=True,
@@ -39,5 +46,10 @@ def serve_command(host: str | None, port: int | None, workers: int | None) -> No
         workers=workers if workers is not None else settings.workers,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        # Our JSON log handler on the root logger formats uvicorn's lines too; per-request access lines
+        # are left to usage records and /metrics (they cost time on every request).
+        log_config=None,
+        access_log=False,
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
     )

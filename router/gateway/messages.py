@@ -152,7 +152,8 @@ class MessagesGateway:
                 overrides=route.overrides,
                 anthropic_beta=headers.get("anthropic-beta"),
                 timeout=self._timeout,
-                first_byte_timeout=self._first_byte_timeout,
+                # A non-streamed answer's first byte comes when the whole answer is ready.
+                first_byte_timeout=self._first_byte_timeout if req.stream else self._timeout,
             )
 
         if not req.stream:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import anthropic
 import pytest
 
@@ -56,10 +58,22 @@ def test_bad_request_does_not_fall_back(router: LiveRouter) -> None:
     assert [r.kind for r in router.upstream.requests] == ["openai"]
 
 
-def test_slow_first_byte_times_out_then_falls_back(router: LiveRouter) -> None:
+def test_slow_first_byte_of_a_stream_times_out_then_falls_back(router: LiveRouter) -> None:
     router.upstream.script(Delay(30, Reply(text="too late")), model="gpt-4.1")
     router.upstream.script(Reply(text="on time"), model="gpt-4o-prod")
-    message = router.client(router.key()).messages.create(**ASK)  # type: ignore[arg-type]
+    with router.client(router.key()).messages.stream(**ASK) as stream:  # type: ignore[arg-type]
+        final = stream.get_final_message()
+    assert final.content[0].text == "on time"  # type: ignore[union-attr]
+
+
+def test_non_stream_call_slower_than_the_whole_call_timeout_falls_back(
+    start_router: Callable[..., LiveRouter],
+) -> None:
+    live_router = start_router(upstream_timeout=2.0)
+    live_router.apply(CHAIN)
+    live_router.upstream.script(Delay(30, Reply(text="too late")), model="gpt-4.1")
+    live_router.upstream.script(Reply(text="on time"), model="gpt-4o-prod")
+    message = live_router.client(live_router.key()).messages.create(**ASK)  # type: ignore[arg-type]
     assert message.content[0].text == "on time"  # type: ignore[union-attr]
 
 
