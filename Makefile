@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test install install-dev browser lint typecheck bench clean
+.PHONY: run test install install-dev browser tools lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,14 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
 	  echo "chromium is not installed: browser tests will skip (apt-get install chromium)"; }
 
-test: install-dev browser
+# The real Claude Code CLI, for the end-to-end test that drives it through the router (needs npm).
+CLAUDE_CODE_VERSION ?= 2.1.332
+tools:
+	@[ -x .tools/node_modules/.bin/claude ] || { command -v npm >/dev/null 2>&1 && \
+	  npm install --silent --no-audit --no-fund --prefix .tools @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION) || \
+	  echo "npm is not installed: the Claude Code CLI test will skip"; }
+
+test: install-dev browser tools
 	$(BIN)/python -m pytest -q
 
 lint:
