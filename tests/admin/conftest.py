@@ -24,7 +24,7 @@ _CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
 
 def build_test_app(db_url: str) -> Litestar:
     """The real service as `router serve` builds it, on the test database."""
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None, database_url=db_url, secret_key=SECRET, log_level="WARNING", config_poll_interval=0.2
     )
     return create_app(settings)

@@ -143,3 +143,12 @@ async def test_the_gateway_is_untouched_by_admin_sessions_and_csrf(anon: AdminCl
     assert response.status_code in (401, 403)
     assert response.json()["type"] == "error"
     assert "set-cookie" not in response.headers and "location" not in response.headers
+
+
+async def test_unknown_admin_pages_are_html_404_and_static_files_still_load(admin: AdminClient) -> None:
+    missing = await admin.get("/admin/no/such/page")
+    assert missing.status_code == 404 and "There is no such page" in missing.text
+    css = await admin.http.get("/admin/static/admin.css")
+    assert css.status_code == 200 and "font-family" in css.text
+    htmx = await admin.http.get("/admin/static/htmx.min.js")
+    assert htmx.status_code == 200

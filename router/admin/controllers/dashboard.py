@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Controller, Request, get
 from litestar.response import Template
 
+from router.admin.auth import AdminNotFoundError
 from router.admin.chart import bar_chart
 from router.admin.deps import reading
 from router.admin.web import render
@@ -37,3 +38,8 @@ class DashboardController(Controller):
             "admin/dashboard.html",
             {"today": today, "top_tenants": tenants[:TOP], "top_models": models[:TOP], "chart": chart},
         )
+
+    @get("/{rest:path}")
+    async def unknown_page(self, rest: str) -> Template:
+        """Any other /admin path: the admin's own 404 page rather than the API's JSON error."""
+        raise AdminNotFoundError("There is no such page.")
