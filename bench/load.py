@@ -1,11 +1,11 @@
 """A cheap load driver: N keep-alive connections, each a worker sending requests back to back.
 
 Raw asyncio streams (uvloop when installed), one pre-encoded request per cell, a minimal HTTP/1.1 response
-reader (Content-Length, chunked, or read-to-close). For each request it records when the request was sent,
-when the response head arrived (TTFB), when the first generated text arrived (TTFT, found by a bytes search for
-the fake upstream's token) and when the last byte arrived. Requests that finish inside the measured window count
-(throughput = those / window; a slow target at high concurrency still gets samples in a short window); a
-warm-up before the window lets connections open and caches fill.
+reader (Content-Length, chunked, or read-to-close). For each request it records when it was sent, when the
+response head arrived (TTFB), when the first generated text arrived (TTFT, a bytes search for the fake
+upstream's token) and when the last byte arrived. Requests that finish inside the measured window count
+(throughput = those / window, so a slow target at high concurrency still gets samples in a short window);
+a warm-up before the window lets connections open and caches fill.
 """
 
 from __future__ import annotations

@@ -27,20 +27,28 @@ def _f(value: Any, digits: int = 2) -> str:
 
 
 def cells_table(cells: list[dict[str, Any]]) -> str:
-    rows = [
+    gc = any("gc_ms_per_req" in c for c in cells)
+    head = (
         "| target | request | stream | c | req/s | p50 ms | p90 ms | p99 ms | TTFT p50 ms | errors "
-        "| proxy CPU ms/req | other load % |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+        "| proxy CPU ms/req | other load % |"
+    )
+    rule = "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    if gc:
+        head += " GC ms/req | longest GC pause ms |"
+        rule += "---:|---:|"
+    rows = [head, rule]
     for cell in cells:
         lat = cell["latency_ms"]
-        rows.append(
+        row = (
             f"| {cell['target']} | {cell['shape']} | {'yes' if cell['stream'] else 'no'} "
             f"| {cell['concurrency']} "
             f"| {_f(cell['rps'], 1)} | {_f(lat.get('p50'))} | {_f(lat.get('p90'))} | {_f(lat.get('p99'))} "
             f"| {_f(cell['ttft_ms'].get('p50')) if cell['stream'] else '-'} | {cell['errors']} "
             f"| {_f(cell.get('server_cpu_ms_per_req'), 3)} | {_f(cell.get('foreign_cpu_pct'), 0)} |"
         )
+        if gc:
+            row += f" {_f(cell.get('gc_ms_per_req'), 3)} | {_f(cell.get('gc_max_pause_ms'), 1)} |"
+        rows.append(row)
     return "\n".join(rows)
 
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +34,7 @@ from bench.procs import (
     Child,
     cpu_seconds,
     cpus,
+    descendants,
     machine_busy_seconds,
     pin_self,
     tree_cpu_seconds,
@@ -69,12 +72,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="record the router with py-spy during its highest-concurrency cells",
     )
+    p.add_argument(
+        "--gc-stats",
+        action="store_true",
+        help="time the servers' garbage collections (bench/gcprobe): GC ms per request, longest pause",
+    )
     p.add_argument("--skip", default="", help="comma-separated of resolver,usage")
     p.add_argument("--output", type=Path, help="results JSON path (default bench/results/<timestamp>.json)")
     args = p.parse_args(argv)
     if args.tiny:
-        args.duration = args.duration or 0.4
-        args.warmup = 0.15 if args.warmup is None else args.warmup
+        args.duration = args.duration or 0.25
+        args.warmup = 0.1 if args.warmup is None else args.warmup
         args.concurrency = args.concurrency or "1,4"
         args.targets = args.targets or "floor,router"
     elif args.quick:
@@ -117,6 +125,44 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "loadavg_start": os.getloadavg(),
     }
+
+
+# Leaf frames of a waiting event loop (uvloop's loop runs in C, so py-spy shows its caller, Runner.run).
+_IDLE_LEAVES = ("select (", "poll (", "run_once (", "_run_once (", "Runner.run (")
+
+
+class GcProbe:
+    """Reads the GC totals that bench/gcprobe/sitecustomize.py keeps inside a server (see --gc-stats)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def env(self) -> dict[str, str]:
+        probe = str(ROOT / "bench" / "gcprobe")
+        path = os.environ.get("PYTHONPATH")
+        return {"PYTHONPATH": f"{probe}:{path}" if path else probe, "BENCH_GC_STATS_DIR": str(self.folder)}
+
+    async def read(self, pid: int) -> dict[str, float]:
+        """Ask every process of the server for its totals (SIGUSR1) and sum them."""
+        asked = time.time()
+        pids = descendants(pid)
+        for p in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p, signal.SIGUSR1)
+        files = [self.folder / f"{p}.json" for p in pids]
+        for _ in range(100):
+            if all(f.exists() and f.stat().st_mtime >= asked - 0.01 for f in files):
+                break
+            await asyncio.sleep(0.02)
+        seconds = count = pause = 0.0
+        for f in files:
+            if f.exists():
+                data = json.loads(f.read_text())
+                seconds += sum(data["seconds"])
+                count += sum(data["count"])
+                pause = max(pause, *data["max_pause"])
+        return {"seconds": seconds, "count": count, "max_pause": pause}
 
 
 class Profiler:
@@ -170,7 +216,9 @@ class Profiler:
                 n = int(count)
                 frames = stack.split(";")
                 # Idle samples (the event loop waiting in epoll/select) are not time spent on requests.
-                if frames[-1].startswith(("select (", "poll (", "run_once (", "_run_once (")):
+                if frames and frames[0].startswith("process "):
+                    frames = frames[1:]  # --subprocesses puts the process as the root frame
+                if not frames or frames[-1].startswith(_IDLE_LEAVES):
                     continue
                 total += n
                 own[frames[-1]] += n
@@ -187,7 +235,11 @@ class Profiler:
 
 
 async def drive(
-    target: Running, upstream: Child, args: argparse.Namespace, profiler: Profiler | None
+    target: Running,
+    upstream: Child,
+    args: argparse.Namespace,
+    profiler: Profiler | None,
+    gc_probe: GcProbe | None,
 ) -> list[dict[str, Any]]:
     cells: list[dict[str, Any]] = []
     server_pid = target.server.pid if target.server else upstream.pid
@@ -198,6 +250,7 @@ async def drive(
                 spy = None
                 if profiler is not None and c == max(args.concurrency):
                     spy = profiler.start(server_pid, args.duration, f"{shape}-{'s' if stream else 'n'}-{c}")
+                gc0 = await gc_probe.read(server_pid) if gc_probe and target.server else None
                 cpu0 = tree_cpu_seconds(server_pid)
                 others0 = cpu_seconds(os.getpid()) + (cpu_seconds(upstream.pid) if target.server else 0.0)
                 busy0 = machine_busy_seconds()
@@ -225,6 +278,13 @@ async def drive(
                 answered = result.requests * (wall / args.duration) if result.requests else 0
                 cell["server_cpu_ms_per_req"] = round(server_cpu * 1000 / answered, 3) if answered else None
                 cell["foreign_cpu_pct"] = round(foreign * 100 / (wall * cpus()), 1)
+                if gc0 is not None and gc_probe is not None:
+                    gc1 = await gc_probe.read(server_pid)
+                    cell["gc_ms_per_req"] = (
+                        round((gc1["seconds"] - gc0["seconds"]) * 1000 / answered, 3) if answered else None
+                    )
+                    cell["gc_collections"] = int(gc1["count"] - gc0["count"])
+                    cell["gc_max_pause_ms"] = round(gc1["max_pause"] * 1000, 1)
                 if spy is not None:
                     spy.wait(timeout=args.duration + 30)
                 cells.append(cell)
@@ -232,7 +292,7 @@ async def drive(
                 print(
                     f"  {target.name:8} {shape:11} stream={'yes' if stream else 'no ':3} c={c:<3} "
                     f"{result.rps:>9,.1f} req/s  p50 {lat.get('p50', 0):8.2f} ms  "
-                    f"p99 {lat.get('p99', 0):8.2f} ms"
+                    f"p99 {lat.get('p99', 0):8.2f} ms  CPU {cell['server_cpu_ms_per_req']} ms/req"
                     f"  errors {result.errors}  other load {cell['foreign_cpu_pct']}%",
                     flush=True,
                 )
@@ -274,14 +334,17 @@ async def soak(target: Running, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-async def start_target(name: str, upstream_port: int, work: Path, args: argparse.Namespace) -> Running:
+async def start_target(
+    name: str, upstream_port: int, work: Path, args: argparse.Namespace, gc_probe: GcProbe | None
+) -> Running:
+    serve_env = gc_probe.env() if gc_probe else None
     if name == "floor":
         return floor(upstream_port)
     if name == "router":
         cores = "0" if args.workers <= 1 else ",".join(str(i % cpus()) for i in range(args.workers))
-        return await start_router(upstream_port, work / "router", work, cores, args.workers)
+        return await start_router(upstream_port, work / "router", work, cores, args.workers, serve_env)
     if name == "litellm":
-        return await start_litellm(upstream_port, work / "litellm", work, "0")
+        return await start_litellm(upstream_port, work / "litellm", work, "0", serve_env)
     raise SystemExit(f"unknown target {name!r}")
 
 
@@ -340,11 +403,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             (work / sub).mkdir()
         upstream, port = start_upstream(work, "1" if pinned else None)
         profiler = Profiler(work) if args.profile else None
+        gc_probe = GcProbe(work / "gc") if args.gc_stats else None
         try:
             targets = ["router"] if args.soak else args.targets
             for name in targets:
                 print(f"{name}: starting", flush=True)
-                target = await start_target(name, port, work, args)
+                target = await start_target(name, port, work, args, gc_probe)
                 try:
                     server = target.server
                     info: dict[str, Any] = {
@@ -361,7 +425,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                         results["soak"] = await soak(target, args)
                     else:
                         results["cells"] += await drive(
-                            target, upstream, args, profiler if name == "router" else None
+                            target, upstream, args, profiler if name == "router" else None, gc_probe
                         )
                     if server is not None:
                         info["rss_after_mb"] = tree_rss_mb(server.pid)

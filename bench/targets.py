@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,7 +117,12 @@ rules:
 
 
 async def start_router(
-    upstream_port: int, work: Path, log_dir: Path, cores: str | None, workers: int = 1
+    upstream_port: int,
+    work: Path,
+    log_dir: Path,
+    cores: str | None,
+    workers: int = 1,
+    serve_env: Mapping[str, str] | None = None,
 ) -> Running:
     """A fresh SQLite database in `work`, configured by the CLI, then `router serve`."""
     router_bin = str(MAIN_VENV / "bin" / "router")
@@ -157,7 +162,7 @@ async def start_router(
         "router",
         [router_bin, "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)],
         log_dir=log_dir,
-        env=env,
+        env={**env, **(serve_env or {})},
         cwd=work,
         cores=cores,
     )
@@ -215,7 +220,13 @@ def ensure_litellm_venv() -> Path:
     return script
 
 
-async def start_litellm(upstream_port: int, work: Path, log_dir: Path, cores: str | None) -> Running:
+async def start_litellm(
+    upstream_port: int,
+    work: Path,
+    log_dir: Path,
+    cores: str | None,
+    serve_env: Mapping[str, str] | None = None,
+) -> Running:
     """LiteLLM's proxy: one uvicorn worker, no database, callbacks off, our model at the fake upstream."""
     script = ensure_litellm_venv()
     config = work / "litellm.yaml"
@@ -232,6 +243,7 @@ async def start_litellm(upstream_port: int, work: Path, log_dir: Path, cores: st
     env["LITELLM_USE_CHAT_COMPLETIONS_URL_FOR_ANTHROPIC_MESSAGES"] = "True"
     env["LITELLM_TELEMETRY"] = "False"
     env.pop("DATABASE_URL", None)
+    env.update(serve_env or {})
     port = free_port()
     started = time.monotonic()
     child = spawn(
