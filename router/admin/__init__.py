@@ -66,7 +66,13 @@ def build_admin(settings: Settings) -> AdminBundle:
         guards=[admin_guard],
         exception_handlers=EXCEPTION_HANDLERS,
         # Nothing under /admin may be cached by a shared proxy: pages carry CSRF tokens and tenant data.
-        response_headers={"Cache-Control": "no-store"},
+        response_headers={
+            "Cache-Control": "no-store",
+            # The admin page is never framed (clickjacking) and never sniffed into another content type.
+            "X-Frame-Options": "DENY",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+        },
         include_in_schema=False,
         # Handlers, the guard and the error pages read the keys from here (no app.state set-up needed).
         opt={"admin_keys": keys},

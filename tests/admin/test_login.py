@@ -35,6 +35,7 @@ async def test_sign_in_sets_a_hardened_cookie_and_opens_the_dashboard(anon: Admi
     assert "Secure" not in cookie
     page = await anon.get("/admin")
     assert page.status_code == 200 and "Dashboard" in page.text and "root" in page.text
+    assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
 
 
 async def test_cookie_is_secure_behind_an_https_proxy(anon: AdminClient) -> None:
