@@ -190,5 +190,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         request_max_body_size=settings.max_request_bytes,
         compression_config=CompressionConfig(backend="gzip", minimum_size=4096, exclude=["/v1"]),
         openapi_config=OpenAPIConfig(title="router", version="0.1.0", path="/schema"),
+        # Logging is ours (JSON lines, secrets masked): Litestar must not install its own root handler.
+        logging_config=None,
         debug=False,
     )
