@@ -8,6 +8,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.models import AuditEntry
@@ -71,3 +72,21 @@ async def record_audit(
     )
     session.add(entry)
     return entry
+
+
+async def list_audit(
+    session: AsyncSession,
+    *,
+    limit: int,
+    offset: int = 0,
+    tenant_id: int | None = None,
+    object_type: str | None = None,
+) -> list[AuditEntry]:
+    """Audit entries, newest first, optionally for one tenant or one kind of object."""
+    query = select(AuditEntry).order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+    if tenant_id is not None:
+        query = query.where(AuditEntry.tenant_id == tenant_id)
+    if object_type is not None:
+        query = query.where(AuditEntry.object_type == object_type)
+    rows = await session.scalars(query.limit(limit).offset(offset))
+    return list(rows)

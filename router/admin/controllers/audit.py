@@ -29,13 +29,11 @@ class AuditController(Controller):
     async def audit_page(self, request: AnyRequest) -> Template:
         raw = request.query_params.get("page", "1")
         page = int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_PAGE else 1
-        list_audit = getattr(audit_store, "list_audit", None)
-        entries: list[Any] = []
-        available = list_audit is not None
-        if list_audit is not None:
-            async with reading(request) as session:
-                # One extra row tells whether a next page exists without counting the whole table.
-                entries = list(await list_audit(session, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE))
+        async with reading(request) as session:
+            # One extra row tells whether a next page exists without counting the whole table.
+            entries = await audit_store.list_audit(
+                session, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
+            )
         has_next = len(entries) > PAGE_SIZE
         entries = entries[:PAGE_SIZE]
         return render(
@@ -45,6 +43,5 @@ class AuditController(Controller):
                 "entries": [(e, changed_keys(e.before, e.after)) for e in entries],
                 "page": page,
                 "has_next": has_next,
-                "available": available,
             },
         )
