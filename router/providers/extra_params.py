@@ -10,7 +10,9 @@ spec, target) and the translated generation parameters, filtered through `GENERA
 - OpenAI-wire providers: `seed`, `frequency_penalty`, `presence_penalty`, `service_tier`,
   `prompt_cache_key` (added to the body when the request does not already set them).
 - LiteLLM providers: the connection settings an admin sets explicitly for providers that need more than
-  a base URL and a key — Vertex AI (`vertex_project`, `vertex_location`, `vertex_credentials`), Bedrock
+  a base URL and a key (the secret ones — `vertex_credentials`, `aws_access_key_id`,
+  `aws_secret_access_key`, `aws_session_token` — belong in the provider's credential as a JSON object,
+  which is encrypted at rest; `credential_kwargs` unpacks it) — Vertex AI (`vertex_project`, `vertex_location`, `vertex_credentials`), Bedrock
   (`aws_region_name`, `aws_access_key_id`, `aws_secret_access_key`, `aws_session_token`,
   `aws_role_name`, `aws_session_name`, `aws_profile_name`, `aws_bedrock_runtime_endpoint`), OpenAI-style
   `organization`, plus model options (`safety_settings`, `num_ctx`, `keep_alive`, `seed`,
@@ -21,6 +23,7 @@ spec, target) and the translated generation parameters, filtered through `GENERA
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -28,6 +31,7 @@ __all__ = [
     "GENERATION_PARAMS",
     "LITELLM_EXTRAS",
     "OPENAI_WIRE_BODY_EXTRAS",
+    "credential_kwargs",
     "extra_headers",
     "litellm_extras",
 ]
@@ -73,3 +77,19 @@ def litellm_extras(extra_params: Mapping[str, Any]) -> dict[str, Any]:
     if headers:
         out["extra_headers"] = headers
     return out
+
+
+def credential_kwargs(credential: str | None) -> dict[str, Any]:
+    """A credential that is a JSON object (Bedrock keys, Vertex service account) as allow-listed kwargs.
+
+    Plain string credentials give {} (they are the provider's api_key).
+    """
+    if not credential or not credential.lstrip().startswith("{"):
+        return {}
+    try:
+        parsed = json.loads(credential)
+    except ValueError:
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    return {k: v for k, v in parsed.items() if k in LITELLM_EXTRAS}

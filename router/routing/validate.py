@@ -234,11 +234,17 @@ SECRET_PARAM = re.compile(r"secret|credential|password|passwd|access_key|(^|_)to
 def extra_params_errors(params: Any) -> list[tuple[str, str]]:
     if not isinstance(params, Mapping):
         return [("", "must be a mapping")]
-    return [
-        (str(k), "set the provider's own api_key / api_base instead")
-        for k in params
-        if str(k).lower() in _FIELD_KEYS
-    ]
+    problems: list[tuple[str, str]] = []
+    for k in params:
+        name = str(k)
+        if name.lower() in _FIELD_KEYS:
+            problems.append((name, "set the provider's own api_key / api_base instead"))
+        elif SECRET_PARAM.search(name):
+            # extra_params are stored in clear; the credential field is encrypted at rest.
+            problems.append(
+                (name, "a secret: put it in the provider's api_key as a JSON object, which is stored encrypted")
+            )
+    return problems
 
 
 def pattern_error(match: str, kind: str) -> str | None:
