@@ -12,7 +12,8 @@ spec, target) and the translated generation parameters, filtered through `GENERA
 - LiteLLM providers: the connection settings an admin sets explicitly for providers that need more than
   a base URL and a key (the secret ones — `vertex_credentials`, `aws_access_key_id`,
   `aws_secret_access_key`, `aws_session_token` — belong in the provider's credential as a JSON object,
-  which is encrypted at rest; `credential_kwargs` unpacks it) — Vertex AI (`vertex_project`, `vertex_location`, `vertex_credentials`), Bedrock
+  which is encrypted at rest; `credential_kwargs` unpacks it) — Vertex AI (`vertex_project`,
+  `vertex_location`, `vertex_credentials`), Bedrock
   (`aws_region_name`, `aws_access_key_id`, `aws_secret_access_key`, `aws_session_token`,
   `aws_role_name`, `aws_session_name`, `aws_profile_name`, `aws_bedrock_runtime_endpoint`), OpenAI-style
   `organization`, plus model options (`safety_settings`, `num_ctx`, `keep_alive`, `seed`,

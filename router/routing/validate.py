@@ -242,7 +242,7 @@ def extra_params_errors(params: Any) -> list[tuple[str, str]]:
         elif SECRET_PARAM.search(name):
             # extra_params are stored in clear; the credential field is encrypted at rest.
             problems.append(
-                (name, "a secret: put it in the provider's api_key as a JSON object, which is stored encrypted")
+                (name, "a secret: put it in the provider's api_key as a JSON object (stored encrypted)")
             )
     return problems
 
