@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,17 @@ from router.usage.recorder import UsageRecorder
 from router.wire.errors import ApiError
 
 log = logging.getLogger("router")
+
+
+# Seconds start-up (and /readyz) wait for the database before going on without it.
+STARTUP_DATABASE_WAIT = 3.0
+
+
+async def _bounded(step: Awaitable[None], seconds: float, what: str) -> None:
+    try:
+        await asyncio.wait_for(step, timeout=seconds)
+    except TimeoutError:
+        log.warning("%s did not finish within %.0fs (database unreachable?); continuing", what, seconds)
 
 
 @dataclass
@@ -93,9 +105,11 @@ class Services:
 
     async def start(self) -> None:
         await self.hub.start()
-        await self._first_run()
-        # A database that is down at start must not stop the service: the holder keeps retrying.
-        await self.snapshots.start()
+        # A database that is down, or silent (a black-holing firewall: each connect waits out its timeout),
+        # must not keep the port closed: start-up waits a bounded time for it, then the snapshot poller and
+        # the usage writer keep trying in the background and /readyz says "not ready".
+        await _bounded(self._first_run(), STARTUP_DATABASE_WAIT, "first-run checks")
+        await _bounded(self.snapshots.start(), STARTUP_DATABASE_WAIT, "the first routing snapshot load")
         await self.recorder.start()
         await self.limiter.start()
 
@@ -126,7 +140,11 @@ class Services:
         await self.db.dispose()
 
     async def readiness(self) -> dict[str, bool]:
-        database = await self.db.ping()
+        try:
+            # A probe must answer within its own timeout even when the database stopped talking.
+            database = await asyncio.wait_for(self.db.ping(), timeout=STARTUP_DATABASE_WAIT)
+        except TimeoutError:
+            database = False
         schema = False
         if database:
             try:

@@ -331,12 +331,16 @@ class SnapshotHolder:
         return config
 
     async def start(self, poll_interval: float | None = None) -> None:
-        """Load once (a failure is logged: the poller keeps trying) and start polling the version."""
+        """Start polling the version, then load once (a failure is logged: the poller keeps trying).
+
+        The poller starts first so that a caller bounding this call's wait (a database that does not
+        answer) still leaves a holder that loads the snapshot once the database is back.
+        """
         if poll_interval is not None:
             self.poll_interval = poll_interval
-        await self.refresh(force=self._current is None)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._poll(), name="routing-snapshot-poller")
+        await self.refresh(force=self._current is None)
 
     async def _poll(self) -> None:
         while True:
