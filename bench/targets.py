@@ -138,21 +138,7 @@ async def start_router(
     config = work / "router.yaml"
     config.write_text(ROUTER_CONFIG.format(host=HOST, port=upstream_port, model=UPSTREAM_MODEL))
     run([router_bin, "db", "upgrade"], env=env, cwd=work)
-    if " config " in run([router_bin, "--help"], env=env, cwd=work):
-        run([router_bin, "config", "apply", str(config)], env=env, cwd=work)
-    else:
-        # `router config apply` is not there yet: the same provider and rule through the catalog.
-        run(
-            [
-                str(MAIN_VENV / "bin" / "python"),
-                "-m",
-                "bench.router_config_shim",
-                f"http://{HOST}:{upstream_port}/v1",
-                UPSTREAM_MODEL,
-            ],
-            env={**env, "PYTHONPATH": str(ROOT)},
-            cwd=work,
-        )
+    run([router_bin, "config", "apply", str(config)], env=env, cwd=work)
     run([router_bin, "tenant", "create", "bench"], env=env, cwd=work)
     key = run([router_bin, "key", "create", "--tenant", "bench", "--member", "bench"], env=env, cwd=work)
     api_key = key.strip().splitlines()[-1].strip()
