@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 from collections.abc import Iterable
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from router.store import admins, catalog, keys, tenants
 from router.store.db import Database
 from router.store.models import UsageRecord
 from router.store.usage import UsageFilters, list_usage_records
@@ -161,3 +163,88 @@ def no_marker_in(texts: Iterable[str], markers: Iterable[str]) -> list[tuple[str
             if at >= 0:
                 found.append((marker, text[max(0, at - 80) : at + 80]))
     return found
+
+
+# ---- the admin page over real HTTP ---------------------------------------------------------------------
+
+ADMIN_USER = "hardening-admin"
+ADMIN_PASSWORD = "a long and unguessable passphrase"
+_CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
+
+
+def create_admin_user(database_url: str, username: str = ADMIN_USER, password: str = ADMIN_PASSWORD) -> None:
+    async def create() -> None:
+        db = Database(database_url)
+        try:
+            async with db.transaction() as session:
+                if await admins.find_user(session, username) is None:
+                    await admins.create_user(session, username, password, actor="test")
+        finally:
+            await db.dispose()
+
+    run_async(create())
+
+
+class AdminHttp:
+    """A signed-in admin browser over HTTP: cookies kept, the page's CSRF token remembered."""
+
+    def __init__(self, base_url: str) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=15, follow_redirects=False)
+        self.csrf = ""
+
+    def __enter__(self) -> AdminHttp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.http.close()
+
+    def _remember(self, response: httpx.Response) -> httpx.Response:
+        match = _CSRF.search(response.text)
+        if match:
+            self.csrf = match.group(1)
+        return response
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self._remember(self.http.get(url, **kwargs))
+
+    def post(self, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
+        form = {"_csrf": self.csrf, **(data or {})}
+        return self._remember(self.http.post(url, data=form, **kwargs))
+
+    def sign_in(self, username: str = ADMIN_USER, password: str = ADMIN_PASSWORD) -> AdminHttp:
+        self.get("/admin/login")
+        response = self.post("/admin/login", {"username": username, "password": password})
+        assert response.status_code == 303, response.text[:500]
+        page = self.get("/admin")
+        assert page.status_code == 200, page.text[:500]
+        return self
+
+
+def object_ids(database_url: str) -> dict[str, int]:
+    """Ids by name: `tenant:NAME`, `key:PREFIX`, `rule:TENANT-or-global:MATCH`, `provider:NAME`, ..."""
+
+    async def read() -> dict[str, int]:
+        db = Database(database_url)
+        try:
+            async with db.session() as session:
+                ids: dict[str, int] = {}
+                tenant_names: dict[int, str] = {}
+                for tenant in await tenants.list_tenants(session):
+                    ids[f"tenant:{tenant.name}"] = tenant.id
+                    tenant_names[tenant.id] = tenant.name
+                for key in await keys.list_keys(session):
+                    ids[f"key:{key.prefix}"] = key.id
+                for rule in await catalog.list_all_rules(session):
+                    level = tenant_names[rule.tenant_id] if rule.tenant_id is not None else "global"
+                    ids[f"rule:{level}:{rule.match}"] = rule.id
+                for provider in await catalog.list_providers(session):
+                    ids[f"provider:{provider.name}"] = provider.id
+                for deployment in await catalog.list_deployments(session):
+                    ids[f"deployment:{deployment.name}"] = deployment.id
+                for chain in await catalog.list_chains(session):
+                    ids[f"chain:{chain.name}"] = chain.id
+                return ids
+        finally:
+            await db.dispose()
+
+    return run_async(read())
