@@ -7,6 +7,7 @@ start-up and shutdown order matters and is spelled out in `Services.start` / `Se
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 from collections.abc import Awaitable
@@ -105,6 +106,7 @@ class Services:
 
     async def start(self) -> None:
         await self.hub.start()
+        _tune_gc()
         # A database that is down, or silent (a black-holing firewall: each connect waits out its timeout),
         # must not keep the port closed: start-up waits a bounded time for it, then the snapshot poller and
         # the usage writer keep trying in the background and /readyz says "not ready".
@@ -156,6 +158,18 @@ class Services:
             "schema_current": schema,
             "snapshot": self.snapshots.current is not None,
         }
+
+
+def _tune_gc() -> None:
+    """Move start-up objects out of the collector's way and collect young objects less often.
+
+    Importing LiteLLM leaves ~270,000 tracked objects that every full collection walks again; under load
+    that made single pauses of 300-500 ms and most of the p99. Measured in bench/README.md: frozen start-up
+    objects and a larger first-generation threshold nearly halve CPU per Claude Code request.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
 
 
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> Litestar:

@@ -166,10 +166,10 @@ class MessagesGateway:
             self._finish(ex, status=200, error_type=None, outcome="ok")
             return _encode(outcome.result)
 
-        async def open_stream(target: Target) -> tuple[EventStream, dict[str, Any]]:
+        async def open_stream(target: Target) -> tuple[EventStream, list[dict[str, Any]]]:
             stream = self._hub.stream(upstream_call(target))
             try:
-                first = await stream.__anext__()
+                first = await stream.next_batch()
             except BaseException:
                 await stream.aclose()
                 raise
@@ -183,22 +183,31 @@ class MessagesGateway:
         stream, first = opened.result
         return self._relay(ex, stream, first)
 
-    async def _relay(self, ex: Exchange, stream: EventStream, first: dict[str, Any]) -> AsyncIterator[bytes]:
-        """SSE frames to the client; a failure after the first byte ends the stream with an `error` event."""
-        delivered_chars = 0
+    async def _relay(
+        self, ex: Exchange, stream: EventStream, first: list[dict[str, Any]]
+    ) -> AsyncIterator[bytes]:
+        """SSE frames to the client, one write per upstream chunk; a failure after the first byte ends the
+        stream with an `error` event."""
         outcome, status, error_type = "client_cancelled", 200, None
+        delivered_chars = 0
         try:
-            _absorb_usage(ex, first)
-            yield encode_event(first)
-            async for event in stream:
-                kind = event.get("type")
-                if kind == "content_block_delta":
-                    if ex.ttft_ms is None:
-                        ex.ttft_ms = _ms_since(ex.started)
-                    delivered_chars += _delta_chars(event)
-                elif kind in ("message_delta", "message_start"):
-                    _absorb_usage(ex, event)
-                yield encode_event(event)
+            batch = first
+            while True:
+                frames = []
+                for event in batch:
+                    kind = event.get("type")
+                    if kind == "content_block_delta":
+                        if ex.ttft_ms is None:
+                            ex.ttft_ms = _ms_since(ex.started)
+                        delivered_chars += _delta_chars(event)
+                    elif kind in ("message_delta", "message_start"):
+                        _absorb_usage(ex, event)
+                    frames.append(encode_event(event))
+                yield b"".join(frames)
+                try:
+                    batch = await stream.next_batch()
+                except StopAsyncIteration:
+                    break
             outcome = "ok"
         except ProviderError as exc:
             outcome, status, error_type = "error", exc.status, error_type_for(exc)

@@ -6,6 +6,7 @@ Failures are `ProviderError`s, already classified for the fallback logic (retrya
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -69,10 +70,17 @@ class EventStream:
     The first event (message_start) is only produced once the upstream has answered with its first chunk,
     so a failure before that raises `ProviderError` from the first `__anext__` and the gateway can still
     fall back.
+
+    Events come in batches, one per upstream chunk (a chunk can close one block and open the next): the
+    gateway writes a batch to the socket at once (`next_batch`), tests may iterate event by event.
     """
 
     def __init__(self, events: AsyncIterator[dict[str, Any]]) -> None:
-        self._events = events
+        self._init(_singles(events))
+
+    def _init(self, batches: AsyncIterator[list[dict[str, Any]]]) -> None:
+        self._batches = batches
+        self._pending: deque[dict[str, Any]] = deque()
         # True when the upstream reported no usage and the counts were estimated.
         self.usage_estimated = False
 
@@ -80,17 +88,48 @@ class EventStream:
     def from_producer(cls, produce: Callable[[EventStream], AsyncIterator[dict[str, Any]]]) -> EventStream:
         """A stream whose producer gets the stream itself, to report facts (usage_estimated) once known."""
         stream = cls.__new__(cls)
-        stream.usage_estimated = False
-        stream._events = produce(stream)
+        stream._init(_singles(produce(stream)))
         return stream
 
+    @classmethod
+    def from_batches(
+        cls, produce: Callable[[EventStream], AsyncIterator[list[dict[str, Any]]]]
+    ) -> EventStream:
+        """Like `from_producer`, for a producer that yields the events of one upstream chunk together."""
+        stream = cls.__new__(cls)
+        stream._init(produce(stream))
+        return stream
+
+    async def next_batch(self) -> list[dict[str, Any]]:
+        """The next non-empty batch of events (StopAsyncIteration at the end)."""
+        if self._pending:
+            batch = list(self._pending)
+            self._pending.clear()
+            return batch
+        while True:
+            batch = await self._batches.__anext__()
+            if batch:
+                return batch
+
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        return self._events
+        return self
 
     async def __anext__(self) -> dict[str, Any]:
-        return await self._events.__anext__()
+        if not self._pending:
+            self._pending.extend(await self.next_batch())
+        return self._pending.popleft()
 
     async def aclose(self) -> None:
-        aclose = getattr(self._events, "aclose", None)
+        aclose = getattr(self._batches, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+async def _singles(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[list[dict[str, Any]]]:
+    try:
+        async for event in events:
+            yield [event]
+    finally:
+        aclose = getattr(events, "aclose", None)
         if aclose is not None:
             await aclose()

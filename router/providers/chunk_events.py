@@ -25,7 +25,8 @@ async def chunk_events(
     deadlines: Deadlines,
     credential: str | None,
     where: str,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Batches of events, one per upstream chunk (the first batch: message_start and the first deltas)."""
     try:
         try:
             async with asyncio.timeout_at(deadlines.first_byte):
@@ -41,10 +42,7 @@ async def chunk_events(
             input_tokens=call.input_tokens_estimate,
             stop_sequences=call.request.stop_sequences,
         )
-        for event in translator.start():
-            yield event
-        for event in translator.feed(first):
-            yield event
+        yield [*translator.start(), *translator.feed(first)]
         total = deadlines.total
         while True:
             try:
@@ -55,11 +53,12 @@ async def chunk_events(
                 break
             except TimeoutError:
                 raise timeout_error(where, "the upstream stream did not complete in time") from None
-            for event in translator.feed(chunk):
-                yield event
-        for event in translator.finish():
-            yield event
+            events = translator.feed(chunk)
+            if events:
+                yield events
+        # Known before the last batch goes out, so the gateway sees it when it records usage.
         stream.usage_estimated = bool(translator.usage_estimated)
+        yield translator.finish()
     except ProviderError:
         raise
     except Exception as exc:  # boundary: transport / LiteLLM failures mid-stream become classified errors

@@ -93,12 +93,12 @@ class LiteLLMPath:
     def stream(self, call: UpstreamCall) -> EventStream:
         kwargs = build_kwargs(call, stream=True)
 
-        def produce(stream: EventStream) -> AsyncIterator[dict[str, Any]]:
+        def produce(stream: EventStream) -> AsyncIterator[list[dict[str, Any]]]:
             deadlines = Deadlines(call.first_byte_timeout, call.timeout)
             return chunk_events(self._chunks(call, kwargs), call, stream, deadlines,
                                 call.target.provider.credential, call.target.ref)
 
-        return EventStream.from_producer(produce)
+        return EventStream.from_batches(produce)
 
     async def _chunks(self, call: UpstreamCall, kwargs: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         wrapper = await litellm().acompletion(**kwargs)

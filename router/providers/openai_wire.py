@@ -115,13 +115,13 @@ class OpenAIWirePath:
         url, headers = endpoint(call.target, info)
         data = _encode(build_body(call, info, stream=True))
 
-        def produce(stream: EventStream) -> AsyncIterator[dict[str, Any]]:
+        def produce(stream: EventStream) -> AsyncIterator[list[dict[str, Any]]]:
             deadlines = Deadlines(call.first_byte_timeout, call.timeout)
             chunks = self._chunks(call, url, headers, data, deadlines)
             credential = call.target.provider.credential
             return chunk_events(chunks, call, stream, deadlines, credential, call.target.ref)
 
-        return EventStream.from_producer(produce)
+        return EventStream.from_batches(produce)
 
     async def _chunks(
         self, call: UpstreamCall, url: str, headers: Mapping[str, str], data: bytes, deadlines: Deadlines
