@@ -56,8 +56,9 @@ __all__ = [
 _T = TypeVar("_T")
 
 
-class _Struct(msgspec.Struct, omit_defaults=True, kw_only=True):
-    pass
+class _Struct(msgspec.Struct, omit_defaults=True, kw_only=True, gc=False):
+    """A decoded request is a tree (no cycles), so its nodes need not be tracked by the cyclic GC:
+    a Claude Code request has thousands of them, and tracking them made collections walk each one."""
 
 
 # ---- sources ---------------------------------------------------------------------------------------
@@ -339,6 +340,9 @@ def _decode(decoder: msgspec.json.Decoder[_T], body: bytes) -> _T:
         raise InvalidRequestError(_readable(str(exc))) from None
     except msgspec.DecodeError as exc:
         raise InvalidRequestError(f"The request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        # msgspec decodes nested values recursively: a body of 100,000 nested arrays is an attack, not a 500.
+        raise InvalidRequestError("The request body is nested too deeply") from None
 
 
 def _readable(msgspec_message: str) -> str:
