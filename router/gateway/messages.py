@@ -372,7 +372,12 @@ def _delta_chars(event: Mapping[str, Any]) -> int:
 
 
 def _client_message(error: ProviderError) -> str:
-    return error.message or "upstream error"
+    message = error.message
+    # Some LiteLLM exception texts carry a formatted traceback: the client never sees our stack.
+    cut = message.find("Traceback (most recent call last)")
+    if cut >= 0:
+        message = message[:cut].rstrip()
+    return message or "upstream error"
 
 
 def _ms_since(started: float) -> int:

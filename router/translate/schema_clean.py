@@ -182,7 +182,8 @@ def _fix_format(out: dict[str, Any]) -> None:
     if fmt is None:
         return
     allowed = _STRING_FORMATS if out.get("type") == "string" else _NUMBER_FORMATS
-    if fmt not in allowed:
+    # A client's schema can say anything: a non-string format (a list, say) is dropped, not a crash.
+    if not isinstance(fmt, str) or fmt not in allowed:
         del out["format"]
 
 
@@ -191,7 +192,7 @@ def _fix_required(out: dict[str, Any]) -> None:
         return
     props = out.get("properties") or {}
     required = out["required"]
-    kept = [r for r in required if r in props] if isinstance(required, list) else []
+    kept = [r for r in required if isinstance(r, str) and r in props] if isinstance(required, list) else []
     if kept:
         out["required"] = list(dict.fromkeys(kept))
     else:

@@ -340,6 +340,8 @@ def _decode(decoder: msgspec.json.Decoder[_T], body: bytes) -> _T:
         raise InvalidRequestError(_readable(str(exc))) from None
     except msgspec.DecodeError as exc:
         raise InvalidRequestError(f"The request body is not valid JSON: {exc}") from None
+    except UnicodeDecodeError:
+        raise InvalidRequestError("The request body is not valid JSON: it is not UTF-8") from None
     except RecursionError:
         # msgspec decodes nested values recursively: a body of 100,000 nested arrays is an attack, not a 500.
         raise InvalidRequestError("The request body is nested too deeply") from None
@@ -362,10 +364,33 @@ def _readable(msgspec_message: str) -> str:
 def _check_common(messages: list[Message], thinking: ThinkingConfig | None) -> None:
     if not messages:
         raise InvalidRequestError("messages: at least one message is required")
+    for index, message in enumerate(messages):
+        if isinstance(message.content, list):
+            _check_urls(message.content, f"messages.{index}.content")
     if isinstance(thinking, ThinkingEnabled) and thinking.budget_tokens < 1024:
         raise InvalidRequestError(
             "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
         )
+
+
+# A URL naming a scheme other than these is refused: the router (or LiteLLM, for targets that need the
+# bytes) may fetch image and document URLs, and file:// or any other scheme must never reach a fetcher.
+_URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+_WEB_SCHEMES = frozenset({"http", "https"})
+
+
+def _check_urls(blocks: list[Any], path: str) -> None:
+    for index, block in enumerate(blocks):
+        where = f"{path}.{index}"
+        source = getattr(block, "source", None)
+        if isinstance(source, (UrlImageSource, UrlDocumentSource)):
+            scheme = _URL_SCHEME.match(source.url)
+            if scheme is not None and scheme.group(1).lower() not in _WEB_SCHEMES:
+                raise InvalidRequestError(f"{where}.source.url: only http:// and https:// URLs are accepted")
+        elif isinstance(source, ContentDocumentSource) and isinstance(source.content, list):
+            _check_urls(source.content, f"{where}.source.content")
+        if isinstance(block, ToolResultBlock) and isinstance(block.content, list):
+            _check_urls(block.content, f"{where}.content")
 
 
 def _check_range(name: str, value: float | None, low: float, high: float) -> None:

@@ -63,3 +63,18 @@ def start_sqlite_router(sqlite_url: str, fake_upstream: FakeUpstream) -> Iterato
 def live(start_sqlite_router: StartRouter) -> LiveRouter:
     """The service on SQLite with the default test settings (2 s first-byte timeout, 20 s whole call)."""
     return start_sqlite_router()
+
+
+@pytest.fixture(scope="module")
+def module_router(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, fake_upstream_server: FakeUpstream
+) -> Iterator[LiveRouter]:
+    """One service for a whole module (for the many-request hostile-input tests); its upstream is the
+    session's fake, which those tests never script."""
+    path = tmp_path_factory.mktemp("module-router") / "router.db"
+    shutil.copyfile(sqlite_template, path)
+    app = create_app(router_settings(f"sqlite+aiosqlite:///{path}"), configure_logs=False)
+    server = ServerThread(app)
+    server.start()
+    yield LiveRouter(settings=app.state.settings, upstream=fake_upstream_server, server=server)
+    server.stop()
