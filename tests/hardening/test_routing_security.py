@@ -18,6 +18,7 @@ from router.store import catalog
 from router.store.config_file import apply_config_text
 from router.store.crypto import CredentialCipher
 from router.store.db import Database
+from tests.fakes import RecordedRequest
 from tests.fakes.upstream import FakeUpstream
 from tests.fixtures.app import SECRET, LiveRouter
 from tests.fixtures.db import run_async
@@ -76,7 +77,7 @@ def _injections(evil_url: str) -> dict[str, Any]:
     }
 
 
-def _seen_text(request: Any, *, with_body: bool = True) -> str:
+def _seen_text(request: RecordedRequest, *, with_body: bool = True) -> str:
     text = json.dumps(request.headers) + json.dumps(request.query) + request.path
     return text + request.body.decode("utf-8", "replace") if with_body else text
 
