@@ -22,6 +22,9 @@ MASK = "[REDACTED]"
 
 # Attributes every LogRecord has: anything else on a record came from `extra=` and is logged as a field.
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# Bookkeeping others put on records, not information: uvicorn's ANSI-coloured copy of the message and
+# LiteLLM's "already redacted" marker object (which would print as "<object object at 0x...>").
+_NOT_FIELDS = frozenset({"color_message", "litellm_redacted"})
 
 
 def redact(text: str) -> str:
@@ -59,7 +62,7 @@ class JsonFormatter(logging.Formatter):
         if request_id is not None:
             entry["request_id"] = request_id
         for name, value in vars(record).items():
-            if name not in _STANDARD_ATTRS and name not in entry:
+            if name not in _STANDARD_ATTRS and name not in entry and name not in _NOT_FIELDS:
                 entry[name] = value
         if record.exc_info:
             entry["exc_info"] = redact(self.formatException(record.exc_info))
