@@ -69,11 +69,13 @@ def live(start_sqlite_router: StartRouter) -> LiveRouter:
 def module_router(
     sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, fake_upstream_server: FakeUpstream
 ) -> Iterator[LiveRouter]:
-    """One service for a whole module (for the many-request hostile-input tests); its upstream is the
-    session's fake, which those tests never script."""
+    """One service for a whole module (saves a start per test); its upstream is the session's fake, so a
+    test that scripts it must also take `fake_upstream` (which resets it). Cool-downs are off: they are
+    the one piece of state by which one test's failures would change the next test's route."""
     path = tmp_path_factory.mktemp("module-router") / "router.db"
     shutil.copyfile(sqlite_template, path)
-    app = create_app(router_settings(f"sqlite+aiosqlite:///{path}"), configure_logs=False)
+    settings = router_settings(f"sqlite+aiosqlite:///{path}", cooldown_after_failures=1_000_000)
+    app = create_app(settings, configure_logs=False)
     server = ServerThread(app)
     server.start()
     yield LiveRouter(settings=app.state.settings, upstream=fake_upstream_server, server=server)

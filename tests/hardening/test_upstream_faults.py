@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.fakes import BreakStream, Delay, ErrorIn200, NotJson, Reply
+from tests.fakes.upstream import FakeUpstream
 from tests.fixtures.app import LiveRouter
 from tests.hardening.conftest import CHAIN_CONFIG, StartRouter
 from tests.hardening.support import ASK, assert_error_body, closed_port, stream_raw
@@ -17,10 +18,16 @@ from tests.hardening.support import ASK, assert_error_body, closed_port, stream_
 CLIENT_TIMEOUT = httpx.Timeout(15.0)
 
 
+@pytest.fixture(scope="module")
+def configured(module_router: LiveRouter) -> LiveRouter:
+    module_router.apply(CHAIN_CONFIG.format(dead_port=closed_port()))
+    return module_router
+
+
 @pytest.fixture
-def router(live: LiveRouter) -> LiveRouter:
-    live.apply(CHAIN_CONFIG.format(dead_port=closed_port()))
-    return live
+def router(configured: LiveRouter, fake_upstream: FakeUpstream) -> LiveRouter:
+    """The module's service, with the fake upstream reset for this test."""
+    return configured
 
 
 @pytest.fixture
