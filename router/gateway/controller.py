@@ -32,6 +32,7 @@ class MessagesController(Controller):
     @post("/messages", status_code=200, summary="Create a Message (Anthropic Messages API)")
     async def create_message(self, request: Request[Any, Any, State]) -> Response[bytes] | Stream:
         request_id = _request_id(request)
+        await _gateway(request).check_key(request.headers)
         body = await request.body()
         result = await _gateway(request).messages(request.headers, body, request_id)
         headers = {"request-id": request_id}
@@ -46,6 +47,7 @@ class MessagesController(Controller):
     @post("/messages/count_tokens", status_code=200, summary="Count the tokens of a Messages request")
     async def count_tokens(self, request: Request[Any, Any, State]) -> Response[bytes]:
         request_id = _request_id(request)
+        await _gateway(request).check_key(request.headers)
         body = await request.body()
         result = await _gateway(request).count_tokens(request.headers, body, request_id)
         return Response(result, media_type=JSON, headers={"request-id": request_id})

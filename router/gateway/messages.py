@@ -114,6 +114,11 @@ class MessagesGateway:
             resolver = self._resolver = Resolver(config)
         return resolver
 
+    async def check_key(self, headers: Mapping[str, str]) -> None:
+        """Refuse a request without a valid key before its body is read (the controllers call this first),
+        so that an unauthenticated client cannot make us receive and buffer up to the body limit."""
+        await self._caller(headers, self._config())
+
     async def _caller(self, headers: Mapping[str, str], config: RoutingConfig) -> Caller:
         key = await self._keys.authenticate(headers, config)
         tenant = config.tenants.get(key.tenant_id)

@@ -247,3 +247,22 @@ def test_count_tokens_body_over_the_limit_is_413(small_limit: LiveRouter) -> Non
         )
     assert response.status_code == 413
     assert response.json()["error"]["type"] == "request_too_large"
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/messages/count_tokens"])
+@pytest.mark.parametrize("auth", ["x-api-key: sk-rt-not-a-key\r\n", ""])
+def test_a_request_without_a_valid_key_is_refused_before_its_body_is_read(
+    router: LiveRouter, path: str, auth: str
+) -> None:
+    # Announces 30 MB (under the limit) and sends 1 KB: waiting for the rest would let anyone without a
+    # key hold a connection and make the server buffer up to the limit.
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}"
+        "content-type: application/json\r\ncontent-length: 30000000\r\n\r\n"
+    ).encode()
+    started = time.monotonic()
+    answer = _raw_exchange(router, head, [b"{" * 1024])
+    assert answer, "no answer: the server is waiting for a body nobody will send"
+    status, _, body = _parse_answer(answer)
+    assert (status, body["error"]["type"]) == (401, "authentication_error")
+    assert time.monotonic() - started < 2

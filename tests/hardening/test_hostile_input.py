@@ -219,6 +219,30 @@ def test_nasty_bodies_on_every_provider_path_are_never_a_server_error(
     check_answer(post_raw(router, key, "/v1/messages/count_tokens", encode(counted, deep)))
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/v1/messages", 405),
+        ("PUT", "/v1/messages", 405),
+        ("DELETE", "/v1/messages/count_tokens", 405),
+        ("POST", "/v1/models", 405),
+        ("POST", "/v1/complete", 404),
+        ("POST", "/v1/messages/batches", 404),
+        ("POST", "/v1/messages%00", 404),
+    ],
+)
+def test_wrong_methods_and_unknown_paths_get_anthropic_errors(
+    target: tuple[LiveRouter, str], method: str, path: str, status: int
+) -> None:
+    router, key = target
+    http = _CLIENTS.get(router.base_url) or httpx.Client(base_url=router.base_url, timeout=30)
+    _CLIENTS[router.base_url] = http
+    response = http.request(method, path, headers={"x-api-key": key}, content=b"{}")
+    # A wrong method is a 400 invalid_request_error by design (Anthropic's error table has no 405).
+    assert response.status_code in (status, 400), response.text
+    assert_error_body(response)
+
+
 # ---- property tests ------------------------------------------------------------------------------------
 
 json_leaves = (

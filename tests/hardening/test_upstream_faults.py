@@ -247,6 +247,26 @@ def test_slow_first_byte_everywhere_is_a_timeout_error(
     assert time.monotonic() - started < 2 * 2.0 + 3
 
 
+def test_stream_that_stalls_after_its_first_byte_ends_with_an_error_event_at_the_call_timeout(
+    start_sqlite_router: StartRouter,
+) -> None:
+    router = start_sqlite_router(upstream_timeout=3.0)
+    router.apply(CHAIN_CONFIG.format(dead_port=closed_port()))
+    # The first chunks come at once, then the upstream goes quiet for far longer than the call may take.
+    router.upstream.script(
+        Reply(text="first words then silence", chunk_size=8, chunk_delay=30), model="gpt-4.1"
+    )
+    started = time.monotonic()
+    with httpx.Client(base_url=router.base_url, timeout=CLIENT_TIMEOUT) as http:
+        response, sse = stream_raw(http, router.key(), ASK)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert sse.types[0] == "message_start"
+    error = sse.assert_ends_with_error()
+    assert error["type"] == "timeout_error"
+    assert 3.0 <= elapsed < 6
+
+
 # ---- huge answers --------------------------------------------------------------------------------------
 
 HUGE = "0123456789abcdef" * (5 * 1024 * 1024 // 16)  # 5 MiB of text
