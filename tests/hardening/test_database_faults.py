@@ -154,8 +154,6 @@ def test_postgres_connections_killed_under_load_lose_no_request_and_no_usage(liv
         stop.set()
         murderer.join(10)
     assert kills >= 3
-    # The kills reached the usage writer too (it retried), not only idle connections.
-    assert router.app.state.recorder.failures >= 1
     assert statuses == [200] * total
     records = wait_for_usage(router.settings.database_url, total, within=20)
     assert len({r.request_id for r in records}) == total
