@@ -543,8 +543,9 @@ def test_valid_bodies_with_odd_content_are_answered_on_every_provider_path(
     router, key = target
     note(json.dumps(body))
     check_answer(post_raw(router, key, "/v1/messages", json.dumps(body).encode()))
-    counted = {k: v for k, v in body.items() if k not in ("max_tokens", "stream")}
-    check_answer(post_raw(router, key, "/v1/messages/count_tokens", json.dumps(counted).encode()))
+    if not body["stream"]:  # half the examples also go to count_tokens (enough, and half the time)
+        counted = {k: v for k, v in body.items() if k not in ("max_tokens", "stream")}
+        check_answer(post_raw(router, key, "/v1/messages/count_tokens", json.dumps(counted).encode()))
 
 
 # ---- tool schemas a client may send: whatever they say, never a server error ---------------------------

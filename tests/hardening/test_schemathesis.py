@@ -120,7 +120,7 @@ def test_schemathesis_finds_no_server_error_on_the_v1_routes(
         "--phases",
         "examples,fuzzing",
         "--max-examples",
-        "50",
+        "40",
         "--workers",
         "2",
         "--seed",

@@ -143,7 +143,8 @@ def _markers(keys: dict[str, str]) -> dict[str, str]:
 
 
 def _traffic(router: LiveRouter, key: str, wrong_key: str, seen: Seen) -> int:
-    """Requests that succeed and fail every way that could carry a secret; returns how many had a key."""
+    """Requests that succeed and fail every way that could carry a secret; returns how many of them leave a
+    usage record (the /v1/messages calls with a valid key)."""
     up = router.upstream
     requests = 0
 
@@ -154,7 +155,8 @@ def _traffic(router: LiveRouter, key: str, wrong_key: str, seen: Seen) -> int:
         headers = {"authorization": f"Bearer {api_key}"} if bearer else {"x-api-key": api_key}
         with httpx.Client(base_url=router.base_url, timeout=30) as http:
             seen.response(where, http.post(path, json=body, headers=headers))
-        requests += 1
+        if api_key == key and path == "/v1/messages":
+            requests += 1
 
     for model, upstream_model in UPSTREAM_MODEL.items():
         credential = CREDENTIAL_OF[upstream_model]
@@ -218,7 +220,8 @@ def test_planted_secrets_appear_nowhere(
     )
 
     # Usage records: every column of every row (the attempts hold upstream error classes).
-    rows = wait_for_usage(router.settings.database_url, requests - 3)  # the three wrong-key calls have no key
+    rows = wait_for_usage(router.settings.database_url, requests)
+    assert len(rows) == requests
     for row in rows:
         seen.add(
             f"usage row {row.request_id}",
