@@ -27,6 +27,7 @@ from router.gateway.cooldown import Cooldowns
 from router.gateway.errors import handle_api_error, handle_http_exception, handle_unexpected
 from router.gateway.health import healthz, prometheus_metrics, readyz
 from router.gateway.messages import MessagesGateway
+from router.gateway.openapi import add_wire_schemas
 from router.providers.hub import ProviderHub
 from router.settings import Settings, get_settings
 from router.store.crypto import CredentialCipher, resolve_secret_key
@@ -197,7 +198,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             "readiness": services.readiness,
         }
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             MessagesController,
             probe_root,
@@ -226,3 +227,5 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         logging_config=None,
         debug=False,
     )
+    add_wire_schemas(app)
+    return app

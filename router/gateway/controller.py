@@ -9,6 +9,7 @@ from litestar.datastructures import State
 from litestar.response import Stream
 
 from router.gateway.messages import MessagesGateway, new_request_id
+from router.gateway.openapi import CountTokensOperation, MessagesOperation
 
 JSON = "application/json"
 
@@ -29,12 +30,18 @@ class MessagesController(Controller):
     path = "/v1"
     include_in_schema = True
 
-    @post("/messages", status_code=200, summary="Create a Message (Anthropic Messages API)")
+    @post(
+        "/messages",
+        status_code=200,
+        summary="Create a Message (Anthropic Messages API)",
+        operation_class=MessagesOperation,
+    )
     async def create_message(self, request: Request[Any, Any, State]) -> Response[bytes] | Stream:
         request_id = _request_id(request)
-        await _gateway(request).check_key(request.headers)
+        gateway = _gateway(request)
+        caller = await gateway.authenticate(request.headers)
         body = await request.body()
-        result = await _gateway(request).messages(request.headers, body, request_id)
+        result = await gateway.messages(caller, request.headers, body, request_id)
         headers = {"request-id": request_id}
         if isinstance(result, bytes):
             return Response(result, media_type=JSON, headers=headers)
@@ -44,12 +51,18 @@ class MessagesController(Controller):
             headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"},
         )
 
-    @post("/messages/count_tokens", status_code=200, summary="Count the tokens of a Messages request")
+    @post(
+        "/messages/count_tokens",
+        status_code=200,
+        summary="Count the tokens of a Messages request",
+        operation_class=CountTokensOperation,
+    )
     async def count_tokens(self, request: Request[Any, Any, State]) -> Response[bytes]:
         request_id = _request_id(request)
-        await _gateway(request).check_key(request.headers)
+        gateway = _gateway(request)
+        caller = await gateway.authenticate(request.headers)
         body = await request.body()
-        result = await _gateway(request).count_tokens(request.headers, body, request_id)
+        result = await gateway.count_tokens(caller, request.headers, body, request_id)
         return Response(result, media_type=JSON, headers={"request-id": request_id})
 
     @get("/models", summary="List the models this key may ask for")

@@ -114,10 +114,10 @@ class MessagesGateway:
             resolver = self._resolver = Resolver(config)
         return resolver
 
-    async def check_key(self, headers: Mapping[str, str]) -> None:
-        """Refuse a request without a valid key before its body is read (the controllers call this first),
-        so that an unauthenticated client cannot make us receive and buffer up to the body limit."""
-        await self._caller(headers, self._config())
+    async def authenticate(self, headers: Mapping[str, str]) -> Caller:
+        """The key and tenant behind a request. Controllers call it before reading the body, so that a
+        client without a valid key cannot make us receive and buffer up to the body limit."""
+        return await self._caller(headers, self._config())
 
     async def _caller(self, headers: Mapping[str, str], config: RoutingConfig) -> Caller:
         key = await self._keys.authenticate(headers, config)
@@ -129,11 +129,10 @@ class MessagesGateway:
     # -- POST /v1/messages ----------------------------------------------------------------------------
 
     async def messages(
-        self, headers: Mapping[str, str], body: bytes, request_id: str
+        self, caller: Caller, headers: Mapping[str, str], body: bytes, request_id: str
     ) -> bytes | AsyncIterator[bytes]:
         """The Message JSON, or (for `stream: true`) an iterator of SSE frames; errors raise ApiError."""
         config = self._config()
-        caller = await self._caller(headers, config)
         ex = Exchange(request_id=request_id, started=time.perf_counter(), caller=caller)
         try:
             req = decode_request(body)
@@ -228,9 +227,10 @@ class MessagesGateway:
 
     # -- POST /v1/messages/count_tokens ---------------------------------------------------------------
 
-    async def count_tokens(self, headers: Mapping[str, str], body: bytes, request_id: str) -> bytes:
+    async def count_tokens(
+        self, caller: Caller, headers: Mapping[str, str], body: bytes, request_id: str
+    ) -> bytes:
         config = self._config()
-        caller = await self._caller(headers, config)
         counted = decode_count_tokens_request(body)
         # Counting has the request's shape minus generation settings: route it like the request it precedes.
         req = msgspec.convert(
