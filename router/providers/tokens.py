@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Final
 
 from router.providers.base import UpstreamCall
@@ -11,6 +12,8 @@ from router.translate.quirks import quirks_for
 from router.translate.to_openai import to_openai_request
 
 __all__ = ["count_with_litellm", "estimate_tokens"]
+
+log = logging.getLogger("router.providers")
 
 # Bodies above this are counted on a worker thread so a long prompt does not stall the event loop.
 _THREAD_THRESHOLD: Final = 32 * 1024
@@ -24,12 +27,16 @@ def estimate_tokens(body: bytes) -> int:
 def _count(call: UpstreamCall) -> int:
     target = call.target
     body = to_openai_request(call.request, model=target.base_model, quirks=quirks_for(target.provider.kind))
-    count: int = litellm().token_counter(
-        model=target.base_model,
-        messages=body["messages"],
-        tools=body.get("tools"),
-        use_default_image_token_count=True,
-    )
+    try:
+        count: int = litellm().token_counter(
+            model=target.base_model,
+            messages=body["messages"],
+            tools=body.get("tools"),
+            use_default_image_token_count=True,
+        )
+    except Exception:  # LiteLLM's counter trips on shapes it does not expect (`items: null`): estimate
+        log.warning("token counter failed for %s; answering with an estimate", target.ref)
+        return estimate_tokens(call.body)
     return count
 
 

@@ -212,7 +212,8 @@ def api_base_error(url: str | None) -> str | None:
     except ValueError as exc:
         return f"not a valid URL: {exc}"
     if parts.scheme not in ("http", "https"):
-        return f"must be an http:// or https:// URL, not {url!r}"
+        # Name the scheme only: the rest of a refused URL may hold a password.
+        return f"must be an http:// or https:// URL, not {parts.scheme or 'a URL without a scheme'}:"
     if not parts.hostname:
         return "must name a host"
     if parts.username is not None or parts.password is not None:

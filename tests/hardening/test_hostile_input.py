@@ -591,23 +591,15 @@ def test_odd_tool_schemas_are_never_a_server_error(
     check_answer(post_raw(router, key, "/v1/messages/count_tokens", json.dumps(body).encode()))
 
 
-COUNTER_CRASH = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "router/providers/tokens.py: count_with_litellm() lets litellm.token_counter's AttributeError "
-        "('NoneType' object has no attribute 'get') escape for a tool schema with `items: null`, "
-        "so count_tokens on OpenAI-wire targets answers 500 instead of a 400 or a local estimate"
-    ),
-)
 
 
 @pytest.mark.parametrize(
     "model",
     [
-        pytest.param(MODELS[0], marks=COUNTER_CRASH),  # OpenAI
+        pytest.param(MODELS[0]),  # OpenAI
         MODELS[1],  # Gemini
         MODELS[2],  # Anthropic (counted upstream)
-        pytest.param(MODELS[3], marks=COUNTER_CRASH),  # Azure
+        pytest.param(MODELS[3]),  # Azure
     ],
 )
 def test_count_tokens_with_a_non_schema_items_is_not_a_500(

@@ -307,14 +307,6 @@ def test_bad_provider_base_urls_are_refused_by_the_catalog_and_by_config_apply(
         assert secret not in str(created.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "router/routing/validate.py api_base_error(): for a non-http(s) scheme the message quotes the whole "
-        "URL ('must be an http:// or https:// URL, not ...'), so a password in it reaches the admin page, the "
-        "CLI's stderr (CI logs, with the URL coming from ${VAR}) and the exception text"
-    ),
-)
 def test_a_refused_non_web_base_url_does_not_repeat_its_password(sqlite_url: str) -> None:
     with pytest.raises(catalog.CatalogError) as created:
         _create(sqlite_url, "ftp://admin:hunter2pw@files.example.com/v1")
