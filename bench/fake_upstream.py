@@ -6,6 +6,11 @@ to answer every POST with one of two pre-encoded responses: a chat completion, o
 `[DONE]`. Every byte of both answers is built once at start-up, so what a benchmark measures behind it is the
 proxy in front, not this server.
 
+Fault injection (bench/soak_faults.py): with `--fail-rate F`, each POST is answered, with probability F, by an
+OpenAI-style error instead, HTTP 500 or 503 (`--fail-statuses`), both drawn from a RNG seeded by
+`--fail-seed`, so a run's failures are random per call yet reproducible. `GET /stats` answers the counts of
+POSTs answered by status so far.
+
 Run alone: `python -m bench.fake_upstream --port 9100` (prints `READY <port>` when listening).
 """
 
@@ -14,8 +19,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -97,6 +104,56 @@ def _response(status: bytes, content_type: bytes, body: bytes) -> bytes:
     )
 
 
+def error_body(status: int) -> bytes:
+    """OpenAI's error shape; the message names the injection so a client can tell it from a real fault."""
+    return json.dumps(
+        {
+            "error": {
+                "message": f"fake upstream: injected failure (HTTP {status})",
+                "type": "server_error",
+                "param": None,
+                "code": None,
+            }
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+_REASONS = {
+    500: b"Internal Server Error",
+    502: b"Bad Gateway",
+    503: b"Service Unavailable",
+    529: b"Overloaded",
+}
+
+
+class Faults:
+    """Which POSTs fail, and how: a seeded RNG draws per call; counts what was answered, by status."""
+
+    def __init__(self, rate: float, statuses: tuple[int, ...] = (500, 503), seed: int = 0) -> None:
+        self.rate = rate
+        self._rng = random.Random(seed)
+        self._answers = {
+            st: _response(f"{st} ".encode() + _REASONS.get(st, b"Error"), b"application/json", error_body(st))
+            for st in statuses
+        }
+        self._statuses = list(statuses)
+        self.counts: Counter[int] = Counter()
+
+    def draw(self) -> bytes | None:
+        """The error response for this call, or None to answer it normally."""
+        if self.rate <= 0 or self._rng.random() >= self.rate:
+            self.counts[200] += 1
+            return None
+        status = self._rng.choice(self._statuses)
+        self.counts[status] += 1
+        return self._answers[status]
+
+    def stats(self) -> bytes:
+        body = json.dumps({str(k): v for k, v in sorted(self.counts.items())}).encode()
+        return _response(b"200 OK", b"application/json", body)
+
+
 class Answers:
     """The three pre-encoded responses."""
 
@@ -113,10 +170,11 @@ class Answers:
 class UpstreamProtocol(asyncio.Protocol):
     """HTTP/1.1 keep-alive, pipelining-safe: parse requests off a buffer, answer each in turn."""
 
-    __slots__ = ("_answers", "_buf", "_transport")
+    __slots__ = ("_answers", "_buf", "_faults", "_transport")
 
-    def __init__(self, answers: Answers) -> None:
+    def __init__(self, answers: Answers, faults: Faults | None = None) -> None:
         self._answers = answers
+        self._faults = faults
         self._buf = b""
         self._transport: asyncio.Transport | None = None
 
@@ -158,8 +216,15 @@ class UpstreamProtocol(asyncio.Protocol):
             self._buf = buf[start:]
         transport = self._transport
         assert transport is not None
+        faults = self._faults
+        failed = None
         if head.startswith(b"get"):
-            transport.write(self._answers.models)
+            if faults is not None and head.startswith(b"get /stats"):
+                transport.write(faults.stats())
+            else:
+                transport.write(self._answers.models)
+        elif faults is not None and (failed := faults.draw()) is not None:
+            transport.write(failed)
         elif _STREAM_RE.search(body):
             transport.write(self._answers.stream)
         else:
@@ -188,17 +253,19 @@ def _dechunk(buf: bytes, pos: int) -> tuple[bytes, int] | None:
         pos += size + 2
 
 
-async def start(host: str = "127.0.0.1", port: int = 0) -> tuple[asyncio.Server, int]:
+async def start(
+    host: str = "127.0.0.1", port: int = 0, faults: Faults | None = None
+) -> tuple[asyncio.Server, int]:
     """Start the server on the running loop; returns it and the port it listens on."""
     answers = Answers()
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: UpstreamProtocol(answers), host, port, backlog=1024)
+    server = await loop.create_server(lambda: UpstreamProtocol(answers, faults), host, port, backlog=1024)
     bound = server.sockets[0].getsockname()[1]
     return server, int(bound)
 
 
-async def _serve(host: str, port: int) -> None:
-    server, bound = await start(host, port)
+async def _serve(host: str, port: int, faults: Faults | None = None) -> None:
+    server, bound = await start(host, port, faults)
     print(f"READY {bound}", flush=True)
     async with server:
         await server.serve_forever()
@@ -210,9 +277,16 @@ def main() -> None:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9100)
+    parser.add_argument("--fail-rate", type=float, default=0.0, help="share of POSTs answered with an error")
+    parser.add_argument("--fail-statuses", default="500,503", help="comma-separated statuses to fail with")
+    parser.add_argument("--fail-seed", type=int, default=0, help="seed of the RNG that picks failures")
     args = parser.parse_args()
+    faults = None
+    if args.fail_rate > 0:
+        statuses = tuple(int(s) for s in args.fail_statuses.split(",") if s.strip())
+        faults = Faults(args.fail_rate, statuses, args.fail_seed)
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        runner.run(_serve(args.host, args.port))
+        runner.run(_serve(args.host, args.port, faults))
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

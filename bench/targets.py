@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,11 +77,12 @@ async def _first_answer(endpoint: Endpoint, child: Child, started: float, limit_
     )
 
 
-def start_upstream(log_dir: Path, cores: str | None) -> tuple[Child, int]:
+def start_upstream(log_dir: Path, cores: str | None, extra_args: Sequence[str] = ()) -> tuple[Child, int]:
+    """The fake upstream (`extra_args`: e.g. its --fail-rate options); the child and its port."""
     port = free_port()
     child = spawn(
         "fake_upstream",
-        [sys.executable, "-m", "bench.fake_upstream", "--port", str(port)],
+        [sys.executable, "-m", "bench.fake_upstream", "--port", str(port), *extra_args],
         log_dir=log_dir,
         env=base_env(),
         cwd=ROOT,
@@ -123,20 +124,26 @@ async def start_router(
     cores: str | None,
     workers: int = 1,
     serve_env: Mapping[str, str] | None = None,
+    *,
+    database_url: str | None = None,
+    config_text: str | None = None,
 ) -> Running:
-    """A fresh SQLite database in `work`, configured by the CLI, then `router serve`."""
+    """A fresh database (SQLite in `work` unless `database_url` names an empty one), configured by the CLI
+    with `config_text` (default ROUTER_CONFIG: one rule to the fake upstream), then `router serve`."""
     router_bin = str(MAIN_VENV / "bin" / "router")
     env = base_env()
     env.update(
         {
-            "ROUTER_DATABASE_URL": f"sqlite+aiosqlite:///{work}/router.db",
+            "ROUTER_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{work}/router.db",
             "ROUTER_SECRET_KEY": "bench-secret-key-bench-secret-key",
             # Request logs off, as in the LiteLLM configuration: we measure proxying, not log formatting.
             "ROUTER_LOG_LEVEL": "WARNING",
         }
     )
     config = work / "router.yaml"
-    config.write_text(ROUTER_CONFIG.format(host=HOST, port=upstream_port, model=UPSTREAM_MODEL))
+    config.write_text(
+        config_text or ROUTER_CONFIG.format(host=HOST, port=upstream_port, model=UPSTREAM_MODEL)
+    )
     run([router_bin, "db", "upgrade"], env=env, cwd=work)
     run([router_bin, "config", "apply", str(config)], env=env, cwd=work)
     run([router_bin, "tenant", "create", "bench"], env=env, cwd=work)
