@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -306,6 +307,13 @@ class SnapshotHolder:
                         return False
                 await self._rebuild()
                 return True
+        except (OSError, DBAPIError) as exc:  # the database is away: expected during restarts, one line
+            log.warning(
+                "routing snapshot not refreshed (database unreachable: %s); keeping version %s",
+                type(exc).__name__,
+                self.version,
+            )
+            return False
         except Exception:  # the boundary of a background rebuild: keep the last good snapshot, say why
             log.exception("routing snapshot rebuild failed; keeping version %s", self.version)
             return False

@@ -66,6 +66,8 @@ class UsageRecorder:
         self.failures = 0
         # Events taken off the queue and not yet committed (the batch being written or retried).
         self._in_flight = 0
+        # The batch the writer is still collecting (up to flush_interval after its first event).
+        self._filling: list[UsageEvent] = []
 
     @classmethod
     def from_settings(cls, database: Database, settings: Settings) -> UsageRecorder:
@@ -80,7 +82,7 @@ class UsageRecorder:
     @property
     def pending(self) -> int:
         """Events recorded but not yet written (queued plus the batch in flight)."""
-        return self._queue.qsize() + self._in_flight
+        return self._queue.qsize() + len(self._filling) + self._in_flight
 
     @property
     def running(self) -> bool:
@@ -143,9 +145,10 @@ class UsageRecorder:
     async def _run(self) -> None:
         while True:
             batch = await self._next_batch()
+            self._in_flight = len(batch)
+            self._filling = []
             if not batch:
                 return  # only when stopping with an empty queue
-            self._in_flight = len(batch)
             try:
                 await self._write_with_retry(batch)
             finally:
@@ -160,6 +163,8 @@ class UsageRecorder:
 
     async def _next_batch(self) -> list[UsageEvent]:
         batch: list[UsageEvent] = []
+        # Counted as pending while it fills: events off the queue are not yet written.
+        self._filling = batch
         self._take_nowait(self._batch_size, batch)
         if not batch:
             if self._stopping.is_set():

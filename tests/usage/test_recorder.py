@@ -97,6 +97,19 @@ async def test_a_lone_event_is_written_within_the_flush_interval() -> None:
     await recorder.stop(timeout=5)
 
 
+async def test_events_in_a_batch_still_filling_count_as_pending_and_flush_waits_for_them() -> None:
+    writer = FakeWriter()
+    recorder = fake_recorder(writer, batch_size=100, flush_interval=0.5)
+    await recorder.start()
+    for _ in range(3):
+        recorder.record(event())
+    await asyncio.sleep(0.05)  # the writer has taken them off the queue and waits for more
+    assert recorder.pending == 3 and recorder.written == 0
+    await recorder.flush()
+    assert (recorder.written, recorder.pending) == (3, 0)
+    await recorder.stop(timeout=5)
+
+
 async def test_failed_writes_are_retried_with_backoff_and_nothing_is_lost() -> None:
     writer = FakeWriter(fail_times=3)
     recorder = fake_recorder(writer, batch_size=5)
