@@ -591,8 +591,6 @@ def test_odd_tool_schemas_are_never_a_server_error(
     check_answer(post_raw(router, key, "/v1/messages/count_tokens", json.dumps(body).encode()))
 
 
-
-
 @pytest.mark.parametrize(
     "model",
     [
