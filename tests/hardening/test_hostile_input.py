@@ -390,13 +390,7 @@ schemas = st.one_of(
                     st.fixed_dictionaries(
                         {"type": st.sampled_from(["string", "integer", "number", "boolean"])}
                     ),
-                    # `items` that is not a schema: see test_count_tokens_with_a_non_schema_items_is_not_a_500.
-                    st.fixed_dictionaries(
-                        {
-                            "type": st.just("array"),
-                            "items": st.dictionaries(st.text(max_size=5), json_values, max_size=2),
-                        }
-                    ),
+                    st.fixed_dictionaries({"type": st.just("array"), "items": json_values}),
                     st.fixed_dictionaries({"anyOf": st.lists(json_values, max_size=2)}),
                     st.dictionaries(
                         st.sampled_from(["$ref", "format", "enum", "default", "const"]), json_values
@@ -591,15 +585,7 @@ def test_odd_tool_schemas_are_never_a_server_error(
     check_answer(post_raw(router, key, "/v1/messages/count_tokens", json.dumps(body).encode()))
 
 
-@pytest.mark.parametrize(
-    "model",
-    [
-        pytest.param(MODELS[0]),  # OpenAI
-        MODELS[1],  # Gemini
-        MODELS[2],  # Anthropic (counted upstream)
-        pytest.param(MODELS[3]),  # Azure
-    ],
-)
+@pytest.mark.parametrize("model", MODELS)
 def test_count_tokens_with_a_non_schema_items_is_not_a_500(
     target: tuple[LiveRouter, str], model: str
 ) -> None:
