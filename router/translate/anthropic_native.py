@@ -18,6 +18,32 @@ __all__ = ["prepare_native_request", "rewrite_model"]
 _MIN_THINKING_BUDGET: Final = 1024
 
 
+# Top-level fields of Anthropic's Messages API (GA and the betas Claude Code uses).
+ANTHROPIC_REQUEST_FIELDS: Final = frozenset(
+    {
+        "model",
+        "messages",
+        "max_tokens",
+        "system",
+        "metadata",
+        "stop_sequences",
+        "stream",
+        "temperature",
+        "top_p",
+        "top_k",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "service_tier",
+        "container",
+        "mcp_servers",
+        "context_management",
+        "output_config",
+        "output_format",
+    }
+)
+
+
 def prepare_native_request(
     raw: Mapping[str, Any],
     *,
@@ -30,7 +56,9 @@ def prepare_native_request(
     Override "reasoning_effort" has no Anthropic equivalent and is ignored here.
     """
     overrides = overrides or {}
-    body = dict(raw)
+    # Only what Anthropic's API takes: it refuses unknown top-level fields, and our clients may send
+    # fields for other targets (or fields meant to steer a proxy, which nothing here honours).
+    body = {key: value for key, value in raw.items() if key in ANTHROPIC_REQUEST_FIELDS}
     body["model"] = model
 
     max_tokens = raw.get("max_tokens")

@@ -84,3 +84,19 @@ def test_rewrite_model_on_messages_and_message_start_only() -> None:
     assert rewrite_model(start, "alias")["message"] == {"id": "msg_1", "model": "alias"}
     delta = {"type": "content_block_delta", "index": 0}
     assert rewrite_model(delta, "alias") is delta
+
+
+def test_fields_anthropic_does_not_take_are_dropped_and_its_own_kept() -> None:
+    raw = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "hi"}],
+        "context_management": {"edits": []},
+        "output_config": {"effort": "high"},
+        "api_base": "http://evil.example",
+        "mock_response": "faked",
+        "some_future_field": 1,
+    }
+    body = prepare_native_request(raw, model="claude-sonnet-4-5-20250929", max_tokens_cap=None)
+    assert set(body) == {"model", "max_tokens", "messages", "context_management", "output_config"}
+    assert body["model"] == "claude-sonnet-4-5-20250929"
