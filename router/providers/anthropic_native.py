@@ -103,8 +103,8 @@ class AnthropicPath:
                     break
                 except TimeoutError:
                     raise timeout_error(where, "the upstream stream stalled") from None
-                deadline = deadlines.total
                 yield event
+                deadline = deadlines.next_chunk()
         except ProviderError:
             raise
         except Exception as exc:  # boundary: transport failures mid-stream

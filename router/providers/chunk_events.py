@@ -43,16 +43,15 @@ async def chunk_events(
             stop_sequences=call.request.stop_sequences,
         )
         yield [*translator.start(), *translator.feed(first)]
-        total = deadlines.total
         while True:
             try:
                 # A timeout per await, never around a yield: it must cancel our read, not the consumer.
-                async with asyncio.timeout_at(total):
+                async with asyncio.timeout_at(deadlines.next_chunk()):
                     chunk = await anext(chunks)
             except StopAsyncIteration:
                 break
             except TimeoutError:
-                raise timeout_error(where, "the upstream stream did not complete in time") from None
+                raise timeout_error(where, "the upstream stream stalled or ran past its deadline") from None
             events = translator.feed(chunk)
             if events:
                 yield events

@@ -28,6 +28,11 @@ class Deadlines:
         self.first_byte = now + min(first_byte_timeout, total_timeout)
         self.total = now + total_timeout
 
+    def next_chunk(self) -> float:
+        """When the next stream chunk is overdue: a stream silent for as long as a first byte may take has
+        stalled (and the whole call's deadline still holds)."""
+        return min(self.total, asyncio.get_running_loop().time() + self.first_byte_seconds)
+
 
 async def open_post(
     session: aiohttp.ClientSession,
