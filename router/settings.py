@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, repr=False)
     log_level: str = "INFO"
     redis_url: str | None = None
+    # Prefix of every Redis key, so that deployments (or test runs) can share one Redis.
+    redis_namespace: str = "router"
 
     # How often every process checks the config version (seconds): a change saved elsewhere is live
     # within this.

@@ -160,7 +160,7 @@ class Limiter:
         database: Database | None = None,
         *,
         backend: LimitBackend | None = None,
-        namespace: str = "router",
+        namespace: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """Redis when Settings.redis_url is set, in-process counters otherwise (or the `backend` given).
@@ -170,7 +170,8 @@ class Limiter:
             if settings is not None and settings.redis_url:
                 from router.usage.limits_redis import RedisBackend
 
-                backend = RedisBackend.from_url(settings.redis_url, source, namespace=namespace)
+                prefix = namespace or settings.redis_namespace
+                backend = RedisBackend.from_url(settings.redis_url, source, namespace=prefix)
             else:
                 backend = MemoryBackend(source)
         self.backend: LimitBackend = backend

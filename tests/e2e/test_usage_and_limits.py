@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import anthropic
 import pytest
+import redis
 from click.testing import CliRunner
 
 from router.cli import main
@@ -159,3 +162,27 @@ def test_budget_limit_trips_after_spending(router: LiveRouter) -> None:
             break
         assert time.monotonic() < deadline, "the budget never tripped"
         time.sleep(0.1)
+
+
+def test_rpm_limit_holds_across_two_replicas_sharing_redis(start_router: Callable[..., LiveRouter]) -> None:
+    namespace = f"router-test-{uuid.uuid4().hex[:12]}"
+    shared = {"redis_url": "redis://127.0.0.1:6379/0", "redis_namespace": namespace}
+    first, second = start_router(**shared), start_router(**shared)
+    first.apply(CONFIG)
+    key = first.key("acme", "dora", rpm=3)
+    second.wait_for_config()
+    answered = []
+    for replica in (first, second, first):
+        replica.client(key).messages.create(**ASK)
+        answered.append(replica.base_url)
+    # The fourth request in the minute is refused whichever replica gets it.
+    for replica in (second, first):
+        with pytest.raises(anthropic.RateLimitError):
+            replica.client(key).messages.create(**ASK)
+    assert len(answered) == 3
+    cleanup = redis.Redis.from_url(shared["redis_url"])
+    try:
+        for name in cleanup.scan_iter(f"{namespace}:*"):
+            cleanup.delete(name)
+    finally:
+        cleanup.close()
