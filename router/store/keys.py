@@ -22,7 +22,7 @@ from router.routing.model import KeySpec, Limits
 from router.store.audit import record_audit
 from router.store.db import NotFoundError, StoreError, as_utc
 from router.store.models import ApiKey, utcnow
-from router.store.tenants import get_tenant
+from router.store.tenants import check_limits, get_tenant
 from router.store.version import bump_config_version
 
 KEY_PREFIX = "sk-rt-"
@@ -62,12 +62,6 @@ def parse_duration(text: str) -> timedelta:
     if amount <= 0:
         raise ValueError(f"invalid duration {text!r}: it must be more than zero")
     return timedelta(**{_UNITS[match.group(2)]: amount})
-
-
-def _check_limits(rpm: int | None, tpm: int | None, budget_usd: float | None) -> None:
-    for name, value in (("rpm", rpm), ("tpm", tpm), ("budget_usd", budget_usd)):
-        if value is not None and value < 0:
-            raise ValueError(f"{name} must not be negative")
 
 
 def key_state(key: ApiKey) -> dict[str, Any]:
@@ -117,7 +111,7 @@ async def create_key(
         raise ValueError("the member name must not be empty")
     if len(member) > 200:
         raise ValueError("the member name is longer than 200 characters")
-    _check_limits(rpm, tpm, budget_usd)
+    check_limits(rpm, tpm, budget_usd)
     tenant = await get_tenant(session, tenant_name)
     while True:
         plaintext = generate_key()
@@ -216,11 +210,7 @@ async def set_key_limits(
     key = await get_key(session, prefix)
     if key.revoked_at is not None:
         raise StoreError(f"key {key.prefix} is revoked")
-    _check_limits(
-        None if isinstance(rpm, EllipsisType) else rpm,
-        None if isinstance(tpm, EllipsisType) else tpm,
-        None if isinstance(budget_usd, EllipsisType) else budget_usd,
-    )
+    check_limits(rpm, tpm, budget_usd)
     before = key_state(key)
     if not isinstance(rpm, EllipsisType):
         key.rpm = rpm

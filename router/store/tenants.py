@@ -32,7 +32,8 @@ def validate_tenant_name(name: str) -> str:
     return name
 
 
-def _check_limits(rpm: Any, tpm: Any, budget_usd: Any) -> None:
+def check_limits(rpm: Any, tpm: Any, budget_usd: Any) -> None:
+    """Limits of a key or a tenant: numbers that are not negative (None and `...` pass)."""
     for label, value in (("rpm", rpm), ("tpm", tpm), ("budget_usd", budget_usd)):
         if isinstance(value, int | float) and value < 0:
             raise ValueError(f"{label} must not be negative")
@@ -109,7 +110,7 @@ async def create_tenant(
     actor: str = "cli",
 ) -> Tenant:
     name = validate_tenant_name(name)
-    _check_limits(rpm, tpm, budget_usd)
+    check_limits(rpm, tpm, budget_usd)
     if await get_tenant_by_name(session, name) is not None:
         raise AlreadyExistsError(f"a tenant named {name!r} already exists")
     tenant = Tenant(
@@ -165,7 +166,7 @@ async def set_tenant_limits(
 ) -> Tenant:
     """Change limits: `...` leaves a value as it is, None removes the limit."""
     tenant = await get_tenant(session, name)
-    _check_limits(rpm, tpm, budget_usd)
+    check_limits(rpm, tpm, budget_usd)
     before = tenant_state(tenant)
     if not isinstance(rpm, EllipsisType):
         tenant.rpm = rpm
