@@ -12,7 +12,8 @@ import click
 
 from router.cli.common import cli_errors, fail, load_settings, reading, run
 from router.routing.explain import Explanation, explain, find_tenant_id
-from router.routing.model import RequestFacts, RoutingConfig
+from router.routing.facts import THINKING_MODES, ThinkingMode, request_facts, sample_request
+from router.routing.model import RoutingConfig
 from router.store.crypto import CredentialCipher
 from router.store.snapshot import ModelFacts, load_routing_config
 
@@ -41,7 +42,14 @@ def route() -> None:
 @click.option(
     "--model", "model", required=True, help="The requested model name, e.g. claude-sonnet-4-20250514."
 )
-@click.option("--thinking", is_flag=True, help="The request asks for extended thinking.")
+@click.option(
+    "--thinking",
+    type=click.Choice(THINKING_MODES),
+    is_flag=False,
+    flag_value="enabled",
+    default=None,
+    help="The request's thinking: enabled (the default when no value is given), adaptive or disabled.",
+)
 @click.option(
     "--tools", "tools", type=click.IntRange(min=0), default=0, help="Number of tools in the request."
 )
@@ -56,7 +64,7 @@ def route() -> None:
 def explain_command(
     tenant: str | None,
     model: str,
-    thinking: bool,
+    thinking: ThinkingMode | None,
     tools: int,
     tool_names: tuple[str, ...],
     stream: bool,
@@ -66,15 +74,8 @@ def explain_command(
 ) -> None:
     """Print the matching rule, the targets in the order they would be tried, and why each rule before
     it did not match."""
-    facts = RequestFacts(
-        model=model,
-        thinking=thinking,
-        tools=tools > 0 or bool(tool_names),
-        tool_names=frozenset(tool_names),
-        stream=stream,
-        input_tokens=input_tokens,
-        member=member,
-    )
+    sample = sample_request(model, thinking=thinking, tools=tools, tool_names=tool_names, stream=stream)
+    facts = request_facts(sample, input_tokens=input_tokens, member=member)
 
     async def load() -> RoutingConfig:
         async with reading(load_settings()) as session:

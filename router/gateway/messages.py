@@ -24,7 +24,8 @@ from router.gateway.cooldown import Cooldowns
 from router.providers.base import EventStream, ProviderError, UpstreamCall
 from router.providers.hub import ProviderHub
 from router.routing.errors import ForbiddenError, NoRouteError
-from router.routing.model import KeySpec, RequestFacts, Route, RoutingConfig, Target, TenantSpec
+from router.routing.facts import request_facts
+from router.routing.model import KeySpec, Route, RoutingConfig, Target, TenantSpec
 from router.routing.resolve import Resolver, check_key_model
 from router.usage.events import UsageEvent
 from router.usage.limits import Limiter, LimitExceeded
@@ -267,15 +268,7 @@ class MessagesGateway:
     # -- helpers --------------------------------------------------------------------------------------
 
     def _route(self, config: RoutingConfig, caller: Caller, req: MessagesRequest, body: bytes) -> Route:
-        facts = RequestFacts(
-            model=req.model,
-            thinking=req.thinking is not None and getattr(req.thinking, "type", "disabled") != "disabled",
-            tools=bool(req.tools),
-            tool_names=frozenset(_tool_names(req)),
-            stream=req.stream,
-            input_tokens=self._hub.estimate_tokens(body),
-            member=caller.key.member,
-        )
+        facts = request_facts(req, input_tokens=self._hub.estimate_tokens(body), member=caller.key.member)
         try:
             check_key_model(caller.key, req.model)
             return self._resolver_for(config).resolve(caller.tenant.id, facts)
@@ -339,15 +332,6 @@ class MessagesGateway:
             task = asyncio.get_running_loop().create_task(self._limiter.consume(key, tenant, spent, cost))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
-
-
-def _tool_names(req: MessagesRequest) -> list[str]:
-    names: list[str] = []
-    for tool in req.tools or ():
-        names.append(tool.name)
-        if tool.type:
-            names.append(tool.type)
-    return names
 
 
 def _usage_of(usage: Any) -> dict[str, int]:

@@ -15,7 +15,7 @@ from router.admin.messages import sentence
 from router.admin.rule_forms import EFFORT_OPTIONS, form_field, read_rule_form, rule_form_values
 from router.admin.web import render
 from router.routing.explain import explain
-from router.routing.model import RequestFacts
+from router.routing.facts import request_facts, sample_request
 from router.routing.patterns import parse_match
 from router.routing.validate import pattern_error, target_ref_error
 from router.store import catalog
@@ -239,15 +239,14 @@ class RulesController(Controller):
             if config is None:
                 form.error("form", "The routing configuration is not loaded yet; try again in a moment.")
             else:
-                facts = RequestFacts(
-                    model=model,
-                    thinking=form.checkbox("thinking"),
-                    tools=form.checkbox("tools") or bool(tool),
-                    tool_names=frozenset([tool]) if tool else frozenset(),
+                sample = sample_request(
+                    model,
+                    thinking="enabled" if form.checkbox("thinking") else None,
+                    tools=1 if form.checkbox("tools") else 0,
+                    tool_names=[tool] if tool else (),
                     stream=form.checkbox("stream"),
-                    input_tokens=facts_input,
-                    member=member,
                 )
+                facts = request_facts(sample, input_tokens=facts_input, member=member)
                 explanation = explain(config, tenant_id, facts).to_dict()
         return render(
             request,

@@ -1,0 +1,93 @@
+"""The request facts a rule looks at, taken from a Messages request by ONE function.
+
+The live path (`gateway/`) and the explanations (`router route explain`, the page's try-it box) both call
+`request_facts()` on a `MessagesRequest`: the gateway on the one the client sent, the explanations on one
+`sample_request()` builds from their inputs. So what a condition sees can never differ between the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+from router.routing.model import RequestFacts
+from router.wire.requests import (
+    Message,
+    MessagesRequest,
+    ThinkingAdaptive,
+    ThinkingConfig,
+    ThinkingDisabled,
+    ThinkingEnabled,
+    Tool,
+)
+
+__all__ = ["THINKING_MODES", "ThinkingMode", "request_facts", "sample_request", "thinking_on"]
+
+ThinkingMode = Literal["enabled", "adaptive", "disabled"]
+THINKING_MODES: tuple[ThinkingMode, ...] = ("enabled", "adaptive", "disabled")
+
+
+def thinking_on(thinking: ThinkingConfig | None) -> bool:
+    """Extended thinking is on when enabled (with a budget) or adaptive; off when disabled or absent."""
+    return isinstance(thinking, ThinkingEnabled | ThinkingAdaptive)
+
+
+def tool_names(tools: Iterable[Tool] | None) -> frozenset[str]:
+    """Each tool's name, and a server tool's type too (`web_search_20250305`)."""
+    names: set[str] = set()
+    for tool in tools or ():
+        names.add(tool.name)
+        if tool.type:
+            names.add(tool.type)
+    return frozenset(names)
+
+
+def request_facts(
+    req: MessagesRequest,
+    *,
+    input_tokens: int,
+    member: str | None,
+) -> RequestFacts:
+    """What a rule can see of `req`; `input_tokens` is the caller's estimate of the prompt's size."""
+    return RequestFacts(
+        model=req.model,
+        thinking=thinking_on(req.thinking),
+        tools=bool(req.tools),
+        tool_names=tool_names(req.tools),
+        stream=req.stream,
+        input_tokens=max(0, input_tokens),
+        member=member,
+    )
+
+
+def sample_request(
+    model: str,
+    *,
+    thinking: ThinkingMode | None = None,
+    tools: int = 0,
+    tool_names: Iterable[str] = (),
+    stream: bool = False,
+) -> MessagesRequest:
+    """A request with the given traits, for explaining a route without a client's body.
+
+    `tools` client tools are added (named `tool_1`, ...) besides the named ones; a named tool is a client
+    tool of that name, which a condition on a server tool's type matches too (see `tool_present`).
+    """
+    config: ThinkingConfig | None = None
+    if thinking == "enabled":
+        config = ThinkingEnabled(budget_tokens=1024)
+    elif thinking == "adaptive":
+        config = ThinkingAdaptive()
+    elif thinking == "disabled":
+        config = ThinkingDisabled()
+    named = list(dict.fromkeys(tool_names))
+    unnamed = [f"tool_{i + 1}" for i in range(max(0, tools - len(named)))]
+    tool_list = [Tool(name=name, input_schema={"type": "object"}) for name in [*named, *unnamed]]
+    return MessagesRequest(
+        model=model,
+        max_tokens=2048,
+        messages=[Message(role="user", content="")],
+        stream=stream,
+        tools=tool_list or None,
+        thinking=config,
+    )
