@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from litestar import Router
@@ -23,6 +22,7 @@ from router.admin.controllers import ROUTE_HANDLERS
 from router.admin.errors import EXCEPTION_HANDLERS
 from router.admin.filters import register_filters
 from router.admin.security import AdminKeys
+from router.resources import PACKAGE_DIR, resource_path
 from router.settings import Settings
 from router.store.db import Database
 
@@ -30,8 +30,7 @@ __all__ = ["AdminBundle", "build_admin", "first_run_setup_token"]
 
 log = logging.getLogger(__name__)
 
-PACKAGE_DIR = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
+TEMPLATES_DIR = resource_path("templates")
 STATIC_DIR = PACKAGE_DIR / "static"
 
 # The secret build_admin was given, for first_run_setup_token(db) called without one.

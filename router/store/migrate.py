@@ -2,13 +2,13 @@
 
 Alembic's commands are synchronous; we run them on a connection of our own async engine (passed to
 migrations/env.py through `config.attributes["connection"]`), so they work inside a running event loop.
-alembic.ini and migrations/ live at the repository root, beside the `router` package.
+alembic.ini and migrations/ live at the repository root, beside the `router` package, and inside the wheel
+(router/resources.py finds them).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
@@ -16,12 +16,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import router
+from router.resources import resource_path
 from router.store.db import create_engine_for
 
-REPO_ROOT = Path(router.__file__).resolve().parent.parent
-ALEMBIC_INI = REPO_ROOT / "alembic.ini"
-MIGRATIONS_DIR = REPO_ROOT / "migrations"
+ALEMBIC_INI = resource_path("alembic.ini")
+MIGRATIONS_DIR = resource_path("migrations")
 VERSION_TABLE = "alembic_version"
 
 
