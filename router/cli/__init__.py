@@ -31,6 +31,7 @@ for module_name, attribute, command_name in (
     ("router.cli.config", "config", "config"),
     ("router.cli.route", "route", "route"),
     ("router.cli.usage", "usage", "usage"),
+    ("router.cli.dead_letters", "dead_letters_group", "usage-dead-letters"),
 ):
     try:
         module = importlib.import_module(module_name)

@@ -27,7 +27,7 @@ from router.routing.errors import ForbiddenError, NoRouteError
 from router.routing.facts import request_facts
 from router.routing.model import KeySpec, Route, RoutingConfig, Target, TenantSpec
 from router.routing.resolve import Resolver, check_key_model
-from router.usage.events import UsageEvent
+from router.usage.events import UsageEvent, bound_count
 from router.usage.limits import Limiter, LimitExceeded
 from router.usage.recorder import UsageRecorder
 from router.wire.errors import (
@@ -337,7 +337,8 @@ class MessagesGateway:
 def _usage_of(usage: Any) -> dict[str, int]:
     if not isinstance(usage, Mapping):
         return {}
-    return {k: int(v) for k, v in usage.items() if isinstance(v, int)}
+    # An upstream's counts are bounded where they enter: 0..2^63-1 fits every column and counter.
+    return {k: bound_count(v) for k, v in usage.items() if isinstance(v, int)}
 
 
 def _absorb_usage(ex: Exchange, event: Mapping[str, Any]) -> None:

@@ -63,8 +63,8 @@ class Tenant(Timestamps, Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # None: any target; otherwise the target refs ("openai/gpt-4.1", "deployment/gpt4o-eu") it may reach.
     allowed_targets: Mapped[list[str] | None] = mapped_column(JSON, default=None)
-    rpm: Mapped[int | None] = mapped_column(Integer, default=None)
-    tpm: Mapped[int | None] = mapped_column(Integer, default=None)
+    rpm: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    tpm: Mapped[int | None] = mapped_column(BigInteger, default=None)
     budget_usd: Mapped[float | None] = mapped_column(Float, default=None)
 
     keys: Mapped[list[ApiKey]] = relationship(back_populates="tenant", cascade="all, delete-orphan")
@@ -87,8 +87,8 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     # None: any model; otherwise glob patterns of requested model names this key may ask for.
     allowed_models: Mapped[list[str] | None] = mapped_column(JSON, default=None)
-    rpm: Mapped[int | None] = mapped_column(Integer, default=None)
-    tpm: Mapped[int | None] = mapped_column(Integer, default=None)
+    rpm: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    tpm: Mapped[int | None] = mapped_column(BigInteger, default=None)
     budget_usd: Mapped[float | None] = mapped_column(Float, default=None)
 
     tenant: Mapped[Tenant] = relationship(back_populates="keys")
@@ -225,18 +225,34 @@ class UsageRecord(Base):
     # [{"target", "status", "error_type", "latency_ms"}] in the order tried
     attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     stream: Mapped[bool] = mapped_column(Boolean, default=False)
-    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    cache_read_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     tokens_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
-    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
-    ttft_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    latency_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    ttft_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
     status: Mapped[int] = mapped_column(Integer, default=200)
     error_type: Mapped[str | None] = mapped_column(String(64), default=None)
     # "ok", "error", "client_cancelled", "rejected"
     outcome: Mapped[str] = mapped_column(String(20), default="ok")
+
+
+class UsageDeadLetter(Base):
+    """A usage record the database refused even after the writer bounded it: kept aside, whole, so that
+    it never blocks the records behind it; `router usage-dead-letters` lists and replays them."""
+
+    __tablename__ = "usage_dead_letters"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    request_id: Mapped[str] = mapped_column(String(64))
+    # The event as ASCII JSON (NUL and surrogates escaped), so that the text itself is always storable.
+    payload: Mapped[str] = mapped_column(Text)
+    # The database's refusal, first line, cut to 1,000 characters.
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class AdminUser(Base):

@@ -6,9 +6,37 @@ so that the store can insert a batch of them without any mapping logic of its ow
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
+
+# Column widths of usage_records (store/models.py: UsageRecord); `bounded()` makes every event fit them.
+TEXT_LIMITS: dict[str, int] = {
+    "request_id": 64,
+    "key_prefix": 32,
+    "member": 200,
+    "requested_model": 300,
+    "target": 300,
+    "provider": 100,
+    "upstream_model": 300,
+    "error_type": 64,
+    "outcome": 20,
+}
+COUNT_FIELDS: tuple[str, ...] = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "latency_ms",
+)
+# BIGINT's ceiling: an upstream may report any token count; the row stores at most this.
+MAX_COUNT = 2**63 - 1
+MAX_ATTEMPTS = 32
+_STATUS_RANGE = (0, 999)
+# NUL (PostgreSQL text refuses it), other C0 controls and DEL; lone surrogates cannot be encoded as UTF-8.
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 @dataclass(slots=True)
@@ -44,9 +72,79 @@ class UsageEvent:
         """The column -> value mapping for one insert row (shallow: no deep copy on the hot path)."""
         return {name: getattr(self, name) for name in EVENT_FIELDS}
 
+    def bounded(self) -> UsageEvent:
+        """This event with every value inside its column: text without NUL, controls or lone surrogates
+        and cut to width, counts clamped to 0..2^63-1, at most MAX_ATTEMPTS attempts. In place (the event
+        is the caller's to hand off); returns self."""
+        for name, limit in TEXT_LIMITS.items():
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, bound_text(value, limit))
+        for name in COUNT_FIELDS:
+            setattr(self, name, bound_count(getattr(self, name)))
+        if self.ttft_ms is not None:
+            self.ttft_ms = bound_count(self.ttft_ms)
+        self.status = min(max(_as_int(self.status), _STATUS_RANGE[0]), _STATUS_RANGE[1])
+        cost = self.cost_usd
+        if not isinstance(cost, int | float) or not math.isfinite(cost) or cost < 0:
+            self.cost_usd = 0.0
+        if len(self.attempts) > MAX_ATTEMPTS or any(_unbounded_attempt(a) for a in self.attempts):
+            self.attempts = [_bound_attempt(a) for a in self.attempts[:MAX_ATTEMPTS]]
+        return self
+
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
 
 
 EVENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(UsageEvent))
+
+
+def bound_text(value: object, limit: int) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if _UNSTORABLE.search(text):
+        text = _UNSTORABLE.sub("\ufffd", text)
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def bound_count(value: object) -> int:
+    number = _as_int(value)
+    return 0 if number < 0 else min(number, MAX_COUNT)
+
+
+def _as_int(value: object) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value)
+    return 0
+
+
+def _unbounded_attempt(attempt: Any) -> bool:
+    if not isinstance(attempt, dict):
+        return True
+    for value in attempt.values():
+        if isinstance(value, str) and (len(value) > 300 or _UNSTORABLE.search(value)):
+            return True
+        if isinstance(value, int) and not 0 <= value <= MAX_COUNT:
+            return True
+    return False
+
+
+def _bound_attempt(attempt: Any) -> dict[str, Any]:
+    if not isinstance(attempt, dict):
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in list(attempt.items())[:8]:
+        name = bound_text(key, 40)
+        if isinstance(value, str):
+            out[name] = bound_text(value, 300)
+        elif isinstance(value, bool) or value is None:
+            out[name] = value
+        elif isinstance(value, int | float):
+            out[name] = bound_count(value)
+        else:
+            out[name] = bound_text(value, 300)
+    return out

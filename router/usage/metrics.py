@@ -80,6 +80,7 @@ class QueueSource(Protocol):
 
     written: int
     dropped: int
+    dead_lettered: int
     failures: int
 
 
@@ -94,14 +95,20 @@ class _QueueCollector(Collector):
         pending = GaugeMetricFamily("router_usage_queue_pending", "Usage records waiting to be written.")
         written = CounterMetricFamily("router_usage_written", "Usage records written to the database.")
         dropped = CounterMetricFamily(
-            "router_usage_dropped", "Usage records dropped (queue full or rejected)."
+            "router_usage_dropped",
+            "Usage records dropped (queue full, or refused and not storable as a dead letter).",
+        )
+        dead = CounterMetricFamily(
+            "router_usage_dead_lettered",
+            "Usage records the database refused, set aside in usage_dead_letters (replay with the CLI).",
         )
         failures = CounterMetricFamily("router_usage_write_failures", "Failed usage batch writes (retried).")
         pending.add_metric([], source.pending if source else 0)
         written.add_metric([], source.written if source else 0)
         dropped.add_metric([], source.dropped if source else 0)
+        dead.add_metric([], source.dead_lettered if source else 0)
         failures.add_metric([], source.failures if source else 0)
-        yield from (pending, written, dropped, failures)
+        yield from (pending, written, dropped, dead, failures)
 
     def describe(self) -> Iterator[Metric]:
         return iter(())

@@ -5,6 +5,11 @@ about (at most every few seconds, with the running count). The writer takes up t
 whatever arrived within `flush_interval` of the first one, and writes them in one transaction (one INSERT
 for the rows, one UPDATE for the keys' last-used times). When the database is away it keeps the batch and
 retries with exponential backoff; meanwhile new events wait in the queue up to its bound.
+
+Nothing a record holds can halt the writer: `record()` bounds every value to its column first, and when a
+write still fails while the database answers a probe, the batch is split in halves down to the rows the
+database refuses; each goes to the dead-letter table (`router usage-dead-letters` lists and replays them)
+and the rows around it are written. Only a database that does not answer makes the writer wait and retry.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WriteBatch = Callable[[Sequence[UsageEvent]], Awaitable[None]]
+WriteDeadLetters = Callable[[Sequence[tuple[UsageEvent, str]]], Awaitable[None]]
 IsPermanent = Callable[[BaseException], bool]
+Probe = Callable[[], Awaitable[bool]]
 
 # Seconds between two "queue full" warnings; the count in each says how many were dropped so far.
 DROP_WARNING_INTERVAL = 5.0
@@ -34,11 +41,17 @@ BACKOFF_START = 0.1
 BACKOFF_CAP = 5.0
 # A write that takes longer than this is treated as failed (a hung connection must not stall the writer).
 WRITE_TIMEOUT = 30.0
+# How long the "is the database there?" probe after a failed write may take.
+PROBE_TIMEOUT = 5.0
+
+
+class NoDeadLetterStore(RuntimeError):
+    """A recorder built without a database (tests, tools) has nowhere to set refused records aside."""
 
 
 class UsageRecorder:
-    """The bounded queue and its batch writer. Counters (`written`, `dropped`, `pending`, `failures`) feed
-    /metrics."""
+    """The bounded queue and its batch writer. Counters (`written`, `dropped`, `dead_lettered`, `pending`,
+    `failures`) feed /metrics."""
 
     def __init__(
         self,
@@ -49,12 +62,16 @@ class UsageRecorder:
         flush_interval: float,
         write_batch: WriteBatch | None = None,
         is_permanent: IsPermanent | None = None,
+        dead_letter: WriteDeadLetters | None = None,
+        probe: Probe | None = None,
     ) -> None:
         if database is None and write_batch is None:
             raise ValueError("UsageRecorder needs a database or a write_batch function")
         self._database = database
         self._write_batch = write_batch or self._write_to_database
         self._is_permanent = is_permanent or _default_is_permanent
+        self._dead_letter = dead_letter or self._dead_letter_to_database
+        self._probe = probe or self._probe_database
         self._queue: asyncio.Queue[UsageEvent] = asyncio.Queue(maxsize=queue_size)
         self._batch_size = max(1, batch_size)
         self._flush_interval = flush_interval
@@ -64,6 +81,8 @@ class UsageRecorder:
         self.written = 0
         self.dropped = 0
         self.failures = 0
+        # Records the database refused even bounded, kept in usage_dead_letters.
+        self.dead_lettered = 0
         # Events taken off the queue and not yet committed (the batch being written or retried).
         self._in_flight = 0
         # The batch the writer is still collecting (up to flush_interval after its first event).
@@ -89,7 +108,9 @@ class UsageRecorder:
         return self._task is not None and not self._task.done()
 
     def record(self, event: UsageEvent, tenant_name: str | None = None) -> None:
-        """Hand one event off the request path: never blocks, never raises."""
+        """Hand one event off the request path: never blocks, never raises. The event is bounded to its
+        columns first, so no client or upstream value can make the database refuse it."""
+        event.bounded()
         try:
             metrics.observe(event, tenant_name if tenant_name is not None else _tenant_label(event))
         except Exception:  # metrics are best effort; the record itself must still go through
@@ -201,14 +222,18 @@ class UsageRecorder:
 
     async def _write_with_retry(self, batch: list[UsageEvent]) -> None:
         delay = BACKOFF_START
-        while True:
+        while batch:
             try:
                 async with asyncio.timeout(WRITE_TIMEOUT):
                     await self._write_batch(batch)
-            except Exception as exc:  # the writer's boundary: any driver error is logged, then retried
+            except Exception as exc:  # the writer's boundary: any driver error is logged, then handled
                 self.failures += 1
-                if self._is_permanent(exc) and await self._write_one_by_one(batch):
-                    return
+                if await self._rows_at_fault(exc):
+                    # The database is there and refused this batch: find the rows it refuses, set them
+                    # aside, write the rest. What is left is what could not be written while it went away.
+                    batch = await self._isolate(batch)
+                    if not batch:
+                        return
                 log.warning(
                     "usage write of %d records failed (%s: %s); retrying in %.1fs, %d waiting",
                     len(batch),
@@ -223,33 +248,66 @@ class UsageRecorder:
                 self.written += len(batch)
                 return
 
-    async def _write_one_by_one(self, batch: list[UsageEvent]) -> bool:
-        """After a data error: write rows singly and drop only the bad ones. False when none could be
-        written (then the fault is not in the rows, and the whole batch is retried)."""
-        good = 0
-        bad: list[UsageEvent] = []
-        for event in batch:
+    async def _rows_at_fault(self, exc: BaseException) -> bool:
+        """A failure is the rows' when the error says so, or when the database answers a probe right after
+        it (whatever the driver called the error): only then can retrying the same rows never help."""
+        if self._is_permanent(exc):
+            return True
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                return await self._probe()
+        except Exception:  # a probe that fails or hangs means the database is away
+            return False
+
+    async def _isolate(self, batch: list[UsageEvent]) -> list[UsageEvent]:
+        """Write the batch in halves, down to single rows; a single row the database refuses goes to the
+        dead letters. Returns the rows not yet handled when the database stops answering (retried)."""
+        stack = [batch]
+        while stack:
+            part = stack.pop()
             try:
                 async with asyncio.timeout(WRITE_TIMEOUT):
-                    await self._write_batch([event])
-                good += 1
-            except Exception as exc:  # same boundary as above, one row at a time
-                if not self._is_permanent(exc):
-                    return False if good == 0 else self._give_up_on(bad, good, batch)
-                bad.append(event)
-        if good == 0:
-            return False
-        return self._give_up_on(bad, good, batch)
+                    await self._write_batch(part)
+            except Exception as exc:  # same boundary as above, on a smaller part
+                if not await self._rows_at_fault(exc):
+                    return [*part, *(event for rest in reversed(stack) for event in rest)]
+                if len(part) > 1:
+                    middle = len(part) // 2
+                    stack.extend((part[middle:], part[:middle]))
+                    continue
+                if not await self._set_aside(part[0], exc):
+                    return [*part, *(event for rest in reversed(stack) for event in rest)]
+            else:
+                self.written += len(part)
+        return []
 
-    def _give_up_on(self, bad: list[UsageEvent], good: int, batch: list[UsageEvent]) -> bool:
-        self.written += good
-        self.dropped += len(bad)
-        for event in bad:
-            log.error("usage record %s rejected by the database; dropped", event.request_id)
-        # Rows after a transient failure in the single-row pass are neither written nor bad: requeue them.
-        rest = batch[good + len(bad) :]
-        for event in rest:
-            self._enqueue(event)
+    async def _set_aside(self, event: UsageEvent, exc: BaseException) -> bool:
+        """Store a refused record as a dead letter. False when that write failed because the database went
+        away (retry later); a dead-letter insert the database itself refuses loses the record, loudly."""
+        from router.store.dead_letters import describe_refusal
+
+        reason = describe_refusal(exc)
+        try:
+            async with asyncio.timeout(WRITE_TIMEOUT):
+                await self._dead_letter([(event, reason)])
+        except Exception as letter_exc:  # boundary: the dead-letter store is the last resort
+            if not isinstance(letter_exc, NoDeadLetterStore) and not await self._rows_at_fault(letter_exc):
+                return False
+            self.dropped += 1
+            log.error(
+                "usage record %s refused by the database (%s) and could not be set aside (%s); dropped",
+                event.request_id,
+                reason,
+                _short(letter_exc),
+            )
+            return True
+        self.dead_lettered += 1
+        log.error(
+            "usage record %s refused by the database (%s); set aside as a dead letter "
+            "(`router usage-dead-letters` lists and replays them)",
+            event.request_id,
+            reason,
+        )
         return True
 
     async def _write_to_database(self, events: Sequence[UsageEvent]) -> None:
@@ -258,6 +316,17 @@ class UsageRecorder:
         assert self._database is not None
         async with self._database.transaction() as session:
             await write_usage_batch(session, events)
+
+    async def _dead_letter_to_database(self, letters: Sequence[tuple[UsageEvent, str]]) -> None:
+        from router.store.dead_letters import add_dead_letters
+
+        if self._database is None:
+            raise NoDeadLetterStore("no database to keep dead letters in")
+        async with self._database.transaction() as session:
+            await add_dead_letters(session, letters)
+
+    async def _probe_database(self) -> bool:
+        return self._database is not None and await self._database.ping()
 
 
 def _default_is_permanent(exc: BaseException) -> bool:

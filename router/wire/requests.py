@@ -8,7 +8,7 @@ must not lose for native Anthropic targets are kept raw (`Any`); the native path
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
@@ -250,11 +250,16 @@ class Metadata(_Struct):
 
 # ---- requests --------------------------------------------------------------------------------------
 
+# A model name is bounded where it enters: usage rows, metrics and logs carry it, so no client may send a
+# megabyte of it or control characters (NUL is refused by PostgreSQL text). Real names are under 100.
+MODEL_NAME_MAX = 256
+ModelName = Annotated[str, msgspec.Meta(max_length=MODEL_NAME_MAX, pattern="^[^\\x00-\\x1f\\x7f]*$")]
+
 
 class CountTokensRequest(_Struct):
     """Body of POST /v1/messages/count_tokens (a Messages request without max_tokens / stream)."""
 
-    model: str
+    model: ModelName
     messages: list[Message]
     system: str | list[TextBlock] | None = None
     tools: list[Tool] | None = None
@@ -269,7 +274,7 @@ class CountTokensRequest(_Struct):
 class MessagesRequest(_Struct):
     """Body of POST /v1/messages."""
 
-    model: str
+    model: ModelName
     max_tokens: int
     messages: list[Message]
     system: str | list[TextBlock] | None = None
@@ -358,6 +363,8 @@ def _readable(msgspec_message: str) -> str:
     if missing:
         path = f"{path}.{missing.group(1)}" if path else missing.group(1)
         problem = "Field required"
+    if problem.startswith("Expected `str` matching regex '^[^"):
+        problem = "must not contain control characters"
     return f"{path}: {problem}" if path else problem
 
 
