@@ -28,6 +28,7 @@ from router.gateway.errors import handle_api_error, handle_http_exception, handl
 from router.gateway.health import healthz, prometheus_metrics, readyz
 from router.gateway.messages import MessagesGateway
 from router.gateway.openapi import add_wire_schemas
+from router.lifecycle import Drain
 from router.providers.hub import ProviderHub
 from router.settings import Settings, get_settings
 from router.store.crypto import CredentialCipher, resolve_secret_key
@@ -66,6 +67,7 @@ class Services:
     recorder: UsageRecorder
     limiter: Limiter
     gateway: MessagesGateway
+    drain: Drain
     _started: list[str] = field(default_factory=list)
 
     @classmethod
@@ -103,9 +105,11 @@ class Services:
             upstream_timeout=settings.upstream_timeout,
             first_byte_timeout=settings.upstream_first_byte_timeout,
         )
-        return cls(settings, db, cipher, hub, snapshots, recorder, limiter, gateway)
+        drain = Drain(settings.shutdown_drain_seconds)
+        return cls(settings, db, cipher, hub, snapshots, recorder, limiter, gateway, drain)
 
     async def start(self) -> None:
+        self.drain.install()
         await self.hub.start()
         _tune_gc()
         # A database that is down, or silent (a black-holing firewall: each connect waits out its timeout),
@@ -196,6 +200,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             "limiter": services.limiter,
             "gateway": services.gateway,
             "readiness": services.readiness,
+            "drain": services.drain,
         }
     )
     app = Litestar(

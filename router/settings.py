@@ -50,7 +50,11 @@ class Settings(BaseSettings):
     log_requests: bool = False
     # /metrics needs `Authorization: Bearer <metrics_token>` when set; otherwise an admin session.
     metrics_token: str | None = Field(default=None, repr=False)
-    # Seconds a graceful shutdown waits for in-flight requests and the usage queue.
+    # On SIGTERM: /readyz answers 503 at once, new requests are still served for `shutdown_drain_seconds`
+    # (long enough for the load balancer or Kubernetes to see the replica go unready), then the listener
+    # closes and requests and streams in flight get `shutdown_grace_seconds` to finish (set it to the
+    # longest stream that must survive a restart) before the usage queue is drained and the process exits.
+    shutdown_drain_seconds: float = 0.0
     shutdown_grace_seconds: float = 20.0
 
     @property

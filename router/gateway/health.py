@@ -19,8 +19,11 @@ async def healthz() -> dict[str, str]:
 
 @get("/readyz", include_in_schema=False)
 async def readyz(request: Request[Any, Any, State]) -> Response[dict[str, object]]:
-    """Ready when the database answers, its schema is current and a routing snapshot is loaded."""
+    """Ready when the database answers, its schema is current and a routing snapshot is loaded; never
+    while draining after SIGTERM (answered at once, without asking the database)."""
     state = request.app.state
+    if state.drain.draining:
+        return Response({"ready": False, "draining": True}, status_code=503)
     checks = await state.readiness()
     ready = all(checks.values())
     return Response({"ready": ready, **checks}, status_code=200 if ready else 503)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -35,7 +36,9 @@ def wait_until_answers(url: str, process: subprocess.Popen[bytes], seconds: floa
     while time.monotonic() < deadline:
         if process.poll() is not None:
             out = process.stdout.read().decode(errors="replace") if process.stdout else ""
-            raise AssertionError(f"the process exited with {process.returncode} before {url} answered:\n{out}")
+            raise AssertionError(
+                f"the process exited with {process.returncode} before {url} answered:\n{out}"
+            )
         try:
             response = httpx.get(url, timeout=2)
         except httpx.HTTPError as exc:
@@ -58,3 +61,52 @@ def stop(process: subprocess.Popen[bytes], seconds: float = 20) -> str:
             process.kill()
             process.wait()
     return process.stdout.read().decode(errors="replace") if process.stdout else ""
+
+
+SECRET = "test-secret-key-for-the-router"
+CONFIG = """
+providers:
+  - {name: oai, kind: openai, api_base: "${UPSTREAM}/v1", api_key: "sk-openai-provider-credential"}
+rules:
+  - {match: "*", target: oai/gpt-4.1}
+"""
+
+
+def configure(db_url: str, upstream_url: str, config: str = CONFIG) -> str:
+    """Apply `config` to the database (as `router config apply` does) and issue a key; the key."""
+    from router.store.config_file import apply_config_text
+    from router.store.crypto import CredentialCipher
+    from router.store.db import Database
+    from router.store.keys import create_key
+    from router.store.tenants import create_tenant
+    from tests.fixtures.db import run_async
+
+    async def run() -> str:
+        db = Database(db_url)
+        try:
+            async with db.transaction() as session:
+                await apply_config_text(
+                    session,
+                    config,
+                    env={"UPSTREAM": upstream_url},
+                    cipher=CredentialCipher(SECRET),
+                    actor="test",
+                )
+                await create_tenant(session, "acme", actor="test")
+                _, plaintext = await create_key(session, "acme", "tester")
+                return plaintext
+        finally:
+            await db.dispose()
+
+    return run_async(run())
+
+
+def serve(db_url: str, port: int, cwd: Path, *args: str, **env: str) -> subprocess.Popen[bytes]:
+    """`router serve` as its own process (signals reach it as they would in production)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "router", "serve", "--port", str(port), *args],
+        cwd=cwd,
+        env=clean_env(ROUTER_DATABASE_URL=db_url, ROUTER_SECRET_KEY=SECRET, PYTHONPATH=str(ROOT), **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )

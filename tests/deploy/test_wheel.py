@@ -25,9 +25,11 @@ pytestmark = pytest.mark.slow
 
 
 def _tracked_sources(destination: Path) -> None:
-    files = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True
-    ).stdout.decode().split("\0")
+    files = (
+        subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True)
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, files):
         source = ROOT / name
         if source.is_file():
@@ -43,7 +45,18 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _tracked_sources(source)
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "--wheel-dir", str(out), str(source)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "--wheel-dir",
+            str(out),
+            str(source),
+        ],
         check=True,
         env=clean_env(PIP_DISABLE_PIP_VERSION_CHECK="1"),
     )
@@ -122,7 +135,9 @@ def test_installed_wheel_serves_readyz_and_the_sign_in_page_from_an_empty_direct
 
 def test_dockerfile_builds_the_wheel_from_everything_it_bundles() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    copied = " ".join(line for line in dockerfile.splitlines() if line.startswith("COPY") and "--from" not in line)
+    copied = " ".join(
+        line for line in dockerfile.splitlines() if line.startswith("COPY") and "--from" not in line
+    )
     for needed in ("pyproject.toml", "setup.py", "alembic.ini", "router", "migrations", "templates"):
         assert needed in copied.split(), f"the Dockerfile's build stage does not copy {needed}"
     assert "pip wheel" in dockerfile and "pip install /dist/router-*.whl" in dockerfile

@@ -1,0 +1,72 @@
+"""Draining on SIGTERM: stop looking ready at once, keep serving for a while, then let the server stop.
+
+A load balancer or Kubernetes notices a replica is going only when its readiness probe fails, some seconds
+after the SIGTERM. Until then it still sends new connections, so the process must keep accepting them:
+`/readyz` answers 503 from the first moment, requests are served as usual for `drain_seconds`, and only
+then is the signal handed to uvicorn, which closes the listening socket, lets requests and streams in
+flight finish (up to `shutdown_grace_seconds`) and runs the shutdown hooks (the usage queue is drained).
+
+A second SIGTERM skips the rest of the drain; SIGINT (Ctrl-C at a terminal) is left alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import threading
+from types import FrameType
+from typing import Any
+
+log = logging.getLogger("router.lifecycle")
+
+
+class Drain:
+    """Per process: whether it is draining, and the SIGTERM handler that starts it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = max(0.0, seconds)
+        self.draining = False
+        self._previous: Any = None
+        self._installed = False
+
+    def install(self) -> bool:
+        """Take over SIGTERM from the server (call from its running event loop, after it set its handlers).
+
+        Only the main thread can handle signals: elsewhere (an app served from a test's thread) this does
+        nothing and returns False.
+        """
+        if self._installed or threading.current_thread() is not threading.main_thread():
+            return False
+        loop = asyncio.get_running_loop()
+        self._previous = signal.getsignal(signal.SIGTERM)
+
+        def on_sigterm(sig: int, frame: FrameType | None) -> None:
+            if self.draining:
+                log.warning("second SIGTERM: stopping now")
+                loop.call_soon_threadsafe(self._hand_over, sig, frame)
+                return
+            self.draining = True
+            log.warning(
+                "SIGTERM: not ready from now on; serving new requests for %.0fs more, then finishing those "
+                "in flight",
+                self.seconds,
+            )
+            loop.call_soon_threadsafe(loop.call_later, self.seconds, self._hand_over, sig, frame)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+        self._installed = True
+        return True
+
+    def _hand_over(self, sig: int, frame: FrameType | None) -> None:
+        previous = self._previous
+        if previous is None:
+            return
+        self._previous = None
+        if callable(previous):
+            previous(sig, frame)
+            return
+        # The default disposition: restore it and deliver the signal again.
+        signal.signal(signal.SIGTERM, previous)
+        os.kill(os.getpid(), signal.SIGTERM)
