@@ -36,8 +36,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from router.store.db import Database
 from router.store.models import Base
-from router.store.usage import aggregate_usage, insert_usage_batch
-from router.usage.events import UsageEvent
+from router.store.usage_reports import aggregate_usage
+from router.store.usage_writes import UsageEvent, insert_usage_batch
 from router.usage.recorder import UsageRecorder
 
 DEFAULT_PG_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

@@ -29,6 +29,7 @@ from router.gateway.health import healthz, prometheus_metrics, readyz
 from router.gateway.messages import MessagesGateway
 from router.gateway.openapi import add_wire_schemas
 from router.lifecycle import Drain
+from router.observability.logging import configure_logging
 from router.providers.hub import ProviderHub
 from router.settings import Settings, get_settings
 from router.store.crypto import CredentialCipher, resolve_secret_key
@@ -36,8 +37,8 @@ from router.store.db import Database, migrations_current
 from router.store.keys import find_key_by_hash
 from router.store.legacy_env import import_legacy_env
 from router.store.snapshot import ModelFacts, SnapshotHolder
+from router.usage.accounting import Accounting
 from router.usage.limits import Limiter
-from router.usage.logging import configure_logging
 from router.usage.recorder import UsageRecorder
 from router.wire.errors import ApiError
 
@@ -96,7 +97,7 @@ class Services:
         gateway = MessagesGateway(
             snapshots=snapshots,
             hub=hub,
-            recorder=recorder,
+            accounting=Accounting(recorder, limiter),
             limiter=limiter,
             keys=KeyGuard(lookup),
             cooldowns=Cooldowns(

@@ -9,10 +9,10 @@ import os
 import click
 
 from router.cli.common import cli_errors, load_settings, run
+from router.observability.logging import configure_logging
 from router.store.crypto import resolve_secret_key
 from router.store.db import redact_url
 from router.store.migrate import upgrade_to_head
-from router.usage.logging import configure_logging
 
 log = logging.getLogger("router.cli")
 

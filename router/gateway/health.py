@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.datastructures import State
 
-from router.usage import metrics
+from router.observability import metrics
 
 
 @get("/healthz", include_in_schema=False)

@@ -1,23 +1,21 @@
 """The /v1 request path, framework-free: key guard, parse, resolve, limits, call (with fallback), answer.
 
 Controllers hand it headers and the raw body; it returns bytes or an async iterator of SSE bytes. Every
-request whose key was known ends in exactly one usage event, handed to the recorder off the request path.
+request whose key was known ends in exactly one usage event: the gateway feeds an `Exchange` what it sees
+and hands it to usage/accounting.py, which records it off the request path.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
-import time
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
-from router.gateway.attempts import Attempt, error_type_for, walk_route
+from router.gateway.attempts import error_type_for, walk_route
 from router.gateway.auth import KeyGuard
 from router.gateway.catalog import list_models
 from router.gateway.cooldown import Cooldowns
@@ -27,9 +25,8 @@ from router.routing.errors import ForbiddenError, NoRouteError
 from router.routing.facts import request_facts
 from router.routing.model import KeySpec, Route, RoutingConfig, Target, TenantSpec
 from router.routing.resolve import Resolver, check_key_model
-from router.usage.events import UsageEvent, bound_count
+from router.usage.accounting import Accounting, Exchange
 from router.usage.limits import Limiter, LimitExceeded
-from router.usage.recorder import UsageRecorder
 from router.wire.errors import (
     ApiError,
     ApiInternalError,
@@ -59,31 +56,13 @@ class Caller:
     tenant: TenantSpec
 
 
-@dataclass(slots=True)
-class Exchange:
-    """What one request has learnt so far; becomes its usage event."""
-
-    request_id: str
-    started: float
-    caller: Caller
-    model: str = ""
-    stream: bool = False
-    attempts: list[Attempt] = field(default_factory=list)
-    target: Target | None = None
-    usage: dict[str, int] = field(default_factory=dict)
-    estimated: bool = False
-    # True once the upstream's final usage (message_delta) arrived.
-    final_usage: bool = False
-    ttft_ms: int | None = None
-
-
 class MessagesGateway:
     def __init__(
         self,
         *,
         snapshots: Any,
         hub: ProviderHub,
-        recorder: UsageRecorder,
+        accounting: Accounting,
         limiter: Limiter,
         keys: KeyGuard,
         cooldowns: Cooldowns,
@@ -92,14 +71,13 @@ class MessagesGateway:
     ) -> None:
         self._snapshots = snapshots
         self._hub = hub
-        self._recorder = recorder
+        self._accounting = accounting
         self._limiter = limiter
         self._keys = keys
         self._cooldowns = cooldowns
         self._timeout = upstream_timeout
         self._first_byte_timeout = first_byte_timeout
         self._resolver: Resolver | None = None
-        self._background: set[asyncio.Task[None]] = set()
 
     # -- the snapshot ---------------------------------------------------------------------------------
 
@@ -134,41 +112,27 @@ class MessagesGateway:
     ) -> bytes | AsyncIterator[bytes]:
         """The Message JSON, or (for `stream: true`) an iterator of SSE frames; errors raise ApiError."""
         config = self._config()
-        ex = Exchange(request_id=request_id, started=time.perf_counter(), caller=caller)
+        ex = Exchange(request_id, caller.key, caller.tenant)
         try:
             req = decode_request(body)
             ex.model, ex.stream = req.model, req.stream
             route = self._route(config, caller, req, body)
             await self._admit(caller)
         except ApiError as exc:
-            self._finish(ex, status=exc.status, error_type=exc.error_type, outcome="rejected")
+            self._accounting.finish(ex, status=exc.status, error_type=exc.error_type, outcome="rejected")
             raise
-        message_id = new_message_id()
-
-        def upstream_call(target: Target) -> UpstreamCall:
-            return UpstreamCall(
-                request=req,
-                body=body,
-                target=target,
-                requested_model=req.model,
-                message_id=message_id,
-                request_id=request_id,
-                input_tokens_estimate=self._hub.estimate_tokens(body),
-                overrides=route.overrides,
-                anthropic_beta=headers.get("anthropic-beta"),
-                timeout=self._timeout,
-                # A non-streamed answer's first byte comes when the whole answer is ready.
-                first_byte_timeout=self._first_byte_timeout if req.stream else self._timeout,
-            )
+        # A non-streamed answer's first byte comes when the whole answer is ready.
+        first_byte_timeout = self._first_byte_timeout if req.stream else self._timeout
+        upstream_call = self._calls(req, body, route, headers, request_id, first_byte_timeout)
 
         if not req.stream:
             outcome = await walk_route(route, self._cooldowns, lambda t: self._hub.complete(upstream_call(t)))
-            ex.attempts = outcome.attempts
+            ex.attempts.extend(outcome.attempts)
             if outcome.result is None:
                 raise self._failed(ex, outcome.error)
             ex.target = outcome.target
-            ex.usage = _usage_of(outcome.result.get("usage"))
-            self._finish(ex, status=200, error_type=None, outcome="ok")
+            ex.absorb_message(outcome.result)
+            self._accounting.finish(ex, status=200, error_type=None, outcome="ok")
             return _encode(outcome.result)
 
         async def open_stream(target: Target) -> tuple[EventStream, list[dict[str, Any]]]:
@@ -181,7 +145,7 @@ class MessagesGateway:
             return stream, first
 
         opened = await walk_route(route, self._cooldowns, open_stream)
-        ex.attempts = opened.attempts
+        ex.attempts.extend(opened.attempts)
         if opened.result is None:
             raise self._failed(ex, opened.error)
         ex.target = opened.target
@@ -194,21 +158,11 @@ class MessagesGateway:
         """SSE frames to the client, one write per upstream chunk; a failure after the first byte ends the
         stream with an `error` event."""
         outcome, status, error_type = "client_cancelled", 200, None
-        delivered_chars = 0
         try:
             batch = first
             while True:
-                frames = []
-                for event in batch:
-                    kind = event.get("type")
-                    if kind == "content_block_delta":
-                        if ex.ttft_ms is None:
-                            ex.ttft_ms = _ms_since(ex.started)
-                        delivered_chars += _delta_chars(event)
-                    elif kind in ("message_delta", "message_start"):
-                        _absorb_usage(ex, event)
-                    frames.append(encode_event(event))
-                yield b"".join(frames)
+                ex.observe(batch)
+                yield b"".join([encode_event(event) for event in batch])
                 try:
                     batch = await stream.next_batch()
                 except StopAsyncIteration:
@@ -218,13 +172,9 @@ class MessagesGateway:
             outcome, status, error_type = "error", exc.status, error_type_for(exc)
             yield encode_error_event(error_type, _client_message(exc))
         finally:
-            ex.estimated = stream.usage_estimated
-            if outcome == "client_cancelled" and not ex.final_usage:
-                # The client left before the upstream's final usage: count what was delivered.
-                ex.usage["output_tokens"] = max(ex.usage.get("output_tokens", 0), delivered_chars // 4)
-                ex.estimated = True
+            ex.end_stream(cancelled=outcome == "client_cancelled", upstream_estimated=stream.usage_estimated)
             await stream.aclose()
-            self._finish(ex, status=status, error_type=error_type, outcome=outcome)
+            self._accounting.finish(ex, status=status, error_type=error_type, outcome=outcome)
 
     # -- POST /v1/messages/count_tokens ---------------------------------------------------------------
 
@@ -238,22 +188,9 @@ class MessagesGateway:
             {**msgspec.to_builtins(counted), "max_tokens": 1}, MessagesRequest, from_attributes=False
         )
         route = self._route(config, caller, req, body)
-        target = route.targets[0]
-        call = UpstreamCall(
-            request=req,
-            body=body,
-            target=target,
-            requested_model=req.model,
-            message_id=new_message_id(),
-            request_id=request_id,
-            input_tokens_estimate=self._hub.estimate_tokens(body),
-            overrides=route.overrides,
-            anthropic_beta=headers.get("anthropic-beta"),
-            timeout=self._timeout,
-            first_byte_timeout=self._first_byte_timeout,
-        )
+        call = self._calls(req, body, route, headers, request_id, self._first_byte_timeout)
         try:
-            tokens = await self._hub.count_tokens(call)
+            tokens = await self._hub.count_tokens(call(route.targets[0]))
         except ProviderError as exc:
             raise error_for_status(exc.status, _client_message(exc), exc.retry_after) from None
         return _encode({"input_tokens": tokens})
@@ -266,6 +203,34 @@ class MessagesGateway:
         return _encode(list_models(self._resolver_for(config), caller.key, caller.tenant))
 
     # -- helpers --------------------------------------------------------------------------------------
+
+    def _calls(
+        self,
+        req: MessagesRequest,
+        body: bytes,
+        route: Route,
+        headers: Mapping[str, str],
+        request_id: str,
+        first_byte_timeout: float,
+    ) -> Callable[[Target], UpstreamCall]:
+        """This request's call to any target of its route (one message id for every attempt)."""
+        message_id = new_message_id()
+        anthropic_beta = headers.get("anthropic-beta")
+
+        def call(target: Target) -> UpstreamCall:
+            return UpstreamCall.build(
+                req,
+                body,
+                target,
+                request_id=request_id,
+                message_id=message_id,
+                overrides=route.overrides,
+                anthropic_beta=anthropic_beta,
+                timeout=self._timeout,
+                first_byte_timeout=first_byte_timeout,
+            )
+
+        return call
 
     def _route(self, config: RoutingConfig, caller: Caller, req: MessagesRequest, body: bytes) -> Route:
         facts = request_facts(req, input_tokens=self._hub.estimate_tokens(body), member=caller.key.member)
@@ -288,77 +253,8 @@ class MessagesGateway:
             api_error: ApiError = ApiInternalError("no target of this route could be tried")
         else:
             api_error = error_for_status(error.status, _client_message(error), error.retry_after)
-        self._finish(ex, status=api_error.status, error_type=api_error.error_type, outcome="error")
+        self._accounting.finish(ex, status=api_error.status, error_type=api_error.error_type, outcome="error")
         return api_error
-
-    def _finish(self, ex: Exchange, *, status: int, error_type: str | None, outcome: str) -> None:
-        usage = ex.usage
-        input_tokens = usage.get("input_tokens", 0)
-        output_tokens = usage.get("output_tokens", 0)
-        cache_read = usage.get("cache_read_input_tokens", 0)
-        cache_write = usage.get("cache_creation_input_tokens", 0)
-        target = ex.target
-        cost = target.price.cost(input_tokens, output_tokens, cache_read, cache_write) if target else 0.0
-        key, tenant = ex.caller.key, ex.caller.tenant
-        event = UsageEvent(
-            created_at=datetime.now(UTC),
-            request_id=ex.request_id,
-            tenant_id=tenant.id,
-            key_id=key.id,
-            key_prefix=key.prefix,
-            member=key.member,
-            requested_model=ex.model,
-            target=target.ref if target else None,
-            provider=target.provider.name if target else None,
-            upstream_model=target.upstream_model if target else None,
-            attempts=[a.as_dict() for a in ex.attempts],
-            stream=ex.stream,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            cache_read_tokens=cache_read,
-            cache_write_tokens=cache_write,
-            tokens_estimated=ex.estimated,
-            cost_usd=cost,
-            latency_ms=_ms_since(ex.started),
-            ttft_ms=ex.ttft_ms,
-            status=status,
-            error_type=error_type,
-            outcome=outcome,
-        )
-        self._recorder.record(event, tenant_name=tenant.name)
-        spent = input_tokens + output_tokens + cache_read + cache_write
-        if (spent or cost) and (key.limits.any or tenant.limits.any):
-            # Counting runs after the answer; a task so that a cancelled stream still counts.
-            task = asyncio.get_running_loop().create_task(self._limiter.consume(key, tenant, spent, cost))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-
-
-def _usage_of(usage: Any) -> dict[str, int]:
-    if not isinstance(usage, Mapping):
-        return {}
-    # An upstream's counts are bounded where they enter: 0..2^63-1 fits every column and counter.
-    return {k: bound_count(v) for k, v in usage.items() if isinstance(v, int)}
-
-
-def _absorb_usage(ex: Exchange, event: Mapping[str, Any]) -> None:
-    if event.get("type") == "message_start":
-        usage = (event.get("message") or {}).get("usage")
-        ex.usage.update(_usage_of(usage))
-    else:
-        usage = event.get("usage")
-        ex.usage.update(_usage_of(usage))
-        if isinstance(usage, Mapping) and "output_tokens" in usage:
-            ex.final_usage = True
-
-
-def _delta_chars(event: Mapping[str, Any]) -> int:
-    delta = event.get("delta") or {}
-    for field_name in ("text", "partial_json", "thinking"):
-        value = delta.get(field_name)
-        if isinstance(value, str):
-            return len(value)
-    return 0
 
 
 def _client_message(error: ProviderError) -> str:
@@ -368,7 +264,3 @@ def _client_message(error: ProviderError) -> str:
     if cut >= 0:
         message = message[:cut].rstrip()
     return message or "upstream error"
-
-
-def _ms_since(started: float) -> int:
-    return int((time.perf_counter() - started) * 1000)

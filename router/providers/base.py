@@ -12,9 +12,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from router.routing.model import Target
+from router.wire.responses import new_message_id
 
 if TYPE_CHECKING:
     from router.wire.requests import MessagesRequest
+
+
+def estimate_tokens(body: bytes) -> int:
+    """About four bytes per token: good enough for message_start and limit checks, and free."""
+    return max(1, len(body) // 4)
 
 
 @dataclass(slots=True)
@@ -38,6 +44,35 @@ class UpstreamCall:
     # Seconds for the whole call; the first byte must come within first_byte_timeout.
     timeout: float = 600.0
     first_byte_timeout: float = 120.0
+
+    @classmethod
+    def build(
+        cls,
+        request: MessagesRequest,
+        body: bytes,
+        target: Target,
+        *,
+        request_id: str,
+        message_id: str | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        anthropic_beta: str | None = None,
+        timeout: float = 600.0,
+        first_byte_timeout: float = 120.0,
+    ) -> UpstreamCall:
+        """The one way to make a call: the answer carries the requested model, the estimate is the body's."""
+        return cls(
+            request=request,
+            body=body,
+            target=target,
+            requested_model=request.model,
+            message_id=message_id or new_message_id(),
+            request_id=request_id,
+            input_tokens_estimate=estimate_tokens(body),
+            overrides=overrides if overrides is not None else {},
+            anthropic_beta=anthropic_beta,
+            timeout=timeout,
+            first_byte_timeout=first_byte_timeout,
+        )
 
 
 class ProviderError(Exception):

@@ -17,14 +17,14 @@ import aiohttp
 import msgspec
 
 from router.providers.anthropic_native import AnthropicPath
-from router.providers.base import EventStream, ProviderError, UpstreamCall
+from router.providers.base import EventStream, ProviderError, UpstreamCall, estimate_tokens
 from router.providers.errors import scrub
 from router.providers.kinds import Path, kind_info
 from router.providers.litellm_call import LiteLLMPath
 from router.providers.model_info import ModelFacts, describe_model
 from router.providers.openai_wire import OpenAIWirePath
 from router.providers.runtime import litellm
-from router.providers.tokens import count_with_litellm, estimate_tokens
+from router.providers.tokens import count_with_litellm
 from router.routing.model import ProviderSpec, Target
 from router.settings import Settings
 from router.wire.errors import ApiError
@@ -155,14 +155,10 @@ class ProviderHub:
         body = msgspec.json.encode(
             {"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": "ping"}]}
         )
-        call = UpstreamCall(
-            request=decode_request(body),
-            body=body,
-            target=Target(
-                ref=f"{provider.name}/{model}", provider=provider, upstream_model=model, base_model=model
-            ),
-            requested_model=model,
-            message_id=new_message_id(),
+        call = UpstreamCall.build(
+            decode_request(body),
+            body,
+            Target(ref=f"{provider.name}/{model}", provider=provider, upstream_model=model, base_model=model),
             request_id=f"test-{new_message_id()}",
             timeout=_TEST_TIMEOUT,
             first_byte_timeout=_TEST_TIMEOUT,

@@ -6,22 +6,17 @@ import asyncio
 import logging
 from typing import Final
 
-from router.providers.base import UpstreamCall
+from router.providers.base import UpstreamCall, estimate_tokens
 from router.providers.runtime import litellm
 from router.translate.quirks import quirks_for
 from router.translate.to_openai import to_openai_request
 
-__all__ = ["count_with_litellm", "estimate_tokens"]
+__all__ = ["count_with_litellm"]
 
 log = logging.getLogger("router.providers")
 
 # Bodies above this are counted on a worker thread so a long prompt does not stall the event loop.
 _THREAD_THRESHOLD: Final = 32 * 1024
-
-
-def estimate_tokens(body: bytes) -> int:
-    """About four bytes per token: good enough for message_start and limit checks, and free."""
-    return max(1, len(body) // 4)
 
 
 def _count(call: UpstreamCall) -> int:

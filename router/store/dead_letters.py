@@ -18,8 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.models import UsageDeadLetter
-from router.store.usage import write_usage_batch
-from router.usage.events import EVENT_FIELDS, UsageEvent
+from router.store.usage_writes import EVENT_FIELDS, UsageEvent, write_usage_batch
 
 ERROR_WIDTH = 1000
 

@@ -1,7 +1,2 @@
-"""Usage: the record of each request, its way to the database, limits and budgets, metrics and logs."""
-
-from router.usage.events import UsageEvent
-from router.usage.limits import Limiter, LimitExceeded
-from router.usage.recorder import UsageRecorder
-
-__all__ = ["LimitExceeded", "Limiter", "UsageEvent", "UsageRecorder"]
+"""Usage: per-request accounting (accounting.py), the recorder that writes it off the request path
+(recorder.py), and limits and budgets (limits*.py). The row type and the queries are the store's."""

@@ -206,12 +206,12 @@ def _scopes(key: KeySpec, tenant: TenantSpec) -> list[Scope]:
 
 
 def database_spend_source(database: Database) -> SpendSource:
-    """Month-to-date spend read from usage_records (store/usage.py)."""
+    """Month-to-date spend read from usage_records (store/usage_reports.py)."""
 
     async def source(
         start: datetime, key_ids: Collection[int], tenant_ids: Collection[int]
     ) -> tuple[dict[int, float], dict[int, float]]:
-        from router.store.usage import month_to_date_spend
+        from router.store.usage_reports import month_to_date_spend
 
         async with asyncio.timeout(SPEND_READ_TIMEOUT), database.session() as session:
             return await month_to_date_spend(session, start, key_ids=key_ids, tenant_ids=tenant_ids)

@@ -21,8 +21,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from router.usage import metrics
-from router.usage.events import UsageEvent
+from router.observability import metrics
+from router.store.usage_writes import UsageEvent, is_permanent_write_error, write_usage_batch
 
 if TYPE_CHECKING:
     from router.settings import Settings
@@ -311,8 +311,6 @@ class UsageRecorder:
         return True
 
     async def _write_to_database(self, events: Sequence[UsageEvent]) -> None:
-        from router.store.usage import write_usage_batch
-
         assert self._database is not None
         async with self._database.transaction() as session:
             await write_usage_batch(session, events)
@@ -330,8 +328,6 @@ class UsageRecorder:
 
 
 def _default_is_permanent(exc: BaseException) -> bool:
-    from router.store.usage import is_permanent_write_error
-
     return is_permanent_write_error(exc)
 
 

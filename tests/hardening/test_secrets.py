@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from router.cli import main as cli_main
-from router.usage.logging import JsonFormatter, RedactingFilter
+from router.observability.logging import JsonFormatter, RedactingFilter
 from tests.fakes import BreakStream, ErrorIn200, Fail, Reply
 from tests.fixtures.app import SECRET, LiveRouter
 from tests.hardening.conftest import StartRouter

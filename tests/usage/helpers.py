@@ -8,7 +8,7 @@ from typing import Any
 
 from router.store.db import Database
 from router.store.models import ApiKey, Tenant
-from router.usage.events import UsageEvent
+from router.store.usage_writes import UsageEvent
 
 _ids = itertools.count(1)
 

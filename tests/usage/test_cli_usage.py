@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from router.cli.usage import parse_moment, usage
 from router.store.db import Database
 from router.store.migrate import upgrade_to_head
-from router.store.usage import insert_usage_batch
+from router.store.usage_writes import insert_usage_batch
 from tests.usage.helpers import add_tenant_with_keys, event
 
 

@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from router.usage import metrics
-from router.usage.logging import JsonFormatter, RedactingFilter, configure_logging, redact
+from router.observability import metrics
+from router.observability.logging import JsonFormatter, RedactingFilter, configure_logging, redact
 from tests.usage.helpers import event
 
 

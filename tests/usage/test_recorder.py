@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select, text
 
+from router.observability import metrics
 from router.store.db import Database
 from router.store.models import ApiKey, UsageRecord
-from router.usage import metrics
-from router.usage.events import UsageEvent
+from router.store.usage_writes import UsageEvent
 from router.usage.recorder import UsageRecorder
 from tests.usage.conftest import TcpProxy
 from tests.usage.helpers import add_tenant_with_keys, event

@@ -1,4 +1,4 @@
-"""store/usage.py on SQLite and PostgreSQL: batched writes, month-to-date spend, aggregates, exports."""
+"""store/usage_writes.py and store/usage_reports.py on SQLite and PostgreSQL: batched writes, month-to-date spend, aggregates, exports."""
 
 from __future__ import annotations
 
@@ -15,17 +15,16 @@ from sqlalchemy import func, select, text
 
 from router.store.db import Database
 from router.store.models import ApiKey, UsageRecord
-from router.store.usage import (
+from router.store.usage_reports import (
     UsageFilters,
     aggregate_usage,
     count_usage_records,
     export_usage_csv,
-    insert_usage_batch,
     list_usage_records,
     month_to_date_spend,
     usage_timeseries,
-    write_usage_batch,
 )
+from router.store.usage_writes import insert_usage_batch, write_usage_batch
 from tests.usage.helpers import add_tenant_with_keys, event
 
 T0 = datetime(2025, 3, 10, 12, 30, tzinfo=UTC)

@@ -13,10 +13,10 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select, text
 
 from router.cli import main
+from router.observability import metrics
 from router.store.db import Database
 from router.store.models import UsageDeadLetter, UsageRecord
-from router.usage import metrics
-from router.usage.events import MAX_COUNT, UsageEvent
+from router.store.usage_writes import MAX_COUNT, UsageEvent
 from router.usage.recorder import UsageRecorder
 from tests.fixtures.app import SECRET
 

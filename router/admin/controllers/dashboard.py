@@ -12,7 +12,7 @@ from router.admin.auth import AdminNotFoundError
 from router.admin.chart import bar_chart
 from router.admin.deps import reading
 from router.admin.web import render
-from router.store import usage as usage_store
+from router.store import usage_reports as usage_store
 
 AnyRequest = Request[Any, Any, Any]
 TOP = 5

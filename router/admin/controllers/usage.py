@@ -13,8 +13,8 @@ from router.admin.deps import database, reading
 from router.admin.usage_filters import GROUPS, RANGES, UsageQuery, parse_usage_query
 from router.admin.web import render
 from router.store import tenants as tenant_store
-from router.store import usage as usage_store
-from router.store.usage import GroupBy
+from router.store import usage_reports as usage_store
+from router.store.usage_reports import GroupBy
 
 AnyRequest = Request[Any, Any, Any]
 TABLE_GROUPS: tuple[tuple[GroupBy, str], ...] = (

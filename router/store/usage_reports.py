@@ -1,5 +1,5 @@
-"""Usage rows: the recorder's batched writes, the limiter's month-to-date spend, and every read-back
-(aggregates, time series, the record list and the CSV export) for the CLI and the admin page.
+"""Usage read-back: the limiter's month-to-date spend, and every report (aggregates, time series, the
+record list and the CSV export) for the CLI and the admin page. Writes are in store/usage_writes.py.
 
 Tenant safety: each read takes its filters explicitly; deciding who may see which tenant is the caller's job.
 Datetimes are UTC throughout (naive ones are taken as UTC): SQLite stores wall-clock strings, so a non-UTC
@@ -14,14 +14,13 @@ import json
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Table, case, func, insert, select, update
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.models import ApiKey, Tenant, UsageRecord
-from router.usage.events import EVENT_FIELDS, UsageEvent
+from router.store.usage_writes import utc
 
 GroupBy = Literal["model", "key", "target", "tenant", "day", "hour", "month"]
 Bucket = Literal["hour", "day", "month"]
@@ -30,80 +29,7 @@ GROUP_BY_CHOICES: tuple[str, ...] = ("model", "key", "target", "tenant", "day", 
 # Outcomes counted as errors in aggregates: failures and refusals; a client hanging up is not our error.
 ERROR_OUTCOMES = ("error", "rejected")
 
-# asyncpg allows 32767 bind parameters per statement, SQLite 32766: keep a multi-VALUES insert below both.
-_MAX_PARAMS = 30_000
-
-USAGE_TABLE = cast(Table, UsageRecord.__table__)
-KEYS_TABLE = cast(Table, ApiKey.__table__)
 UR = UsageRecord
-
-
-def utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-# ---------------------------------------------------------------------------------------------- writes
-
-
-async def insert_usage_batch(
-    session: AsyncSession, events: Sequence[UsageEvent], *, multi_values: bool = False
-) -> None:
-    """Insert the events with one INSERT statement executed for every row (the caller commits).
-
-    executemany (the default) sends one cached, prepared statement with many parameter sets. The other form,
-    one `INSERT … VALUES (…), (…), …` (`multi_values=True`), must compile a new statement per batch size;
-    bench/usage_write.py measured it 10-20x slower (asyncpg: ~14,000 vs ~1,200 rows/s; SQLite: ~43,000
-    vs ~2,300 rows/s, batches of 500), so it is kept only for comparison.
-    """
-    if not events:
-        return
-    rows = [_row(event) for event in events]
-    if not multi_values:
-        await session.execute(insert(USAGE_TABLE), rows)
-        return
-    per_statement = max(1, _MAX_PARAMS // len(EVENT_FIELDS))
-    for start in range(0, len(rows), per_statement):
-        await session.execute(insert(USAGE_TABLE).values(rows[start : start + per_statement]))
-
-
-def _row(event: UsageEvent) -> dict[str, Any]:
-    row = event.as_row()
-    row["created_at"] = utc(event.created_at)
-    return row
-
-
-async def touch_keys_last_used(session: AsyncSession, events: Sequence[UsageEvent]) -> None:
-    """One UPDATE setting api_keys.last_used_at to the latest request time per key in the batch."""
-    latest: dict[int, datetime] = {}
-    for event in events:
-        if event.key_id is None:
-            continue
-        when = utc(event.created_at)
-        current = latest.get(event.key_id)
-        if current is None or when > current:
-            latest[event.key_id] = when
-    if not latest:
-        return
-    await session.execute(
-        update(KEYS_TABLE)
-        .where(KEYS_TABLE.c.id.in_(list(latest)))
-        .values(last_used_at=case(latest, value=KEYS_TABLE.c.id))
-    )
-
-
-async def write_usage_batch(session: AsyncSession, events: Sequence[UsageEvent]) -> None:
-    """The recorder's unit of work: the rows and the keys' last-used times (the caller commits)."""
-    await insert_usage_batch(session, events)
-    await touch_keys_last_used(session, events)
-
-
-def is_permanent_write_error(exc: BaseException) -> bool:
-    """True when retrying the same rows cannot help (bad data), as opposed to a database that is away."""
-    if isinstance(exc, IntegrityError | DataError):
-        return True
-    # A StatementError that is not a DBAPIError failed while binding parameters: the data, not the server.
-    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
-
 
 # ------------------------------------------------------------------------------------------- budgets
 

@@ -15,7 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-from router.usage.events import UsageEvent
+from router.store.usage_writes import UsageEvent
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 

@@ -1,0 +1,1 @@
+"""Observability: what operators read about the service (JSON logs, Prometheus metrics)."""
