@@ -43,7 +43,8 @@ async def chunk_events(
             stop_sequences=call.request.stop_sequences,
         )
         yield [*translator.start(), *translator.feed(first)]
-        while True:
+        # After a stop sequence in the text, nothing more is read: closing `chunks` drops the connection.
+        while not translator.stopped:
             try:
                 # A timeout per await, never around a yield: it must cancel our read, not the consumer.
                 async with asyncio.timeout_at(deadlines.next_chunk()):

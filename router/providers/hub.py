@@ -30,6 +30,7 @@ from router.settings import Settings
 from router.wire.errors import ApiError
 from router.wire.requests import decode_request
 from router.wire.responses import new_message_id
+from router.wire.stream_events import accumulate_stream
 
 __all__ = ["ProviderHub"]
 
@@ -47,6 +48,21 @@ class _Path(Protocol):
 async def _failing(exc: BaseException) -> AsyncIterator[dict[str, Any]]:
     raise exc
     yield {}  # pragma: no cover  (makes this an async generator)
+
+
+async def _collect(stream: EventStream, where: str) -> dict[str, Any]:
+    """The Message a whole stream folds into."""
+    events: list[dict[str, Any]] = []
+    try:
+        async for event in stream:
+            events.append(event)
+    finally:
+        await stream.aclose()
+    try:
+        return accumulate_stream(events)
+    except ValueError:
+        raise ProviderError(502, f"{where}: the upstream's tool arguments are not JSON",
+                            retryable=True, error_type="api_error") from None
 
 
 class ProviderHub:
@@ -120,7 +136,12 @@ class ProviderHub:
 
     async def complete(self, call: UpstreamCall) -> dict[str, Any]:
         """An Anthropic Message dict (model = call.requested_model); failures are ProviderError."""
-        return await self._path(call).complete(call)
+        path = self._path(call)
+        if call.request.stop_sequences and kind_info(call.target.provider.kind).path != "anthropic":
+            # The target cannot say which stop sequence matched, so the router finds it in the text: read
+            # the answer as a stream to stop reading (and the upstream generating) where it occurs.
+            return await _collect(path.stream(call), call.target.ref)
+        return await path.complete(call)
 
     def stream(self, call: UpstreamCall) -> EventStream:
         """Anthropic event dicts. Every failure before the first event (including a request the target

@@ -16,6 +16,7 @@ from router.translate.openai_common import (
     stop_reason_for,
     usage_from_openai,
 )
+from router.translate.stop_sequences import cut_at_stop
 from router.translate.thinking import synthetic_signature
 from router.wire.responses import new_message_id
 
@@ -31,8 +32,9 @@ def to_anthropic_message(
 ) -> dict[str, Any]:
     """The Anthropic Message for an OpenAI chat completion `resp`, reported as `model`.
 
-    A stop sequence is reported when the upstream names the one it matched, or when the text ends
-    with one of `stop_sequences` (then it is stripped, as Anthropic never returns it in the text).
+    A stop sequence is reported when the upstream names the one it matched, or when one of
+    `stop_sequences` occurs in the text: the text is cut where the first one completes (Anthropic never
+    returns it in the text) and the tool calls the model would not have reached are dropped.
     """
     choices = resp.get("choices")
     choice: Mapping[str, Any] = choices[0] if isinstance(choices, list) and choices else {}
@@ -46,11 +48,8 @@ def to_anthropic_message(
     if not text and isinstance(refusal, str) and refusal:
         text, finish_reason = refusal, "content_filter"
     stop_sequence = matched_stop_sequence(choice, stop_sequences)
-    if stop_sequence is None and stop_sequences and finish_reason in (None, "stop"):
-        for candidate in stop_sequences:
-            if candidate and text.endswith(candidate):
-                text, stop_sequence = text[: -len(candidate)], candidate
-                break
+    if stop_sequence is None and stop_sequences:
+        text, stop_sequence = cut_at_stop(text, stop_sequences)
     if text:
         content.append({"type": "text", "text": text})
 
@@ -59,6 +58,8 @@ def to_anthropic_message(
     legacy = message.get("function_call")
     if isinstance(legacy, Mapping):
         calls.append({"id": None, "function": legacy})
+    if stop_sequence is not None:
+        calls = []
     has_tools = False
     for call in calls:
         function = call.get("function") or {}

@@ -6,10 +6,10 @@ tool_use block. A piece of a different kind closes the open block and opens the 
 arguments are passed through as `input_json_delta` pieces exactly as they arrive, so the client's
 concatenation equals the upstream's arguments string.
 
-Stop sequences: text is forwarded as it arrives, so a stop sequence an upstream leaves in the text
-cannot be taken back; `stop_sequence` is reported only when the upstream says which one matched
-(vLLM `stop_reason`, SGLang `matched_stop`). OpenAI itself strips the sequence and does not say which
-matched, which Anthropic clients see as a plain end_turn.
+Stop sequences: these targets are not sent the request's stop sequences (they could not say which one
+matched); the translator finds them in the text itself (`StopScanner`), holding back a tail that might
+begin one, cuts the text where the first completes, and then `stopped` tells the caller to stop reading.
+An upstream that names the sequence it matched (vLLM `stop_reason`, SGLang `matched_stop`) is believed.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from router.translate.openai_common import (
     stop_reason_for,
     usage_from_openai,
 )
+from router.translate.stop_sequences import StopScanner
 from router.translate.thinking import synthetic_signature
 
 __all__ = ["OpenAIStreamTranslator"]
@@ -61,6 +62,7 @@ class OpenAIStreamTranslator:
         self.message_id = message_id
         self._input_tokens = input_tokens
         self._stop_sequences = stop_sequences
+        self._scanner = StopScanner(stop_sequences)
         self._estimate = estimate_output_tokens
         self._started = False
         self._ended = False
@@ -78,6 +80,8 @@ class OpenAIStreamTranslator:
         self.delivered_text_chars = 0
         self.dropped_fragments = 0
         self.stop_reason: str | None = None
+        # True once a stop sequence was found in the text: nothing more is taken, the caller stops reading.
+        self.stopped = False
 
     # ---- public -------------------------------------------------------------------------------
 
@@ -103,7 +107,7 @@ class OpenAIStreamTranslator:
         return [{"type": "message_start", "message": message}, {"type": "ping"}]
 
     def feed(self, chunk: Mapping[str, Any]) -> list[Event]:
-        if self._ended:
+        if self._ended or self.stopped:
             return []
         events = self.start() if not self._started else []
         usage = chunk.get("usage")
@@ -121,6 +125,8 @@ class OpenAIStreamTranslator:
             content = delta.get("content")
             if content:
                 self._text(content if isinstance(content, str) else text_of(content), events)
+                if self.stopped:
+                    return events
             tool_calls = delta.get("tool_calls")
             if isinstance(tool_calls, list):
                 for fragment in tool_calls:
@@ -139,6 +145,7 @@ class OpenAIStreamTranslator:
         if self._ended:
             return []
         events = self.start() if not self._started else []
+        self._flush_text(events)
         for call in self._tools.values():
             if call.block_index is None and (call.pending or call.upstream_id):
                 # The name never arrived: still deliver the call rather than lose it.
@@ -245,6 +252,19 @@ class OpenAIStreamTranslator:
         self._close(events)
 
     def _text(self, text: str, events: list[Event]) -> None:
+        if self._scanner.active:
+            text, matched = self._scanner.feed(text)
+            if matched is not None:
+                self._matched_stop = matched
+                self.stopped = True
+        self._emit_text(text, events)
+
+    def _flush_text(self, events: list[Event]) -> None:
+        """Deliver text held back in case it began a stop sequence: its block ends here."""
+        if self._scanner.active:
+            self._emit_text(self._scanner.flush(), events)
+
+    def _emit_text(self, text: str, events: list[Event]) -> None:
         if not text:
             return
         if self._open != "text":
@@ -320,6 +340,8 @@ class OpenAIStreamTranslator:
     # ---- block bookkeeping --------------------------------------------------------------------
 
     def _open_block(self, kind: str, content_block: dict[str, Any], events: list[Event]) -> None:
+        if kind != "text":
+            self._flush_text(events)
         self._close(events)
         events.append(
             {"type": "content_block_start", "index": self._next_index, "content_block": content_block}

@@ -30,7 +30,6 @@ class Quirks:
     supports_pdf: bool = True
     # Can take a document URL as {"type": "file", "file": {"file_id": "<url>"}} (LiteLLM's Gemini path).
     supports_pdf_url: bool = False
-    max_stop_sequences: int = 4
     supports_reasoning_effort: bool = True
     supports_parallel_tool_calls: bool = True
     supports_top_k: bool = False
@@ -56,7 +55,6 @@ QUIRKS_BY_KIND: Final[Mapping[str, Quirks]] = MappingProxyType(
         "gemini": Quirks(
             kind="gemini",
             supports_pdf_url=True,
-            max_stop_sequences=5,
             supports_top_k=True,
             supports_user=False,
             supports_parallel_tool_calls=False,
@@ -66,7 +64,6 @@ QUIRKS_BY_KIND: Final[Mapping[str, Quirks]] = MappingProxyType(
         "anthropic": Quirks(
             kind="anthropic",
             supports_pdf_url=True,
-            max_stop_sequences=8191,
             supports_top_k=True,
             supports_user=False,
         ),

@@ -59,8 +59,7 @@ def to_openai_request(
     """The OpenAI chat-completions body for `req`, sent to `model` on a target with `quirks`.
 
     `overrides` (from a routing rule) may hold "max_tokens" (another cap), "temperature" and
-    "reasoning_effort", which replace the computed values. Stop sequences beyond the target's limit
-    are dropped (the first ones are kept).
+    "reasoning_effort", which replace the computed values. Stop sequences are not sent (see below).
     """
     overrides = overrides or {}
     body: dict[str, Any] = {"model": model, "messages": _messages(req, quirks)}
@@ -78,8 +77,8 @@ def to_openai_request(
         body["top_p"] = req.top_p
     if req.top_k is not None and quirks.supports_top_k:
         body["top_k"] = req.top_k
-    if req.stop_sequences and quirks.max_stop_sequences > 0:
-        body["stop"] = req.stop_sequences[: quirks.max_stop_sequences]
+    # No "stop": these targets could not say which sequence matched, so the router finds stop sequences
+    # in the generated text itself (translate/stop_sequences.py) and stops reading there.
 
     tools = _tools(req.tools, quirks) if req.tools else []
     if tools:

@@ -308,7 +308,7 @@ def test_reasoning_effort_is_omitted_where_unsupported() -> None:
     )
 
 
-def test_sampling_stop_user_and_stream_options() -> None:
+def test_sampling_user_and_stream_options_and_no_stop_sequences_upstream() -> None:
     user_id = json.dumps({"device_id": "d" * 80, "session_id": "s"})
     body = translate(
         temperature=0.3,
@@ -320,13 +320,14 @@ def test_sampling_stop_user_and_stream_options() -> None:
     )
     assert (body["temperature"], body["top_p"]) == (0.3, 0.9)
     assert "top_k" not in body
-    assert body["stop"] == ["a", "b", "c", "d"]
+    # The router finds stop sequences in the text itself: the upstream could not say which matched.
+    assert "stop" not in body
     assert body["user"] == user_id[:64]
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
     gemini = translate(
         GEMINI, top_k=40, stop_sequences=["a", "b", "c", "d", "e", "f"], metadata={"user_id": "u"}
     )
-    assert gemini["top_k"] == 40 and len(gemini["stop"]) == 5 and "user" not in gemini
+    assert gemini["top_k"] == 40 and "stop" not in gemini and "user" not in gemini
 
 
 def test_max_tokens_cap_and_overrides() -> None:
