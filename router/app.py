@@ -234,4 +234,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         debug=False,
     )
     add_wire_schemas(app)
+    if admin.sessions is not None:
+        # Sign-out, disable, delete, role and password changes bump the version: every replica forgets.
+        services.snapshots.on_change(admin.sessions.clear)
     return app

@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     log_requests: bool = False
     # /metrics needs `Authorization: Bearer <metrics_token>` when set; otherwise an admin session.
     metrics_token: str | None = Field(default=None, repr=False)
+    # Admin sessions (server-side): end after this long without a request, and at the latest after this long.
+    admin_session_idle_seconds: float = Field(default=2 * 60 * 60, gt=0)
+    admin_session_max_seconds: float = Field(default=12 * 60 * 60, gt=0)
+    # Password sign-ins per client address per window; beyond it the address waits (no argon2 work).
+    sign_in_attempts_per_address: int = Field(default=20, ge=1)
+    sign_in_window_seconds: float = Field(default=60.0, gt=0)
+    # Off: admins sign in only through the identity provider (OIDC); the setup link and the CLI still work.
+    admin_password_sign_in: bool = True
     # On SIGTERM: /readyz answers 503 at once, new requests are still served for `shutdown_drain_seconds`
     # (long enough for the load balancer or Kubernetes to see the replica go unready), then the listener
     # closes and requests and streams in flight get `shutdown_grace_seconds` to finish (set it to the

@@ -22,6 +22,7 @@ from router.admin.controllers import ROUTE_HANDLERS
 from router.admin.errors import EXCEPTION_HANDLERS
 from router.admin.filters import register_filters
 from router.admin.security import AdminKeys
+from router.identity.session_cache import SessionCache
 from router.resources import PACKAGE_DIR, resource_path
 from router.settings import Settings
 from router.store.db import Database
@@ -44,8 +45,10 @@ class AdminBundle:
     middleware: list[Any] = field(default_factory=list)
     static_files: list[Any] = field(default_factory=list)
     exception_handlers: dict[Any, Any] = field(default_factory=dict)
-    # The derived session/CSRF/setup keys (for tests).
+    # The derived CSRF/setup keys (for tests).
     keys: AdminKeys | None = None
+    # This process's cache of signed-in sessions; the app empties it whenever the config version moves.
+    sessions: SessionCache | None = None
 
 
 def build_admin(settings: Settings) -> AdminBundle:
@@ -53,11 +56,14 @@ def build_admin(settings: Settings) -> AdminBundle:
     global _registered_secret
     secret = settings.secret_key
     if not secret:
-        # Sessions then last only as long as this process: fine for a throwaway run, wrong for replicas.
-        log.warning("no secret key given to the admin page: sessions will not survive a restart")
+        # CSRF tokens then last only as long as this process: fine for a throwaway run, wrong for replicas.
+        log.warning("no secret key given to the admin page: forms will not survive a restart")
         secret = secrets.token_urlsafe(32)
     _registered_secret = secret
     keys = AdminKeys(secret)
+    sessions = SessionCache(
+        idle_seconds=settings.admin_session_idle_seconds, absolute_seconds=settings.admin_session_max_seconds
+    )
 
     admin_router = Router(
         path="/",
@@ -74,7 +80,7 @@ def build_admin(settings: Settings) -> AdminBundle:
         },
         include_in_schema=False,
         # Handlers, the guard and the error pages read the keys from here (no app.state set-up needed).
-        opt={"admin_keys": keys},
+        opt={"admin_keys": keys, "admin_sessions": sessions, "settings": settings},
     )
     static = create_static_files_router(path="/admin/static", directories=[STATIC_DIR], name="admin_static")
 
@@ -88,6 +94,7 @@ def build_admin(settings: Settings) -> AdminBundle:
         static_files=[static],
         exception_handlers={},
         keys=keys,
+        sessions=sessions,
     )
 
 

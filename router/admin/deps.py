@@ -14,7 +14,7 @@ from typing import Any
 
 from litestar import Request
 
-from router.admin.auth import AdminNotFoundError, current_session
+from router.admin.auth import AdminNotFoundError, current_principal, current_session
 from router.store import tenants as tenant_store
 from router.store.db import Database
 from router.store.models import Tenant
@@ -57,6 +57,14 @@ async def refresh_snapshot(request: AnyRequest) -> None:
         await snapshots.refresh()
     except Exception:  # the change is committed; the version poll will pick it up
         log.exception("routing snapshot refresh after an admin change failed")
+
+
+def visible_tenants(request: AnyRequest, tenants: list[Tenant]) -> list[Tenant]:
+    """The tenants the signed-in admin may see (all for unrestricted roles): lists never name the others."""
+    principal = current_principal(request)
+    if principal is None or not principal.scoped:
+        return tenants
+    return [tenant for tenant in tenants if principal.sees_tenant(tenant.id)]
 
 
 async def tenant_or_404(session: Any, tenant_id: int) -> Tenant:

@@ -13,7 +13,10 @@ from router.admin.auth import (
     AdminNotFoundError,
     CsrfRejectedError,
     NotSignedInError,
+    RoleForbiddenError,
+    SendElsewhereError,
     handle_not_signed_in,
+    handle_send_elsewhere,
     is_htmx,
 )
 from router.admin.web import render
@@ -47,6 +50,10 @@ def handle_csrf(request: AnyRequest, _exc: CsrfRejectedError) -> Template:
     )
 
 
+def handle_forbidden(request: AnyRequest, _exc: RoleForbiddenError) -> Template:
+    return error_page(request, 403, "Not allowed", "Your role does not allow this. Ask an owner for access.")
+
+
 def handle_not_found(request: AnyRequest, exc: NotFoundException) -> Template:
     detail = exc.detail if isinstance(exc, AdminNotFoundError) else "There is no such page."
     return error_page(request, 404, "Not found", detail)
@@ -66,6 +73,8 @@ def handle_unexpected(request: AnyRequest, exc: Exception) -> Response[Any]:
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     NotSignedInError: handle_not_signed_in,
     CsrfRejectedError: handle_csrf,
+    RoleForbiddenError: handle_forbidden,
+    SendElsewhereError: handle_send_elsewhere,
     NotFoundException: handle_not_found,
     HTTPException: handle_http_error,
     Exception: handle_unexpected,

@@ -70,6 +70,7 @@ def render(
     session = current_session(request)
     full: dict[str, Any] = {
         "admin": session.username if session else None,
+        "admin_role": session.principal.role.value if session else None,
         "csrf_token": admin_keys(request).csrf_token(nonce),
         "is_htmx": is_htmx(request),
         "path": request.url.path,

@@ -1,4 +1,4 @@
-"""`router admin`: admin page users."""
+"""`router admin`: admin page users and their roles (one transaction per command)."""
 
 from __future__ import annotations
 
@@ -6,31 +6,139 @@ import sys
 
 import click
 
-from router.cli.common import CLI_ACTOR, cli_errors, fail, load_settings, run, transaction
-from router.store.admins import create_user
+from router.cli.common import CLI_ACTOR, cli_errors, fail, load_settings, print_table, run, transaction
+from router.identity import users
+from router.identity.roles import Role
+from router.store import admins as admin_store
+
+ROLE_CHOICE = click.Choice([role.value for role in Role])
 
 
 @click.group("admin")
 def admin_group() -> None:
-    """Users of the admin page."""
+    """Users of the admin page: owner, admin, tenant-admin (of --tenant) or viewer (optionally limited)."""
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            fail("no password on stdin")
+        return password
+    value: str = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    return value
 
 
 @admin_group.command("create-user")
 @click.argument("name")
+@click.option("--role", type=ROLE_CHOICE, default=Role.OWNER.value, show_default=True)
+@click.option("--tenant", "tenants", multiple=True, help="A tenant the user is limited to (repeatable).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 @cli_errors
-def create_user_command(name: str, password_stdin: bool) -> None:
+def create_user_command(name: str, role: str, tenants: tuple[str, ...], password_stdin: bool) -> None:
     """Create the admin user NAME (the password is asked for, hidden, unless --password-stdin)."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            fail("no password on stdin")
-    else:
-        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin)
 
     async def go() -> str:
         async with transaction(load_settings()) as session:
-            user = await create_user(session, name, password, actor=CLI_ACTOR)
+            user = await users.create_user(
+                session, name, password, role=role, tenants=list(tenants), actor=CLI_ACTOR
+            )
             return user.username
 
-    click.echo(f"created admin user {run(go())}")
+    click.echo(f"created admin user {run(go())} ({role})")
+
+
+@admin_group.command("list")
+@cli_errors
+def list_command() -> None:
+    """Admin users, their roles and tenants."""
+
+    async def go() -> list[admin_store.UserView]:
+        async with transaction(load_settings()) as session:
+            return await admin_store.list_users(session)
+
+    rows = [
+        [
+            view.username,
+            view.role,
+            ",".join(view.tenants) or "-",
+            "disabled" if view.disabled else "enabled",
+            view.last_login_at.isoformat(timespec="seconds") if view.last_login_at else "never",
+        ]
+        for view in run(go())
+    ]
+    print_table(["NAME", "ROLE", "TENANTS", "STATE", "LAST SIGN-IN"], rows)
+
+
+@admin_group.command("set-role")
+@click.argument("name")
+@click.argument("role", type=ROLE_CHOICE)
+@click.option("--tenant", "tenants", multiple=True, help="A tenant the user is limited to (repeatable).")
+@cli_errors
+def set_role_command(name: str, role: str, tenants: tuple[str, ...]) -> None:
+    """Give NAME a new role (and tenants); their open sessions carry it from their next request."""
+
+    async def go() -> None:
+        async with transaction(load_settings()) as session:
+            await users.set_role(session, name, role, list(tenants), actor=CLI_ACTOR)
+
+    run(go())
+    click.echo(f"{name} is now {role}" + (f" of {', '.join(tenants)}" if tenants else ""))
+
+
+def _set_disabled(name: str, disabled: bool) -> None:
+    async def go() -> None:
+        async with transaction(load_settings()) as session:
+            await admin_store.set_disabled(session, name, disabled, actor=CLI_ACTOR)
+
+    run(go())
+
+
+@admin_group.command("disable")
+@click.argument("name")
+@cli_errors
+def disable_command(name: str) -> None:
+    """Disable NAME and end their sessions on every replica."""
+    _set_disabled(name, True)
+    click.echo(f"disabled {name}")
+
+
+@admin_group.command("enable")
+@click.argument("name")
+@cli_errors
+def enable_command(name: str) -> None:
+    """Let NAME sign in again."""
+    _set_disabled(name, False)
+    click.echo(f"enabled {name}")
+
+
+@admin_group.command("delete")
+@click.argument("name")
+@cli_errors
+def delete_command(name: str) -> None:
+    """Delete NAME (their sessions end everywhere)."""
+
+    async def go() -> None:
+        async with transaction(load_settings()) as session:
+            await admin_store.delete_user(session, name, actor=CLI_ACTOR)
+
+    run(go())
+    click.echo(f"deleted {name}")
+
+
+@admin_group.command("reset-password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@cli_errors
+def reset_password_command(name: str, password_stdin: bool) -> None:
+    """Set NAME's password and end their sessions everywhere; also lifts a sign-in lock."""
+    password = _read_password(password_stdin)
+
+    async def go() -> None:
+        async with transaction(load_settings()) as session:
+            await admin_store.set_password(session, name, password, actor=CLI_ACTOR)
+            await admin_store.clear_sign_in_lock(session, name)
+
+    run(go())
+    click.echo(f"password of {name} reset")

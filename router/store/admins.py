@@ -1,66 +1,69 @@
-"""Admin users: argon2 password hashes, and a slow-down after failed sign-ins kept in the row.
+"""Admin users: roles and tenants, argon2 password hashes, disable/enable/delete, and sign-in checks.
 
-After `LOCK_AFTER_FAILURES` failures in a row the account is locked for `BASE_LOCK_SECONDS`, doubling with
-each further failure up to `MAX_LOCK_SECONDS`; a success resets the count. Being in the database, the lock
-holds across replicas.
+Every change that must reach signed-in browsers on other replicas (role, tenants, password, disable,
+delete) bumps the config version in its transaction: each process drops its session cache when the version
+moves. A password change, a disable or a delete also ends the user's sessions.
+Failed sign-ins are counted in store/throttle.py, per user name whether the name exists or not.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.audit import record_audit
-from router.store.db import AlreadyExistsError, NotFoundError, as_utc
-from router.store.models import AdminUser, utcnow
+from router.store.db import AlreadyExistsError, NotFoundError
+from router.store.models import AdminSessionRow, AdminUser, AdminUserTenant, Tenant, utcnow
+from router.store.throttle import clear_failures
+from router.store.version import bump_config_version
 
-LOCK_AFTER_FAILURES = 5
-BASE_LOCK_SECONDS = 30.0
-MAX_LOCK_SECONDS = 3600.0
+OWNER = "owner"
 MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+# A hash no password verifies against: users who only sign in through the identity provider.
+NO_PASSWORD = "!"
 
-_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so that a wrong name costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("router: no such user")
 
 
-class LoginStatus(enum.Enum):
-    OK = "ok"
-    INVALID = "invalid"
-    LOCKED = "locked"
-
-
 @dataclass(frozen=True, slots=True)
-class LoginResult:
-    status: LoginStatus
-    user: AdminUser | None = None
-    # While LOCKED: when the next attempt will be considered.
-    locked_until: datetime | None = None
+class UserView:
+    """An admin user as lists and the CLI show it (never the hash)."""
 
-    @property
-    def ok(self) -> bool:
-        return self.status is LoginStatus.OK
+    id: int
+    username: str
+    role: str
+    tenants: list[str]
+    disabled: bool
+    created_at: Any
+    last_login_at: Any
 
 
 def validate_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValueError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValueError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
 
 
-def lock_seconds(failures: int) -> float:
-    """How long an account stays locked after this many failures in a row (0: not locked)."""
-    if failures < LOCK_AFTER_FAILURES:
-        return 0.0
-    return float(min(BASE_LOCK_SECONDS * 2.0 ** (failures - LOCK_AFTER_FAILURES), MAX_LOCK_SECONDS))
+def validate_username(username: str) -> str:
+    username = username.strip()
+    if not _USERNAME.match(username):
+        raise ValueError(
+            f"invalid user name {username[:100]!r}: use 1-100 letters, digits, '.', '_', '@', '+' or '-'"
+        )
+    return username
 
 
 async def count_users(session: AsyncSession) -> int:
@@ -71,56 +74,195 @@ async def find_user(session: AsyncSession, username: str) -> AdminUser | None:
     return await session.scalar(select(AdminUser).where(AdminUser.username == username.strip()))
 
 
-async def create_user(
-    session: AsyncSession, username: str, password: str, *, actor: str = "cli"
-) -> AdminUser:
-    username = username.strip()
-    if not _USERNAME.match(username):
-        raise ValueError(f"invalid user name {username!r}: use 1-100 letters, digits, '.', '_', '@' or '-'")
-    validate_password(password)
-    if await find_user(session, username) is not None:
-        raise AlreadyExistsError(f"an admin user named {username!r} already exists")
-    user = AdminUser(
-        username=username, password_hash=await _hash(password), created_at=utcnow(), failed_logins=0
+async def get_user(session: AsyncSession, username: str) -> AdminUser:
+    user = await find_user(session, username)
+    if user is None:
+        raise NotFoundError(f"no admin user named {username.strip()[:100]!r}")
+    return user
+
+
+async def get_user_by_id(session: AsyncSession, user_id: int) -> AdminUser | None:
+    return await session.get(AdminUser, user_id)
+
+
+async def tenant_ids_by_name(session: AsyncSession, names: Sequence[str]) -> list[int]:
+    """The ids of these tenants (NotFoundError naming the first unknown one)."""
+    ids: list[int] = []
+    for name in names:
+        tenant_id = await session.scalar(select(Tenant.id).where(Tenant.name == name.strip()))
+        if tenant_id is None:
+            raise NotFoundError(f"no tenant named {name.strip()[:100]!r}")
+        ids.append(int(tenant_id))
+    return sorted(set(ids))
+
+
+async def tenant_names(session: AsyncSession, ids: Sequence[int]) -> list[str]:
+    if not ids:
+        return []
+    rows = await session.scalars(select(Tenant.name).where(Tenant.id.in_(list(ids))).order_by(Tenant.name))
+    return list(rows)
+
+
+async def user_view(session: AsyncSession, user: AdminUser) -> UserView:
+    return UserView(
+        id=user.id,
+        username=user.username,
+        role=user.role,
+        tenants=await tenant_names(session, user.tenant_ids),
+        disabled=user.disabled,
+        created_at=user.created_at,
+        last_login_at=user.last_login_at,
     )
-    session.add(user)
-    await session.flush()
+
+
+async def list_users(session: AsyncSession) -> list[UserView]:
+    users = await session.scalars(select(AdminUser).order_by(AdminUser.username))
+    return [await user_view(session, user) for user in users]
+
+
+def _state(user: AdminUser, tenants: Sequence[str]) -> dict[str, Any]:
+    return {"username": user.username, "role": user.role, "tenants": list(tenants), "disabled": user.disabled}
+
+
+async def _changed(
+    session: AsyncSession,
+    user: AdminUser,
+    action: str,
+    actor: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    await bump_config_version(session)
     await record_audit(
         session,
         actor=actor,
-        action="create",
+        action=action,
         object_type="admin_user",
         object_id=str(user.id),
         object_name=user.username,
-        before=None,
-        after={"username": user.username},
+        before=before,
+        after=after,
+    )
+
+
+async def create_user(
+    session: AsyncSession,
+    username: str,
+    password: str | None,
+    *,
+    role: str = OWNER,
+    tenants: Sequence[str] = (),
+    actor: str = "cli",
+) -> AdminUser:
+    """A new user; `password` None makes one who can only sign in through the identity provider.
+
+    The role is taken as given: router/identity/users.py checks roles against tenants before calling this.
+    """
+    username = validate_username(username)
+    if password is not None:
+        validate_password(password)
+    tenant_ids = await tenant_ids_by_name(session, tenants)
+    if await find_user(session, username) is not None:
+        raise AlreadyExistsError(f"an admin user named {username!r} already exists")
+    user = AdminUser(
+        username=username,
+        password_hash=await _hash(password) if password is not None else NO_PASSWORD,
+        created_at=utcnow(),
+        failed_logins=0,
+        role=role,
+        disabled=False,
+        tenant_links=[AdminUserTenant(tenant_id=tenant_id) for tenant_id in tenant_ids],
+    )
+    session.add(user)
+    await session.flush()
+    await _changed(
+        session, user, "create", actor, None, _state(user, await tenant_names(session, tenant_ids))
     )
     return user
+
+
+async def set_role(
+    session: AsyncSession,
+    username: str,
+    role: str,
+    tenants: Sequence[str] = (),
+    *,
+    actor: str = "cli",
+) -> AdminUser:
+    """Change a user's role and tenants; signed-in sessions carry the new role on their next request."""
+    user = await get_user(session, username)
+    tenant_ids = await tenant_ids_by_name(session, tenants)
+    await _keep_an_owner(session, user, role)
+    before = _state(user, await tenant_names(session, user.tenant_ids))
+    user.role = role
+    user.tenant_links = [AdminUserTenant(user_id=user.id, tenant_id=tenant_id) for tenant_id in tenant_ids]
+    await session.flush()
+    await _changed(
+        session, user, "set_role", actor, before, _state(user, await tenant_names(session, tenant_ids))
+    )
+    return user
+
+
+async def set_disabled(
+    session: AsyncSession, username: str, disabled: bool, *, actor: str = "cli"
+) -> AdminUser:
+    """Disable (ending every session of the user) or enable a user."""
+    user = await get_user(session, username)
+    if disabled:
+        await _keep_an_owner(session, user, None)
+    before = {"disabled": user.disabled}
+    user.disabled = disabled
+    if disabled:
+        await end_sessions(session, user.id)
+    await session.flush()
+    await _changed(session, user, "disable" if disabled else "enable", actor, before, {"disabled": disabled})
+    return user
+
+
+async def delete_user(session: AsyncSession, username: str, *, actor: str = "cli") -> None:
+    user = await get_user(session, username)
+    await _keep_an_owner(session, user, None)
+    before = _state(user, await tenant_names(session, user.tenant_ids))
+    await end_sessions(session, user.id)
+    await _changed(session, user, "delete", actor, before, None)
+    await session.delete(user)
+    await session.flush()
 
 
 async def set_password(
     session: AsyncSession, username: str, password: str, *, actor: str = "cli"
 ) -> AdminUser:
-    """Set a new password; also lifts any lock."""
-    user = await find_user(session, username)
-    if user is None:
-        raise NotFoundError(f"no admin user named {username.strip()!r}")
+    """Set a new password and end the user's sessions everywhere (a stolen cookie dies with the old one)."""
+    user = await get_user(session, username)
     validate_password(password)
     user.password_hash = await _hash(password)
     user.failed_logins = 0
     user.locked_until = None
+    await end_sessions(session, user.id)
     await session.flush()
-    await record_audit(
-        session,
-        actor=actor,
-        action="set_password",
-        object_type="admin_user",
-        object_id=str(user.id),
-        object_name=user.username,
-        before=None,
-        after={"password": "changed"},
-    )
+    await _changed(session, user, "set_password", actor, None, {"password": "changed"})
     return user
+
+
+async def clear_sign_in_lock(session: AsyncSession, username: str) -> None:
+    await clear_failures(session, username)
+
+
+async def end_sessions(session: AsyncSession, user_id: int) -> None:
+    await session.execute(delete(AdminSessionRow).where(AdminSessionRow.user_id == user_id))
+
+
+async def _keep_an_owner(session: AsyncSession, user: AdminUser, new_role: str | None) -> None:
+    """Refuse to demote, disable or delete the last enabled owner (nobody could manage users any more)."""
+    if user.role != OWNER or user.disabled or new_role == OWNER:
+        return
+    owners = await session.scalar(
+        select(func.count())
+        .select_from(AdminUser)
+        .where(AdminUser.role == OWNER, AdminUser.disabled.is_(False))
+    )
+    if int(owners or 0) <= 1:
+        raise ValueError(f"{user.username!r} is the last enabled owner: make another owner first")
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -131,41 +273,18 @@ def _verify(password_hash: str, password: str) -> bool:
 
 
 # argon2 is deliberately slow (~0.1 s of CPU): off the event loop, so sign-ins do not stall other requests.
-async def _matches(password_hash: str, password: str) -> bool:
-    return await asyncio.to_thread(_verify, password_hash, password)
+async def password_matches(user: AdminUser | None, password: str) -> bool:
+    """Whether `password` is the user's; a missing user costs the same time as a wrong password."""
+    if user is None:
+        await asyncio.to_thread(_verify, _DUMMY_HASH, password)
+        return False
+    return await asyncio.to_thread(_verify, user.password_hash, password)
+
+
+async def rehash_if_needed(user: AdminUser, password: str) -> None:
+    if user.password_hash != NO_PASSWORD and _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = await _hash(password)
 
 
 async def _hash(password: str) -> str:
     return await asyncio.to_thread(_hasher.hash, password)
-
-
-async def verify_password(
-    session: AsyncSession, username: str, password: str, *, now: datetime | None = None
-) -> LoginResult:
-    """Check a sign-in, counting failures in the row; the caller commits the session.
-
-    A locked account is refused without looking at the password, so guessing during the lock gains nothing.
-    """
-    now = now or utcnow()
-    user = await find_user(session, username)
-    if user is None:
-        await _matches(_DUMMY_HASH, password)
-        return LoginResult(LoginStatus.INVALID)
-    locked_until = as_utc(user.locked_until)
-    if locked_until is not None and locked_until > now:
-        return LoginResult(LoginStatus.LOCKED, locked_until=locked_until)
-    if not await _matches(user.password_hash, password):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        seconds = lock_seconds(user.failed_logins)
-        user.locked_until = now + timedelta(seconds=seconds) if seconds else None
-        await session.flush()
-        if user.locked_until is not None:
-            return LoginResult(LoginStatus.LOCKED, locked_until=user.locked_until)
-        return LoginResult(LoginStatus.INVALID)
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = await _hash(password)
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
-    await session.flush()
-    return LoginResult(LoginStatus.OK, user=user)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -256,6 +257,8 @@ class UsageDeadLetter(Base):
 
 
 class AdminUser(Base):
+    """A person who signs in to the admin page: a role, and for tenant-admins and viewers the tenants."""
+
     __tablename__ = "admin_users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -266,6 +269,71 @@ class AdminUser(Base):
     # Kept in the database so that the slow-down after failed sign-ins holds across replicas.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # "owner", "admin", "tenant-admin" or "viewer" (router/identity/roles.py).
+    role: Mapped[str] = mapped_column(String(20), default="owner", server_default="owner")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    tenant_links: Mapped[list[AdminUserTenant]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def tenant_ids(self) -> list[int]:
+        return sorted(link.tenant_id for link in self.tenant_links)
+
+
+class AdminUserTenant(Base):
+    """A tenant an admin user is limited to (tenant-admins always, viewers optionally)."""
+
+    __tablename__ = "admin_user_tenants"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("admin_users.id", ondelete="CASCADE"), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+
+
+class AdminSessionRow(Base):
+    """A signed-in browser: the cookie carries a random token, only its SHA-256 is stored."""
+
+    __tablename__ = "admin_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("admin_users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The absolute end, fixed at sign-in; the idle end moves with last_seen_at.
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    address: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class AdminApiToken(Base):
+    """A management API token (/api/v1): shown once, stored as a SHA-256 hash and a visible prefix."""
+
+    __tablename__ = "admin_api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    # None: every tenant (owner, admin, unrestricted viewer); otherwise the tenant ids it is limited to.
+    tenant_ids: Mapped[list[int] | None] = mapped_column(JSON, default=None)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins per user name (known or not: no oracle) and attempts per client address.
+
+    Updated by single atomic UPDATE statements, so parallel attempts count exactly like sequential ones.
+    """
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class AuditEntry(Base):

@@ -11,8 +11,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from router.app import create_app
+from router.identity import users
 from router.settings import Settings
-from router.store import admins as admin_store
 from router.store.db import Database
 
 SECRET = "admin-tests-secret-key"
@@ -74,9 +74,16 @@ class AdminClient:
         return response
 
 
-async def create_admin(db: Database, username: str = ADMIN_USER, password: str = ADMIN_PASSWORD) -> None:
+async def create_admin(
+    db: Database,
+    username: str = ADMIN_USER,
+    password: str = ADMIN_PASSWORD,
+    *,
+    role: str = "owner",
+    tenants: list[str] | None = None,
+) -> None:
     async with db.transaction() as session:
-        await admin_store.create_user(session, username, password, actor="test")
+        await users.create_user(session, username, password, role=role, tenants=tenants or [], actor="test")
 
 
 @pytest.fixture

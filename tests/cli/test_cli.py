@@ -166,7 +166,7 @@ def test_key_revoke_and_limits(db_url: str) -> None:
 
 def test_admin_create_user_from_stdin(db_url: str) -> None:
     result = invoke(db_url, "admin", "create-user", "root", "--password-stdin", stdin="long enough pw\n")
-    assert result.exit_code == 0 and result.stdout.strip() == "created admin user root"
+    assert result.exit_code == 0 and result.stdout.strip() == "created admin user root (owner)"
     assert db_state(db_url)["admin_users"] == 1
     assert_one_error_line(
         invoke(db_url, "admin", "create-user", "root", "--password-stdin", stdin="long enough pw\n"),

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import math
-from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
-from router.admin.auth import admin_keys, current_session
+from router.admin.auth import admin_keys, current_session, session_cache
 from router.admin.deps import database, mutating, reading
 from router.admin.forms import Form
-from router.admin.security import PRE_SESSION_COOKIE, SESSION_COOKIE, SESSION_SECONDS
+from router.admin.security import PRE_SESSION_COOKIE, SESSION_COOKIE
 from router.admin.setup import SETUP_COUNTER, setup_open
 from router.admin.web import admin_cookie, render, see_other
-from router.store import admins as admin_store
+from router.identity import signin, users
+from router.identity.roles import Role
+from router.settings import Settings
+from router.store import sessions as session_store
 from router.store.db import AlreadyExistsError
-from router.store.models import utcnow
 
 AnyRequest = Request[Any, Any, Any]
 PUBLIC = {"public": True}
@@ -29,19 +29,34 @@ def _next_target(value: str | None) -> str:
     return "/admin"
 
 
-def _signed_in(request: AnyRequest, username: str, target: str) -> Redirect:
-    cookie_value, _session = admin_keys(request).issue_session(username)
+def settings_of(request: AnyRequest) -> Settings:
+    settings: Settings = request.route_handler.opt["settings"]
+    return settings
+
+
+def sign_in_policy(request: AnyRequest) -> signin.SignInPolicy:
+    settings = settings_of(request)
+    return signin.SignInPolicy(
+        absolute_seconds=settings.admin_session_max_seconds,
+        attempts_per_address=settings.sign_in_attempts_per_address,
+        address_window_seconds=settings.sign_in_window_seconds,
+        allow_passwords=settings.admin_password_sign_in,
+    )
+
+
+def client_address(request: AnyRequest) -> str | None:
+    # uvicorn has already replaced it with X-Forwarded-For when the proxy is trusted (forwarded_allow_ips).
+    return request.client.host if request.client else None
+
+
+def signed_in_response(request: AnyRequest, token: str, target: str) -> Redirect:
+    """The redirect that carries a new session's cookie (password and identity-provider sign-ins alike)."""
     response = Redirect(target, status_code=303)
-    response.set_cookie(admin_cookie(request, SESSION_COOKIE, cookie_value, max_age=SESSION_SECONDS))
+    max_age = int(settings_of(request).admin_session_max_seconds)
+    response.set_cookie(admin_cookie(request, SESSION_COOKIE, token, max_age=max_age))
     # The pre-session nonce has done its job; a new one is made if the visitor signs out.
     response.delete_cookie(PRE_SESSION_COOKIE, path="/admin")
     return response
-
-
-def _wait_seconds(until: datetime | None) -> int:
-    if until is None:
-        return 1
-    return max(1, math.ceil((until - utcnow()).total_seconds()))
 
 
 class LoginController(Controller):
@@ -65,21 +80,33 @@ class LoginController(Controller):
         context = {"form": {"username": form.raw("username"), "next": target}, "errors": form.errors}
         if not form.ok:
             return render(request, "admin/login.html", context, status=422)
-        async with database(request).transaction() as session:
-            result = await admin_store.verify_password(session, username, password)
-        if result.status is admin_store.LoginStatus.LOCKED:
-            seconds = _wait_seconds(result.locked_until)
+        result = await signin.sign_in(
+            database(request),
+            username,
+            password,
+            address=client_address(request),
+            policy=sign_in_policy(request),
+        )
+        if result.status in (signin.SignInStatus.LOCKED, signin.SignInStatus.RATE_LIMITED):
+            seconds = result.retry_after
             context["errors"] = {"form": f"Too many attempts, try again in {seconds} s."}
             return render(
                 request, "admin/login.html", context, status=429, headers={"Retry-After": str(seconds)}
             )
-        if not result.ok:
+        if not result.ok or result.token is None or result.user is None:
             context["errors"] = {"form": "Wrong user name or password."}
             return render(request, "admin/login.html", context, status=422)
-        return _signed_in(request, username, target)
+        return signed_in_response(request, result.token, target)
 
     @post("/logout")
     async def logout(self, request: AnyRequest) -> Redirect:
+        signed_in = current_session(request)
+        if signed_in is not None:
+            session_cache(request).forget(signed_in.token_hash)
+            async with mutating(request) as session:
+                await session_store.end_session(
+                    session, signed_in.token_hash, actor=signed_in.username, address=client_address(request)
+                )
         response = Redirect("/admin/login?notice=signed_out", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/admin")
         return response
@@ -106,7 +133,8 @@ class LoginController(Controller):
                 return _setup_closed(request)
             if form.ok:
                 try:
-                    await admin_store.create_user(session, username, password, actor=username)
+                    # The first user, made by the setup link, owns the installation.
+                    await users.create_user(session, username, password, role=Role.OWNER, actor=username)
                 except ValueError as exc:
                     field = "password" if "password" in str(exc) else "username"
                     form.error(field, _sentence(str(exc)))
@@ -116,7 +144,14 @@ class LoginController(Controller):
                 await session.rollback()
                 context["errors"] = form.errors
                 return render(request, "admin/setup.html", context, status=422)
-        return _signed_in(request, username, "/admin?notice=welcome")
+        token = await signin.open_session(
+            database(request),
+            username,
+            address=client_address(request),
+            policy=sign_in_policy(request),
+            method="setup",
+        )
+        return signed_in_response(request, token, "/admin?notice=welcome")
 
 
 def _setup_closed(request: AnyRequest) -> Template:

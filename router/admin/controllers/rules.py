@@ -9,7 +9,7 @@ from litestar import Controller, Request, get, post
 from litestar.response import Template
 
 from router.admin.auth import AdminNotFoundError
-from router.admin.deps import actor, mutating, reading, tenant_or_404
+from router.admin.deps import actor, mutating, reading, tenant_or_404, visible_tenants
 from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.rule_forms import EFFORT_OPTIONS, form_field, read_rule_form, rule_form_values
@@ -91,7 +91,7 @@ class RulesController(Controller):
     async def rules_page(self, request: AnyRequest) -> Template:
         async with reading(request) as session:
             levels = [level_context(GLOBAL, None, await catalog.list_rules(session, None))]
-            tenants = await tenant_store.list_tenants(session)
+            tenants = visible_tenants(request, await tenant_store.list_tenants(session))
             for tenant in tenants:
                 levels.append(
                     level_context(str(tenant.id), tenant, await catalog.list_rules(session, tenant.id))

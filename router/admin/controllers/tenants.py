@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
-from router.admin.deps import actor, mutating, reading, tenant_or_404
+from router.admin.deps import actor, mutating, reading, tenant_or_404, visible_tenants
 from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.web import render, see_other
@@ -76,7 +76,7 @@ class TenantsController(Controller):
         self, request: AnyRequest, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None
     ) -> Template:
         async with reading(request) as session:
-            tenants = await tenant_store.list_tenants(session)
+            tenants = visible_tenants(request, await tenant_store.list_tenants(session))
             key_counts = await tenant_store.count_keys_by_tenant(session)
         return render(
             request,

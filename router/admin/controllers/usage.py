@@ -9,7 +9,7 @@ from litestar import Controller, Request, Response, get
 from litestar.response import Stream, Template
 
 from router.admin.chart import METRICS, bar_chart
-from router.admin.deps import database, reading
+from router.admin.deps import database, reading, visible_tenants
 from router.admin.usage_filters import GROUPS, RANGES, UsageQuery, parse_usage_query
 from router.admin.web import render
 from router.store import tenants as tenant_store
@@ -50,7 +50,7 @@ class UsageController(Controller):
             metric = "requests"
         async with reading(request) as session:
             data = await usage_tables(session, query)
-            tenants = await tenant_store.list_tenants(session)
+            tenants = visible_tenants(request, await tenant_store.list_tenants(session))
         label, pick = METRICS[metric]
         chart = bar_chart([(row.name or "", pick(row)) for row in data["series"]])
         return render(
