@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test install install-dev browser tools lint typecheck bench clean
+.PHONY: run test install install-dev browser tools axe lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,14 @@ tools:
 	  npm install --silent --no-audit --no-fund --prefix .tools @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION) || \
 	  echo "npm is not installed: the Claude Code CLI test will skip"; }
 
-test: install-dev browser tools
+# axe-core (npm) for the admin page's accessibility checks in the browser tests.
+AXE_CORE_VERSION ?= 4.14.1
+axe:
+	@[ -f .tools/node_modules/axe-core/axe.min.js ] || { command -v npm >/dev/null 2>&1 && \
+	  npm install --silent --no-audit --no-fund --prefix .tools axe-core@$(AXE_CORE_VERSION) || \
+	  echo "npm is not installed: the accessibility checks will skip"; }
+
+test: install-dev browser tools axe
 	$(BIN)/python -m pytest -q
 
 lint:

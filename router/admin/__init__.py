@@ -21,6 +21,7 @@ from router.admin.auth import admin_guard
 from router.admin.controllers import ROUTE_HANDLERS
 from router.admin.errors import EXCEPTION_HANDLERS
 from router.admin.filters import register_filters
+from router.admin.headers import PAGE_HEADERS, static_headers
 from router.admin.security import AdminKeys
 from router.identity.session_cache import SessionCache
 from router.resources import PACKAGE_DIR, resource_path
@@ -70,19 +71,14 @@ def build_admin(settings: Settings) -> AdminBundle:
         route_handlers=ROUTE_HANDLERS,
         guards=[admin_guard],
         exception_handlers=EXCEPTION_HANDLERS,
-        # Nothing under /admin may be cached by a shared proxy: pages carry CSRF tokens and tenant data.
-        response_headers={
-            "Cache-Control": "no-store",
-            # The admin page is never framed (clickjacking) and never sniffed into another content type.
-            "X-Frame-Options": "DENY",
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "same-origin",
-        },
+        response_headers=PAGE_HEADERS,
         include_in_schema=False,
         # Handlers, the guard and the error pages read the keys from here (no app.state set-up needed).
         opt={"admin_keys": keys, "admin_sessions": sessions, "settings": settings},
     )
-    static = create_static_files_router(path="/admin/static", directories=[STATIC_DIR], name="admin_static")
+    static = create_static_files_router(
+        path="/admin/static", directories=[STATIC_DIR], name="admin_static", after_request=static_headers
+    )
 
     template_config: TemplateConfig[JinjaTemplateEngine] = TemplateConfig(
         directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=register_filters

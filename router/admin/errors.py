@@ -19,6 +19,7 @@ from router.admin.auth import (
     handle_send_elsewhere,
     is_htmx,
 )
+from router.admin.headers import PAGE_HEADERS
 from router.admin.web import render
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,14 @@ def error_page(request: AnyRequest, status: int, title: str, message: str) -> Te
             "admin/partials/flash.html",
             {"level": "error", "message": message},
             status=status,
-            headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"},
+            headers={**PAGE_HEADERS, "HX-Retarget": "#flash", "HX-Reswap": "innerHTML"},
         )
     return render(
-        request, "admin/error.html", {"title": title, "message": message, "status": status}, status=status
+        request,
+        "admin/error.html",
+        {"title": title, "message": message, "status": status},
+        status=status,
+        headers=PAGE_HEADERS,
     )
 
 

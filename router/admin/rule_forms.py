@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from router.admin.forms import Form
-from router.routing.patterns import format_match
+from router.routing.patterns import format_match, parse_match
+from router.routing.shadow import RuleShape, shadowed_by
 from router.routing.validate import REASONING_EFFORTS
 from router.store.models import Rule
 
@@ -32,7 +34,6 @@ def rule_form_values(rule: Rule) -> dict[str, Any]:
         "max_tokens": over.get("max_tokens"),
         "temperature": over.get("temperature"),
         "reasoning_effort": over.get("reasoning_effort") or "",
-        "priority": rule.priority,
         "enabled": "on" if rule.enabled else "",
         "description": rule.description or "",
     }
@@ -60,7 +61,6 @@ def read_rule_form(form: Form) -> dict[str, Any]:
         "chain": form.text("chain", max_len=100, label="Chain"),
         "conditions": {k: v for k, v in conditions.items() if v is not None},
         "overrides": {k: v for k, v in overrides.items() if v is not None},
-        "priority": form.integer("priority", minimum=-1_000_000, maximum=1_000_000, label="Priority") or 0,
         "enabled": form.checkbox("enabled"),
         "description": form.text("description", max_len=500, label="Description"),
     }
@@ -72,3 +72,95 @@ def form_field(store_field: str | None) -> str:
         return "form"
     name = store_field.split(".", 1)[-1]
     return "form" if name == "tenant_id" else name
+
+
+# ---- order: where a rule goes, and which rules can never match ---------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where to put a rule in its level: "top", "bottom", "before"/"after" `anchor`, or "keep" (unchanged)."""
+
+    where: str
+    anchor: int | None = None
+
+
+def read_placement(form: Form, default: str = "keep") -> Placement:
+    raw = form.raw("place") or default
+    where, _, anchor = raw.partition(":")
+    if where in ("top", "bottom", "keep") and not anchor:
+        return Placement(where)
+    if where in ("before", "after") and anchor.isdigit():
+        return Placement(where, int(anchor))
+    form.error("place", "Choose where the rule goes.")
+    return Placement("keep")
+
+
+def catch_all_index(rules: list[Rule]) -> int | None:
+    """The first enabled rule that matches every model name and has no conditions (new rules go above it)."""
+    probe = _Draft(match="any-model-name", match_kind="exact", conditions={}, enabled=True)
+    return shadowed_by(rules, probe, len(rules))
+
+
+def default_placement(rules: list[Rule]) -> str:
+    """New rules go just above a catch-all (where they can match), else at the bottom."""
+    index = catch_all_index(rules)
+    return "bottom" if index is None else f"before:{rules[index].id}"
+
+
+def placement_options(rules: list[Rule], editing: Rule | None = None) -> list[tuple[str, str]]:
+    """The "Place" select: top, bottom, before/after each other rule (by number and pattern)."""
+    options = [("keep", "where it is now")] if editing is not None else []
+    options += [("top", "at the top (first)"), ("bottom", "at the bottom (last)")]
+    for number, rule in enumerate(rules, start=1):
+        if editing is not None and rule.id == editing.id:
+            continue
+        shown = format_match(rule.match, rule.match_kind)
+        options.append((f"before:{rule.id}", f"before #{number} {shown}"))
+        options.append((f"after:{rule.id}", f"after #{number} {shown}"))
+    return options
+
+
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    match: str
+    match_kind: str
+    conditions: dict[str, Any] = field(default_factory=dict)
+    enabled: bool = True
+
+
+def draft_of(values: dict[str, Any]) -> RuleShape:
+    pattern, kind = parse_match(values["match"])
+    return _Draft(match=pattern, match_kind=kind, conditions=dict(values["conditions"]), enabled=True)
+
+
+def landing_index(rules: list[Rule], placement: Placement, editing: Rule | None = None) -> int:
+    """Where a rule with this placement lands among `rules` (the level without the rule being edited)."""
+    others = [r for r in rules if editing is None or r.id != editing.id]
+    if placement.where == "top":
+        return 0
+    if placement.where == "keep" and editing is not None:
+        return next((i for i, r in enumerate(rules) if r.id == editing.id), len(others))
+    ids = [r.id for r in others]
+    if placement.where in ("before", "after") and placement.anchor in ids:
+        return ids.index(placement.anchor) + (1 if placement.where == "after" else 0)
+    return len(others)
+
+
+def order_warnings(rules: list[Rule], draft: RuleShape, index: int, editing: Rule | None = None) -> list[str]:
+    """Why a rule placed at `index` would never match, or which later rules it would hide."""
+    others = [r for r in rules if editing is None or r.id != editing.id]
+    number = {r.id: n for n, r in enumerate(rules, start=1)}  # the numbers the table shows
+    warnings = []
+    by = shadowed_by(others, draft, index)
+    if by is not None:
+        hider = others[by]
+        warnings.append(
+            f"This rule can never match: rule #{number[hider.id]} "
+            f"({format_match(hider.match, hider.match_kind)}) above it already catches every request it "
+            "would. Place it higher."
+        )
+    if draft.enabled:
+        for later in others[index:]:
+            if shadowed_by([*others[:index], draft], later, index + 1) == index:
+                shown = format_match(later.match, later.match_kind)
+                warnings.append(f"It would hide rule #{number[later.id]} ({shown}) below it.")
+    return warnings

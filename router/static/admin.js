@@ -23,3 +23,44 @@ document.addEventListener("submit", function (event) {
   const message = event.target.getAttribute("data-confirm");
   if (message && !window.confirm(message)) event.preventDefault();
 });
+
+// Rules: a row opens its editor on click or Enter; in the editor Enter saves and Escape cancels.
+function isControl(element) {
+  return element.closest("button, a, input, select, textarea, summary, label");
+}
+document.addEventListener("click", function (event) {
+  const row = event.target.closest("tr[data-edit]");
+  if (!row || isControl(event.target)) return;
+  const edit = row.querySelector(row.getAttribute("data-edit").split(" ").pop());
+  if (edit) edit.click();
+});
+document.addEventListener("keydown", function (event) {
+  const row = event.target.closest("tr[data-edit], tr.editing");
+  if (!row) return;
+  if (row.matches("tr[data-edit]")) {
+    if (event.key === "Enter" && event.target === row) {
+      event.preventDefault();
+      row.querySelector(".edit").click();
+    }
+    return;
+  }
+  if (event.key === "Escape") {
+    event.preventDefault();
+    row.querySelector(".cancel").click();
+  } else if (event.key === "Enter" && !event.target.matches("textarea, button, summary")) {
+    event.preventDefault();
+    row.querySelector(".save").click();
+  }
+});
+
+// After an htmx swap, the server names where keyboard focus belongs (data-focus="CSS selector"): the row
+// just saved, or the ↑/↓ button just pressed (its row moved with it). A disabled button hands focus to its row.
+document.addEventListener("htmx:afterSettle", function () {
+  document.querySelectorAll("[data-focus]").forEach(function (holder) {
+    const selector = holder.getAttribute("data-focus");
+    holder.removeAttribute("data-focus");
+    let target = document.querySelector(selector);
+    if (target && target.disabled) target = target.closest("tr");
+    if (target) target.focus();
+  });
+});

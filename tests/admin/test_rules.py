@@ -51,10 +51,10 @@ async def test_edit_row_then_save_swaps_the_display_row(admin: AdminClient) -> N
     saved = await admin.htmx(
         "POST",
         f"/admin/rules/global/{ids['first']}",
-        {"match": "claude-opus-*", "target": "oa/gpt-5", "priority": "0", "enabled": "on", "thinking": "yes"},
+        {"match": "claude-opus-*", "target": "oa/gpt-5", "enabled": "on", "thinking": "yes"},
     )
     assert saved.status_code == 200, saved.text
-    assert "claude-opus-*" in saved.text and "thinking=True" in saved.text and "editable" in saved.text
+    assert "claude-opus-*" in saved.text and "with thinking" in saved.text and "editable" in saved.text
     async with admin.db.session() as session:
         rule = await catalog.get_rule(session, ids["first"])
     assert (
@@ -95,9 +95,18 @@ async def test_validate_endpoint_reports_bad_pattern_and_unknown_target(admin: A
     assert bad.status_code == 200
     assert "match:" in bad.text and "unknown provider &#39;ghost&#39;" in bad.text
     good = await admin.htmx(
-        "POST", "/admin/rules/global/validate", {"match": "claude-*", "target": "oa/gpt-4.1"}
+        "POST",
+        "/admin/rules/global/validate",
+        {"match": "claude-haiku", "target": "oa/gpt-4.1", "place": "top"},
     )
     assert "Looks valid" in good.text
+    hidden = await admin.htmx(
+        "POST",
+        "/admin/rules/global/validate",
+        {"match": "claude-opus", "target": "oa/gpt-4.1", "place": "bottom"},
+    )
+    assert "This rule can never match: rule #1 (claude-*)" in hidden.text
+    assert "Looks valid" not in hidden.text
 
 
 async def test_create_and_move_rules_in_a_tenant_level(admin: AdminClient) -> None:

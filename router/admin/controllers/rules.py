@@ -12,11 +12,23 @@ from router.admin.auth import AdminNotFoundError
 from router.admin.deps import actor, mutating, reading, tenant_or_404, visible_tenants
 from router.admin.forms import Form
 from router.admin.messages import sentence
-from router.admin.rule_forms import EFFORT_OPTIONS, form_field, read_rule_form, rule_form_values
+from router.admin.rule_forms import (
+    EFFORT_OPTIONS,
+    default_placement,
+    draft_of,
+    form_field,
+    landing_index,
+    order_warnings,
+    placement_options,
+    read_placement,
+    read_rule_form,
+    rule_form_values,
+)
 from router.admin.web import render
 from router.routing.explain import explain
 from router.routing.facts import request_facts, sample_request
-from router.routing.patterns import parse_match
+from router.routing.patterns import format_match, parse_match
+from router.routing.shadow import find_shadows
 from router.routing.validate import pattern_error, target_ref_error
 from router.store import catalog
 from router.store import tenants as tenant_store
@@ -63,24 +75,37 @@ async def editor_choices(session: Any) -> dict[str, Any]:
 
 
 def level_context(level: str, tenant: Tenant | None, rules: list[Rule]) -> dict[str, Any]:
+    """One level's table: rules in evaluation order (the # column), and which can never match and why."""
+    shadows = {
+        rules[s.index].id: (s.by + 1, format_match(rules[s.by].match, rules[s.by].match_kind))
+        for s in find_shadows(rules)
+    }
     return {
         "level": level,
         "level_name": "Global rules" if tenant is None else f"Rules of tenant {tenant.name}",
         "tenant": tenant,
         "rules": rules,
+        "shadows": shadows,
+        "place_options": placement_options(rules),
+        "default_place": default_placement(rules),
     }
 
 
+def rule_label(number: int, rule: Rule) -> str:
+    return f"rule #{number} ({format_match(rule.match, rule.match_kind)})"
+
+
 async def rule_row(request: AnyRequest, level: str, rule_id: int) -> Template:
-    """One rule's display row (what an edit row swaps back to)."""
+    """One rule's display row (what Cancel swaps back to); focus returns to it."""
     async with reading(request) as session:
         rule = await rule_in_level(session, level, rule_id)
-        rules = await catalog.list_rules(session, rule.tenant_id)
-    ids = [r.id for r in rules]
+        tenant = await resolve_level(session, level)
+        lv = level_context(level, tenant, await catalog.list_rules(session, rule.tenant_id))
+    ids = [r.id for r in lv["rules"]]
     return render(
         request,
         "admin/partials/rule_row.html",
-        {"rule": rule, "level": level, "index": ids.index(rule.id), "count": len(ids)},
+        {"rule": rule, "level": level, "index": ids.index(rule.id), "lv": lv, "focus_row": True},
     )
 
 
@@ -110,18 +135,36 @@ class RulesController(Controller):
         *,
         new_form: dict[str, Any] | None = None,
         new_errors: dict[str, str] | None = None,
+        changed_id: int | None = None,
+        notice: str | None = None,
+        focus: str | None = None,
     ) -> Template:
+        """The level's section; `notice` names what just changed (with its number when `changed_id` is
+        given) and any warning about rules that can never match; `focus` is where keyboard focus goes."""
         async with reading(request) as session:
             tenant = await resolve_level(session, level)
             rules = await catalog.list_rules(session, tenant.id if tenant else None)
             choices = await editor_choices(session)
+        lv = level_context(level, tenant, rules)
+        number = next((n for n, r in enumerate(rules, start=1) if r.id == changed_id), None)
+        if notice and number is not None:
+            notice = notice.format(rule=rule_label(number, rules[number - 1]))
+        warning = None
+        if changed_id in lv["shadows"]:
+            by, match = lv["shadows"][changed_id]
+            warning = (
+                f"Rule #{number} can never match: rule #{by} ({match}) above it catches its requests first."
+            )
         return render(
             request,
             "admin/partials/rule_level.html",
             {
-                "lv": level_context(level, tenant, rules),
+                "lv": lv,
                 "new_form": new_form or {"enabled": "on"},
                 "new_errors": new_errors or {},
+                "level_notice": notice,
+                "level_warning": warning,
+                "focus": focus,
                 **choices,
             },
             status=422 if new_errors else 200,
@@ -131,14 +174,21 @@ class RulesController(Controller):
     async def create(self, request: AnyRequest, level: str) -> Template:
         form = Form(await request.form())
         values = read_rule_form(form)
+        place = read_placement(form, default="bottom")
         if form.ok:
             try:
                 async with mutating(request) as session:
                     tenant = await resolve_level(session, level)
-                    await catalog.create_rule(
+                    rule = await catalog.create_rule(
                         session, tenant_id=tenant.id if tenant else None, **values, actor=actor(request)
                     )
-                return await self._level_section(request, level)
+                    if place.where != "bottom":
+                        await catalog.place_rule(
+                            session, rule.id, place.where, place.anchor, actor=actor(request)
+                        )
+                return await self._level_section(
+                    request, level, changed_id=rule.id, notice="Added {rule}.", focus=f"#rule-{rule.id}"
+                )
             except catalog.CatalogError as exc:
                 form.error(form_field(exc.field), sentence(exc.message))
         return await self._level_section(request, level, new_form=form.values, new_errors=form.errors)
@@ -147,11 +197,19 @@ class RulesController(Controller):
     async def edit_row(self, request: AnyRequest, level: str, rule_id: int) -> Template:
         async with reading(request) as session:
             rule = await rule_in_level(session, level, rule_id)
+            rules = await catalog.list_rules(session, rule.tenant_id)
             choices = await editor_choices(session)
         return render(
             request,
             "admin/partials/rule_edit.html",
-            {"rule": rule, "level": level, "form": rule_form_values(rule), "errors": {}, **choices},
+            {
+                "rule": rule,
+                "level": level,
+                "form": {**rule_form_values(rule), "place": "keep"},
+                "errors": {},
+                "place_options": placement_options(rules, rule),
+                **choices,
+            },
         )
 
     @get("/{level:str}/{rule_id:int}")
@@ -162,6 +220,7 @@ class RulesController(Controller):
     async def save_row(self, request: AnyRequest, level: str, rule_id: int) -> Template:
         form = Form(await request.form())
         values = read_rule_form(form)
+        place = read_placement(form)
         if form.ok:
             try:
                 async with mutating(request) as session:
@@ -169,17 +228,33 @@ class RulesController(Controller):
                     await catalog.update_rule(
                         session, rule_id, match_kind=None, **values, actor=actor(request)
                     )
-                return await rule_row(request, level, rule_id)
+                    if place.where != "keep":
+                        await catalog.place_rule(
+                            session, rule_id, place.where, place.anchor, actor=actor(request)
+                        )
+                return await self._level_section(
+                    request, level, changed_id=rule_id, notice="Saved {rule}.", focus=f"#rule-{rule_id}"
+                )
             except catalog.CatalogError as exc:
                 form.error(form_field(exc.field), sentence(exc.message))
         async with reading(request) as session:
             rule = await rule_in_level(session, level, rule_id)
+            rules = await catalog.list_rules(session, rule.tenant_id)
             choices = await editor_choices(session)
         return render(
             request,
             "admin/partials/rule_edit.html",
-            {"rule": rule, "level": level, "form": form.values, "errors": form.errors, **choices},
+            {
+                "rule": rule,
+                "level": level,
+                "form": form.values,
+                "errors": form.errors,
+                "place_options": placement_options(rules, rule),
+                **choices,
+            },
             status=422,
+            # Save targets the whole level; a refusal swaps back only this row, with its errors.
+            headers={"HX-Retarget": f"#rule-{rule_id}", "HX-Reswap": "outerHTML"},
         )
 
     @post("/{level:str}/{rule_id:int}/move")
@@ -189,14 +264,22 @@ class RulesController(Controller):
         async with mutating(request) as session:
             await rule_in_level(session, level, rule_id)
             await catalog.move_rule(session, rule_id, direction, actor=actor(request))
-        return await self._level_section(request, level)
+        # Focus stays on the button just pressed (it moved with its row), so ↑ ↑ ↑ keeps moving one rule.
+        return await self._level_section(
+            request,
+            level,
+            changed_id=rule_id,
+            notice="Moved {rule}.",
+            focus=f"#rule-{rule_id} .move-{direction}",
+        )
 
     @post("/{level:str}/{rule_id:int}/delete")
     async def delete(self, request: AnyRequest, level: str, rule_id: int) -> Template:
         async with mutating(request) as session:
-            await rule_in_level(session, level, rule_id)
+            rule = await rule_in_level(session, level, rule_id)
+            shown = format_match(rule.match, rule.match_kind)
             await catalog.delete_rule(session, rule_id, actor=actor(request))
-        return await self._level_section(request, level)
+        return await self._level_section(request, level, notice=f"Deleted the rule {shown}.")
 
     @post("/{level:str}/validate")
     async def validate(self, request: AnyRequest, level: str) -> Template:
@@ -205,9 +288,13 @@ class RulesController(Controller):
         values = read_rule_form(form)
         problems = [f"{name}: {message}" for name, message in form.errors.items() if name != "match"]
         async with reading(request) as session:
-            await resolve_level(session, level)
+            tenant = await resolve_level(session, level)
             providers, deployments = await catalog.known_target_names(session)
             chains = {c.name for c in await catalog.list_chains(session)}
+            rules = await catalog.list_rules(session, tenant.id if tenant else None)
+        editing_id = form.integer("rule_id", maximum=2**62, label="Rule")
+        editing = next((r for r in rules if r.id == editing_id), None)
+        place = read_placement(form, default="keep" if editing else "bottom")
         if values["match"]:
             pattern, kind = parse_match(values["match"])
             if (problem := pattern_error(pattern, kind)) is not None:
@@ -223,7 +310,13 @@ class RulesController(Controller):
             problems.append("target: give a target or a chain, not both")
         if not target and not chain:
             problems.append("target: give a target or a chain")
-        return render(request, "admin/partials/rule_validation.html", {"problems": problems})
+        warnings: list[str] = []
+        if values["match"] and not any(p.startswith("match:") for p in problems):
+            draft = draft_of(values)
+            warnings = order_warnings(rules, draft, landing_index(rules, place, editing), editing)
+        return render(
+            request, "admin/partials/rule_validation.html", {"problems": problems, "warnings": warnings}
+        )
 
     @post("/try")
     async def try_it(self, request: AnyRequest) -> Template:

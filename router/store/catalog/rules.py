@@ -290,3 +290,28 @@ async def reorder_rules(
     ordered = [by_id[i] for i in ordered_ids]
     await _apply_order(session, ordered, actor, tenant_id)
     return ordered
+
+
+async def place_rule(
+    session: AsyncSession, rule_id: int, where: str, anchor_id: int | None = None, *, actor: str = "cli"
+) -> list[Rule]:
+    """Put one rule at the top or bottom of its level, or just before or after another rule of that level.
+
+    `where` is "top", "bottom", "before" or "after" (the last two need `anchor_id`). Returns the level's
+    rules in their new evaluation order."""
+    row = await get_rule(session, rule_id)
+    rows = [r for r in await list_rules(session, row.tenant_id) if r.id != row.id]
+    if where == "top":
+        index = 0
+    elif where == "bottom":
+        index = len(rows)
+    elif where in ("before", "after"):
+        ids = [r.id for r in rows]
+        if anchor_id not in ids:
+            raise CatalogError(f"there is no other rule with id {anchor_id} at this level", field="place")
+        index = ids.index(anchor_id) + (1 if where == "after" else 0)
+    else:
+        raise CatalogError(f"unknown placement {where!r} (top, bottom, before or after)", field="place")
+    rows.insert(index, row)
+    await _apply_order(session, rows, actor, row.tenant_id)
+    return rows
