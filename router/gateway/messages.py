@@ -38,6 +38,7 @@ from router.wire.errors import (
 from router.wire.requests import MessagesRequest, decode_count_tokens_request, decode_request
 from router.wire.responses import new_message_id
 from router.wire.sse import encode_error_event, encode_event
+from router.wire.stream_events import StreamEvent
 
 log = logging.getLogger("router.gateway")
 
@@ -135,7 +136,7 @@ class MessagesGateway:
             self._accounting.finish(ex, status=200, error_type=None, outcome="ok")
             return _encode(outcome.result)
 
-        async def open_stream(target: Target) -> tuple[EventStream, list[dict[str, Any]]]:
+        async def open_stream(target: Target) -> tuple[EventStream, list[StreamEvent]]:
             stream = self._hub.stream(upstream_call(target))
             try:
                 first = await stream.next_batch()
@@ -153,7 +154,7 @@ class MessagesGateway:
         return self._relay(ex, stream, first)
 
     async def _relay(
-        self, ex: Exchange, stream: EventStream, first: list[dict[str, Any]]
+        self, ex: Exchange, stream: EventStream, first: list[StreamEvent]
     ) -> AsyncIterator[bytes]:
         """SSE frames to the client, one write per upstream chunk; a failure after the first byte ends the
         stream with an `error` event."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import aiohttp
 import msgspec
@@ -19,6 +19,7 @@ from router.providers.extra_params import extra_headers
 from router.providers.kinds import kind_info
 from router.providers.transport import Deadlines, open_post, read_json, sse_data
 from router.translate.anthropic_native import prepare_native_request, rewrite_model
+from router.wire.stream_events import StreamEvent
 
 __all__ = ["ANTHROPIC_VERSION", "AnthropicPath"]
 
@@ -81,14 +82,14 @@ class AnthropicPath:
         url, headers = self._endpoint(call, "")
         data = _encode(self._body(call, stream=True))
 
-        def produce(stream: EventStream) -> AsyncIterator[dict[str, Any]]:
+        def produce(stream: EventStream) -> AsyncIterator[StreamEvent]:
             return self._events(call, url, headers, data)
 
         return EventStream.from_producer(produce)
 
     async def _events(
         self, call: UpstreamCall, url: str, headers: Mapping[str, str], data: bytes
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncIterator[StreamEvent]:
         credential = call.target.provider.credential
         where = call.target.ref
         deadlines = Deadlines(call.first_byte_timeout, call.timeout)
@@ -114,7 +115,7 @@ class AnthropicPath:
 
     async def _payloads(
         self, call: UpstreamCall, url: str, headers: Mapping[str, str], data: bytes, deadlines: Deadlines
-    ) -> AsyncGenerator[dict[str, Any], None]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         credential = call.target.provider.credential
         where = call.target.ref
         resp = await open_post(self._session, url, headers=headers, data=data, deadlines=deadlines,
@@ -137,7 +138,9 @@ class AnthropicPath:
                     event["message"] = rewrite_model(event["message"], call.requested_model)
                 elif kind == "message_stop":
                     stopped = True
-                yield event
+                # Anthropic's own events are relayed as they came (the product's promise), so this edge
+                # checks their frame (a JSON object with a type) and takes them as the closed union.
+                yield cast(StreamEvent, event)
             if not stopped:
                 raise ProviderError(502, f"{where}: the upstream stream ended before message_stop",
                                     retryable=True, error_type="api_error")

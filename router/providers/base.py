@@ -1,6 +1,7 @@
 """What the gateway hands a provider, and what it gets back.
 
-A provider call always answers in Anthropic's shape: a Message dict, or a stream of Anthropic event dicts.
+A provider call always answers in Anthropic's shape: a Message dict, or a stream of typed Anthropic events
+(`wire.stream_events.StreamEvent`, the closed union every producer builds and the relay consumes).
 Failures are `ProviderError`s, already classified for the fallback logic (retryable? context window?).
 """
 
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from router.routing.model import Target
 from router.wire.responses import new_message_id
+from router.wire.stream_events import StreamEvent
 
 if TYPE_CHECKING:
     from router.wire.requests import MessagesRequest
@@ -110,17 +112,17 @@ class EventStream:
     gateway writes a batch to the socket at once (`next_batch`), tests may iterate event by event.
     """
 
-    def __init__(self, events: AsyncIterator[dict[str, Any]]) -> None:
+    def __init__(self, events: AsyncIterator[StreamEvent]) -> None:
         self._init(_singles(events))
 
-    def _init(self, batches: AsyncIterator[list[dict[str, Any]]]) -> None:
+    def _init(self, batches: AsyncIterator[list[StreamEvent]]) -> None:
         self._batches = batches
-        self._pending: deque[dict[str, Any]] = deque()
+        self._pending: deque[StreamEvent] = deque()
         # True when the upstream reported no usage and the counts were estimated.
         self.usage_estimated = False
 
     @classmethod
-    def from_producer(cls, produce: Callable[[EventStream], AsyncIterator[dict[str, Any]]]) -> EventStream:
+    def from_producer(cls, produce: Callable[[EventStream], AsyncIterator[StreamEvent]]) -> EventStream:
         """A stream whose producer gets the stream itself, to report facts (usage_estimated) once known."""
         stream = cls.__new__(cls)
         stream._init(_singles(produce(stream)))
@@ -128,14 +130,14 @@ class EventStream:
 
     @classmethod
     def from_batches(
-        cls, produce: Callable[[EventStream], AsyncIterator[list[dict[str, Any]]]]
+        cls, produce: Callable[[EventStream], AsyncIterator[list[StreamEvent]]]
     ) -> EventStream:
         """Like `from_producer`, for a producer that yields the events of one upstream chunk together."""
         stream = cls.__new__(cls)
         stream._init(produce(stream))
         return stream
 
-    async def next_batch(self) -> list[dict[str, Any]]:
+    async def next_batch(self) -> list[StreamEvent]:
         """The next non-empty batch of events (StopAsyncIteration at the end)."""
         if self._pending:
             batch = list(self._pending)
@@ -146,10 +148,10 @@ class EventStream:
             if batch:
                 return batch
 
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
         return self
 
-    async def __anext__(self) -> dict[str, Any]:
+    async def __anext__(self) -> StreamEvent:
         if not self._pending:
             self._pending.extend(await self.next_batch())
         return self._pending.popleft()
@@ -160,7 +162,7 @@ class EventStream:
             await aclose()
 
 
-async def _singles(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[list[dict[str, Any]]]:
+async def _singles(events: AsyncIterator[StreamEvent]) -> AsyncIterator[list[StreamEvent]]:
     try:
         async for event in events:
             yield [event]

@@ -14,6 +14,7 @@ from router.providers.base import EventStream, ProviderError, UpstreamCall
 from router.providers.errors import classify_exception, timeout_error
 from router.providers.transport import Deadlines
 from router.translate.openai_stream import OpenAIStreamTranslator
+from router.wire.stream_events import StreamEvent
 
 __all__ = ["chunk_events"]
 
@@ -25,7 +26,7 @@ async def chunk_events(
     deadlines: Deadlines,
     credential: str | None,
     where: str,
-) -> AsyncIterator[list[dict[str, Any]]]:
+) -> AsyncIterator[list[StreamEvent]]:
     """Batches of events, one per upstream chunk (the first batch: message_start and the first deltas)."""
     try:
         try:

@@ -30,7 +30,7 @@ from router.settings import Settings
 from router.wire.errors import ApiError
 from router.wire.requests import decode_request
 from router.wire.responses import new_message_id
-from router.wire.stream_events import accumulate_stream
+from router.wire.stream_events import StreamEvent, accumulate_stream
 
 __all__ = ["ProviderHub"]
 
@@ -45,14 +45,14 @@ class _Path(Protocol):
     def stream(self, call: UpstreamCall) -> EventStream: ...
 
 
-async def _failing(exc: BaseException) -> AsyncIterator[dict[str, Any]]:
+async def _failing(exc: BaseException) -> AsyncIterator[StreamEvent]:
     raise exc
-    yield {}  # pragma: no cover  (makes this an async generator)
+    yield {"type": "ping"}  # pragma: no cover  (makes this an async generator)
 
 
 async def _collect(stream: EventStream, where: str) -> dict[str, Any]:
     """The Message a whole stream folds into."""
-    events: list[dict[str, Any]] = []
+    events: list[StreamEvent] = []
     try:
         async for event in stream:
             events.append(event)

@@ -23,6 +23,7 @@ from router.translate.from_openai import to_anthropic_message
 from router.translate.quirks import quirks_for
 from router.translate.to_openai import to_openai_request
 from router.wire.requests import ThinkingEnabled
+from router.wire.stream_events import StreamEvent
 
 __all__ = ["LiteLLMPath", "build_kwargs"]
 
@@ -93,7 +94,7 @@ class LiteLLMPath:
     def stream(self, call: UpstreamCall) -> EventStream:
         kwargs = build_kwargs(call, stream=True)
 
-        def produce(stream: EventStream) -> AsyncIterator[list[dict[str, Any]]]:
+        def produce(stream: EventStream) -> AsyncIterator[list[StreamEvent]]:
             deadlines = Deadlines(call.first_byte_timeout, call.timeout)
             return chunk_events(self._chunks(call, kwargs), call, stream, deadlines,
                                 call.target.provider.credential, call.target.ref)

@@ -25,6 +25,7 @@ from router.routing.model import Target
 from router.translate.from_openai import to_anthropic_message
 from router.translate.quirks import quirks_for
 from router.translate.to_openai import to_openai_request
+from router.wire.stream_events import StreamEvent
 
 __all__ = ["OpenAIWirePath", "build_body", "endpoint"]
 
@@ -115,7 +116,7 @@ class OpenAIWirePath:
         url, headers = endpoint(call.target, info)
         data = _encode(build_body(call, info, stream=True))
 
-        def produce(stream: EventStream) -> AsyncIterator[list[dict[str, Any]]]:
+        def produce(stream: EventStream) -> AsyncIterator[list[StreamEvent]]:
             deadlines = Deadlines(call.first_byte_timeout, call.timeout)
             chunks = self._chunks(call, url, headers, data, deadlines)
             credential = call.target.provider.credential

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import msgspec
 
-from router.wire.responses import STOP_REASONS, new_tool_use_id
+from router.wire.responses import STOP_REASONS, Usage, new_tool_use_id
 
 __all__ = [
     "anthropic_tool_id",
@@ -87,7 +87,7 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and value > 0 else 0
 
 
-def usage_from_openai(usage: Mapping[str, Any]) -> dict[str, int]:
+def usage_from_openai(usage: Mapping[str, Any]) -> Usage:
     """Anthropic usage from OpenAI usage. prompt_tokens includes cached tokens (OpenAI, and LiteLLM's
     normalisation of Anthropic/Gemini), so cache reads and writes are subtracted from input_tokens."""
     details = usage.get("prompt_tokens_details")

@@ -26,10 +26,12 @@ from router.translate.openai_common import (
 )
 from router.translate.stop_sequences import StopScanner
 from router.translate.thinking import synthetic_signature
+from router.wire.responses import MessageResponse, ResponseContentBlock, Usage
+from router.wire.stream_events import StreamEvent
 
 __all__ = ["OpenAIStreamTranslator"]
 
-Event = dict[str, Any]
+Event = StreamEvent
 
 
 class _ToolCall:
@@ -89,7 +91,7 @@ class OpenAIStreamTranslator:
         if self._started:
             return []
         self._started = True
-        message: dict[str, Any] = {
+        message: MessageResponse = {
             "id": self.message_id,
             "type": "message",
             "role": "assistant",
@@ -181,7 +183,7 @@ class OpenAIStreamTranslator:
         return self._upstream_usage is None
 
     @property
-    def usage(self) -> dict[str, int]:
+    def usage(self) -> Usage:
         """Final usage: the upstream's when it reported any, else an estimate."""
         if self._upstream_usage is not None:
             usage = usage_from_openai(self._upstream_usage)
@@ -312,10 +314,11 @@ class OpenAIStreamTranslator:
             self.dropped_fragments += 1
 
     def _start_tool(self, call: _ToolCall, events: list[Event]) -> None:
-        block: dict[str, Any] = {
+        block: ResponseContentBlock = {
             "type": "tool_use",
             "id": anthropic_tool_id(call.upstream_id),
-            "name": call.name,
+            # _start_tool runs once the name is known (or set to "unknown_tool" at the end).
+            "name": call.name or "unknown_tool",
             "input": {},
         }
         self._open_block("tool_use", block, events)
@@ -339,7 +342,7 @@ class OpenAIStreamTranslator:
 
     # ---- block bookkeeping --------------------------------------------------------------------
 
-    def _open_block(self, kind: str, content_block: dict[str, Any], events: list[Event]) -> None:
+    def _open_block(self, kind: str, content_block: ResponseContentBlock, events: list[Event]) -> None:
         if kind != "text":
             self._flush_text(events)
         self._close(events)

@@ -18,6 +18,7 @@ from router.routing.model import KeySpec, Target, TenantSpec
 from router.store.usage_writes import UsageEvent, bound_count
 from router.usage.limits import Limiter
 from router.usage.recorder import UsageRecorder
+from router.wire.stream_events import StreamEvent
 
 # Streamed characters per token, for a stream the client left before the upstream's final usage.
 CHARS_PER_TOKEN = 4
@@ -53,18 +54,19 @@ class Exchange:
         """The usage of a whole (non-streamed) answer."""
         self.usage = usage_of(message.get("usage"))
 
-    def observe(self, batch: Iterable[Mapping[str, Any]]) -> None:
+    def observe(self, batch: Iterable[StreamEvent]) -> None:
         """Sniff one batch of streamed events on its way to the client: first token time, delivered text,
         and the usage that message_start and message_delta carry."""
+        # Anthropic targets relay their upstream's events as received: read them with .get, not [].
         for event in batch:
-            kind = event.get("type")
-            if kind == "content_block_delta":
+            if event["type"] == "content_block_delta":
                 if self.ttft_ms is None:
                     self.ttft_ms = ms_since(self.started)
-                self.delivered_chars += _delta_chars(event)
-            elif kind == "message_start":
-                self.usage.update(usage_of((event.get("message") or {}).get("usage")))
-            elif kind == "message_delta":
+                self.delivered_chars += _delta_chars(event.get("delta"))
+            elif event["type"] == "message_start":
+                message = event.get("message")
+                self.usage.update(usage_of(message.get("usage") if isinstance(message, Mapping) else None))
+            elif event["type"] == "message_delta":
                 usage = event.get("usage")
                 self.usage.update(usage_of(usage))
                 if isinstance(usage, Mapping) and "output_tokens" in usage:
@@ -139,8 +141,9 @@ def usage_of(usage: Any) -> dict[str, int]:
     return {k: bound_count(v) for k, v in usage.items() if isinstance(v, int)}
 
 
-def _delta_chars(event: Mapping[str, Any]) -> int:
-    delta = event.get("delta") or {}
+def _delta_chars(delta: Mapping[str, Any] | None) -> int:
+    if not isinstance(delta, Mapping):
+        return 0
     for field_name in ("text", "partial_json", "thinking"):
         value = delta.get(field_name)
         if isinstance(value, str):

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import msgspec
+
+from router.wire.stream_events import StreamEvent
 
 __all__ = ["encode_error_event", "encode_event"]
 
 _encode = msgspec.json.Encoder().encode
 
 
-def encode_event(event: Mapping[str, Any]) -> bytes:
+def encode_event(event: StreamEvent) -> bytes:
     """`event: <type>\\ndata: <compact json>\\n\\n`, exactly as Anthropic frames it."""
     return b"event: " + str(event["type"]).encode() + b"\ndata: " + _encode(event) + b"\n\n"
 
