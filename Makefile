@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test install install-dev browser tools axe lint typecheck bench clean
+.PHONY: run test install install-dev browser tools axe idp lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,16 @@ axe:
 	  npm install --silent --no-audit --no-fund --prefix .tools axe-core@$(AXE_CORE_VERSION) || \
 	  echo "npm is not installed: the accessibility checks will skip"; }
 
-test: install-dev browser tools axe
+# The test OpenID provider (panva's oidc-provider, tests/fakes/oidc) and tmux, which drives Claude Code's TUI.
+idp:
+	@[ -d tests/fakes/oidc/node_modules/oidc-provider ] || { command -v npm >/dev/null 2>&1 && \
+	  npm ci --silent --no-audit --no-fund --prefix tests/fakes/oidc || \
+	  echo "npm is not installed: the sign-in tests will skip"; }
+	@command -v tmux >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null) || \
+	  echo "tmux is not installed: the Claude Code sign-in test will skip (apt-get install tmux)"; }
+
+test: install-dev browser tools axe idp
 	$(BIN)/python -m pytest -q
 
 lint:

@@ -28,6 +28,8 @@ from router.gateway.errors import handle_api_error, handle_http_exception, handl
 from router.gateway.health import healthz, prometheus_metrics, readyz
 from router.gateway.messages import MessagesGateway
 from router.gateway.openapi import add_wire_schemas
+from router.identity.login import OidcLogins, oidc_callback
+from router.identity.oidc import OidcClient
 from router.lifecycle import Drain
 from router.observability.logging import configure_logging
 from router.providers.hub import ProviderHub
@@ -188,6 +190,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         settings = settings.model_copy(update={"secret_key": resolve_secret_key(settings)})
     services = Services.build(settings)
     admin = build_admin(settings)
+    # The one OIDC client and redirect route; each sign-in flow registers its completion handler on it.
+    oidc_logins = OidcLogins(settings, services.db, OidcClient(settings))
 
     state = State(
         {
@@ -202,6 +206,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             "gateway": services.gateway,
             "readiness": services.readiness,
             "drain": services.drain,
+            "oidc_logins": oidc_logins,
         }
     )
     app = Litestar(
@@ -212,6 +217,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             healthz,
             readyz,
             prometheus_metrics,
+            oidc_callback,
             *admin.route_handlers,
             *admin.static_files,
         ],

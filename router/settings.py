@@ -65,6 +65,36 @@ class Settings(BaseSettings):
     shutdown_drain_seconds: float = 0.0
     shutdown_grace_seconds: float = 20.0
 
+    # Company sign-in (OIDC), shared by the admin sign-in and the Claude Code sign-in. The one redirect URI to
+    # register at the IdP is `{public_url}/oidc/callback`.
+    # The URL clients, browsers and the IdP reach the router at (no trailing slash).
+    public_url: str | None = None
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = Field(default=None, repr=False)
+    oidc_scopes: str = "openid profile email offline_access"
+    # The ID-token (or userinfo) claim that lists the user's groups.
+    oidc_groups_claim: str = "groups"
+    # Seconds a browser has between leaving for the IdP and coming back to /oidc/callback.
+    oidc_login_ttl: int = 600
+    # Claude Code sign-in: lifetime of a minted access token, of a refresh token (sliding: each refresh
+    # issues a new one), and of a device code (seconds); the poll interval the device flow asks for.
+    signin_access_token_ttl: int = 3600
+    signin_refresh_token_ttl: int = 30 * 24 * 3600
+    signin_device_code_ttl: int = 600
+    signin_poll_interval: int = 5
+    # OTLP/HTTP base URL that signed-in clients' telemetry (POST /v1/metrics|logs|traces) is relayed to,
+    # e.g. http://otel-collector:4318; unset: accepted and dropped.
+    telemetry_otlp_endpoint: str | None = None
+
+    @property
+    def oidc_configured(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id and self.public_url)
+
+    @property
+    def oidc_redirect_uri(self) -> str:
+        return f"{(self.public_url or '').rstrip('/')}/oidc/callback"
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

@@ -9,5 +9,6 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 pytest_plugins = [
     "tests.fixtures.db",
     "tests.fakes.fixtures",
+    "tests.fakes.oidc",
     "tests.fixtures.app",
 ]

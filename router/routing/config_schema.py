@@ -26,6 +26,9 @@ from router.routing.validate import (
     PriceDraft,
     ProviderDraft,
     RuleDraft,
+    SsoAdminDraft,
+    SsoDraft,
+    SsoMemberDraft,
     TenantDraft,
     ValidationIssue,
 )
@@ -113,6 +116,7 @@ class TenantModel(_Strict):
     limits: LimitsModel | None = None
     allowed_targets: list[str] | None = None
     rules: list[RuleModel] = []
+    managed_settings: dict[str, Any] | None = None
 
 
 class PriceModel(_Strict):
@@ -123,6 +127,23 @@ class PriceModel(_Strict):
     cache_write_per_mtok: float | None = None
 
 
+class SsoMemberModel(_Strict):
+    group: str
+    tenant: str
+    managed_settings: dict[str, Any] | None = None
+
+
+class SsoAdminModel(_Strict):
+    group: str
+    role: str
+    tenants: list[str] | None = None
+
+
+class SsoModel(_Strict):
+    members: list[SsoMemberModel] = []
+    admins: list[SsoAdminModel] = []
+
+
 class ConfigModel(_Strict):
     providers: list[ProviderModel] = []
     deployments: list[DeploymentModel] = []
@@ -130,6 +151,7 @@ class ConfigModel(_Strict):
     rules: list[RuleModel] = []
     tenants: list[TenantModel] = []
     prices: list[PriceModel] = []
+    sso: SsoModel | None = None
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -240,6 +262,7 @@ def parse_config(text: str, env: Mapping[str, str]) -> DesiredConfig:
                 rpm=t.limits.rpm if t.limits else None,
                 tpm=t.limits.tpm if t.limits else None,
                 budget_usd=t.limits.budget_usd if t.limits else None,
+                managed_settings=t.managed_settings,
             )
             for t in model.tenants
         ),
@@ -248,6 +271,19 @@ def parse_config(text: str, env: Mapping[str, str]) -> DesiredConfig:
                 p.target, p.input_per_mtok, p.output_per_mtok, p.cache_read_per_mtok, p.cache_write_per_mtok
             )
             for p in model.prices
+        ),
+        sso=_sso(model.sso),
+    )
+
+
+def _sso(model: SsoModel | None) -> SsoDraft:
+    if model is None:
+        return SsoDraft()
+    return SsoDraft(
+        members=tuple(SsoMemberDraft(m.group, m.tenant, m.managed_settings) for m in model.members),
+        admins=tuple(
+            SsoAdminDraft(a.group, a.role, tuple(a.tenants) if a.tenants is not None else None)
+            for a in model.admins
         ),
     )
 
@@ -368,6 +404,8 @@ def render_config(cfg: DesiredConfig) -> str:
             item["allowed_targets"] = _escape(list(t.allowed_targets))
         if t.rules:
             item["rules"] = [_rule_dict(r) for r in t.rules]
+        if t.managed_settings is not None:
+            item["managed_settings"] = _escape(t.managed_settings)
         tenants.append(item)
     doc["tenants"] = tenants
     if cfg.prices:
@@ -391,4 +429,18 @@ def render_config(cfg: DesiredConfig) -> str:
             )
             for p in cfg.prices
         ]
+    if cfg.sso.members or cfg.sso.admins:
+        members: list[dict[str, Any]] = []
+        for m in cfg.sso.members:
+            member: dict[str, Any] = {"group": m.group, "tenant": m.tenant}
+            if m.managed_settings is not None:
+                member["managed_settings"] = m.managed_settings
+            members.append(_escape(member))
+        admins: list[dict[str, Any]] = []
+        for a in cfg.sso.admins:
+            admin: dict[str, Any] = {"group": a.group, "role": a.role}
+            if a.tenants is not None:
+                admin["tenants"] = list(a.tenants)
+            admins.append(_escape(admin))
+        doc["sso"] = {"members": members, "admins": admins}
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110)

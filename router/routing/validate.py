@@ -8,6 +8,7 @@ use the same part checks for one object at a time. Paths follow the YAML shape:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -124,6 +125,52 @@ class TenantDraft:
     rpm: int | None = None
     tpm: int | None = None
     budget_usd: float | None = None
+    # Claude Code managed settings for the tenant's signed-in members; None: no policy.
+    managed_settings: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SsoMemberDraft:
+    """People in IdP `group` sign in (Claude Code) as members of `tenant`; their group's managed settings
+    are layered over the tenant's."""
+
+    group: str
+    tenant: str
+    managed_settings: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SsoAdminDraft:
+    """People in IdP `group` sign in to the admin page with `role` (over `tenants`, when given)."""
+
+    group: str
+    role: str
+    tenants: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SsoDraft:
+    members: tuple[SsoMemberDraft, ...] = ()
+    admins: tuple[SsoAdminDraft, ...] = ()
+
+
+ADMIN_ROLES = ("owner", "admin", "tenant-admin", "viewer")
+# A managed settings document is pushed to every laptop of a tenant: keep it a sane size.
+MAX_MANAGED_SETTINGS_BYTES = 64 * 1024
+
+
+def managed_settings_error(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        return "must be a mapping of Claude Code settings (e.g. {model: ..., env: {...}})"
+    try:
+        size = len(json.dumps(value, separators=(",", ":")))
+    except (TypeError, ValueError):
+        return "must hold only JSON values"
+    if size > MAX_MANAGED_SETTINGS_BYTES:
+        return f"is {size} bytes as JSON; at most {MAX_MANAGED_SETTINGS_BYTES}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +190,7 @@ class DesiredConfig:
     rules: tuple[RuleDraft, ...] = ()
     tenants: tuple[TenantDraft, ...] = ()
     prices: tuple[PriceDraft, ...] = ()
+    sso: SsoDraft = SsoDraft()
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,10 +395,41 @@ class _Checker:
                     self.target(f"{path}.allowed_targets[{j}]", ref)
             for j, r in enumerate(t.rules):
                 self.rule(f"{path}.rules[{j}]", r)
+            self.add(f"{path}.managed_settings", managed_settings_error(t.managed_settings))
+        self.sso(cfg.sso, {t.name for t in cfg.tenants})
         self.unique("prices", (p.target for p in cfg.prices), "price")
         for i, price in enumerate(cfg.prices):
             self.price(f"prices[{i}]", price)
         return self.issues
+
+    def sso(self, sso: SsoDraft, tenants: set[str]) -> None:
+        def tenant(path: str, name: str) -> None:
+            if name not in tenants:
+                self.add(path, f"unknown tenant {name!r}: list it under tenants:")
+
+        for i, m in enumerate(sso.members):
+            path = f"sso.members[{i}]"
+            if not m.group.strip():
+                self.add(f"{path}.group", "must not be empty")
+            tenant(f"{path}.tenant", m.tenant)
+            self.add(f"{path}.managed_settings", managed_settings_error(m.managed_settings))
+        seen: set[tuple[str, str]] = set()
+        for i, m in enumerate(sso.members):
+            if (m.group, m.tenant) in seen:
+                self.add(f"sso.members[{i}]", f"group {m.group!r} is mapped to tenant {m.tenant!r} twice")
+            seen.add((m.group, m.tenant))
+        for i, a in enumerate(sso.admins):
+            path = f"sso.admins[{i}]"
+            if not a.group.strip():
+                self.add(f"{path}.group", "must not be empty")
+            if a.role not in ADMIN_ROLES:
+                self.add(f"{path}.role", f"must be one of {', '.join(ADMIN_ROLES)}, not {a.role!r}")
+            if a.role == "tenant-admin" and not a.tenants:
+                self.add(f"{path}.tenants", "a tenant-admin needs the tenants they administer")
+            if a.role in ("owner", "admin") and a.tenants:
+                self.add(f"{path}.tenants", f"an {a.role} is not limited to tenants: leave tenants out")
+            for j, name in enumerate(a.tenants or ()):
+                tenant(f"{path}.tenants[{j}]", name)
 
     def chain(self, path: str, c: ChainDraft) -> None:
         self.add(f"{path}.name", name_error(c.name))

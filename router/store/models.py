@@ -67,6 +67,8 @@ class Tenant(Timestamps, Base):
     rpm: Mapped[int | None] = mapped_column(BigInteger, default=None)
     tpm: Mapped[int | None] = mapped_column(BigInteger, default=None)
     budget_usd: Mapped[float | None] = mapped_column(Float, default=None)
+    # The Claude Code managed settings its signed-in members get (GET /managed/settings); None: no policy.
+    managed_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
     keys: Mapped[list[ApiKey]] = relationship(back_populates="tenant", cascade="all, delete-orphan")
     rules: Mapped[list[Rule]] = relationship(back_populates="tenant", cascade="all, delete-orphan")
@@ -361,3 +363,95 @@ class ConfigVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, default=1)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class SsoMapping(Base):
+    """Who may sign in through the IdP: a group that makes its people members of a tenant (kind "member"),
+    or admins of a role, optionally over some tenants (kind "admin"). Config-as-code's `sso:` section."""
+
+    __tablename__ = "sso_mappings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # "member" or "admin"
+    kind: Mapped[str] = mapped_column(String(10))
+    group: Mapped[str] = mapped_column(String(200))
+    # Members: the tenant they sign in to.
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), default=None)
+    # Admins: owner, admin, tenant-admin or viewer, and the tenants a tenant-admin or viewer is limited to.
+    role: Mapped[str | None] = mapped_column(String(20), default=None)
+    tenants: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    # Members: managed settings layered over the tenant's for people in this group.
+    managed_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    tenant: Mapped[Tenant | None] = relationship()
+
+
+class OidcLogin(Base):
+    """One browser's trip to the IdP, kept server-side so that any replica can finish it at /oidc/callback.
+
+    Keyed by the OAuth `state`; holds the PKCE verifier and the nonce, and what the flow that started it needs
+    to finish (`purpose` picks the completion handler: "admin" or "device"). Used once, then deleted.
+    """
+
+    __tablename__ = "oidc_logins"
+
+    state: Mapped[str] = mapped_column(String(100), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    code_verifier: Mapped[str] = mapped_column(String(200))
+    nonce: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Binds the trip to the browser that started it (a hash of a cookie set then), so a link cannot be
+    # finished in another browser.
+    browser_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class DeviceAuthorization(Base):
+    """An RFC 8628 device authorization: Claude Code polls with the device code, a browser approves the
+    user code. Only the device code's hash is stored."""
+
+    __tablename__ = "device_authorizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_code: Mapped[str] = mapped_column(String(9), unique=True)
+    # "pending", "approved", "denied", "used"
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    surface: Mapped[str | None] = mapped_column(String(50), default=None)
+    interval: Mapped[int] = mapped_column(Integer, default=5)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    last_polled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # Set on approval: the sign-in session the token grant hands out.
+    session_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    # Why a denied code was denied (shown in the browser, never to the polling client).
+    denied_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+
+
+class SigninSession(Base):
+    """A member signed in through the IdP (Claude Code's /login): who, for which tenant, and the refresh
+    token (hashed, rotated on use). Minted access tokens name the session; revoking it ends them all."""
+
+    __tablename__ = "signin_sessions"
+    __table_args__ = (Index("ix_signin_sessions_member", "tenant_id", "member"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    # The member's proxy-key row that carries their limits and usage (created at first sign-in).
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    member: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(200))
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    surface: Mapped[str | None] = mapped_column(String(50), default=None)
+    refresh_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    # The IdP's refresh token (encrypted like provider credentials): each refresh asks the IdP again, so a
+    # person disabled there or removed from their group is refused at the next refresh.
+    idp_refresh_token_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    refreshed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # The refresh token's end; each refresh moves it on.
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None, index=True)
+    revoked_reason: Mapped[str | None] = mapped_column(String(200), default=None)

@@ -33,6 +33,9 @@ from router.routing.validate import (
     DesiredConfig,
     PriceDraft,
     ProviderDraft,
+    SsoAdminDraft,
+    SsoDraft,
+    SsoMemberDraft,
     TenantDraft,
     validate_config,
 )
@@ -40,6 +43,7 @@ from router.store import catalog
 from router.store.config_file.plan import Change, Plan, rule_draft
 from router.store.crypto import CredentialCipher
 from router.store.models import Tenant
+from router.store.signin import list_sso_mappings
 
 __all__ = [
     "DEFAULT_ACTOR",
@@ -126,6 +130,7 @@ async def current_config(session: AsyncSession) -> DesiredConfig:
     providers = await catalog.list_providers(session)
     tenants = list((await session.scalars(select(Tenant).order_by(Tenant.name))).all())
     rules = await catalog.list_all_rules(session)
+    members, admins = await list_sso_mappings(session)
     return DesiredConfig(
         providers=tuple(
             ProviderDraft(
@@ -158,6 +163,7 @@ async def current_config(session: AsyncSession) -> DesiredConfig:
                 rpm=t.rpm,
                 tpm=t.tpm,
                 budget_usd=t.budget_usd,
+                managed_settings=dict(t.managed_settings) if t.managed_settings is not None else None,
             )
             for t in tenants
         ),
@@ -166,6 +172,10 @@ async def current_config(session: AsyncSession) -> DesiredConfig:
                 p.target, p.input_per_mtok, p.output_per_mtok, p.cache_read_per_mtok, p.cache_write_per_mtok
             )
             for p in await catalog.list_prices(session)
+        ),
+        sso=SsoDraft(
+            members=tuple(SsoMemberDraft(m.group, m.tenant, m.managed_settings) for m in members),
+            admins=tuple(SsoAdminDraft(a.group, a.role, a.tenants) for a in admins),
         ),
     )
 

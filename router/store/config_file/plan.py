@@ -29,6 +29,13 @@ from router.routing.validate import (
 from router.store import catalog
 from router.store.crypto import CredentialCipher, CredentialDecryptError
 from router.store.models import Chain, Deployment, ModelPrice, Provider, Rule, Tenant
+from router.store.signin import (
+    AdminMapping,
+    MemberMapping,
+    list_sso_mappings,
+    replace_sso_mappings,
+    set_tenant_managed_settings,
+)
 from router.store.tenants import create_tenant, get_tenant_by_name, set_tenant_enabled, set_tenant_limits
 
 Step = Callable[[], Awaitable[Any]]
@@ -111,6 +118,7 @@ class Plan:
         for name in sorted({*wanted, *tenants}):
             draft = wanted.get(name)
             await self._rule_level(name, f"tenant {name} rule", draft.rules if draft else ())
+        await self._sso()
         self._remove(prices, {p.target for p in d.prices}, "price", catalog.delete_price)
         self._remove(chains, {c.name for c in d.chains}, "chain", catalog.delete_chain)
         self._remove(deployments, {x.name for x in d.deployments}, "deployment", catalog.delete_deployment)
@@ -228,6 +236,8 @@ class Plan:
         if row is None:
             step = partial(create_tenant, self.session, t.name, enabled=t.enabled, actor=self.actor, **limits)
             self.upserts.append((Change("+", f"tenant {t.name}"), step))
+            if t.managed_settings is not None:
+                self.upserts.append((None, partial(self._set_managed, t.name, t.managed_settings)))
             return
         old = {
             "rpm": row.rpm,
@@ -244,6 +254,25 @@ class Plan:
             self.upserts.append(
                 (Change("~", f"tenant {t.name} ({'enabled' if t.enabled else 'disabled'})"), step)
             )
+        if row.managed_settings != t.managed_settings:
+            managed = partial(self._set_managed, t.name, t.managed_settings)
+            self.upserts.append((Change("~", f"tenant {t.name} (managed_settings)"), managed))
+
+    async def _set_managed(self, name: str, settings: dict[str, Any] | None) -> None:
+        # A tenant created by this apply exists only now.
+        tenant = await get_tenant_by_name(self.session, name)
+        if tenant is not None:
+            await set_tenant_managed_settings(self.session, tenant, settings, actor=self.actor)
+
+    async def _sso(self) -> None:
+        """The SSO mappings are replaced as a whole (they have no names); after tenants exist."""
+        members = [MemberMapping(m.group, m.tenant, m.managed_settings) for m in self.desired.sso.members]
+        admins = [AdminMapping(a.group, a.role, a.tenants) for a in self.desired.sso.admins]
+        if (members, admins) == await list_sso_mappings(self.session):
+            return
+        step = partial(replace_sso_mappings, self.session, members, admins, actor=self.actor)
+        text = f"sso ({len(members)} member groups, {len(admins)} admin groups)"
+        self.rules.append((Change("~", text), step))
 
     def _price(self, row: ModelPrice | None, p: PriceDraft) -> None:
         fields: dict[str, Any] = {
