@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     usage_queue_size: int = 50_000
     usage_batch_size: int = 500
     usage_flush_interval: float = 0.5
+    # Requests per minute each key may make to /v1/messages/count_tokens, counted apart from its messages
+    # (as Anthropic limits it separately); 0 turns the limit off.
+    count_tokens_rpm: int = Field(default=600, ge=0)
     # Log prompts and responses: off unless explicitly turned on.
     log_requests: bool = False
     # /metrics needs `Authorization: Bearer <metrics_token>` when set; otherwise an admin session.

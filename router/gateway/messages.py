@@ -189,6 +189,10 @@ class MessagesGateway:
             {**msgspec.to_builtins(counted), "max_tokens": 1}, MessagesRequest, from_attributes=False
         )
         route = self._route(config, caller, req, body)
+        try:
+            await self._limiter.admit_count_tokens(caller.key)
+        except LimitExceeded as exc:
+            raise RateLimitError(exc.message, retry_after=exc.retry_after) from None
         call = self._calls(req, body, route, headers, request_id, self._first_byte_timeout)
         try:
             tokens = await self._hub.count_tokens(call(route.targets[0]))
@@ -201,6 +205,9 @@ class MessagesGateway:
     async def models(self, headers: Mapping[str, str]) -> bytes:
         config = self._config()
         caller = await self._caller(headers, config)
+        if not caller.tenant.enabled:
+            # The same refusal /v1/messages gives: a disabled tenant's keys see no models, not an empty list.
+            raise PermissionDeniedError(f"tenant '{caller.tenant.name}' is disabled")
         return _encode(list_models(self._resolver_for(config), caller.key, caller.tenant))
 
     # -- helpers --------------------------------------------------------------------------------------

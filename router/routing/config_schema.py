@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from router.routing.conditions import CONDITION_KEYS
 from router.routing.patterns import format_match, parse_match
 from router.routing.validate import (
-    SECRET_PARAM,
     ChainDraft,
     ConfigInvalid,
     DeploymentDraft,
@@ -31,6 +30,7 @@ from router.routing.validate import (
     SsoMemberDraft,
     TenantDraft,
     ValidationIssue,
+    is_secret_param,
 )
 
 __all__ = [
@@ -306,7 +306,7 @@ def _secret_params(
         name = f"{prefix}_{key}" if prefix else str(key)
         if isinstance(value, Mapping):
             out[key] = _secret_params(provider, value, refs, name)
-        elif isinstance(value, str) and SECRET_PARAM.search(str(key)):
+        elif isinstance(value, str) and is_secret_param(str(key), nested=bool(prefix)):
             var = _env_name(provider, name)
             refs[var] = value
             out[key] = "${" + var + "}"

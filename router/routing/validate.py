@@ -36,6 +36,7 @@ __all__ = [
     "ValidationIssue",
     "api_base_error",
     "extra_params_errors",
+    "is_secret_param",
     "name_error",
     "override_errors",
     "parse_target_ref",
@@ -277,22 +278,52 @@ def api_base_error(url: str | None) -> str | None:
 # extra_params keys that would duplicate a provider's own fields (the providers layer ignores them anyway).
 _FIELD_KEYS = frozenset({"api_key", "api_base", "base_url", "key", "custom_llm_provider"})
 # Keys inside extra_params whose values are secrets (Bedrock and Vertex credentials...): never exported.
-SECRET_PARAM = re.compile(r"secret|credential|password|passwd|access_key|(^|_)token$", re.IGNORECASE)
+SECRET_PARAM = re.compile(
+    r"secret|credential|password|passwd|access_key|api[-_]?key|(^|_)token$", re.IGNORECASE
+)
+# Names nested inside extra_params (headers under extra_headers, option objects): any that would carry a
+# credential, e.g. `X-Portkey-Api-Key`, `X-Auth-Token`, `Cookie`. Wider than SECRET_PARAM, whose top-level
+# keys include harmless ones such as `prompt_cache_key`.
+NESTED_SECRET_PARAM = re.compile(
+    r"key|token|secret|password|passwd|auth|credential|signature|cookie|session", re.IGNORECASE
+)
+_SECRET_PROBLEM = "a secret: put it in the provider's api_key as a JSON object (stored encrypted)"
+
+
+def is_secret_param(name: str, *, nested: bool) -> bool:
+    """Whether an extra_params key names a secret (at the top level, or nested inside a mapping)."""
+    return bool((NESTED_SECRET_PARAM if nested else SECRET_PARAM).search(name))
 
 
 def extra_params_errors(params: Any) -> list[tuple[str, str]]:
     if not isinstance(params, Mapping):
         return [("", "must be a mapping")]
     problems: list[tuple[str, str]] = []
-    for k in params:
+    for k, value in params.items():
         name = str(k)
         if name.lower() in _FIELD_KEYS:
             problems.append((name, "set the provider's own api_key / api_base instead"))
-        elif SECRET_PARAM.search(name):
+        elif is_secret_param(name, nested=False):
             # extra_params are stored in clear; the credential field is encrypted at rest.
-            problems.append(
-                (name, "a secret: put it in the provider's api_key as a JSON object (stored encrypted)")
-            )
+            problems.append((name, _SECRET_PROBLEM))
+        else:
+            problems.extend(_nested_secrets(value, name))
+    return problems
+
+
+def _nested_secrets(value: Any, path: str) -> list[tuple[str, str]]:
+    """Secrets at any depth below a top-level key: mapping keys that name one, in mappings and lists."""
+    problems: list[tuple[str, str]] = []
+    if isinstance(value, Mapping):
+        for k, inner in value.items():
+            where = f"{path}.{k}"
+            if is_secret_param(str(k), nested=True) and inner not in (None, ""):
+                problems.append((where, _SECRET_PROBLEM))
+            else:
+                problems.extend(_nested_secrets(inner, where))
+    elif isinstance(value, list | tuple):
+        for index, inner in enumerate(value):
+            problems.extend(_nested_secrets(inner, f"{path}.{index}"))
     return problems
 
 

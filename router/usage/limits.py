@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LimitKind = Literal["rpm", "tpm", "budget"]
-ScopeKind = Literal["key", "tenant"]
+# "count_tokens": a key's own requests-per-minute on /v1/messages/count_tokens (Settings.count_tokens_rpm).
+ScopeKind = Literal["key", "tenant", "count_tokens"]
 # (month_start, key ids, tenant ids) -> (spend per key id, spend per tenant id), month to date, in USD
 SpendSource = Callable[
     [datetime, Collection[int], Collection[int]], Awaitable[tuple[dict[int, float], dict[int, float]]]
@@ -118,10 +119,17 @@ def seconds_to_next_month(now: float) -> int:
     return max(1, math.ceil(next_month_start(now).timestamp() - now))
 
 
+_WHO: dict[ScopeKind, str] = {
+    "key": "this API key",
+    "tenant": "this tenant",
+    "count_tokens": "count_tokens for this API key",
+}
+
+
 def verdict(scope: Scope, usage: Usage, now: float) -> LimitExceeded | None:
     """The refusal for one scope's counters, or None: budget first (longest wait), then tpm, then rpm."""
     limits = scope.limits
-    who = "this API key" if scope.kind == "key" else "this tenant"
+    who = _WHO[scope.kind]
     if limits.budget_usd is not None and usage.spend >= limits.budget_usd:
         resets = next_month_start(now).strftime("%Y-%m-%d %H:%M UTC")
         return LimitExceeded(
@@ -176,6 +184,8 @@ class Limiter:
                 backend = MemoryBackend(source)
         self.backend: LimitBackend = backend
         self._clock = clock
+        rpm = settings.count_tokens_rpm if settings is not None else 0
+        self._count_tokens_limits = Limits(rpm=rpm) if rpm else None
 
     async def start(self) -> None:
         await self.backend.start()
@@ -188,6 +198,12 @@ class Limiter:
         scopes = _scopes(key, tenant)
         if scopes:
             await self.backend.admit(scopes, self._clock())
+
+    async def admit_count_tokens(self, key: KeySpec) -> None:
+        """Raise LimitExceeded past the key's count_tokens requests per minute; count the request."""
+        if self._count_tokens_limits is not None:
+            scope = Scope("count_tokens", key.id, self._count_tokens_limits)
+            await self.backend.admit([scope], self._clock())
 
     async def consume(self, key: KeySpec, tenant: TenantSpec, tokens: int, cost_usd: float) -> None:
         """Add a finished request's tokens and cost to the counters of whichever limits apply."""

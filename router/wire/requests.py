@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -374,16 +375,52 @@ def _check_common(messages: list[Message], thinking: ThinkingConfig | None) -> N
     for index, message in enumerate(messages):
         if isinstance(message.content, list):
             _check_urls(message.content, f"messages.{index}.content")
+            _check_tool_results(messages, index)
     if isinstance(thinking, ThinkingEnabled) and thinking.budget_tokens < 1024:
         raise InvalidRequestError(
             "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
         )
 
 
+def _check_tool_results(messages: list[Message], index: int) -> None:
+    """Every tool_result answers a tool_use of the message just before it, as Anthropic's API requires (and
+    as every other provider's tool-call pairing needs: LiteLLM raised it as a 500 before)."""
+    content = messages[index].content
+    assert isinstance(content, list)
+    results = [(i, b.tool_use_id) for i, b in enumerate(content) if isinstance(b, ToolResultBlock)]
+    if not results:
+        return
+    previous = messages[index - 1].content if index > 0 and messages[index - 1].role == "assistant" else ()
+    calls = {b.id for b in previous if isinstance(b, ToolUseBlock)} if isinstance(previous, list) else set()
+    for block_index, tool_use_id in results:
+        if tool_use_id not in calls:
+            raise InvalidRequestError(
+                f"messages.{index}.content.{block_index}: unexpected `tool_use_id` found in `tool_result` "
+                f"blocks: {tool_use_id}. Each `tool_result` block must have a corresponding `tool_use` "
+                "block in the previous message."
+            )
+
+
 # A URL naming a scheme other than these is refused: the router (or LiteLLM, for targets that need the
 # bytes) may fetch image and document URLs, and file:// or any other scheme must never reach a fetcher.
 _URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _WEB_SCHEMES = frozenset({"http", "https"})
+
+
+_URL_WIDTH = 8192
+
+
+def _is_web_url(url: str) -> bool:
+    """An absolute http(s) URL with a host, no whitespace or control characters, of a sane length: what a
+    fetcher (ours or LiteLLM's) can use; anything else used to surface as a 500 from deep inside LiteLLM."""
+    if len(url) > _URL_WIDTH or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port
+    except ValueError:
+        return False
+    return parts.scheme.lower() in _WEB_SCHEMES and bool(host)
 
 
 def _check_urls(blocks: list[Any], path: str) -> None:
@@ -394,6 +431,8 @@ def _check_urls(blocks: list[Any], path: str) -> None:
             scheme = _URL_SCHEME.match(source.url)
             if scheme is not None and scheme.group(1).lower() not in _WEB_SCHEMES:
                 raise InvalidRequestError(f"{where}.source.url: only http:// and https:// URLs are accepted")
+            if not _is_web_url(source.url):
+                raise InvalidRequestError(f"{where}.source.url: not a valid http(s) URL")
         elif isinstance(source, ContentDocumentSource) and isinstance(source.content, list):
             _check_urls(source.content, f"{where}.source.content")
         if isinstance(block, ToolResultBlock) and isinstance(block.content, list):

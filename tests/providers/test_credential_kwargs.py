@@ -33,6 +33,34 @@ def test_plain_credentials_are_api_keys_not_kwargs() -> None:
 
 
 def test_secret_named_extra_params_are_refused_with_a_pointer_to_the_credential() -> None:
-    problems = dict(extra_params_errors({"aws_secret_access_key": "x", "vertex_credentials": "{}", "seed": 1}))
+    problems = dict(
+        extra_params_errors({"aws_secret_access_key": "x", "vertex_credentials": "{}", "seed": 1})
+    )
     assert set(problems) == {"aws_secret_access_key", "vertex_credentials"}
     assert all("encrypted" in message for message in problems.values())
+
+
+def test_secrets_nested_in_extra_params_are_refused_at_any_depth() -> None:
+    problems = dict(
+        extra_params_errors(
+            {
+                "extra_headers": {"X-Portkey-Api-Key": "pk-planted", "X-Trace": "t", "Anthropic-Beta": "b"},
+                "safety_settings": [{"category": "c", "auth": {"bearer": "planted"}}],
+                "prompt_cache_key": "k1",
+            }
+        )
+    )
+    assert set(problems) == {"extra_headers.X-Portkey-Api-Key", "safety_settings.0.auth"}
+    assert all("encrypted" in message for message in problems.values())
+
+
+def test_a_nested_secret_stored_before_the_check_exports_as_a_reference() -> None:
+    from router.routing.config_schema import env_vars_needed, render_config
+    from router.routing.validate import DesiredConfig, ProviderDraft
+
+    provider = ProviderDraft(
+        name="gw", kind="openai", extra_params={"extra_headers": {"X-Portkey-Api-Key": "pk-planted"}}
+    )
+    rendered = render_config(DesiredConfig(providers=(provider,)))
+    assert "pk-planted" not in rendered
+    assert env_vars_needed(DesiredConfig(providers=(provider,))) == ["GW_EXTRA_HEADERS_X_PORTKEY_API_KEY"]

@@ -164,19 +164,29 @@ def test_string_system_and_output_config_effort() -> None:
                 "is_error": True,
                 "content": [
                     {"type": "text", "text": "t"},
-                    {"type": "image", "source": {"type": "url", "url": "u"}},
+                    {"type": "image", "source": {"type": "url", "url": "https://x/u.png"}},
                 ],
             },
             ToolResultBlock(
                 tool_use_id="toolu_1",
                 is_error=True,
-                content=[TextBlock(text="t"), ImageBlock(source=UrlImageSource(url="u"))],
+                content=[TextBlock(text="t"), ImageBlock(source=UrlImageSource(url="https://x/u.png"))],
             ),
         ),
         ({"type": "tool_result", "tool_use_id": "toolu_2"}, ToolResultBlock(tool_use_id="toolu_2")),
     ],
 )
 def test_user_content_block_kinds_decode(block: dict[str, Any], expected: object) -> None:
+    if block["type"] == "tool_result":
+        # A tool result answers a tool call of the assistant message before it.
+        call = {"type": "tool_use", "id": block["tool_use_id"], "name": "t", "input": {}}
+        messages = [
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": [call]},
+            {"role": "user", "content": [block]},
+        ]
+        assert decode_request(body(messages=messages)).messages[2].content == [expected]
+        return
     req = decode_request(user_blocks(block))
     assert req.messages[0].content == [expected]
 
@@ -325,3 +335,18 @@ def test_count_tokens_request_is_validated_too() -> None:
         decode_count_tokens_request(b'{"model":"m","messages":[]}')
     with pytest.raises(InvalidRequestError, match="model: Field required"):
         decode_count_tokens_request(b'{"messages":[{"role":"user","content":"a"}]}')
+
+
+def test_a_tool_result_must_answer_a_tool_use_of_the_previous_message() -> None:
+    orphan = {"type": "tool_result", "tool_use_id": "toolu_gone", "content": "x"}
+    with pytest.raises(
+        InvalidRequestError, match=r"messages\.0\.content\.0: unexpected `tool_use_id`.*toolu_gone"
+    ):
+        decode_request(user_blocks(orphan))
+
+
+@pytest.mark.parametrize("url", ["u", "https://", "http://a b/c.png", "https://[::1", "http:///x.png"])
+def test_an_image_url_must_be_an_absolute_web_url(url: str) -> None:
+    image = {"type": "image", "source": {"type": "url", "url": url}}
+    with pytest.raises(InvalidRequestError, match=r"source\.url"):
+        decode_request(user_blocks(image))
