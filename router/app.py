@@ -205,6 +205,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             "limiter": services.limiter,
             "gateway": services.gateway,
             "readiness": services.readiness,
+            "admin_sessions": admin.sessions,
             "drain": services.drain,
             "oidc_logins": oidc_logins,
         }

@@ -74,7 +74,7 @@ def build_admin(settings: Settings) -> AdminBundle:
         response_headers=PAGE_HEADERS,
         include_in_schema=False,
         # Handlers, the guard and the error pages read the keys from here (no app.state set-up needed).
-        opt={"admin_keys": keys, "admin_sessions": sessions, "settings": settings},
+        opt={"admin_keys": keys, "settings": settings},
     )
     static = create_static_files_router(
         path="/admin/static", directories=[STATIC_DIR], name="admin_static", after_request=static_headers

@@ -62,7 +62,9 @@ def admin_keys(connection: ASGIConnection[Any, Any, Any, Any]) -> AdminKeys:
 
 
 def session_cache(connection: ASGIConnection[Any, Any, Any, Any]) -> SessionCache:
-    cache: SessionCache = connection.route_handler.opt["admin_sessions"]
+    # On the app's state, not in the router's opt: Litestar copies opt per handler, and the one cache the
+    # config-version listener empties must be the one every handler reads.
+    cache: SessionCache = connection.app.state["admin_sessions"]
     return cache
 
 
