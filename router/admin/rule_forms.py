@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from router.admin.forms import Form
+from router.config.validate import REASONING_EFFORTS
 from router.routing.patterns import format_match, parse_match
 from router.routing.shadow import RuleShape, shadowed_by
-from router.routing.validate import REASONING_EFFORTS
 from router.store.models import Rule
 
 TRISTATE_KEYS = ("thinking", "tools", "stream")

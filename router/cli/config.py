@@ -9,8 +9,9 @@ from pathlib import Path
 import click
 
 from router.cli.common import CLI_ACTOR, cli_errors, fail, load_settings, reading, run, transaction
-from router.routing.config_schema import parse_config
-from router.routing.validate import ConfigInvalid, validate_config
+from router.config.drafts import ConfigInvalid
+from router.config.schema import parse_config
+from router.config.validate import validate_config
 from router.store.config_file import ApplyResult, apply_config, export_config
 from router.store.crypto import CredentialCipher, resolve_secret_key
 

@@ -6,10 +6,10 @@ import pytest
 import yaml
 from sqlalchemy import func, select, text
 
-from router.routing.config_schema import ConfigFileError
+from router.config.drafts import ConfigInvalid
+from router.config.schema import ConfigFileError
 from router.routing.model import RequestFacts
 from router.routing.resolve import Resolver
-from router.routing.validate import ConfigInvalid
 from router.store.crypto import CredentialCipher
 from router.store.db import Database
 from router.store.models import AuditEntry, Chain, Provider, Rule, Tenant

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from router.routing.config_schema import parse_config
-from router.routing.validate import ConfigInvalid, validate_config
+from router.config.drafts import ConfigInvalid
+from router.config.schema import parse_config
+from router.config.validate import validate_config
 from router.store.crypto import CredentialCipher
 from router.store.db import Database
 from router.store.signin import AdminMapping, MemberMapping, list_sso_mappings

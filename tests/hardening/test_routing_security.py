@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from router.cli import main as cli_main
-from router.routing.validate import ConfigInvalid
+from router.config.drafts import ConfigInvalid
 from router.store import catalog
 from router.store.config_file import apply_config_text
 from router.store.crypto import CredentialCipher

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from router.config.validate import extra_params_errors
 from router.providers.extra_params import credential_kwargs
-from router.routing.validate import extra_params_errors
 
 
 def test_json_object_credential_becomes_allow_listed_kwargs_only() -> None:
@@ -55,8 +55,8 @@ def test_secrets_nested_in_extra_params_are_refused_at_any_depth() -> None:
 
 
 def test_a_nested_secret_stored_before_the_check_exports_as_a_reference() -> None:
-    from router.routing.config_schema import env_vars_needed, render_config
-    from router.routing.validate import DesiredConfig, ProviderDraft
+    from router.config.drafts import DesiredConfig, ProviderDraft
+    from router.config.schema import env_vars_needed, render_config
 
     provider = ProviderDraft(
         name="gw", kind="openai", extra_params={"extra_headers": {"X-Portkey-Api-Key": "pk-planted"}}

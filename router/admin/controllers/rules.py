@@ -25,11 +25,11 @@ from router.admin.rule_forms import (
     rule_form_values,
 )
 from router.admin.web import render
+from router.config.validate import pattern_error, target_ref_error
 from router.routing.explain import explain
 from router.routing.facts import request_facts, sample_request
 from router.routing.patterns import format_match, parse_match
 from router.routing.shadow import find_shadows
-from router.routing.validate import pattern_error, target_ref_error
 from router.store import catalog
 from router.store import tenants as tenant_store
 from router.store.catalog import Direction

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.routing.validate import target_ref_error
+from router.config.validate import target_ref_error
 from router.store.audit import record_audit
 from router.store.db import AlreadyExistsError, StoreError
 from router.store.models import Chain, ChainTarget, Deployment, ModelPrice, Provider, Rule, Tenant

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from router.routing.validate import name_error, target_ref_error
+from router.config.validate import name_error, target_ref_error
 from router.store.catalog._base import (
     CatalogConflict,
     CatalogError,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from router.routing.validate import (
+from router.config.validate import (
     RESERVED_PROVIDER_NAMES,
     api_base_error,
     extra_params_errors,

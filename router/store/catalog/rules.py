@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from router.config.validate import OVERRIDE_KEYS, override_errors, pattern_error
 from router.routing.conditions import CONDITION_KEYS, condition_errors
 from router.routing.patterns import format_match, parse_match
-from router.routing.validate import OVERRIDE_KEYS, override_errors, pattern_error
 from router.store.catalog._base import CatalogError, Direction, changed, check, check_target
 from router.store.db import NotFoundError
 from router.store.models import Chain, Rule, Tenant

@@ -19,14 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.routing.config_schema import (
-    ConfigFileError,
-    default_credential_ref,
-    env_vars_needed,
-    parse_config,
-    render_config,
-)
-from router.routing.validate import (
+from router.config.drafts import (
     ChainDraft,
     ConfigInvalid,
     DeploymentDraft,
@@ -37,8 +30,15 @@ from router.routing.validate import (
     SsoDraft,
     SsoMemberDraft,
     TenantDraft,
-    validate_config,
 )
+from router.config.schema import (
+    ConfigFileError,
+    default_credential_ref,
+    env_vars_needed,
+    parse_config,
+    render_config,
+)
+from router.config.validate import validate_config
 from router.store import catalog
 from router.store.config_file.plan import Change, Plan, rule_draft
 from router.store.crypto import CredentialCipher

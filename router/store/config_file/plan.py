@@ -16,8 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from router.routing.patterns import format_match
-from router.routing.validate import (
+from router.config.drafts import (
     ChainDraft,
     DeploymentDraft,
     DesiredConfig,
@@ -26,6 +25,7 @@ from router.routing.validate import (
     RuleDraft,
     TenantDraft,
 )
+from router.routing.patterns import format_match
 from router.store import catalog
 from router.store.crypto import CredentialCipher, CredentialDecryptError
 from router.store.models import Chain, Deployment, ModelPrice, Provider, Rule, Tenant

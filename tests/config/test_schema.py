@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from router.routing.config_schema import ConfigFileError, env_vars_needed, parse_config, render_config
-from router.routing.validate import validate_config
+from router.config.schema import ConfigFileError, env_vars_needed, parse_config, render_config
+from router.config.validate import validate_config
 
 ENV = {"OPENAI_API_KEY": "sk-1", "BASE": "http://127.0.0.1:9100"}
 
@@ -71,7 +71,7 @@ def test_render_then_parse_gives_the_same_configuration_without_the_credential()
 
 
 def test_an_exact_name_with_glob_characters_survives_a_round_trip() -> None:
-    from router.routing.validate import DesiredConfig, RuleDraft
+    from router.config.drafts import DesiredConfig, RuleDraft
 
     cfg = DesiredConfig(rules=(RuleDraft("odd*name", "exact", target="openai/x"),))
     again = parse_config(render_config(cfg), {})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from router.routing.validate import (
+from router.config.drafts import (
     ChainDraft,
     DeploymentDraft,
     DesiredConfig,
@@ -12,10 +12,8 @@ from router.routing.validate import (
     ProviderDraft,
     RuleDraft,
     TenantDraft,
-    api_base_error,
-    parse_target_ref,
-    validate_config,
 )
+from router.config.validate import api_base_error, parse_target_ref, validate_config
 
 PROVIDERS = (
     ProviderDraft("openai", "openai", "http://127.0.0.1:9100/v1"),

@@ -15,9 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from router.routing.conditions import CONDITION_KEYS
-from router.routing.patterns import format_match, parse_match
-from router.routing.validate import (
+from router.config.drafts import (
     ChainDraft,
     ConfigInvalid,
     DeploymentDraft,
@@ -30,8 +28,10 @@ from router.routing.validate import (
     SsoMemberDraft,
     TenantDraft,
     ValidationIssue,
-    is_secret_param,
 )
+from router.config.validate import is_secret_param
+from router.routing.conditions import CONDITION_KEYS
+from router.routing.patterns import format_match, parse_match
 
 __all__ = [
     "ConfigFileError",

@@ -1,0 +1,157 @@
+"""Configuration as plain data: one draft type per entity, as `config apply`, the catalog, the admin pages
+and the management API hand it to validate.py, and the problems validation finds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "ChainDraft",
+    "ConfigInvalid",
+    "DeploymentDraft",
+    "DesiredConfig",
+    "PriceDraft",
+    "ProviderDraft",
+    "RuleDraft",
+    "SsoAdminDraft",
+    "SsoDraft",
+    "SsoMemberDraft",
+    "TargetRef",
+    "TenantDraft",
+    "ValidationIssue",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationIssue:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ConfigInvalid(Exception):
+    """A configuration with problems; nothing was applied."""
+
+    def __init__(self, issues: Sequence[ValidationIssue]) -> None:
+        self.issues = tuple(issues)
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderDraft:
+    name: str
+    kind: str
+    api_base: str | None = None
+    api_version: str | None = None
+    extra_params: Mapping[str, Any] = field(default_factory=dict)
+    # The credential in clear (from the file or the environment; never validated into a message) and the
+    # `${ENV}` name it came from, if any.
+    api_key: str | None = field(default=None, repr=False)
+    credential_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentDraft:
+    name: str
+    provider: str
+    deployment: str
+    model: str
+    api_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChainDraft:
+    name: str
+    targets: tuple[str, ...]
+    retries: int = 0
+    backoff_ms: int = 250
+
+
+@dataclass(frozen=True, slots=True)
+class RuleDraft:
+    # The stored pattern (no `re:` prefix) and its kind.
+    match: str
+    match_kind: str
+    conditions: Mapping[str, Any] = field(default_factory=dict)
+    target: str | None = None
+    chain: str | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    priority: int = 0
+    description: str | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TenantDraft:
+    name: str
+    rules: tuple[RuleDraft, ...] = ()
+    allowed_targets: tuple[str, ...] | None = None
+    enabled: bool = True
+    rpm: int | None = None
+    tpm: int | None = None
+    budget_usd: float | None = None
+    # Claude Code managed settings for the tenant's signed-in members; None: no policy.
+    managed_settings: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SsoMemberDraft:
+    """People in IdP `group` sign in (Claude Code) as members of `tenant`; their group's managed settings
+    are layered over the tenant's."""
+
+    group: str
+    tenant: str
+    managed_settings: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SsoAdminDraft:
+    """People in IdP `group` sign in to the admin page with `role` (over `tenants`, when given)."""
+
+    group: str
+    role: str
+    tenants: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SsoDraft:
+    members: tuple[SsoMemberDraft, ...] = ()
+    admins: tuple[SsoAdminDraft, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PriceDraft:
+    target: str
+    input_per_mtok: float = 0.0
+    output_per_mtok: float = 0.0
+    cache_read_per_mtok: float | None = None
+    cache_write_per_mtok: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredConfig:
+    providers: tuple[ProviderDraft, ...] = ()
+    deployments: tuple[DeploymentDraft, ...] = ()
+    chains: tuple[ChainDraft, ...] = ()
+    rules: tuple[RuleDraft, ...] = ()
+    tenants: tuple[TenantDraft, ...] = ()
+    prices: tuple[PriceDraft, ...] = ()
+    sso: SsoDraft = SsoDraft()
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRef:
+    """A parsed ref: `openai/gpt-4.1` -> provider openai, model gpt-4.1; `deployment/x` -> deployment x."""
+
+    ref: str
+    provider: str | None
+    model: str | None
+    deployment: str | None
+
+    @property
+    def is_deployment(self) -> bool:
+        return self.deployment is not None
