@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ROUTER_", env_file=".env", extra="ignore")
 
     database_url: str = DEFAULT_SQLITE_URL
+    # `router serve` applies pending migrations before listening. Off in production, where a job runs
+    # `router db upgrade` before a rollout: a replica then finds the schema behind and reports not-ready.
+    migrate_on_start: bool = True
     host: str = "127.0.0.1"
     port: int = 8082
     workers: int = 1

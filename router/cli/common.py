@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.settings import Settings
 from router.store.db import Database, StoreError, redact_url
-from router.store.migrate import current_revision_of, head_revision, upgrade_to_head
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -38,6 +37,22 @@ class CliError(Exception):
 
 def fail(message: str) -> NoReturn:
     raise CliError(message)
+
+
+# `router --create-database`: this run may create the SQLite file (serve and db upgrade always may).
+_creation_allowed = False
+
+
+def allow_database_creation(allowed: bool) -> None:
+    global _creation_allowed
+    _creation_allowed = allowed
+
+
+def announce_new_database(settings: Settings) -> None:
+    """Say on stderr which SQLite file is about to be created (a new user should never be surprised)."""
+    path = settings.sqlite_path
+    if path is not None and not path.exists():
+        click.echo(f"creating a new SQLite database at {path.resolve()}", err=True)
 
 
 def load_settings() -> Settings:
@@ -110,16 +125,29 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 async def open_database(settings: Settings) -> AsyncIterator[Database]:
     """The database, ready for data commands.
 
-    The embedded SQLite file is migrated on the spot (as `router serve` would); any other database must
-    already be at the head revision, so that the CLI never changes a shared schema behind anyone's back.
+    A missing SQLite file is not created here unless `router --create-database` asked (a command run in the
+    wrong directory must not leave an empty database behind); an existing one is migrated on the spot, as
+    `router serve` would. Any other database must already be at the head revision, so that the CLI never
+    changes a shared schema behind anyone's back.
     """
-    if settings.is_sqlite:
-        await upgrade_to_head(settings.database_url)
+    # Alembic only here: commands that never open the database do not pay for its import.
+    from router.store.migrate import current_revision_of, head_revision, upgrade_to_head
+
+    path = settings.sqlite_path
+    if path is not None and not path.exists():
+        if not _creation_allowed:
+            fail(
+                f"no database at {path.resolve()}: run `router db upgrade` to create it, "
+                "set ROUTER_DATABASE_URL to the one you mean, or pass `router --create-database ...`"
+            )
+        announce_new_database(settings)
     db = Database(settings.database_url)
     try:
-        if not settings.is_sqlite:
-            revision = await current_revision_of(db.engine)
-            if revision != head_revision():
+        revision = await current_revision_of(db.engine)
+        if revision != head_revision():
+            if settings.is_sqlite:
+                await upgrade_to_head(settings.database_url)
+            else:
                 where = redact_url(settings.database_url)
                 fail(
                     f"the database at {where} is at revision {revision or 'none'}, not {head_revision()}: "

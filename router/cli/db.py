@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from router.cli.common import cli_errors, load_settings, run
+from router.cli.common import announce_new_database, cli_errors, fail, load_settings, run
 from router.store.db import redact_url
 from router.store.migrate import current, downgrade, head_revision, upgrade_to_head
 
@@ -17,11 +17,11 @@ def db_group() -> None:
 @db_group.command("upgrade")
 @cli_errors
 def upgrade_command() -> None:
-    """Apply every pending migration."""
+    """Apply every pending migration (PostgreSQL: under an advisory lock, so jobs never race)."""
     settings = load_settings()
-    before = run(current(settings.database_url))
-    run(upgrade_to_head(settings.database_url))
-    after = run(current(settings.database_url))
+    announce_new_database(settings)
+    # Both read under the migration lock: of two jobs started together, the second reports nothing to do.
+    before, after = run(upgrade_to_head(settings.database_url))
     where = redact_url(settings.database_url)
     if before == after:
         click.echo(f"{where} is already at revision {after} (head)")
@@ -37,6 +37,8 @@ def downgrade_command(revision: str, yes: bool) -> None:
     """Undo migrations down to REVISION ("-1" for one step, "base" drops every table and its data)."""
     settings = load_settings()
     where = redact_url(settings.database_url)
+    if settings.sqlite_path is not None and not settings.sqlite_path.exists():
+        fail(f"no database at {settings.sqlite_path.resolve()}")
     if not yes:
         click.confirm(f"downgrade {where} to {revision}? Data in dropped tables is lost", abort=True)
     run(downgrade(settings.database_url, revision))
@@ -48,8 +50,11 @@ def downgrade_command(revision: str, yes: bool) -> None:
 def current_command() -> None:
     """Show the database's schema revision."""
     settings = load_settings()
-    revision = run(current(settings.database_url))
     head = head_revision()
+    if settings.sqlite_path is not None and not settings.sqlite_path.exists():
+        click.echo(f"none (no database at {settings.sqlite_path.resolve()}; head is {head})")
+        return
+    revision = run(current(settings.database_url))
     if revision is None:
         click.echo(f"none (not migrated; head is {head})")
     elif revision == head:

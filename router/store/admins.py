@@ -9,6 +9,7 @@ Failed sign-ins are counted in store/throttle.py, per user name whether the name
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,8 +34,16 @@ NO_PASSWORD = "!"
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
 _hasher = PasswordHasher()
-# Verified against when the user does not exist, so that a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("router: no such user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so that a wrong name costs as long as a wrong password.
+
+    Made on first use, not at import: hashing takes a noticeable part of a second that CLI commands which
+    never sign anyone in should not pay.
+    """
+    return _hasher.hash("router: no such user")
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +285,7 @@ def _verify(password_hash: str, password: str) -> bool:
 async def password_matches(user: AdminUser | None, password: str) -> bool:
     """Whether `password` is the user's; a missing user costs the same time as a wrong password."""
     if user is None:
-        await asyncio.to_thread(_verify, _DUMMY_HASH, password)
+        await asyncio.to_thread(_verify, _dummy_hash(), password)
         return False
     return await asyncio.to_thread(_verify, user.password_hash, password)
 

@@ -137,11 +137,15 @@ class Database:
 
 
 async def migrations_current(db: Database) -> bool:
-    """True when the database is at the Alembic head revision (for /readyz)."""
-    from router.store.migrate import current_revision_of, head_revision
+    """True unless the schema is behind this code (for /readyz).
+
+    A revision this code does not know was written by a newer release (a rolling upgrade migrates first,
+    with additive changes): the old replicas stay ready until they are replaced.
+    """
+    from router.store.migrate import current_revision_of, schema_state
 
     try:
         revision = await current_revision_of(db.engine)
     except (SQLAlchemyError, OSError):
         return False
-    return revision == head_revision()
+    return schema_state(revision) != "behind"

@@ -8,6 +8,7 @@ alembic.ini and migrations/ live at the repository root, beside the `router` pac
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 
 from alembic import command
@@ -54,32 +55,76 @@ async def current_revision_of(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(_current)
 
 
-async def _run(url: str, action: str, revision: str) -> None:
+# Held (per transaction) by whoever migrates a PostgreSQL database: replicas or jobs starting together take
+# turns, and the later ones find the schema already at head. The number is "router" in ASCII.
+MIGRATION_LOCK_KEY = 0x726F75746572
+
+log = logging.getLogger("router.migrate")
+
+
+def _lock(connection: Connection) -> None:
+    """Take the migration lock (PostgreSQL only; SQLite's own write lock serialises its writers)."""
+    if connection.dialect.name != "postgresql":
+        return
+    took = connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    if took.scalar():
+        return
+    log.info("another process is migrating this database: waiting for it to finish")
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+
+
+async def _run(url: str, action: str, revision: str) -> tuple[str | None, str | None]:
+    """Run one Alembic command under the migration lock; the revisions before and after (read under it)."""
     engine = create_engine_for(url)
     try:
         async with engine.begin() as conn:
 
-            def run(sync_conn: Connection) -> None:
+            def run(sync_conn: Connection) -> tuple[str | None, str | None]:
+                _lock(sync_conn)
+                before = _current(sync_conn)
                 config = alembic_config(url)
                 config.attributes["connection"] = sync_conn
                 if action == "upgrade":
-                    command.upgrade(config, revision)
+                    if before != head_revision():
+                        command.upgrade(config, revision)
                 else:
                     command.downgrade(config, revision)
+                return before, _current(sync_conn)
 
-            await conn.run_sync(run)
+            return await conn.run_sync(run)
     finally:
         await engine.dispose()
 
 
-async def upgrade_to_head(url: str) -> None:
-    """Apply every pending migration (idempotent)."""
-    await _run(url, "upgrade", "head")
+async def upgrade_to_head(url: str) -> tuple[str | None, str | None]:
+    """Apply every pending migration (idempotent; PostgreSQL: one process at a time); (before, after)."""
+    return await _run(url, "upgrade", "head")
 
 
 async def downgrade(url: str, revision: str) -> None:
     """Downgrade to `revision` ("base" drops everything; "-1" goes one step back)."""
     await _run(url, "downgrade", revision)
+
+
+def known_revisions() -> frozenset[str]:
+    return _known_revisions()
+
+
+@lru_cache(maxsize=1)
+def _known_revisions() -> frozenset[str]:
+    return frozenset(
+        script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    )
+
+
+def schema_state(revision: str | None) -> str:
+    """ "current", "behind" (never migrated, or a revision this code knows and has migrations past) or
+    "ahead" (a revision this code does not know: a newer release migrated it, as in a rolling upgrade)."""
+    if revision == head_revision():
+        return "current"
+    if revision is None or revision in known_revisions():
+        return "behind"
+    return "ahead"
 
 
 async def current(url: str) -> str | None:

@@ -197,9 +197,17 @@ def test_db_upgrade_downgrade_and_current_on_an_empty_database(empty_db_url: str
     assert invoke(empty_db_url, "db", "current").stdout.startswith("none")
 
 
-def test_data_commands_migrate_the_embedded_sqlite_but_not_postgres(empty_db_url: str) -> None:
+def test_data_commands_create_the_embedded_sqlite_only_when_asked_and_never_migrate_postgres(
+    empty_db_url: str,
+) -> None:
     result = invoke(empty_db_url, "tenant", "list")
     if empty_db_url.startswith("sqlite"):
+        path = Path(empty_db_url.split("///", 1)[1])
+        assert_one_error_line(result, f"no database at {path}", "router db upgrade", "--create-database")
+        assert not path.exists()
+        result = invoke(empty_db_url, "--create-database", "tenant", "list")
+        assert f"creating a new SQLite database at {path}" in result.stderr
+        assert path.exists()
         assert result.exit_code == 0 and result.stdout.split() == [
             "NAME",
             "ENABLED",
@@ -229,7 +237,8 @@ def test_serve_without_a_secret_key_on_postgres_fails_before_listening() -> None
 
 
 def test_real_subprocess_creates_a_key_on_the_embedded_default(tmp_path: Path) -> None:
-    """The installed console script in a fresh directory: the SQLite file is created and migrated at once."""
+    """The installed console script in a fresh directory: `db upgrade` creates the SQLite file (and says
+    where); a data command run elsewhere refuses to create another one."""
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
 
     def router(*args: str) -> subprocess.CompletedProcess[str]:
@@ -237,6 +246,9 @@ def test_real_subprocess_creates_a_key_on_the_embedded_default(tmp_path: Path) -
             [str(ROUTER_BIN), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
         )
 
+    upgraded = router("db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert f"creating a new SQLite database at {tmp_path / 'router.db'}" in upgraded.stderr
     assert router("tenant", "create", "team-a").returncode == 0
     created = router("key", "create", "--tenant", "team-a", "--member", "bob")
     assert created.returncode == 0, created.stderr
@@ -245,6 +257,13 @@ def test_real_subprocess_creates_a_key_on_the_embedded_default(tmp_path: Path) -
     missing = router("key", "create", "--tenant", "ghost", "--member", "bob")
     assert missing.returncode == 1 and missing.stdout == ""
     assert missing.stderr.strip().splitlines() == ["error: no tenant named 'ghost'"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    refused = subprocess.run(
+        [str(ROUTER_BIN), "tenant", "list"], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 1 and "no database at" in refused.stderr
+    assert list(elsewhere.iterdir()) == []
 
 
 def test_real_subprocess_unreachable_database() -> None:

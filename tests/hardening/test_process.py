@@ -113,6 +113,7 @@ def router_process(tmp_path: Path, fake_upstream: FakeUpstream) -> Iterator[Rout
 
 def test_sigterm_drains_in_flight_streams_and_the_usage_queue(router_process: RouterProcess) -> None:
     (router_process.workdir / "router.yaml").write_text(SERVE_CONFIG)
+    router_process.cli("db", "upgrade")
     router_process.cli("config", "apply", "router.yaml")
     key = (
         router_process.cli("key", "create", "--tenant", "acme", "--member", "alice").strip().splitlines()[-1]

@@ -1,0 +1,174 @@
+"""Start-up, CLI and memory: how long `router` commands take, how soon `router serve` answers, its RSS.
+
+    .venv/bin/python -m bench.startup                # 5 runs per CLI command, 3 serve starts (about a minute)
+    .venv/bin/python -m bench.startup --runs 3 --serves 1 --json out.json
+
+Against the fake upstream (bench/fake_upstream.py) and a SQLite database already migrated and configured by
+the CLI (as a production replica starts on a migrated database):
+
+- **CLI**: wall time of each command from exec to exit (median and max of `--runs`), and whether it imported
+  LiteLLM (read from `python -X importtime`, a separate run so the timing is not disturbed).
+- **serve**: from exec of `router serve` to its first answered POST /v1/messages (median of `--serves` fresh
+  starts); RSS of the process right after that answer and after 2 s idle.
+
+The machine is shared: say the load (printed) beside the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.procs import tree_rss_mb
+from bench.targets import MAIN_VENV, base_env, start_router, start_upstream
+
+ROUTER = str(MAIN_VENV / "bin" / "router")
+PYTHON = str(MAIN_VENV / "bin" / "python")
+
+CLI_COMMANDS: list[list[str]] = [
+    ["--help"],
+    ["db", "current"],
+    ["tenant", "list"],
+    ["key", "list"],
+    ["config", "export"],
+]
+
+
+def _env(work: Path) -> dict[str, str]:
+    env = base_env()
+    env.update(
+        {
+            "ROUTER_DATABASE_URL": f"sqlite+aiosqlite:///{work}/router.db",
+            "ROUTER_SECRET_KEY": "bench-secret-key-bench-secret-key",
+            "ROUTER_LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+def time_command(argv: list[str], env: dict[str, str], cwd: Path, runs: int) -> dict[str, Any]:
+    times, cpu = [], []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        done = subprocess.run([ROUTER, *argv], env=env, cwd=cwd, capture_output=True, check=False)
+        times.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        if done.returncode != 0:
+            return {"command": " ".join(argv), "error": done.stderr.decode(errors="replace")[-300:]}
+    traced = subprocess.run(
+        [PYTHON, "-X", "importtime", "-m", "router", *argv],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        check=False,
+    )
+    imports_litellm = any(
+        line.rstrip().endswith("| litellm") for line in traced.stderr.decode(errors="replace").splitlines()
+    )
+    return {
+        "command": " ".join(argv),
+        "median_s": round(statistics.median(times), 3),
+        "max_s": round(max(times), 3),
+        # CPU time is less disturbed than wall time by other processes on a shared machine.
+        "cpu_median_s": round(statistics.median(cpu), 3),
+        "imports_litellm": imports_litellm,
+    }
+
+
+async def serve_once(upstream_port: int, work: Path) -> dict[str, Any]:
+    running = await start_router(upstream_port, work, work, cores=None)
+    try:
+        assert running.server is not None
+        after_first = tree_rss_mb(running.server.pid)
+        await asyncio.sleep(2)
+        idle = tree_rss_mb(running.server.pid)
+        return {
+            "first_answer_s": round(running.startup_s or 0.0, 3),
+            "rss_mb": after_first,
+            "rss_idle_mb": idle,
+        }
+    finally:
+        running.stop()
+
+
+async def main_async(runs: int, serves: int) -> dict[str, Any]:
+    load = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="router-startup-") as tmp:
+        root = Path(tmp)
+        upstream, port = start_upstream(root, None)
+        try:
+            starts = []
+            for i in range(serves):
+                work = root / f"serve{i}"
+                work.mkdir()
+                starts.append(await serve_once(port, work))
+            cli_work = root / "serve0"
+            cli = [time_command(argv, _env(cli_work), cli_work, runs) for argv in CLI_COMMANDS]
+        finally:
+            upstream.stop()
+    first = [s["first_answer_s"] for s in starts]
+    return {
+        "loadavg_before": [round(x, 2) for x in load],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        "serve": {
+            "first_answer_median_s": round(statistics.median(first), 3),
+            "first_answer_runs_s": first,
+            "rss_mb": statistics.median(s["rss_mb"] for s in starts),
+            "rss_idle_mb": statistics.median(s["rss_idle_mb"] for s in starts),
+        },
+        "cli": cli,
+    }
+
+
+def render(result: dict[str, Any]) -> str:
+    serve = result["serve"]
+    lines = [
+        f"load average before/after: {result['loadavg_before']} / {result['loadavg_after']}",
+        "",
+        "| serve on a migrated database | value |",
+        "|---|---|",
+        f"| first answer after exec (median; each run) | {serve['first_answer_median_s']} s "
+        f"{serve['first_answer_runs_s']} |",
+        f"| RSS after the first answer | {serve['rss_mb']} MiB |",
+        f"| RSS idle 2 s later | {serve['rss_idle_mb']} MiB |",
+        "",
+        "| command | wall median | wall max | CPU median | imports LiteLLM |",
+        "|---|---|---|---|---|",
+    ]
+    for row in result["cli"]:
+        if "error" in row:
+            lines.append(f"| `router {row['command']}` | error: {row['error']!r} | | |")
+        else:
+            lines.append(
+                f"| `router {row['command']}` | {row['median_s']} s | {row['max_s']} s | "
+                f"{row['cpu_median_s']} s | "
+                f"{'yes' if row['imports_litellm'] else 'no'} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per CLI command")
+    parser.add_argument("--serves", type=int, default=3, help="fresh `router serve` starts")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    result = asyncio.run(main_async(args.runs, args.serves))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    print(render(result))
+
+
+if __name__ == "__main__":
+    main()

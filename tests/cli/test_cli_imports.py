@@ -1,0 +1,65 @@
+"""The CLI stays quick: a command imports its own module only, never LiteLLM, and `--help` imports none."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from router.cli import COMMANDS, main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import json, sys
+from router.cli import main
+try:
+    main(sys.argv[1:], standalone_mode=False)
+except SystemExit:
+    pass
+print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('litellm', 'alembic', 'litestar',
+    'uvicorn', 'router'))))
+"""
+
+
+def _modules_after(tmp_path: Path, *args: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "ROUTER_SECRET_KEY": "s" * 32},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_the_command_table_shows_each_commands_own_help() -> None:
+    ctx = click.Context(main)
+    for name, (_, _, short_help) in COMMANDS.items():
+        command = main.get_command(ctx, name)
+        assert command is not None
+        assert command.get_short_help_str(limit=1000) == short_help, name
+
+
+def test_help_imports_no_command(tmp_path: Path) -> None:
+    loaded = _modules_after(tmp_path, "--help")
+    assert not {m for m in loaded if m.startswith(("router.cli.", "router.store", "alembic", "litellm"))}
+
+
+def test_data_commands_import_neither_litellm_nor_the_web_app(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "router", "db", "upgrade"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        check=True,
+        capture_output=True,
+    )
+    for args in (("tenant", "list"), ("key", "list"), ("config", "export"), ("db", "current")):
+        loaded = _modules_after(tmp_path, *args)
+        assert f"router.cli.{args[0]}" in loaded and "router.store.db" in loaded, args  # it did run
+        assert not {m for m in loaded if m.split(".")[0] in ("litellm", "litestar", "uvicorn")}, args
+        assert "router.cli.serve" not in loaded and "router.app" not in loaded, args
