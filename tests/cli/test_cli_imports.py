@@ -1,4 +1,4 @@
-"""The CLI stays quick: a command imports its own module only, never LiteLLM, and `--help` imports none."""
+"""The CLI stays quick: a command imports its own module only, and never LiteLLM or the web app."""
 
 from __future__ import annotations
 
@@ -37,17 +37,10 @@ def _modules_after(tmp_path: Path, *args: str) -> set[str]:
     return set(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def test_the_command_table_shows_each_commands_own_help() -> None:
+def test_every_command_in_the_table_loads() -> None:
     ctx = click.Context(main)
-    for name, (_, _, short_help) in COMMANDS.items():
-        command = main.get_command(ctx, name)
-        assert command is not None
-        assert command.get_short_help_str(limit=1000) == short_help, name
-
-
-def test_help_imports_no_command(tmp_path: Path) -> None:
-    loaded = _modules_after(tmp_path, "--help")
-    assert not {m for m in loaded if m.startswith(("router.cli.", "router.store", "alembic", "litellm"))}
+    for name in COMMANDS:
+        assert isinstance(main.get_command(ctx, name), click.Command), name
 
 
 def test_data_commands_import_neither_litellm_nor_the_web_app(tmp_path: Path) -> None:
