@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -33,6 +34,7 @@ __all__ = [
     "REASONING_EFFORTS",
     "RESERVED_PROVIDER_NAMES",
     "SECRET_PARAM",
+    "KnownNames",
     "api_base_error",
     "extra_params_errors",
     "is_secret_param",
@@ -41,6 +43,7 @@ __all__ = [
     "parse_target_ref",
     "pattern_error",
     "provider_kind_error",
+    "rule_issues",
     "target_ref_error",
     "validate_config",
 ]
@@ -223,6 +226,46 @@ def override_errors(overrides: Mapping[str, Any]) -> list[tuple[str, str]]:
     return problems
 
 
+@dataclass(frozen=True, slots=True)
+class KnownNames:
+    """What a draft may refer to: the names in the file being applied, or in the database."""
+
+    providers: frozenset[str] = frozenset()
+    deployments: frozenset[str] = frozenset()
+    chains: frozenset[str] = frozenset()
+
+
+def rule_issues(r: RuleDraft, known: KnownNames) -> list[ValidationIssue]:
+    """Every problem with one rule, the one rule check that `config apply`, the catalog and the admin page
+    share. Paths are the rule's own fields (`match`, `target`, `chain`, `conditions.KEY`,
+    `overrides.KEY`, `priority`); "" is the rule as a whole."""
+    issues: list[ValidationIssue] = []
+
+    def add(path: str, message: str | None) -> None:
+        if message is not None:
+            issues.append(ValidationIssue(path, message))
+
+    add("match", pattern_error(r.match, r.match_kind))
+    if r.target and r.chain:
+        add("", "has both target and chain: give one")
+    elif not r.target and not r.chain:
+        add("", "has neither target nor chain: give one")
+    elif r.target:
+        if r.target.startswith("chain/"):
+            add("target", f"{r.target!r} names a chain: write chain: {r.target[6:]}")
+        else:
+            add("target", target_ref_error(r.target, known.providers, known.deployments))
+    elif r.chain not in known.chains:
+        add("chain", f"unknown chain {r.chain!r}")
+    for key, problem in condition_errors(r.conditions):
+        add(f"conditions.{key}", problem)
+    for key, problem in override_errors(r.overrides):
+        add(f"overrides.{key}", problem)
+    if isinstance(r.priority, bool) or not isinstance(r.priority, int):
+        add("priority", f"must be a whole number, not {r.priority!r}")
+    return issues
+
+
 class _Checker:
     def __init__(self, cfg: DesiredConfig) -> None:
         self.cfg = cfg
@@ -351,24 +394,11 @@ class _Checker:
             self.add(f"{path}.backoff_ms", f"must be a whole number from 0 to 60000, not {c.backoff_ms!r}")
 
     def rule(self, path: str, r: RuleDraft) -> None:
-        self.add(f"{path}.match", pattern_error(r.match, r.match_kind))
-        if r.target and r.chain:
-            self.add(path, "has both target and chain: give one")
-        elif not r.target and not r.chain:
-            self.add(path, "has neither target nor chain: give one")
-        elif r.target:
-            if r.target.startswith("chain/"):
-                self.add(f"{path}.target", f"{r.target!r} names a chain: write chain: {r.target[6:]}")
-            else:
-                self.target(f"{path}.target", r.target)
-        elif r.chain not in self.chains:
-            self.add(f"{path}.chain", f"unknown chain {r.chain!r}")
-        for key, problem in condition_errors(r.conditions):
-            self.add(f"{path}.when.{key}", problem)
-        for key, problem in override_errors(r.overrides):
-            self.add(f"{path}.overrides.{key}", problem)
-        if isinstance(r.priority, bool) or not isinstance(r.priority, int):
-            self.add(f"{path}.priority", f"must be a whole number, not {r.priority!r}")
+        known = KnownNames(frozenset(self.providers), frozenset(self.deployments), frozenset(self.chains))
+        for issue in rule_issues(r, known):
+            # The file says `when:` where the stored rule says `conditions`.
+            where = issue.path.replace("conditions.", "when.", 1) if issue.path else ""
+            self.issues.append(ValidationIssue(f"{path}.{where}" if where else path, issue.message))
 
     def price(self, path: str, p: PriceDraft) -> None:
         self.target(f"{path}.target", p.target)

@@ -13,7 +13,7 @@ from router.config.drafts import (
     RuleDraft,
     TenantDraft,
 )
-from router.config.validate import api_base_error, parse_target_ref, validate_config
+from router.config.validate import KnownNames, api_base_error, parse_target_ref, rule_issues, validate_config
 
 PROVIDERS = (
     ProviderDraft("openai", "openai", "http://127.0.0.1:9100/v1"),
@@ -175,3 +175,14 @@ def test_target_refs_split_on_the_first_slash() -> None:
     assert parse_target_ref("deployment/gpt4o-eu").deployment == "gpt4o-eu"
     with pytest.raises(ValueError):
         parse_target_ref("chain/big")
+
+
+def test_the_file_the_catalog_and_the_admin_page_share_one_rule_check() -> None:
+    """rule_issues is the one rule check: the file's report is the same problems under the file's paths."""
+    rule = RuleDraft("re:(", "regex", {"thinkin": True}, target="opnai/gpt-4.1", overrides={"max_tokens": 0})
+    known = KnownNames(frozenset({"openai"}), frozenset({"gpt4o-eu"}), frozenset())
+    alone = [(i.path, i.message) for i in rule_issues(rule, known)]
+    assert [path for path, _ in alone] == ["match", "target", "conditions.thinkin", "overrides.max_tokens"]
+    in_file = issues(rules=(rule,))
+    expected = [f"rules[0].{p.replace('conditions.', 'when.')}: {m}" for p, m in alone]
+    assert in_file == expected

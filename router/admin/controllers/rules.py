@@ -25,7 +25,8 @@ from router.admin.rule_forms import (
     rule_form_values,
 )
 from router.admin.web import render
-from router.config.validate import pattern_error, target_ref_error
+from router.config.drafts import RuleDraft
+from router.config.validate import rule_issues
 from router.routing.explain import explain
 from router.routing.facts import request_facts, sample_request
 from router.routing.patterns import format_match, parse_match
@@ -289,27 +290,29 @@ class RulesController(Controller):
         problems = [f"{name}: {message}" for name, message in form.errors.items() if name != "match"]
         async with reading(request) as session:
             tenant = await resolve_level(session, level)
-            providers, deployments = await catalog.known_target_names(session)
-            chains = {c.name for c in await catalog.list_chains(session)}
+            known = await catalog.known_names(session)
             rules = await catalog.list_rules(session, tenant.id if tenant else None)
         editing_id = form.integer("rule_id", maximum=2**62, label="Rule")
         editing = next((r for r in rules if r.id == editing_id), None)
         place = read_placement(form, default="keep" if editing else "bottom")
-        if values["match"]:
-            pattern, kind = parse_match(values["match"])
-            if (problem := pattern_error(pattern, kind)) is not None:
-                problems.insert(0, f"match: {problem}")
-        elif "match" in form.errors:
+        if "match" in form.errors and not values["match"]:
             problems.insert(0, "match: " + form.errors["match"])
-        target, chain = values["target"], values["chain"]
-        if target and (problem := target_ref_error(target, providers, deployments)) is not None:
-            problems.append(f"target: {problem}")
-        if chain and chain not in chains:
-            problems.append(f"chain: unknown chain {chain!r}")
-        if target and chain:
-            problems.append("target: give a target or a chain, not both")
-        if not target and not chain:
-            problems.append("target: give a target or a chain")
+        # The same rule check config apply and the catalog run (config/validate.py: rule_issues).
+        pattern, kind = parse_match(values["match"]) if values["match"] else ("", "glob")
+        rule = RuleDraft(
+            pattern,
+            kind,
+            values["conditions"],
+            target=values["target"] or None,
+            chain=values["chain"] or None,
+            overrides=values["overrides"],
+        )
+        for issue in rule_issues(rule, known):
+            if issue.path == "match":
+                if values["match"]:  # an empty one is the form's to report (or is still being typed)
+                    problems.insert(0, f"match: {issue.message}")
+            else:
+                problems.append(f"{form_field(issue.path or 'target')}: {issue.message}")
         warnings: list[str] = []
         if values["match"] and not any(p.startswith("match:") for p in problems):
             draft = draft_of(values)

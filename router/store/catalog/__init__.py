@@ -13,6 +13,7 @@ from router.store.catalog._base import (
     CatalogConflict,
     CatalogError,
     Direction,
+    known_names,
     known_target_names,
     target_users,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "get_price",
     "get_provider",
     "get_rule",
+    "known_names",
     "known_target_names",
     "list_all_rules",
     "list_chains",

@@ -8,7 +8,8 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.config.validate import target_ref_error
+from router.config.drafts import ValidationIssue
+from router.config.validate import KnownNames, target_ref_error
 from router.store.audit import record_audit
 from router.store.db import AlreadyExistsError, StoreError
 from router.store.models import Chain, ChainTarget, Deployment, ModelPrice, Provider, Rule, Tenant
@@ -60,6 +61,20 @@ async def changed(
         after=after,
         tenant_id=tenant_id,
     )
+
+
+def raise_first(issues: list[ValidationIssue], *, whole: str) -> None:
+    """Refuse a change with the first problem config/validate.py found (`whole` names the field to show
+    for a problem with the object as a whole)."""
+    if issues:
+        raise CatalogError(issues[0].message, field=issues[0].path or whole)
+
+
+async def known_names(session: AsyncSession) -> KnownNames:
+    """The providers, deployments and chains a draft may refer to, as they stand in this transaction."""
+    providers, deployments = await known_target_names(session)
+    chains = frozenset((await session.scalars(select(Chain.name))).all())
+    return KnownNames(frozenset(providers), frozenset(deployments), chains)
 
 
 async def known_target_names(session: AsyncSession) -> tuple[set[str], set[str]]:

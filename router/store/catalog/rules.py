@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from router.config.validate import OVERRIDE_KEYS, override_errors, pattern_error
-from router.routing.conditions import CONDITION_KEYS, condition_errors
+from router.config.drafts import RuleDraft
+from router.config.validate import OVERRIDE_KEYS, rule_issues
+from router.routing.conditions import CONDITION_KEYS
 from router.routing.patterns import format_match, parse_match
-from router.store.catalog._base import CatalogError, Direction, changed, check, check_target
+from router.store.catalog._base import CatalogError, Direction, changed, known_names, raise_first
 from router.store.db import NotFoundError
 from router.store.models import Chain, Rule, Tenant
 
@@ -93,17 +94,8 @@ async def _check_rule_fields(
     chain: str | None,
     overrides: Mapping[str, Any],
 ) -> None:
-    check("match", pattern_error(match, kind))
-    for key, problem in condition_errors(conditions):
-        raise CatalogError(problem, field=f"conditions.{key}")
-    for key, problem in override_errors(overrides):
-        raise CatalogError(problem, field=f"overrides.{key}")
-    if target and chain:
-        raise CatalogError("give a target or a chain, not both", field="target")
-    if not target and not chain:
-        raise CatalogError("give a target or a chain", field="target")
-    if target:
-        await check_target(session, "target", target)
+    draft = RuleDraft(match, kind, conditions, target=target, chain=chain, overrides=overrides)
+    raise_first(rule_issues(draft, await known_names(session)), whole="target")
 
 
 def _clean(raw: Mapping[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any]:
