@@ -31,7 +31,8 @@ from router.gateway.openapi import add_wire_schemas
 from router.identity.login import OidcLogins, oidc_callback
 from router.identity.oidc import OidcClient
 from router.lifecycle import Drain
-from router.observability.logging import configure_logging
+from router.observability.access import access_log_middleware
+from router.observability.logging import configure_logging, use_json
 from router.providers.hub import ProviderHub
 from router.settings import Settings, get_settings
 from router.store.crypto import CredentialCipher, resolve_secret_key
@@ -185,7 +186,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     pytest's log capture (`configure_logs=False`)."""
     settings = settings or get_settings()
     if configure_logs:
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, json=use_json(settings.log_format))
     if not settings.secret_key:
         settings = settings.model_copy(update={"secret_key": resolve_secret_key(settings)})
     services = Services.build(settings)
@@ -231,7 +232,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             Exception: handle_unexpected,
             **admin.exception_handlers,
         },
-        middleware=admin.middleware,
+        middleware=[access_log_middleware(log_bodies=settings.log_requests), *admin.middleware],
         template_config=admin.template_config,
         request_max_body_size=settings.max_request_bytes,
         compression_config=CompressionConfig(backend="gzip", minimum_size=4096, exclude=["/v1"]),

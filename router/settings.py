@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,8 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = "127.0.0.1"
     secret_key: str | None = Field(default=None, repr=False)
     log_level: str = "INFO"
+    # "auto": JSON lines unless stderr is a terminal, where a readable line per record is easier to follow.
+    log_format: Literal["auto", "json", "text"] = "auto"
     redis_url: str | None = None
     # Prefix of every Redis key, so that deployments (or test runs) can share one Redis.
     redis_namespace: str = "router"

@@ -9,7 +9,7 @@ import os
 import click
 
 from router.cli.common import cli_errors, load_settings, run
-from router.observability.logging import configure_logging
+from router.observability.logging import configure_logging, use_json
 from router.settings import Settings
 from router.store.crypto import resolve_secret_key
 from router.store.db import redact_url
@@ -31,7 +31,7 @@ log = logging.getLogger("router.cli")
 def serve_command(host: str | None, port: int | None, workers: int | None, no_migrate: bool) -> None:
     """Apply pending migrations and serve /v1/messages and the admin page."""
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, json=use_json(settings.log_format))
     # Before anything listens: a PostgreSQL deployment without ROUTER_SECRET_KEY stops here, with one line.
     resolve_secret_key(settings)
     if settings.migrate_on_start and not no_migrate:

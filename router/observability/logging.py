@@ -71,6 +71,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+def use_json(log_format: str) -> bool:
+    """ "json", "text", or "auto": JSON unless stderr is a terminal (a person watching `router serve`)."""
+    if log_format == "auto":
+        return not sys.stderr.isatty()
+    return log_format == "json"
+
+
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
     """Route the root logger to stderr, as JSON lines (or plain text for a terminal), secrets masked.
 
@@ -81,7 +88,9 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     if json:
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+        )
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

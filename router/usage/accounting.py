@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from router.observability.access import access_note
 from router.routing.model import KeySpec, Target, TenantSpec
 from router.store.usage_writes import UsageEvent, bound_count
 from router.usage.limits import Limiter
@@ -125,6 +126,13 @@ class Accounting:
             outcome=outcome,
         )
         self._recorder.record(event, tenant_name=tenant.name)
+        note = access_note()
+        if note is not None:
+            note.tenant, note.key_prefix, note.model = tenant.name, key.prefix, ex.model
+            note.target, note.stream, note.outcome = event.target, ex.stream, outcome
+            note.input_tokens, note.output_tokens = input_tokens, output_tokens
+            note.cache_read_tokens, note.cache_write_tokens = cache_read, cache_write
+            note.error_type = error_type
         spent = input_tokens + output_tokens + cache_read + cache_write
         if (spent or cost) and (key.limits.any or tenant.limits.any):
             # Counting runs after the answer; a task so that a cancelled stream still counts.
