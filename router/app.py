@@ -24,7 +24,7 @@ from router.admin import build_admin, first_run_setup_token
 from router.gateway.auth import KeyGuard
 from router.gateway.controller import MessagesController, probe_root, root
 from router.gateway.cooldown import Cooldowns
-from router.gateway.errors import handle_api_error, handle_http_exception, handle_unexpected
+from router.gateway.errors import CONVERTED, handle_error, handle_http_exception, handle_unexpected
 from router.gateway.health import healthz, prometheus_metrics, readyz
 from router.gateway.messages import MessagesGateway
 from router.gateway.openapi import add_wire_schemas
@@ -43,7 +43,6 @@ from router.store.snapshot import ModelFacts, SnapshotHolder
 from router.usage.accounting import Accounting
 from router.usage.limits import Limiter
 from router.usage.recorder import UsageRecorder
-from router.wire.errors import ApiError
 
 log = logging.getLogger("router")
 
@@ -227,7 +226,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         on_startup=[services.start],
         on_shutdown=[services.stop],
         exception_handlers={
-            ApiError: handle_api_error,
+            **dict.fromkeys(CONVERTED, handle_error),
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
             **admin.exception_handlers,

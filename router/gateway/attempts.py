@@ -1,10 +1,10 @@
 """Walking a route: each target in turn, retries with backoff and jitter, cool-downs, context-window hops.
 
-The rules (issue "routing"):
-- a retryable failure (429, 5xx, 529, timeout, connection error) moves on to the next target, after the
-  chain's retries of the same target;
+Which failure is retryable, which moves to a larger window and which is final is decided by the one
+upstream-error policy (`router.providers.policy.POLICY`); this module only walks:
+- a retryable failure moves on to the next target, after the chain's retries of the same target;
 - a context-window failure skips to the next target with a larger window;
-- any other failure (a bad request) is final: the client's request is wrong everywhere;
+- any other failure is final: the client's request is wrong everywhere;
 - a stream falls back only before its first byte: the gateway commits to a target once `start` returned.
 """
 
@@ -48,21 +48,8 @@ class Outcome(Generic[T]):
     target: Target | None = None
     result: T | None = None
     error: ProviderError | None = None
-
-
-def error_type_for(error: ProviderError) -> str:
-    if error.error_type:
-        return error.error_type
-    status = error.status
-    if status == 429:
-        return "rate_limit_error"
-    if status in (408, 504):
-        return "timeout_error"
-    if status in (503, 529):
-        return "overloaded_error"
-    if 400 <= status < 500 and status not in (401, 403):
-        return "invalid_request_error"
-    return "api_error"
+    # The target that gave `error` (its window words a context overflow).
+    failed_target: Target | None = None
 
 
 async def walk_route(
@@ -83,9 +70,9 @@ async def walk_route(
                 result = await call(target)
             except ProviderError as exc:
                 outcome.attempts.append(
-                    Attempt(target.ref, exc.status, error_type_for(exc), _ms_since(started))
+                    Attempt(target.ref, exc.status, exc.error_type, _ms_since(started))
                 )
-                outcome.error = exc
+                outcome.error, outcome.failed_target = exc, target
                 if exc.context_window:
                     window_floor = target.max_input_tokens or 0
                     break

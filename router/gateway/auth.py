@@ -44,15 +44,22 @@ class KeyGuard:
     async def authenticate(self, headers: Mapping[str, str], config: RoutingConfig) -> KeySpec:
         key = key_from_headers(headers)
         if not key:
-            raise AuthenticationError("missing API key: send it in the x-api-key header or as a Bearer token")
+            raise AuthenticationError(
+                "missing API key: send it in the x-api-key header or as a Bearer token", should_retry=False
+            )
         digest = hash_key(key)
         spec = config.keys.get(digest)
         if spec is None:
             spec = await self._lookup_uncached(digest, config.version)
-        if spec is None or spec.revoked:
+        # A revoked or expired key will not come back: `x-should-retry: false` makes Claude Code ask for a
+        # new credential at once instead of retrying for minutes. An unknown key keeps the client's retries
+        # (it may exist in a replica's database we could not reach).
+        if spec is None:
             raise AuthenticationError("invalid API key")
+        if spec.revoked:
+            raise AuthenticationError("this API key has been revoked", should_retry=False)
         if spec.expires_at is not None and spec.expires_at <= datetime.now(UTC):
-            raise AuthenticationError("API key has expired")
+            raise AuthenticationError("this API key has expired", should_retry=False)
         return spec
 
     async def _lookup_uncached(self, digest: str, version: int) -> KeySpec | None:

@@ -8,8 +8,9 @@ from litestar import Controller, Request, Response, get, head, post
 from litestar.datastructures import State
 from litestar.response import Stream
 
-from router.gateway.messages import MessagesGateway, new_request_id
+from router.gateway.messages import MessagesGateway
 from router.gateway.openapi import CountTokensOperation, MessagesOperation
+from router.wire.responses import new_request_id
 
 JSON = "application/json"
 

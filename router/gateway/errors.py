@@ -1,45 +1,67 @@
-"""One place where every failure on /v1 becomes Anthropic's error body with its status and a request-id."""
+"""One place where every failure on /v1 becomes Anthropic's error body with its status and a request-id.
+
+`as_api_error` is the one conversion: our own `ApiError`s pass as they are, routing's errors and
+upstream failures (through `router.providers.policy`, the one upstream-error policy) become one. The
+app registers `handle_error` for all of them, so whatever the gateway raises reaches the client the
+same way.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Final
 
 from litestar import Request, Response
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 
+from router.gateway.usage_notices import budget_refusal
+from router.providers.base import ProviderError
+from router.providers.policy import client_error
+from router.routing.errors import RoutingError
+from router.usage.limits import LimitExceeded
 from router.wire.errors import (
     ApiError,
     ApiInternalError,
     InvalidRequestError,
     NotFoundError,
     RequestTooLargeError,
-    error_for_status,
+    error_class_for_type,
 )
+from router.wire.responses import new_request_id
 
 log = logging.getLogger("router.gateway")
 
+# The exception types `handle_error` converts (the app registers it for each).
+CONVERTED: Final = (ApiError, RoutingError, ProviderError)
+
+
+def as_api_error(exc: ApiError | RoutingError | ProviderError) -> ApiError:
+    """The error the client sees for anything the request path raises."""
+    if isinstance(exc, LimitExceeded) and exc.kind == "budget":
+        return budget_refusal(exc)
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, RoutingError):
+        return error_class_for_type(exc.error_type)(exc.message)
+    return client_error(exc)
+
 
 def _request_id(request: Request[Any, Any, State]) -> str:
-    from router.gateway.messages import new_request_id
-
     rid = request.scope.get("state", {}).get("request_id")
     return rid if isinstance(rid, str) else new_request_id()
 
 
 def api_error_response(request: Request[Any, Any, State], error: ApiError) -> Response[bytes]:
     headers = {**error.headers, "request-id": _request_id(request)}
-    if error.status in (429, 500, 529) or error.status >= 500:
-        headers.setdefault("x-should-retry", "true")
     return Response(
         error.to_bytes(), status_code=error.status, media_type="application/json", headers=headers
     )
 
 
-def handle_api_error(request: Request[Any, Any, State], exc: Exception) -> Response[bytes]:
-    assert isinstance(exc, ApiError)
-    return api_error_response(request, exc)
+def handle_error(request: Request[Any, Any, State], exc: Exception) -> Response[bytes]:
+    assert isinstance(exc, CONVERTED)
+    return api_error_response(request, as_api_error(exc))
 
 
 def handle_http_exception(request: Request[Any, Any, State], exc: Exception) -> Response[bytes]:
@@ -57,7 +79,7 @@ def handle_http_exception(request: Request[Any, Any, State], exc: Exception) -> 
     elif status < 500:
         error = InvalidRequestError(detail)
     else:
-        error = error_for_status(status, detail)
+        error = ApiInternalError(detail)
     return api_error_response(request, error)
 
 

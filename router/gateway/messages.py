@@ -8,32 +8,30 @@ and hands it to usage/accounting.py, which records it off the request path.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
-from router.gateway.attempts import error_type_for, walk_route
+from router.gateway.attempts import Outcome, walk_route
 from router.gateway.auth import KeyGuard
 from router.gateway.catalog import list_models
 from router.gateway.cooldown import Cooldowns
+from router.gateway.errors import as_api_error
 from router.providers.base import EventStream, ProviderError, UpstreamCall
 from router.providers.hub import ProviderHub
-from router.routing.errors import ForbiddenError, NoRouteError
+from router.providers.policy import client_error
+from router.routing.errors import RoutingError
 from router.routing.facts import request_facts
 from router.routing.model import KeySpec, Route, RoutingConfig, Target, TenantSpec
 from router.routing.resolve import Resolver, check_key_model
 from router.usage.accounting import Accounting, Exchange
-from router.usage.limits import Limiter, LimitExceeded
+from router.usage.limits import Limiter
 from router.wire.errors import (
     ApiError,
     ApiInternalError,
-    NotFoundError,
     PermissionDeniedError,
-    RateLimitError,
-    error_for_status,
 )
 from router.wire.requests import MessagesRequest, decode_count_tokens_request, decode_request
 from router.wire.responses import new_message_id
@@ -43,10 +41,6 @@ from router.wire.stream_events import StreamEvent
 log = logging.getLogger("router.gateway")
 
 _encode = msgspec.json.Encoder().encode
-
-
-def new_request_id() -> str:
-    return "req_" + secrets.token_hex(12)
 
 
 @dataclass(slots=True)
@@ -119,9 +113,12 @@ class MessagesGateway:
             ex.model, ex.stream = req.model, req.stream
             route = self._route(config, caller, req, body)
             await self._admit(caller)
-        except ApiError as exc:
-            self._accounting.finish(ex, status=exc.status, error_type=exc.error_type, outcome="rejected")
-            raise
+        except (ApiError, RoutingError) as exc:
+            refused = as_api_error(exc)
+            self._accounting.finish(
+                ex, status=refused.status, error_type=refused.error_type, outcome="rejected"
+            )
+            raise refused from None
         # A non-streamed answer's first byte comes when the whole answer is ready.
         first_byte_timeout = self._first_byte_timeout if req.stream else self._timeout
         upstream_call = self._calls(req, body, route, headers, request_id, first_byte_timeout)
@@ -130,7 +127,7 @@ class MessagesGateway:
             outcome = await walk_route(route, self._cooldowns, lambda t: self._hub.complete(upstream_call(t)))
             ex.attempts.extend(outcome.attempts)
             if outcome.result is None:
-                raise self._failed(ex, outcome.error)
+                raise self._failed(ex, outcome, body)
             ex.target = outcome.target
             ex.absorb_message(outcome.result)
             self._accounting.finish(ex, status=200, error_type=None, outcome="ok")
@@ -148,7 +145,7 @@ class MessagesGateway:
         opened = await walk_route(route, self._cooldowns, open_stream)
         ex.attempts.extend(opened.attempts)
         if opened.result is None:
-            raise self._failed(ex, opened.error)
+            raise self._failed(ex, opened, body)
         ex.target = opened.target
         stream, first = opened.result
         return self._relay(ex, stream, first)
@@ -170,8 +167,8 @@ class MessagesGateway:
                     break
             outcome = "ok"
         except ProviderError as exc:
-            outcome, status, error_type = "error", exc.status, error_type_for(exc)
-            yield encode_error_event(error_type, _client_message(exc))
+            outcome, status, error_type = "error", exc.status, exc.error_type
+            yield encode_error_event(error_type, client_error(exc).message)
         finally:
             ex.end_stream(cancelled=outcome == "client_cancelled", upstream_estimated=stream.usage_estimated)
             await stream.aclose()
@@ -189,15 +186,9 @@ class MessagesGateway:
             {**msgspec.to_builtins(counted), "max_tokens": 1}, MessagesRequest, from_attributes=False
         )
         route = self._route(config, caller, req, body)
-        try:
-            await self._limiter.admit_count_tokens(caller.key)
-        except LimitExceeded as exc:
-            raise RateLimitError(exc.message, retry_after=exc.retry_after) from None
+        await self._limiter.admit_count_tokens(caller.key)
         call = self._calls(req, body, route, headers, request_id, self._first_byte_timeout)
-        try:
-            tokens = await self._hub.count_tokens(call(route.targets[0]))
-        except ProviderError as exc:
-            raise error_for_status(exc.status, _client_message(exc), exc.retry_after) from None
+        tokens = await self._hub.count_tokens(call(route.targets[0]))
         return _encode({"input_tokens": tokens})
 
     # -- GET /v1/models -------------------------------------------------------------------------------
@@ -242,33 +233,24 @@ class MessagesGateway:
 
     def _route(self, config: RoutingConfig, caller: Caller, req: MessagesRequest, body: bytes) -> Route:
         facts = request_facts(req, input_tokens=self._hub.estimate_tokens(body), member=caller.key.member)
-        try:
-            check_key_model(caller.key, req.model)
-            return self._resolver_for(config).resolve(caller.tenant.id, facts)
-        except NoRouteError as exc:
-            raise NotFoundError(str(exc)) from None
-        except ForbiddenError as exc:
-            raise PermissionDeniedError(str(exc)) from None
+        # Routing's errors reach the client through the one exception handler (gateway/errors.py).
+        check_key_model(caller.key, req.model)
+        return self._resolver_for(config).resolve(caller.tenant.id, facts)
 
     async def _admit(self, caller: Caller) -> None:
-        try:
-            await self._limiter.admit(caller.key, caller.tenant)
-        except LimitExceeded as exc:
-            raise RateLimitError(exc.message, retry_after=exc.retry_after) from None
+        await self._limiter.admit(caller.key, caller.tenant)
 
-    def _failed(self, ex: Exchange, error: ProviderError | None) -> ApiError:
+    def _failed(self, ex: Exchange, outcome: Outcome[Any], body: bytes) -> ApiError:
+        error = outcome.error
         if error is None:
             api_error: ApiError = ApiInternalError("no target of this route could be tried")
         else:
-            api_error = error_for_status(error.status, _client_message(error), error.retry_after)
+            # A context overflow is worded with the provider's counts, else our estimate and the window.
+            target = outcome.failed_target
+            api_error = client_error(
+                error,
+                prompt_tokens_estimate=self._hub.estimate_tokens(body) if error.context_window else None,
+                window=target.max_input_tokens if target else None,
+            )
         self._accounting.finish(ex, status=api_error.status, error_type=api_error.error_type, outcome="error")
         return api_error
-
-
-def _client_message(error: ProviderError) -> str:
-    message = error.message
-    # Some LiteLLM exception texts carry a formatted traceback: the client never sees our stack.
-    cut = message.find("Traceback (most recent call last)")
-    if cut >= 0:
-        message = message[:cut].rstrip()
-    return message or "upstream error"

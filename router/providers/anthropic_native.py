@@ -17,6 +17,7 @@ from router.providers.base import EventStream, ProviderError, UpstreamCall
 from router.providers.errors import classify_exception, classify_payload_error, not_json, timeout_error
 from router.providers.extra_params import extra_headers
 from router.providers.kinds import kind_info
+from router.providers.policy import Failure
 from router.providers.transport import Deadlines, open_post, read_json, sse_data
 from router.translate.anthropic_native import prepare_native_request, rewrite_model
 from router.wire.stream_events import StreamEvent
@@ -52,7 +53,7 @@ class AnthropicPath:
         try:
             raw = _decode(call.body)
         except msgspec.DecodeError:
-            raise ProviderError(400, "the request body is not valid JSON", retryable=False) from None
+            raise ProviderError(400, "the request body is not valid JSON") from None
         body = prepare_native_request(
             raw, model=call.target.upstream_model, max_tokens_cap=call.target.max_output_tokens,
             overrides=call.overrides,
@@ -143,7 +144,7 @@ class AnthropicPath:
                 yield cast(StreamEvent, event)
             if not stopped:
                 raise ProviderError(502, f"{where}: the upstream stream ended before message_stop",
-                                    retryable=True, error_type="api_error")
+                                    failure=Failure.BAD_RESPONSE)
         finally:
             if stopped:
                 resp.release()

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from router.providers.policy import POLICY, Failure, failure_for_status
 from router.routing.model import Target
 from router.wire.responses import new_message_id
 from router.wire.stream_events import StreamEvent
@@ -78,27 +79,44 @@ class UpstreamCall:
 
 
 class ProviderError(Exception):
-    """An upstream failure, classified. `message` never contains a credential."""
+    """An upstream failure, classified. `message` never contains a credential.
+
+    `failure` says what went wrong (derived from the upstream status when not given); what that means for
+    the route (retry, larger window, final) and for the client is `router.providers.policy.POLICY`'s.
+    """
 
     def __init__(
         self,
         status: int,
         message: str,
         *,
-        retryable: bool,
+        failure: Failure | None = None,
         retry_after: float | None = None,
-        context_window: bool = False,
-        error_type: str | None = None,
+        prompt_tokens: int | None = None,
+        window: int | None = None,
     ) -> None:
         super().__init__(message)
+        # The upstream's HTTP status (or the nearest one for failures without an answer), for the record.
         self.status = status
         self.message = message
-        self.retryable = retryable
+        self.failure = failure if failure is not None else failure_for_status(status)
         self.retry_after = retry_after
-        self.context_window = context_window
-        # Anthropic error type to show the client when this is the final failure
-        # (derived from status if None).
-        self.error_type = error_type
+        # A context overflow's counts, where the provider said them.
+        self.prompt_tokens = prompt_tokens
+        self.window = window
+
+    @property
+    def retryable(self) -> bool:
+        return POLICY[self.failure].retryable
+
+    @property
+    def context_window(self) -> bool:
+        return POLICY[self.failure].larger_window
+
+    @property
+    def error_type(self) -> str:
+        """The Anthropic error type the client would see for this failure."""
+        return POLICY[self.failure].client.default_error_type
 
 
 class EventStream:

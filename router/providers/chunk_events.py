@@ -12,6 +12,7 @@ from typing import Any
 
 from router.providers.base import EventStream, ProviderError, UpstreamCall
 from router.providers.errors import classify_exception, timeout_error
+from router.providers.policy import Failure
 from router.providers.transport import Deadlines
 from router.translate.openai_stream import OpenAIStreamTranslator
 from router.wire.stream_events import StreamEvent
@@ -34,7 +35,7 @@ async def chunk_events(
                 first = await anext(chunks)
         except StopAsyncIteration:
             raise ProviderError(502, f"{where}: the upstream stream ended before its first chunk",
-                                retryable=True, error_type="api_error") from None
+                                failure=Failure.BAD_RESPONSE) from None
         except TimeoutError:
             raise timeout_error(where, f"no first chunk within {deadlines.first_byte_seconds:g}s") from None
         translator = OpenAIStreamTranslator(

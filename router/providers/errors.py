@@ -1,7 +1,8 @@
 """Every upstream failure, classified into a `ProviderError` in one place, with credentials scrubbed.
 
-The gateway's fallback logic reads three facts: retryable (try the next target / retry this one),
-context_window (move to a target with a larger window), retry_after (seconds the upstream asked for).
+Classification only says *what* failed (a `Failure`, the upstream status, retry-after, a context
+overflow's counts); what follows from it (retry, larger window, which client error) is
+`router.providers.policy.POLICY`'s alone.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import aiohttp
 import msgspec
 
 from router.providers.base import ProviderError
+from router.providers.policy import Failure, prompt_counts
 
 __all__ = [
     "classify_exception",
@@ -31,8 +33,6 @@ __all__ = [
     "timeout_error",
 ]
 
-# Upstream statuses worth another try (here or on the next target).
-_RETRYABLE_STATUS = frozenset({408, 409, 429, 529})
 # What the big providers say when the prompt does not fit (lower-cased substrings).
 _CONTEXT_MARKERS = (
     "context_length_exceeded",
@@ -130,20 +130,19 @@ def _message_from_bytes(raw: bytes) -> tuple[str, str | None]:
     return message, code
 
 
-def _context_window(status: int, text: str) -> ProviderError:
-    # Not retryable on this target; the gateway moves on to a target with a larger window.
+def _context_window(status: int, text: str, raw_message: str) -> ProviderError:
+    prompt_tokens, window = prompt_counts(raw_message)
     return ProviderError(
-        status, text, retryable=False, context_window=True, error_type="invalid_request_error"
+        status, text, failure=Failure.CONTEXT_WINDOW, prompt_tokens=prompt_tokens, window=window
     )
 
 
 def credential_rejected(status: int, message: str) -> ProviderError:
     """Upstream 401/403: the router's own provider credential is wrong, a server-side failure."""
     return ProviderError(
-        500,
+        status,
         f"the upstream rejected the provider's credential (HTTP {status}): {message}",
-        retryable=False,
-        error_type="api_error",
+        failure=Failure.CREDENTIAL,
     )
 
 
@@ -158,9 +157,8 @@ def classify_http(
         return credential_rejected(status, text)
     context = is_context_window_message(message) or (code or "") == "context_length_exceeded"
     if context and status < 500:
-        return _context_window(status, text)
-    retryable = status in _RETRYABLE_STATUS or status >= 500
-    return ProviderError(status, text, retryable=retryable, retry_after=parse_retry_after(headers))
+        return _context_window(status, text, message)
+    return ProviderError(status, text, retry_after=parse_retry_after(headers))
 
 
 def classify_payload_error(body: Mapping[str, Any], credential: str | None, where: str) -> ProviderError:
@@ -169,28 +167,28 @@ def classify_payload_error(body: Mapping[str, Any], credential: str | None, wher
     message = scrub(message or "the upstream returned an error payload", credential)
     text = f"{where}: {message}"
     if is_context_window_message(message) or code == "context_length_exceeded":
-        return _context_window(400, text)
+        return _context_window(400, text, message)
     if code in ("overloaded_error", "529"):
-        return ProviderError(529, text, retryable=True)
-    return ProviderError(502, text, retryable=True, error_type="api_error")
+        return ProviderError(529, text, failure=Failure.OVERLOADED)
+    return ProviderError(502, text, failure=Failure.BAD_RESPONSE)
 
 
 def not_json(status: int, raw: bytes, credential: str | None, where: str) -> ProviderError:
     snippet = scrub(raw[:200].decode("utf-8", "replace").strip(), credential)
     return ProviderError(
         502, f"{where}: the upstream answered HTTP {status} with a body that is not JSON: {snippet}",
-        retryable=True, error_type="api_error",
+        failure=Failure.BAD_RESPONSE,
     )
 
 
 def timeout_error(where: str, what: str) -> ProviderError:
-    return ProviderError(504, f"{where}: {what}", retryable=True, error_type="timeout_error")
+    return ProviderError(504, f"{where}: {what}", failure=Failure.TIMEOUT)
 
 
 def connection_error(where: str, exc: BaseException, credential: str | None) -> ProviderError:
     detail = scrub(str(exc) or type(exc).__name__, credential)
-    return ProviderError(502, f"{where}: connection to the upstream failed: {detail}", retryable=True,
-                         error_type="api_error")
+    return ProviderError(502, f"{where}: connection to the upstream failed: {detail}",
+                         failure=Failure.BAD_RESPONSE)
 
 
 def classify_exception(exc: BaseException, credential: str | None, where: str) -> ProviderError:
@@ -218,27 +216,24 @@ def _classify_litellm(exc: BaseException, credential: str | None, where: str) ->
     status = getattr(exc, "status_code", None)
     status = status if isinstance(status, int) else None
     if "ContextWindowExceededError" in names or is_context_window_message(raw_message):
-        return _context_window(400, text)
+        return _context_window(400, text, raw_message)
     if "Timeout" in names or "APITimeoutError" in names:
         return timeout_error(where, message)
     if "AuthenticationError" in names or "PermissionDeniedError" in names or status in (401, 403):
         return credential_rejected(status or 401, text)
     if "RateLimitError" in names:
-        return ProviderError(429, text, retryable=True, retry_after=parse_retry_after(_litellm_headers(exc)))
+        return ProviderError(429, text, retry_after=parse_retry_after(_litellm_headers(exc)))
     if _LITELLM_UNPARSEABLE in raw_message:
         # LiteLLM could not read the upstream's 200 (not JSON, or an error payload): like not_json().
-        return ProviderError(502, text, retryable=True, error_type="api_error")
+        return ProviderError(502, text, failure=Failure.BAD_RESPONSE)
     if "APIConnectionError" in names and status in (None, 500):
-        return ProviderError(502, text, retryable=True, error_type="api_error")
+        return ProviderError(502, text, failure=Failure.BAD_RESPONSE)
     if status is not None:
-        if status >= 500 or status in _RETRYABLE_STATUS:
-            retry_after = parse_retry_after(_litellm_headers(exc))
-            return ProviderError(status, text, retryable=True, retry_after=retry_after)
-        return ProviderError(status, text, retryable=False)
+        return ProviderError(status, text, retry_after=parse_retry_after(_litellm_headers(exc)))
     if "BadRequestError" in names or "UnprocessableEntityError" in names:
-        return ProviderError(400, text, retryable=False)
+        return ProviderError(400, text)
     # Anything else from inside LiteLLM: the upstream call did not work; another target may.
-    return ProviderError(502, f"{where}: {name}: {message}", retryable=True, error_type="api_error")
+    return ProviderError(502, f"{where}: {name}: {message}", failure=Failure.BAD_RESPONSE)
 
 
 def _litellm_headers(exc: BaseException) -> dict[str, str] | None:

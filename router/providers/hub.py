@@ -23,6 +23,7 @@ from router.providers.kinds import Path, kind_info
 from router.providers.litellm_call import LiteLLMPath
 from router.providers.model_info import ModelFacts, describe_model
 from router.providers.openai_wire import OpenAIWirePath
+from router.providers.policy import Failure
 from router.providers.runtime import litellm
 from router.providers.tokens import count_with_litellm
 from router.routing.model import ProviderSpec, Target
@@ -62,7 +63,7 @@ async def _collect(stream: EventStream, where: str) -> dict[str, Any]:
         return accumulate_stream(events)
     except ValueError:
         raise ProviderError(502, f"{where}: the upstream's tool arguments are not JSON",
-                            retryable=True, error_type="api_error") from None
+                            failure=Failure.BAD_RESPONSE) from None
 
 
 class ProviderHub:

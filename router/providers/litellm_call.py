@@ -17,6 +17,7 @@ from router.providers.errors import classify_exception, timeout_error
 from router.providers.extra_params import GENERATION_PARAMS, credential_kwargs, litellm_extras
 from router.providers.kinds import kind_info
 from router.providers.litellm_shapes import chunk_to_dict, response_to_dict
+from router.providers.policy import Failure
 from router.providers.runtime import litellm
 from router.providers.transport import Deadlines
 from router.translate.from_openai import to_anthropic_message
@@ -111,7 +112,7 @@ class LiteLLMPath:
                     # LiteLLM closes a stream the upstream never finished with a made-up "stop".
                     raise ProviderError(
                         502, f"{call.target.ref}: the upstream stream ended before it finished",
-                        retryable=True, error_type="api_error",
+                        failure=Failure.BAD_RESPONSE,
                     )
                 yield out
         finally:

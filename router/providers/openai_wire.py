@@ -20,6 +20,7 @@ from router.providers.errors import classify_exception, classify_payload_error, 
 from router.providers.extra_params import OPENAI_WIRE_BODY_EXTRAS, extra_headers
 from router.providers.kinds import KindInfo, kind_info
 from router.providers.params import map_params
+from router.providers.policy import Failure
 from router.providers.transport import Deadlines, open_post, read_json, sse_data
 from router.routing.model import Target
 from router.translate.from_openai import to_anthropic_message
@@ -41,7 +42,7 @@ def endpoint(target: Target, info: KindInfo) -> tuple[str, dict[str, str]]:
     base = (provider.api_base or info.default_base or "").rstrip("/")
     if not base:
         raise ProviderError(500, f"{target.ref}: the provider {provider.name!r} has no base URL configured",
-                            retryable=False, error_type="api_error")
+                            failure=Failure.MISCONFIGURED)
     headers = {"content-type": "application/json", "accept": "application/json"}
     headers.update(extra_headers(provider.extra_params))
     if info.deployment_url:
@@ -154,7 +155,7 @@ class OpenAIWirePath:
                 yield chunk
             if not (complete or finished):
                 raise ProviderError(502, f"{where}: the upstream stream ended before it finished",
-                                    retryable=True, error_type="api_error")
+                                    failure=Failure.BAD_RESPONSE)
         except ProviderError:
             raise
         except Exception as exc:  # boundary: the connection broke mid-stream

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-__all__ = ["ForbiddenError", "NoRouteError", "RoutingError", "RuleError"]
+__all__ = ["ForbiddenError", "ModelDeniedError", "NoRouteError", "RoutingError", "RuleError"]
 
 
 class RoutingError(Exception):
@@ -34,6 +34,14 @@ class ForbiddenError(RoutingError):
 
     status = 403
     error_type = "permission_error"
+
+
+class ModelDeniedError(ForbiddenError):
+    """The key's or tenant's model allowlist excludes the requested model. Claude Code's gateway protocol
+    asks for `400 invalid_request_error` here (a 403 reads as "sign in again")."""
+
+    status = 400
+    error_type = "invalid_request_error"
 
 
 class RuleError(RoutingError):

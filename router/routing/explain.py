@@ -149,6 +149,7 @@ def explain(
     tenant = config.tenants.get(tenant_id) if tenant_id is not None else None
     tenant_name = tenant.name if tenant is not None else None
     refusal: str | None = None
+    refusal_status = 403
     if tenant_id is not None and tenant is None:
         refusal = "unknown tenant"
     elif tenant is not None and not tenant.enabled:
@@ -157,7 +158,7 @@ def explain(
         try:
             check_key_model(key, facts.model)
         except ForbiddenError as exc:
-            refusal = exc.message
+            refusal, refusal_status = exc.message, exc.status
 
     levels: list[tuple[Level, list[RuleSpec]]] = []
     if tenant_id is not None:
@@ -183,7 +184,9 @@ def explain(
                 continue
             checks.append(RuleCheck(spec, level, index, True))
             if refusal is not None:
-                return Explanation(facts, tenant_name, tuple(checks), spec, level, status=403, error=refusal)
+                return Explanation(
+                    facts, tenant_name, tuple(checks), spec, level, status=refusal_status, error=refusal
+                )
             refs = tuple(t.ref for t in compiled.targets)
             allowed = target_filter(tenant.allowed_targets) if tenant is not None else None
             kept = tuple(r for r in refs if allowed is None or allowed(r))
@@ -192,7 +195,7 @@ def explain(
             if not refs:
                 status, error = 404, f"no route for model '{facts.model}': its rule has no usable target"
             elif not kept:
-                status, error = 403, f"model '{facts.model}' is not available to this tenant"
+                status, error = 400, f"model '{facts.model}' is not available to this tenant"
             return Explanation(
                 facts,
                 tenant_name,
@@ -208,7 +211,7 @@ def explain(
                 error=error,
             )
     if refusal is not None:
-        return Explanation(facts, tenant_name, tuple(checks), status=403, error=refusal)
+        return Explanation(facts, tenant_name, tuple(checks), status=refusal_status, error=refusal)
     return Explanation(
         facts, tenant_name, tuple(checks), status=404, error=f"no route for model '{facts.model}'"
     )

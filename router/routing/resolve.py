@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from router.routing.conditions import mismatch
-from router.routing.errors import ForbiddenError, NoRouteError
+from router.routing.errors import ForbiddenError, ModelDeniedError, NoRouteError
 from router.routing.model import (
     ChainSpec,
     KeySpec,
@@ -98,7 +98,7 @@ def check_key_model(key: KeySpec, model: str) -> None:
     for pattern in key.allowed_models:
         if compile_pattern(pattern, "glob").matches(model):
             return
-    raise ForbiddenError(f"model '{model}' is not allowed for this API key")
+    raise ModelDeniedError(f"model '{model}' is not allowed for this API key")
 
 
 class _Level:
@@ -192,5 +192,5 @@ class Resolver:
         if allowed is not None:
             targets = tuple(t for t in targets if allowed(t.ref))
             if not targets:
-                raise ForbiddenError(f"model '{model}' is not available to this tenant")
+                raise ModelDeniedError(f"model '{model}' is not available to this tenant")
         return Route(rule=rule.spec, targets=targets, chain=rule.chain, overrides=rule.spec.overrides)

@@ -2,6 +2,11 @@
 
 The core raises these; one exception handler at the HTTP edge turns them into Anthropic's error body
 (`ApiError.body()` / `ApiError.to_bytes()`) with `ApiError.status` and `ApiError.headers`.
+
+`x-should-retry` is part of each error: Anthropic's SDKs (and so Claude Code) obey it before their own
+status rules. `true` on throttling and server errors; `false` where a retry cannot help and the client
+would otherwise keep retrying for minutes (a revoked or expired key, a spent budget, `not_supported`).
+Upstream failures reach this table through `router.providers.policy`, the one upstream-error policy.
 """
 
 from __future__ import annotations
@@ -21,12 +26,12 @@ __all__ = [
     "GatewayTimeoutError",
     "InvalidRequestError",
     "NotFoundError",
+    "NotSupportedError",
     "OverloadedError",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTooLargeError",
     "error_class_for_type",
-    "error_for_status",
 ]
 
 
@@ -35,18 +40,38 @@ class ApiError(Exception):
 
     default_status: ClassVar[int] = 500
     default_error_type: ClassVar[str] = "api_error"
+    # The `x-should-retry` this kind of error carries unless the raiser says otherwise (None: no header).
+    default_should_retry: ClassVar[bool | None] = None
 
     status: int
     error_type: str
     message: str
     headers: dict[str, str]
 
-    def __init__(self, message: str, *, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        retry_after: float | None = None,
+        should_retry: bool | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = self.default_status
         self.error_type = self.default_error_type
         self.message = message
         self.headers = dict(headers) if headers else {}
+        # `retry_after` (seconds) becomes the `retry-after` header, rounded up to whole seconds.
+        if retry_after is not None and retry_after >= 0:
+            self.headers["retry-after"] = str(max(1, math.ceil(retry_after)))
+        retry = self.default_should_retry if should_retry is None else should_retry
+        if retry is not None:
+            self.headers.setdefault("x-should-retry", "true" if retry else "false")
+
+    @property
+    def should_retry(self) -> bool | None:
+        value = self.headers.get("x-should-retry")
+        return None if value is None else value == "true"
 
     def body(self) -> dict[str, Any]:
         return {"type": "error", "error": {"type": self.error_type, "message": self.message}}
@@ -67,7 +92,8 @@ class AuthenticationError(ApiError):
 
 
 class BillingError(ApiError):
-    pass
+    """429 `billing_error`: the caller's own spend cap (or one their tenant shares) is reached. The
+    gateway protocol puts it on 429 with `x-should-retry: false`, so the SDK never retries into the block."""
 
 
 class PermissionDeniedError(ApiError):
@@ -83,7 +109,7 @@ class RequestTooLargeError(ApiError):
 
 
 class RateLimitError(ApiError):
-    """429; `retry_after` (seconds) becomes the `retry-after` header, rounded up to whole seconds."""
+    """429 throttling; send `retry_after` (seconds) so the client waits as long as it must."""
 
     retry_after: float | None
 
@@ -93,15 +119,18 @@ class RateLimitError(ApiError):
         *,
         retry_after: float | None = None,
         headers: Mapping[str, str] | None = None,
+        should_retry: bool | None = None,
     ) -> None:
-        super().__init__(message, headers=headers)
+        super().__init__(message, headers=headers, retry_after=retry_after, should_retry=should_retry)
         self.retry_after = retry_after
-        if retry_after is not None and retry_after >= 0:
-            self.headers["retry-after"] = str(max(1, math.ceil(retry_after)))
 
 
 class ApiInternalError(ApiError):
     pass
+
+
+class NotSupportedError(ApiError):
+    """501 `not_supported`: this backend cannot do what was asked (the client then falls back)."""
 
 
 class GatewayTimeoutError(ApiError):
@@ -112,59 +141,30 @@ class OverloadedError(ApiError):
     pass
 
 
-# The one table: class -> (HTTP status, Anthropic error type). Anthropic documents every pair below.
-ERROR_TABLE: Final[dict[type[ApiError], tuple[int, str]]] = {
-    InvalidRequestError: (400, "invalid_request_error"),
-    AuthenticationError: (401, "authentication_error"),
-    BillingError: (402, "billing_error"),
-    PermissionDeniedError: (403, "permission_error"),
-    NotFoundError: (404, "not_found_error"),
-    RequestTooLargeError: (413, "request_too_large"),
-    RateLimitError: (429, "rate_limit_error"),
-    ApiInternalError: (500, "api_error"),
-    GatewayTimeoutError: (504, "timeout_error"),
-    OverloadedError: (529, "overloaded_error"),
+# The one table: class -> (HTTP status, Anthropic error type, default x-should-retry). Anthropic's API
+# reference and Claude Code's gateway protocol (docs/gateway-contract.md) document every pair below.
+ERROR_TABLE: Final[dict[type[ApiError], tuple[int, str, bool | None]]] = {
+    InvalidRequestError: (400, "invalid_request_error", None),
+    AuthenticationError: (401, "authentication_error", None),
+    PermissionDeniedError: (403, "permission_error", None),
+    NotFoundError: (404, "not_found_error", None),
+    RequestTooLargeError: (413, "request_too_large", None),
+    RateLimitError: (429, "rate_limit_error", True),
+    BillingError: (429, "billing_error", False),
+    ApiInternalError: (500, "api_error", True),
+    NotSupportedError: (501, "not_supported", False),
+    GatewayTimeoutError: (504, "timeout_error", True),
+    OverloadedError: (529, "overloaded_error", True),
 }
 
-for _cls, (_status, _type) in ERROR_TABLE.items():
+for _cls, (_status, _type, _retry) in ERROR_TABLE.items():
     _cls.default_status = _status
     _cls.default_error_type = _type
+    _cls.default_should_retry = _retry
 
-_CLASS_BY_TYPE: Final[dict[str, type[ApiError]]] = {etype: cls for cls, (_, etype) in ERROR_TABLE.items()}
+_CLASS_BY_TYPE: Final[dict[str, type[ApiError]]] = {etype: cls for cls, (_, etype, _) in ERROR_TABLE.items()}
 
 
 def error_class_for_type(error_type: str) -> type[ApiError]:
     """The class for an Anthropic error type string (unknown types are `ApiInternalError`)."""
     return _CLASS_BY_TYPE.get(error_type, ApiInternalError)
-
-
-# How an upstream's HTTP status maps onto what our client should see. An upstream 401/403 means the
-# provider credential configured in the router is wrong: that is our (server-side) failure, not the
-# client's, so the client gets a 500 and never a hint that its own key was rejected.
-_UPSTREAM_STATUS: Final[dict[int, type[ApiError]]] = {
-    400: InvalidRequestError,
-    404: NotFoundError,
-    408: GatewayTimeoutError,
-    413: RequestTooLargeError,
-    422: InvalidRequestError,
-    429: RateLimitError,
-    503: OverloadedError,
-    504: GatewayTimeoutError,
-    529: OverloadedError,
-}
-
-
-def error_for_status(status: int, message: str, retry_after: float | None = None) -> ApiError:
-    """Map an upstream HTTP status (and its message) to the error our client receives."""
-    if status in (401, 403):
-        return ApiInternalError(
-            f"the upstream provider rejected the configured provider credential: {message}"
-        )
-    cls = _UPSTREAM_STATUS.get(status)
-    if cls is RateLimitError:
-        return RateLimitError(message, retry_after=retry_after)
-    if cls is not None:
-        return cls(message)
-    if 400 <= status < 500:
-        return InvalidRequestError(message)
-    return ApiInternalError(message)

@@ -20,6 +20,7 @@ __all__ = [
     "ToolUseContent",
     "Usage",
     "new_message_id",
+    "new_request_id",
     "new_tool_use_id",
 ]
 
@@ -91,6 +92,11 @@ def _random_suffix(length: int = 24) -> str:
         n, digit = divmod(n, 62)
         out.append(_ALPHABET[digit])
     return "".join(out)
+
+
+def new_request_id() -> str:
+    """The `request-id` header of every /v1 answer (and the key of its usage record)."""
+    return "req_" + secrets.token_hex(12)
 
 
 def new_message_id() -> str:

@@ -128,10 +128,11 @@ def test_model_without_route_is_404_naming_it(router: LiveRouter) -> None:
     assert "gpt-nothing" in message
 
 
-def test_model_not_allowed_for_key_is_403(router: LiveRouter) -> None:
+def test_model_not_allowed_for_key_is_400_invalid_request(router: LiveRouter) -> None:
+    # Claude Code's gateway protocol: "Enforce your model allowlist here, returning 400 invalid_request_error".
     key = router.key("acme", "gina", allowed_models=["claude-haiku-*"])
     status, kind, _ = _error(_post(router, GOOD, {"x-api-key": key}))
-    assert (status, kind) == (403, "permission_error")
+    assert (status, kind) == (400, "invalid_request_error")
     assert _post(router, {**GOOD, "model": "claude-haiku-4-5"}, {"x-api-key": key}).status_code == 200
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import Reply, ToolCall
+from tests.fakes import Fail, Reply, ToolCall
 from tests.fixtures.app import LiveRouter
 from tests.fixtures.db import _sqlite_copy
 
@@ -104,3 +104,45 @@ def test_claude_code_writes_a_file_runs_bash_and_reads_results(
     assert "22" in json.dumps(tool_messages[-1])
     for call in upstream.requests:
         assert call.headers["authorization"] == "Bearer sk-openai-provider-credential"
+
+
+def test_claude_code_reads_a_provider_context_overflow_as_prompt_too_long(
+    live_router: LiveRouter, tmp_path: Path
+) -> None:
+    """Gateway protocol: a context overflow reaches the client as Anthropic's 400 `prompt is too long: N
+    tokens > M maximum`, which Claude Code's recovery keys on; here the upstream is OpenAI, whose own
+    wording is different."""
+    claude = _claude()
+    live_router.apply(CONFIG)
+    key = live_router.key("acme", "cc-overflow")
+    overflow = Fail(
+        400,
+        "This model's maximum context length is 128000 tokens. However, your messages resulted in "
+        "131072 tokens. Please reduce the length of the messages.",
+    )
+    live_router.upstream.script(*([overflow] * 8), model="gpt-4.1")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "ANTHROPIC_BASE_URL": live_router.base_url,
+        "ANTHROPIC_AUTH_TOKEN": key,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "DISABLE_TELEMETRY": "1",
+        "IS_SANDBOX": "1",
+    }
+    done = subprocess.run(
+        [claude, "-p", "Summarise this repository.", "--output-format", "json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    result = json.loads(done.stdout)
+    # Claude Code recognised its own overflow: the recovery path, with the provider's counts quoted.
+    assert result["terminal_reason"] == "prompt_too_long", done.stdout[-2000:]
+    assert (result["api_error_status"], result["api_error_type"]) == (400, "invalid_request_error")
+    assert "131072 tokens" in result["result"] and "128000" in result["result"]

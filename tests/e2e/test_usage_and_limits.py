@@ -158,7 +158,10 @@ def test_budget_limit_trips_after_spending(router: LiveRouter) -> None:
         try:
             client.messages.create(**ASK)
         except anthropic.RateLimitError as exc:
+            # The member's own cap: billing_error, never retried (docs/gateway-contract.md).
             assert "budget" in exc.message
+            assert exc.body["error"]["type"] == "billing_error"  # type: ignore[index]
+            assert exc.response.headers["x-should-retry"] == "false"
             break
         assert time.monotonic() < deadline, "the budget never tripped"
         time.sleep(0.1)

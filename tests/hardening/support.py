@@ -32,6 +32,7 @@ ERROR_TYPES = frozenset(
         "api_error",
         "timeout_error",
         "overloaded_error",
+        "not_supported",
     }
 )
 

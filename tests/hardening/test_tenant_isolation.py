@@ -104,7 +104,7 @@ def test_one_tenants_spending_never_counts_against_anothers_budget(router: LiveR
     assert _ask(router, bravo, "claude-haiku-4-5").status_code == 200  # spends $8 of its own
     wait_for_usage(router.settings.database_url, 1, tenant_id=ids["tenant:bravo"])
     refused = _ask(router, bravo, "claude-haiku-4-5")
-    assert assert_error_body(refused, 429)["type"] == "rate_limit_error"
+    assert assert_error_body(refused, 429)["type"] == "billing_error"  # a spent budget (gateway protocol)
     # ...and bravo's exhausted budget does not stop alpha.
     assert _ask(router, alpha, "claude-haiku-4-5").status_code == 200
 

@@ -13,6 +13,7 @@ from router.providers.errors import (
     classify_payload_error,
     parse_retry_after,
 )
+from router.providers.policy import Failure, client_error
 from router.providers.runtime import litellm
 
 
@@ -73,6 +74,7 @@ def test_litellm_exception_classes() -> None:
         True,
     )
     rejected = classify_exception(auth, None, "t")
-    assert (rejected.status, rejected.retryable) == (500, False) and "sk-secret" not in rejected.message
+    assert (rejected.failure, rejected.retryable) == (Failure.CREDENTIAL, False)
+    assert client_error(rejected).status == 500 and "sk-secret" not in rejected.message
     assert classify_exception(unavailable, None, "t").retryable
     assert not classify_exception(bad, None, "t").retryable

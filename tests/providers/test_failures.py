@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from router.providers import ProviderError, ProviderHub, UpstreamCall
+from router.providers.policy import client_error
 from router.routing.model import Target
 from tests.fakes.upstream import FakeUpstream
 from tests.fakes.upstream_script import BreakStream, Delay, ErrorIn200, Fail, NotJson, Reply, Step
@@ -24,6 +25,13 @@ CONTEXT_MESSAGES = {
     "azure": _OPENAI_CONTEXT,
     "gemini": "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).",
     "anthropic": "prompt is too long: 210000 tokens > 200000 maximum",
+}
+# What the client reads, in Anthropic's words, with the counts each provider gave.
+CONTEXT_COUNTS = {
+    "openai": (130000, 128000),
+    "azure": (130000, 128000),
+    "gemini": (1200000, 1048576),
+    "anthropic": (210000, 200000),
 }
 
 
@@ -105,7 +113,7 @@ async def test_rejected_provider_credential_is_a_server_side_failure(
     error = await _fail_of(hub, _call(kind, fake, step, False), False)
 
     assert not error.retryable
-    assert error.status == 500
+    assert error.status == status and error.error_type == "api_error"
     assert "rejected the provider's credential" in error.message
     assert key not in error.message
 
@@ -119,6 +127,9 @@ async def test_prompt_too_long_is_flagged_as_context_window(
 
     assert error.context_window
     assert not error.retryable
+    assert (error.prompt_tokens, error.window) == CONTEXT_COUNTS[kind]
+    tokens, window = CONTEXT_COUNTS[kind]
+    assert client_error(error).message == f"prompt is too long: {tokens} tokens > {window} maximum"
 
 
 @pytest.mark.parametrize("kind", KINDS)

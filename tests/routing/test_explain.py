@@ -76,12 +76,12 @@ def test_json_form_carries_the_decision_and_every_check() -> None:
 @pytest.mark.parametrize(
     ("tenant", "facts", "key", "status", "error"),
     [
-        (2, RequestFacts("claude-sonnet-4"), None, 403, "not available to this tenant"),
+        (2, RequestFacts("claude-sonnet-4"), None, 400, "not available to this tenant"),
         (
             None,
             RequestFacts("claude-sonnet-4"),
             KeySpec(1, 1, "a", "p", allowed_models=("*haiku*",)),
-            403,
+            400,
             "API key",
         ),
         (99, RequestFacts("claude-sonnet-4"), None, 403, "unknown tenant"),

@@ -118,7 +118,7 @@ def test_allowed_targets_filter_the_route_and_refuse_when_nothing_is_left() -> N
     assert refs(r, "claude-sonnet-4") == ["gemini/gemini-2.5-pro"]
     with pytest.raises(ForbiddenError, match="model 'claude-opus-4' is not available to this tenant") as exc:
         r.resolve(1, RequestFacts("claude-opus-4"))
-    assert exc.value.status == 403
+    assert exc.value.status == 400  # a denied model is invalid_request_error (gateway protocol)
 
 
 def test_disabled_and_unknown_tenants_are_refused() -> None:

@@ -1,0 +1,239 @@
+"""Claude Code's gateway protocol, rule by rule, against the running service (docs/gateway-contract.md).
+
+Each test is named for the rule of the contract it proves; the fake upstream plays each provider.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+from typing import Any
+
+import anthropic
+import httpx
+import pytest
+
+from router.store.db import Database
+from router.store.keys import revoke_key
+from tests.e2e.conftest import Routed
+from tests.fakes import Fail, Reply
+from tests.fixtures.app import LiveRouter
+from tests.fixtures.db import run_async
+
+ASK: dict[str, Any] = {
+    "model": "claude-sonnet-4-5",
+    "max_tokens": 64,
+    "messages": [{"role": "user", "content": "hi"}],
+}
+
+# Each provider's own wording of "the prompt does not fit", with the counts it reports.
+OVERFLOW = {
+    "openai": (
+        "This model's maximum context length is 128000 tokens. However, your messages resulted in "
+        "131072 tokens. Please reduce the length of the messages.",
+        (131072, 128000),
+    ),
+    "azure": (
+        "This model's maximum context length is 128000 tokens. However, your messages resulted in "
+        "131072 tokens. Please reduce the length of the messages.",
+        (131072, 128000),
+    ),
+    "gemini": (
+        "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).",
+        (1200000, 1048576),
+    ),
+    "anthropic": ("prompt is too long: 210000 tokens > 200000 maximum", (210000, 200000)),
+}
+
+OPENAI_ONLY = """
+providers:
+  - {name: oai, kind: openai, api_base: "${UPSTREAM}/v1", api_key: "${OPENAI_API_KEY}"}
+rules:
+  - {match: "*", target: oai/gpt-4.1}
+"""
+
+
+def _post(router: LiveRouter, key: str, body: dict[str, Any]) -> httpx.Response:
+    with router.http() as http:
+        return http.post("/v1/messages", json=body, headers={"x-api-key": key})
+
+
+def _error(response: httpx.Response) -> tuple[int, str, str]:
+    body = response.json()
+    assert body["type"] == "error"
+    return response.status_code, body["error"]["type"], body["error"]["message"]
+
+
+# ---- context overflow in Anthropic's words -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_context_overflow_is_a_400_saying_prompt_is_too_long_with_the_counts(
+    routed: Routed, stream: bool
+) -> None:
+    wording, (tokens, window) = OVERFLOW[routed.case.kind]
+    routed.router.upstream.script(Fail(400, wording), model=routed.case.upstream_model)
+
+    response = _post(routed.router, routed.key, {**ASK, "stream": stream})
+
+    assert _error(response) == (
+        400,
+        "invalid_request_error",
+        f"prompt is too long: {tokens} tokens > {window} maximum",
+    )
+
+
+def test_context_overflow_without_counts_still_says_prompt_is_too_long_with_numbers(
+    live_router: LiveRouter,
+) -> None:
+    live_router.apply(OPENAI_ONLY)
+    key = live_router.key("acme", "olga")
+    # A provider that says only that it does not fit (LiteLLM's exception chain around it).
+    live_router.upstream.script(
+        Fail(400, "litellm.ContextWindowExceededError: litellm.BadRequestError: context_length_exceeded"),
+        model="gpt-4.1",
+    )
+
+    status, kind, message = _error(_post(live_router, key, ASK))
+
+    assert (status, kind) == (400, "invalid_request_error")
+    # Our estimate of the prompt against the target's known window (LiteLLM's model map for gpt-4.1).
+    found = re.fullmatch(r"prompt is too long: (\d+) tokens > (\d+) maximum", message)
+    assert found is not None, message
+    assert int(found.group(1)) > int(found.group(2)) >= 1_000_000
+
+
+def test_context_overflow_moves_to_a_larger_window_before_answering(live_router: LiveRouter) -> None:
+    live_router.apply(
+        """
+providers:
+  - {name: oai, kind: openai, api_base: "${UPSTREAM}/v1", api_key: "${OPENAI_API_KEY}"}
+chains:
+  - {name: grow, targets: [oai/gpt-4o-mini, oai/gpt-4.1]}
+rules:
+  - {match: "*", chain: grow}
+"""
+    )
+    key = live_router.key("acme", "pia")
+    wording, _ = OVERFLOW["openai"]
+    live_router.upstream.script(Fail(400, wording), model="gpt-4o-mini")
+    live_router.upstream.script(Reply(text="fits here"), model="gpt-4.1")
+
+    response = _post(live_router, key, ASK)
+
+    assert response.status_code == 200 and response.json()["content"][0]["text"] == "fits here"
+    assert [r.model for r in live_router.upstream.requests] == ["gpt-4o-mini", "gpt-4.1"]
+
+
+# ---- errors and retries as the client reads them ------------------------------------------------------
+
+
+def test_revoked_key_gets_401_with_x_should_retry_false(live_router: LiveRouter) -> None:
+    live_router.apply(OPENAI_ONLY)
+    key = live_router.key("acme", "rita")
+    assert _post(live_router, key, ASK).status_code == 200
+
+    async def revoke() -> None:
+        db = Database(live_router.settings.database_url)
+        try:
+            async with db.transaction() as session:
+                await revoke_key(session, key[:12], actor="test")
+        finally:
+            await db.dispose()
+
+    run_async(revoke())
+    live_router.wait_for_config()
+
+    response = _post(live_router, key, ASK)
+    assert _error(response)[:2] == (401, "authentication_error")
+    assert response.headers["x-should-retry"] == "false"
+
+
+def test_expired_key_gets_401_with_x_should_retry_false(live_router: LiveRouter) -> None:
+    live_router.apply(OPENAI_ONLY)
+    key = live_router.key("acme", "sam", expires=timedelta(seconds=1))
+    time.sleep(1.2)
+
+    response = _post(live_router, key, ASK)
+
+    assert _error(response)[:2] == (401, "authentication_error")
+    assert response.headers["x-should-retry"] == "false"
+
+
+def test_upstream_529_stays_529_overloaded_error(live_router: LiveRouter) -> None:
+    live_router.apply(
+        """
+providers:
+  - {name: ant, kind: anthropic, api_base: "${UPSTREAM}", api_key: "${ANTHROPIC_API_KEY}"}
+rules:
+  - {match: "*", target: ant/claude-sonnet-4-5}
+"""
+    )
+    key = live_router.key("acme", "tom")
+    live_router.upstream.script(Fail(529, "Overloaded"), model="claude-sonnet-4-5")
+
+    response = _post(live_router, key, ASK)
+
+    assert _error(response)[:2] == (529, "overloaded_error")
+    assert response.headers["x-should-retry"] == "true"
+
+
+def test_upstream_501_is_not_supported_with_x_should_retry_false(live_router: LiveRouter) -> None:
+    live_router.apply(OPENAI_ONLY)
+    key = live_router.key("acme", "uma")
+    live_router.upstream.script(Fail(501, "not implemented here"), model="gpt-4.1")
+
+    response = _post(live_router, key, ASK)
+
+    assert _error(response)[:2] == (501, "not_supported")
+    assert response.headers["x-should-retry"] == "false"
+
+
+def test_spent_member_budget_is_429_billing_error_saying_when_it_resets(live_router: LiveRouter) -> None:
+    live_router.apply(OPENAI_ONLY)
+    key = live_router.key("acme", "vera", budget_usd=0.0001)
+    live_router.upstream.script(Reply(text="pricey", input_tokens=100_000, output_tokens=1000), model="gpt-4.1")
+    assert _post(live_router, key, ASK).status_code == 200
+
+    deadline = time.monotonic() + 5
+    while (response := _post(live_router, key, ASK)).status_code == 200:
+        assert time.monotonic() < deadline, "the budget never tripped"
+        time.sleep(0.1)
+
+    status, kind, message = _error(response)
+    assert (status, kind) == (429, "billing_error")
+    headers = response.headers
+    assert headers["x-should-retry"] == "false"
+    reset = int(headers["anthropic-ratelimit-unified-reset"])
+    assert int(headers["retry-after"]) > 0 and abs(reset - time.time() - int(headers["retry-after"])) <= 2
+    assert headers["anthropic-ratelimit-unified-status"] == "rejected"
+    assert headers["anthropic-ratelimit-unified-overage-reset"] == str(reset)
+    assert headers["anthropic-ratelimit-unified-overage-utilization"] == "1"
+    assert headers["anthropic-ratelimit-unified-overage-period"] == "monthly"
+    # Left off so that the client prints our sentence, which says when and what to do.
+    assert "anthropic-ratelimit-unified-representative-claim" not in headers
+    assert "anthropic-ratelimit-unified-overage-status" not in headers
+    assert "resets" in message and "admin" in message
+
+
+def test_sdk_does_not_retry_a_billing_error(live_router: LiveRouter) -> None:
+    live_router.apply(OPENAI_ONLY)
+    key = live_router.key("acme", "wes", budget_usd=0.0001)
+    live_router.upstream.script(Reply(text="pricey", input_tokens=100_000, output_tokens=1000), model="gpt-4.1")
+    client = live_router.client(key)
+    client.messages.create(**ASK)
+    deadline = time.monotonic() + 5
+    while _post(live_router, key, ASK).status_code == 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    before = len(live_router.upstream.requests)
+    retrying = anthropic.Anthropic(api_key=key, base_url=live_router.base_url, max_retries=3)
+
+    started = time.monotonic()
+    with pytest.raises(anthropic.RateLimitError):
+        retrying.messages.create(**ASK)
+
+    # x-should-retry: false wins over the SDK's own "429 is retryable" (and retry-after's month-long wait).
+    assert time.monotonic() - started < 30
+    assert len(live_router.upstream.requests) == before
