@@ -78,6 +78,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/admin/usage.csv"): A.READ_TENANT,
     ("GET", "/admin/api/usage"): A.READ_TENANT,
     ("GET", "/admin/api/usage/timeseries"): A.READ_TENANT,
+    ("GET", "/admin/requests/{record_id:int}"): A.READ_TENANT,  # the record's tenant is checked too
     ("GET", "/admin/audit"): A.READ,
     # admin users
     ("GET", "/admin/users"): A.OWNER,

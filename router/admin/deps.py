@@ -67,6 +67,14 @@ def visible_tenants(request: AnyRequest, tenants: list[Tenant]) -> list[Tenant]:
     return [tenant for tenant in tenants if principal.sees_tenant(tenant.id)]
 
 
+def can_see_tenant(request: AnyRequest, tenant_id: int | None) -> bool:
+    """Whether the signed-in admin may see an object of this tenant (None: of no tenant)."""
+    principal = current_principal(request)
+    if principal is None or not principal.scoped:
+        return True
+    return tenant_id is not None and principal.sees_tenant(tenant_id)
+
+
 async def tenant_or_404(session: Any, tenant_id: int) -> Tenant:
     for tenant in await tenant_store.list_tenants(session):
         if tenant.id == tenant_id:

@@ -11,6 +11,8 @@ import hashlib
 import hmac
 import secrets
 
+from cryptography.fernet import Fernet
+
 SESSION_COOKIE = "router_admin"
 # Carries a random nonce for visitors who are not signed in yet, so the sign-in form has a CSRF token too.
 PRE_SESSION_COOKIE = "router_admin_pre"
@@ -37,6 +39,11 @@ class AdminKeys:
         self._session = hmac.new(root, b"router-admin/session/v1", hashlib.sha256).digest()
         self._csrf = hmac.new(root, b"router-admin/csrf/v1", hashlib.sha256).digest()
         self._setup = hmac.new(root, b"router-admin/setup/v1", hashlib.sha256).digest()
+        self._reveal = hmac.new(root, b"router-admin/reveal/v1", hashlib.sha256).digest()
+
+    # ---- one-time reveal of a new key (carried in a sealed cookie across the redirect) ------------------
+    def sealer(self) -> Fernet:
+        return Fernet(base64.urlsafe_b64encode(self._reveal))
 
     # ---- CSRF ------------------------------------------------------------------------------------------
     def csrf_token(self, nonce: str) -> str:

@@ -19,6 +19,7 @@ NOTICES = {
     "created": "Created.",
     "deleted": "Deleted.",
     "revoked": "Key revoked.",
+    "issued": "Key issued.",
     "signed_out": "Signed out.",
     "welcome": "Admin account created. Welcome!",
 }

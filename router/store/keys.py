@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from types import EllipsisType
 from typing import Any
@@ -160,6 +160,15 @@ async def list_keys(
     if not include_revoked:
         query = query.where(ApiKey.revoked_at.is_(None))
     return list((await session.scalars(query)).all())
+
+
+async def members_by_prefix(session: AsyncSession, prefixes: Collection[str]) -> dict[str, str]:
+    """The member each key prefix belongs to (for naming keys in usage tables)."""
+    wanted = sorted({p for p in prefixes if p})
+    if not wanted:
+        return {}
+    rows = await session.execute(select(ApiKey.prefix, ApiKey.member).where(ApiKey.prefix.in_(wanted)))
+    return {prefix: member for prefix, member in rows.all()}
 
 
 async def get_key(session: AsyncSession, prefix: str) -> ApiKey:

@@ -289,6 +289,11 @@ async def list_usage_records(
     return list((await session.scalars(stmt)).all())
 
 
+async def get_usage_record(session: AsyncSession, record_id: int) -> UR | None:
+    """One request's record (the admin page's request detail)."""
+    return await session.get(UR, record_id)
+
+
 async def count_usage_records(session: AsyncSession, filters: UsageFilters) -> int:
     stmt = select(func.count()).select_from(UR).where(*await _conditions(session, filters))
     return int(await session.scalar(stmt) or 0)

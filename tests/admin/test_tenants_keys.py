@@ -76,10 +76,15 @@ async def test_missing_tenant_is_a_404_page(admin: AdminClient) -> None:
 async def test_issue_key_shows_it_once_with_claude_code_settings(admin: AdminClient) -> None:
     tenant_id = await create_tenant(admin, "acme")
     await admin.get(f"/admin/tenants/{tenant_id}")
-    issued = await admin.post(
+    posted = await admin.post(
         f"/admin/tenants/{tenant_id}/keys",
         {"member": "ann@example.com", "expires": "30d", "allowed_models": "claude-*"},
     )
+    # Post/redirect/get: the POST answers with a redirect; the page it names shows the key once.
+    assert posted.status_code == 303, posted.text
+    assert posted.headers["location"] == f"/admin/tenants/{tenant_id}?notice=issued"
+    assert "sk-rt-" not in posted.text
+    issued = await admin.get(posted.headers["location"])
     assert issued.status_code == 200, issued.text
     key = re.search(r'id="issued-key" type="text" readonly value="(sk-rt-[^"]+)"', issued.text)
     assert key

@@ -140,3 +140,18 @@ def db_url(sqlite_template: Path, tmp_path: Path) -> str:
     from tests.fixtures.db import _sqlite_copy
 
     return _sqlite_copy(sqlite_template, tmp_path)
+
+
+def add_usage(live: LiveRouter, records: list[dict[str, Any]]) -> None:
+    """Usage rows written straight to the database (as the usage writer would), for page tests."""
+    from router.store.models import UsageRecord
+
+    async def run() -> None:
+        db = Database(live.settings.database_url)
+        try:
+            async with db.transaction() as session:
+                session.add_all([UsageRecord(**r) for r in records])
+        finally:
+            await db.dispose()
+
+    run_async(run())

@@ -44,6 +44,7 @@ def page_urls(page: Any, site: Site) -> dict[str, str]:
     provider = first_href(f"{base}/admin/providers", "main a[href^='/admin/providers/']")
     deployment = first_href(f"{base}/admin/providers", "main a[href^='/admin/deployments/']")
     chain = first_href(f"{base}/admin/chains", "main a[href^='/admin/chains/']")
+    request = first_href(f"{base}/admin/usage?range=today", "main a[href^='/admin/requests/']")
     return {
         "dashboard": "/admin",
         "tenants": "/admin/tenants",
@@ -57,6 +58,7 @@ def page_urls(page: Any, site: Site) -> dict[str, str]:
         "chains": "/admin/chains",
         "chain": chain,
         "usage": "/admin/usage?range=today",
+        "request": request,
         "audit": "/admin/audit",
         "not-found": "/admin/no-such-page",
     }
@@ -71,6 +73,11 @@ def test_every_admin_page_fits_a_phone_passes_axe_and_sends_its_headers(
     )
     assert reply.content
     context, page = new_page(chromium, site)
+    for _ in range(50):  # the usage writer works in batches: wait for the request's row
+        page.goto(f"{site.base}/admin/usage?range=today")
+        if page.locator("main a[href^='/admin/requests/']").count():
+            break
+        page.wait_for_timeout(200)
     urls = page_urls(page, site)
     failures: list[str] = []
     for name, path in urls.items():

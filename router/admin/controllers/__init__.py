@@ -12,7 +12,7 @@ from router.admin.controllers.login import LoginController
 from router.admin.controllers.providers import ProvidersController
 from router.admin.controllers.rules import RulesController
 from router.admin.controllers.tenants import TenantsController
-from router.admin.controllers.usage import UsageController
+from router.admin.controllers.usage import RequestsController, UsageController
 
 ROUTE_HANDLERS: list[Any] = [
     LoginController,
@@ -23,5 +23,6 @@ ROUTE_HANDLERS: list[Any] = [
     ProvidersController,
     ChainsController,
     UsageController,
+    RequestsController,
     AuditController,
 ]

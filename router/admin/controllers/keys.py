@@ -12,7 +12,8 @@ from router.admin.controllers.tenants import tenant_page
 from router.admin.deps import actor, mutating, reading, tenant_or_404
 from router.admin.forms import Form
 from router.admin.messages import sentence
-from router.admin.web import base_url, render, see_other
+from router.admin.reveal import reveal_cookie
+from router.admin.web import render, see_other
 from router.store import keys as key_store
 from router.store.db import StoreError
 from router.store.models import ApiKey
@@ -43,7 +44,7 @@ class KeysController(Controller):
     path = "/admin/tenants/{tenant_id:int}/keys"
 
     @post("/")
-    async def issue(self, request: AnyRequest, tenant_id: int) -> Template:
+    async def issue(self, request: AnyRequest, tenant_id: int) -> Template | Redirect:
         form = Form(await request.form())
         member = form.text("member", required=True, max_len=200, label="Member") or ""
         limits = read_key_limits(form)
@@ -63,13 +64,11 @@ class KeysController(Controller):
             except (ValueError, StoreError) as exc:
                 form.error("member", sentence(exc))
             else:
-                issued = {
-                    "key": plaintext,
-                    "prefix": key.prefix,
-                    "member": key.member,
-                    "base_url": base_url(request),
-                }
-                return await tenant_page(request, tenant_id, issued=issued)
+                issued = {"key": plaintext, "prefix": key.prefix, "member": key.member}
+                # Post/redirect/get: the page shows the key once; reloading it never issues another.
+                redirect = see_other(f"/admin/tenants/{tenant_id}", "issued")
+                redirect.cookies.append(reveal_cookie(request, tenant_id, issued))
+                return redirect
         return await tenant_page(request, tenant_id, forms={"key": form.values}, errors={"key": form.errors})
 
     @get("/{key_id:int}")

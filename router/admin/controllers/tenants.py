@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -10,11 +11,13 @@ from litestar.response import Redirect, Template
 from router.admin.deps import actor, mutating, reading, tenant_or_404, visible_tenants
 from router.admin.forms import Form
 from router.admin.messages import sentence
-from router.admin.web import render, see_other
+from router.admin.reveal import take_reveal
+from router.admin.web import base_url, render, see_other
 from router.store import keys as key_store
 from router.store import tenants as tenant_store
 from router.store.db import AlreadyExistsError, StoreError
 from router.store.models import Tenant
+from router.store.usage_reports import month_to_date_spend
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -42,11 +45,14 @@ async def tenant_page(
     *,
     forms: dict[str, dict[str, Any]] | None = None,
     errors: dict[str, dict[str, str]] | None = None,
-    issued: dict[str, Any] | None = None,
 ) -> Template:
+    issued, cleared = take_reveal(request, tenant_id)
     async with reading(request) as session:
         tenant = await tenant_or_404(session, tenant_id)
         keys = await key_store.list_keys(session, tenant.name)
+        key_spend, tenant_spend = await month_to_date_spend(
+            session, month_start(), key_ids=[k.id for k in keys], tenant_ids=[tenant.id]
+        )
     all_forms: dict[str, dict[str, Any]] = {
         "rename": {"name": tenant.name},
         "limits": limits_form(tenant),
@@ -63,10 +69,18 @@ async def tenant_page(
             "forms": all_forms,
             "errors": {name: errors.get(name, {}) for name in ("rename", "limits", "key")},
             "issued": issued,
+            "base_url": base_url(request),
+            "key_spend": key_spend,
+            "tenant_spend": tenant_spend.get(tenant.id, 0.0),
         },
         status=422 if any(errors.values()) else 200,
-        headers={"Cache-Control": "no-store"} if issued else None,
+        cookies=[cleared] if cleared else None,
     )
+
+
+def month_start() -> datetime:
+    """The start of this calendar month in UTC (budgets are monthly)."""
+    return datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 class TenantsController(Controller):

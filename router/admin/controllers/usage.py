@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
 from litestar.response import Stream, Template
 
+from router.admin.auth import AdminNotFoundError
 from router.admin.chart import METRICS, bar_chart
-from router.admin.deps import database, reading, visible_tenants
+from router.admin.deps import can_see_tenant, database, reading, visible_tenants
 from router.admin.usage_filters import GROUPS, RANGES, UsageQuery, parse_usage_query
 from router.admin.web import render
+from router.store import keys as key_store
 from router.store import tenants as tenant_store
 from router.store import usage_reports as usage_store
 from router.store.usage_reports import GroupBy
@@ -26,17 +29,33 @@ TABLE_GROUPS: tuple[tuple[GroupBy, str], ...] = (
 RECENT_LIMIT = 50
 
 
-async def usage_tables(session: Any, query: UsageQuery) -> dict[str, Any]:
+async def usage_tables(session: Any, query: UsageQuery, page: int = 1) -> dict[str, Any]:
     filters = query.store_filters()
     total = (await usage_store.aggregate_usage(session, **filters))[0]
     series = await usage_store.usage_timeseries(session, bucket=query.bucket, **filters)
     groups = {
         name: await usage_store.aggregate_usage(session, **filters, group_by=name) for name, _ in TABLE_GROUPS
     }
+    record_filters = usage_store.UsageFilters(**filters)
     recent = await usage_store.list_usage_records(
-        session, usage_store.UsageFilters(**filters), limit=RECENT_LIMIT
+        session, record_filters, limit=RECENT_LIMIT, offset=(page - 1) * RECENT_LIMIT
     )
-    return {"total": total, "series": series, "groups": groups, "recent": recent}
+    pages = max(1, -(-(await usage_store.count_usage_records(session, record_filters)) // RECENT_LIMIT))
+    prefixes = [r.key_prefix or "" for r in recent] + [r.name or "" for r in groups["key"]]
+    return {
+        "total": total,
+        "series": series,
+        "groups": groups,
+        "recent": recent,
+        "page": page,
+        "pages": pages,
+        "members": await key_store.members_by_prefix(session, prefixes),
+    }
+
+
+def page_number(request: AnyRequest) -> int:
+    raw = request.query_params.get("page", "1")
+    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0 else 1
 
 
 class UsageController(Controller):
@@ -49,7 +68,7 @@ class UsageController(Controller):
         if metric not in METRICS:
             metric = "requests"
         async with reading(request) as session:
-            data = await usage_tables(session, query)
+            data = await usage_tables(session, query, page_number(request))
             tenants = visible_tenants(request, await tenant_store.list_tenants(session))
         label, pick = METRICS[metric]
         chart = bar_chart([(row.name or "", pick(row)) for row in data["series"]])
@@ -70,6 +89,7 @@ class UsageController(Controller):
                 "chart": chart,
                 "table_groups": TABLE_GROUPS,
                 "query_string": request.url.query or "",
+                "page_query": urlencode([(k, v) for k, v in request.query_params.items() if k != "page"]),
             },
             status=422 if query.errors else 200,
         )
@@ -122,3 +142,23 @@ class UsageController(Controller):
         async with reading(request) as session:
             rows = await usage_store.usage_timeseries(session, bucket=query.bucket, **query.store_filters())
         return Response({"filters": query.as_dict(), "rows": [r.as_dict() for r in rows]})
+
+
+class RequestsController(Controller):
+    """One request's detail: what was asked, every attempt (target, status, error, latency), TTFT, cost."""
+
+    path = "/admin/requests"
+
+    @get("/{record_id:int}")
+    async def request_detail(self, request: AnyRequest, record_id: int) -> Template:
+        async with reading(request) as session:
+            record = await usage_store.get_usage_record(session, record_id)
+            if record is None or not can_see_tenant(request, record.tenant_id):
+                raise AdminNotFoundError(f"There is no request with id {record_id}.")
+            tenants = {t.id: t.name for t in await tenant_store.list_tenants(session)}
+            members = await key_store.members_by_prefix(session, [record.key_prefix or ""])
+        return render(
+            request,
+            "admin/request.html",
+            {"r": record, "tenant_name": tenants.get(record.tenant_id or -1), "members": members},
+        )
