@@ -18,8 +18,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 from router.config.drafts import (
     ChainDraft,
+    DeploymentDraft,
     DesiredConfig,
     PriceDraft,
+    ProviderDraft,
     RuleDraft,
     SsoDraft,
     TargetRef,
@@ -30,18 +32,25 @@ from router.routing.errors import RuleError
 from router.routing.patterns import GLOB_CHARS, compile_pattern
 
 __all__ = [
+    "MAX_CHAIN_BACKOFF_MS",
+    "MAX_CHAIN_RETRIES",
     "OVERRIDE_KEYS",
+    "PRICE_FIELDS",
     "REASONING_EFFORTS",
     "RESERVED_PROVIDER_NAMES",
     "SECRET_PARAM",
     "KnownNames",
     "api_base_error",
+    "chain_issues",
+    "deployment_issues",
     "extra_params_errors",
     "is_secret_param",
     "name_error",
     "override_errors",
     "parse_target_ref",
     "pattern_error",
+    "price_issues",
+    "provider_issues",
     "provider_kind_error",
     "rule_issues",
     "target_ref_error",
@@ -266,6 +275,83 @@ def rule_issues(r: RuleDraft, known: KnownNames) -> list[ValidationIssue]:
     return issues
 
 
+class _Issues(list[ValidationIssue]):
+    def add(self, path: str, message: str | None) -> None:
+        if message is not None:
+            self.append(ValidationIssue(path, message))
+
+
+def provider_issues(p: ProviderDraft) -> list[ValidationIssue]:
+    """Every problem with one provider (paths: name, kind, api_base, extra_params[.KEY])."""
+    issues = _Issues()
+    issues.add("name", name_error(p.name))
+    if p.name in RESERVED_PROVIDER_NAMES:
+        issues.add("name", f"{p.name!r} is reserved (it starts deployment/ and chain/ refs)")
+    issues.add("kind", provider_kind_error(p.kind))
+    issues.add("api_base", api_base_error(p.api_base))
+    if p.kind == "azure" and not p.api_base:
+        issues.add("api_base", "an azure provider needs api_base")
+    for key, problem in extra_params_errors(p.extra_params):
+        issues.add("extra_params" + (f".{key}" if key else ""), problem)
+    return issues
+
+
+def deployment_issues(d: DeploymentDraft, known: KnownNames) -> list[ValidationIssue]:
+    """Every problem with one Azure deployment (paths: name, provider, deployment, model)."""
+    issues = _Issues()
+    issues.add("name", name_error(d.name))
+    if d.provider not in known.providers:
+        issues.add("provider", f"unknown provider {d.provider!r}")
+    if not d.deployment.strip():
+        issues.add("deployment", "must not be empty")
+    if not d.model.strip():
+        issues.add("model", "must not be empty")
+    return issues
+
+
+MAX_CHAIN_RETRIES = 10
+MAX_CHAIN_BACKOFF_MS = 60_000
+
+
+def chain_issues(c: ChainDraft, known: KnownNames) -> list[ValidationIssue]:
+    """Every problem with one chain (paths: name, targets, targets[I], retries, backoff_ms)."""
+    issues = _Issues()
+    issues.add("name", name_error(c.name))
+    if not c.targets:
+        issues.add("targets", "a chain needs at least one target")
+    seen: set[str] = set()
+    for j, ref in enumerate(c.targets):
+        if ref.startswith("chain/"):
+            issues.add(f"targets[{j}]", f"chains may not contain chains ({ref!r})")
+            continue
+        issues.add(f"targets[{j}]", target_ref_error(ref, known.providers, known.deployments))
+        if ref in seen:
+            issues.add(f"targets[{j}]", f"{ref!r} is listed twice")
+        seen.add(ref)
+    retries, backoff = c.retries, c.backoff_ms
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_CHAIN_RETRIES:
+        issues.add("retries", f"must be a whole number from 0 to {MAX_CHAIN_RETRIES}, not {retries!r}")
+    if isinstance(backoff, bool) or not isinstance(backoff, int) or not 0 <= backoff <= MAX_CHAIN_BACKOFF_MS:
+        issues.add("backoff_ms", f"must be a whole number from 0 to {MAX_CHAIN_BACKOFF_MS}, not {backoff!r}")
+    return issues
+
+
+PRICE_FIELDS = ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok")
+
+
+def price_issues(p: PriceDraft, known: KnownNames | None) -> list[ValidationIssue]:
+    """Every problem with one price (paths: target, and each amount). `known` None: the target is not
+    checked (an update that keeps it)."""
+    issues = _Issues()
+    if known is not None:
+        issues.add("target", target_ref_error(p.target, known.providers, known.deployments))
+    for key in PRICE_FIELDS:
+        value = getattr(p, key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
+            issues.add(key, f"must be a number >= 0, not {value!r}")
+    return issues
+
+
 class _Checker:
     def __init__(self, cfg: DesiredConfig) -> None:
         self.cfg = cfg
@@ -273,6 +359,9 @@ class _Checker:
         self.providers = {p.name for p in cfg.providers}
         self.deployments = {d.name for d in cfg.deployments}
         self.chains = {c.name for c in cfg.chains}
+        self.known = KnownNames(
+            frozenset(self.providers), frozenset(self.deployments), frozenset(self.chains)
+        )
 
     def add(self, path: str, message: str | None) -> None:
         if message is not None:
@@ -295,29 +384,13 @@ class _Checker:
         cfg = self.cfg
         self.unique("providers", (p.name for p in cfg.providers), "provider")
         for i, p in enumerate(cfg.providers):
-            path = f"providers[{i}]"
-            self.add(f"{path}.name", name_error(p.name))
-            if p.name in RESERVED_PROVIDER_NAMES:
-                self.add(f"{path}.name", f"{p.name!r} is reserved (it starts deployment/ and chain/ refs)")
-            self.add(f"{path}.kind", provider_kind_error(p.kind))
-            self.add(f"{path}.api_base", api_base_error(p.api_base))
-            if p.kind == "azure" and not p.api_base:
-                self.add(f"{path}.api_base", "an azure provider needs api_base")
-            for key, problem in extra_params_errors(p.extra_params):
-                self.add(f"{path}.extra_params" + (f".{key}" if key else ""), problem)
+            self.under(f"providers[{i}]", provider_issues(p))
         self.unique("deployments", (d.name for d in cfg.deployments), "deployment")
         for i, d in enumerate(cfg.deployments):
-            path = f"deployments[{i}]"
-            self.add(f"{path}.name", name_error(d.name))
-            if d.provider not in self.providers:
-                self.add(f"{path}.provider", f"unknown provider {d.provider!r}")
-            if not d.deployment:
-                self.add(f"{path}.deployment", "must not be empty")
-            if not d.model:
-                self.add(f"{path}.model", "must not be empty")
+            self.under(f"deployments[{i}]", deployment_issues(d, self.known))
         self.unique("chains", (c.name for c in cfg.chains), "chain")
         for i, c in enumerate(cfg.chains):
-            self.chain(f"chains[{i}]", c)
+            self.under(f"chains[{i}]", chain_issues(c, self.known))
         for i, r in enumerate(cfg.rules):
             self.rule(f"rules[{i}]", r)
         self.unique("tenants", (t.name for t in cfg.tenants), "tenant")
@@ -339,7 +412,7 @@ class _Checker:
         self.sso(cfg.sso, {t.name for t in cfg.tenants})
         self.unique("prices", (p.target for p in cfg.prices), "price")
         for i, price in enumerate(cfg.prices):
-            self.price(f"prices[{i}]", price)
+            self.under(f"prices[{i}]", price_issues(price, self.known))
         return self.issues
 
     def sso(self, sso: SsoDraft, tenants: set[str]) -> None:
@@ -371,43 +444,16 @@ class _Checker:
             for j, name in enumerate(a.tenants or ()):
                 tenant(f"{path}.tenants[{j}]", name)
 
-    def chain(self, path: str, c: ChainDraft) -> None:
-        self.add(f"{path}.name", name_error(c.name))
-        if not c.targets:
-            self.add(f"{path}.targets", "a chain needs at least one target")
-        seen: set[str] = set()
-        for j, ref in enumerate(c.targets):
-            if ref.startswith("chain/"):
-                self.add(f"{path}.targets[{j}]", f"chains may not contain chains ({ref!r})")
-                continue
-            self.target(f"{path}.targets[{j}]", ref)
-            if ref in seen:
-                self.add(f"{path}.targets[{j}]", f"{ref!r} is listed twice")
-            seen.add(ref)
-        if isinstance(c.retries, bool) or not isinstance(c.retries, int) or not 0 <= c.retries <= 10:
-            self.add(f"{path}.retries", f"must be a whole number from 0 to 10, not {c.retries!r}")
-        if (
-            isinstance(c.backoff_ms, bool)
-            or not isinstance(c.backoff_ms, int)
-            or not 0 <= c.backoff_ms <= 60_000
-        ):
-            self.add(f"{path}.backoff_ms", f"must be a whole number from 0 to 60000, not {c.backoff_ms!r}")
+    def under(self, path: str, issues: Iterable[ValidationIssue]) -> None:
+        """One entity's issues, placed at its path in the file."""
+        for issue in issues:
+            self.issues.append(ValidationIssue(f"{path}.{issue.path}" if issue.path else path, issue.message))
 
     def rule(self, path: str, r: RuleDraft) -> None:
-        known = KnownNames(frozenset(self.providers), frozenset(self.deployments), frozenset(self.chains))
-        for issue in rule_issues(r, known):
+        for issue in rule_issues(r, self.known):
             # The file says `when:` where the stored rule says `conditions`.
             where = issue.path.replace("conditions.", "when.", 1) if issue.path else ""
             self.issues.append(ValidationIssue(f"{path}.{where}" if where else path, issue.message))
-
-    def price(self, path: str, p: PriceDraft) -> None:
-        self.target(f"{path}.target", p.target)
-        for key in ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok"):
-            value = getattr(p, key)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int | float) or value < 0
-            ):
-                self.add(f"{path}.{key}", f"must be a number >= 0, not {value!r}")
 
 
 def validate_config(cfg: DesiredConfig) -> list[ValidationIssue]:

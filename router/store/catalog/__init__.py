@@ -14,7 +14,6 @@ from router.store.catalog._base import (
     CatalogError,
     Direction,
     known_names,
-    known_target_names,
     target_users,
 )
 from router.store.catalog.chains import (
@@ -97,7 +96,6 @@ __all__ = [
     "get_provider",
     "get_rule",
     "known_names",
-    "known_target_names",
     "list_all_rules",
     "list_chains",
     "list_deployments",

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.config.drafts import ValidationIssue
-from router.config.validate import KnownNames, target_ref_error
+from router.config.validate import KnownNames
 from router.store.audit import record_audit
 from router.store.db import AlreadyExistsError, StoreError
 from router.store.models import Chain, ChainTarget, Deployment, ModelPrice, Provider, Rule, Tenant
@@ -30,11 +30,6 @@ class CatalogError(StoreError):
 
 class CatalogConflict(CatalogError, AlreadyExistsError):
     """The name is taken."""
-
-
-def check(field: str, problem: str | None) -> None:
-    if problem is not None:
-        raise CatalogError(problem, field=field)
 
 
 async def changed(
@@ -72,21 +67,10 @@ def raise_first(issues: list[ValidationIssue], *, whole: str) -> None:
 
 async def known_names(session: AsyncSession) -> KnownNames:
     """The providers, deployments and chains a draft may refer to, as they stand in this transaction."""
-    providers, deployments = await known_target_names(session)
+    providers = frozenset((await session.scalars(select(Provider.name))).all())
+    deployments = frozenset((await session.scalars(select(Deployment.name))).all())
     chains = frozenset((await session.scalars(select(Chain.name))).all())
-    return KnownNames(frozenset(providers), frozenset(deployments), chains)
-
-
-async def known_target_names(session: AsyncSession) -> tuple[set[str], set[str]]:
-    """(provider names, deployment names) as they stand in this transaction."""
-    providers = set((await session.scalars(select(Provider.name))).all())
-    deployments = set((await session.scalars(select(Deployment.name))).all())
-    return providers, deployments
-
-
-async def check_target(session: AsyncSession, field: str, ref: str) -> None:
-    providers, deployments = await known_target_names(session)
-    check(field, target_ref_error(ref, providers, deployments))
+    return KnownNames(providers, deployments, chains)
 
 
 async def target_users(session: AsyncSession, matches: Callable[[str], bool]) -> list[str]:

@@ -10,20 +10,21 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from router.config.validate import name_error, target_ref_error
+from router.config.drafts import ChainDraft
+from router.config.validate import MAX_CHAIN_BACKOFF_MS, MAX_CHAIN_RETRIES, chain_issues
 from router.store.catalog._base import (
     CatalogConflict,
     CatalogError,
     Direction,
     changed,
-    check,
-    known_target_names,
+    known_names,
+    raise_first,
 )
 from router.store.db import NotFoundError
 from router.store.models import Chain, ChainTarget, Rule
 
-MAX_RETRIES = 10
-MAX_BACKOFF_MS = 60_000
+MAX_RETRIES = MAX_CHAIN_RETRIES
+MAX_BACKOFF_MS = MAX_CHAIN_BACKOFF_MS
 
 
 def chain_state(c: Chain) -> dict[str, Any]:
@@ -61,24 +62,8 @@ async def find_chain(session: AsyncSession, name: str) -> Chain | None:
 async def _check_chain_fields(
     session: AsyncSession, name: str, targets: Sequence[str], retries: int, backoff_ms: int
 ) -> None:
-    check("name", name_error(name))
-    if not targets:
-        raise CatalogError("a chain needs at least one target", field="targets")
-    providers, deployments = await known_target_names(session)
-    for i, ref in enumerate(targets):
-        if ref.startswith("chain/"):
-            raise CatalogError(f"chains may not contain chains ({ref!r})", field=f"targets[{i}]")
-        check(f"targets[{i}]", target_ref_error(ref, providers, deployments))
-        if ref in targets[:i]:
-            raise CatalogError(f"{ref!r} is listed twice", field=f"targets[{i}]")
-    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
-        raise CatalogError(f"must be a whole number from 0 to {MAX_RETRIES}", field="retries")
-    if (
-        isinstance(backoff_ms, bool)
-        or not isinstance(backoff_ms, int)
-        or not 0 <= backoff_ms <= MAX_BACKOFF_MS
-    ):
-        raise CatalogError(f"must be a whole number from 0 to {MAX_BACKOFF_MS}", field="backoff_ms")
+    draft = ChainDraft(name, tuple(targets), retries=retries, backoff_ms=backoff_ms)
+    raise_first(chain_issues(draft, await known_names(session)), whole="name")
 
 
 def _set_targets(chain: Chain, refs: Sequence[str]) -> None:

@@ -8,21 +8,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.store.catalog._base import CatalogConflict, CatalogError, changed, check_target
+from router.config.drafts import PriceDraft
+from router.config.validate import PRICE_FIELDS, price_issues
+from router.store.catalog._base import CatalogConflict, CatalogError, changed, known_names, raise_first
 from router.store.db import NotFoundError
 from router.store.models import ModelPrice
-
-PRICE_FIELDS = ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok")
 
 
 def price_state(p: ModelPrice) -> dict[str, Any]:
     return {"target": p.target, **{f: getattr(p, f) for f in PRICE_FIELDS}}
-
-
-def _check_amounts(values: dict[str, Any]) -> None:
-    for key, value in values.items():
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
-            raise CatalogError(f"must be a number >= 0, not {value!r}", field=key)
 
 
 async def list_prices(session: AsyncSession) -> list[ModelPrice]:
@@ -50,14 +44,14 @@ async def create_price(
     cache_write_per_mtok: float | None = None,
     actor: str = "cli",
 ) -> ModelPrice:
-    await check_target(session, "target", target)
     amounts = {
         "input_per_mtok": input_per_mtok,
         "output_per_mtok": output_per_mtok,
         "cache_read_per_mtok": cache_read_per_mtok,
         "cache_write_per_mtok": cache_write_per_mtok,
     }
-    _check_amounts(amounts)
+    draft = PriceDraft(target, input_per_mtok, output_per_mtok, cache_read_per_mtok, cache_write_per_mtok)
+    raise_first(price_issues(draft, await known_names(session)), whole="target")
     if await find_price(session, target) is not None:
         raise CatalogConflict(f"a price for {target!r} already exists", field="target")
     row = ModelPrice(target=target, **amounts)
@@ -86,7 +80,8 @@ async def update_price(
         "cache_write_per_mtok": cache_write_per_mtok,
     }
     values = {k: v for k, v in given.items() if not isinstance(v, EllipsisType)}
-    _check_amounts(values)
+    merged = {**price_state(row), **values}
+    raise_first(price_issues(PriceDraft(**merged), None), whole="target")
     if values.get("input_per_mtok", 0) is None or values.get("output_per_mtok", 0) is None:
         raise CatalogError("input and output prices may not be empty", field="input_per_mtok")
     for key, value in values.items():

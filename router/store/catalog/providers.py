@@ -10,19 +10,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from router.config.validate import (
-    RESERVED_PROVIDER_NAMES,
-    api_base_error,
-    extra_params_errors,
-    name_error,
-    provider_kind_error,
-)
+from router.config.drafts import DeploymentDraft, ProviderDraft
+from router.config.validate import deployment_issues, provider_issues
 from router.store.catalog._base import (
     DEPLOYMENT_PREFIX,
     CatalogConflict,
     CatalogError,
     changed,
-    check,
+    known_names,
+    raise_first,
     rename_refs,
     target_users,
 )
@@ -60,15 +56,8 @@ async def find_provider(session: AsyncSession, name: str) -> Provider | None:
 
 
 def _check_provider_fields(name: str, kind: str, api_base: str | None, extra: Mapping[str, Any]) -> None:
-    check("name", name_error(name))
-    if name in RESERVED_PROVIDER_NAMES:
-        raise CatalogError(f"{name!r} is reserved (it starts deployment/ and chain/ refs)", field="name")
-    check("kind", provider_kind_error(kind))
-    check("api_base", api_base_error(api_base))
-    if kind == "azure" and not api_base:
-        raise CatalogError("an azure provider needs api_base", field="api_base")
-    for key, problem in extra_params_errors(extra):
-        raise CatalogError(problem, field=f"extra_params.{key}" if key else "extra_params")
+    draft = ProviderDraft(name, kind, api_base=api_base, extra_params=extra)
+    raise_first(provider_issues(draft), whole="name")
 
 
 async def create_provider(
@@ -204,12 +193,11 @@ async def _provider_named(session: AsyncSession, name: str) -> Provider:
     return provider
 
 
-def _check_deployment_fields(name: str, deployment: str, model: str) -> None:
-    check("name", name_error(name))
-    if not deployment.strip():
-        raise CatalogError("must not be empty", field="deployment")
-    if not model.strip():
-        raise CatalogError("must not be empty", field="model")
+async def _check_deployment_fields(
+    session: AsyncSession, name: str, provider: str, deployment: str, model: str
+) -> None:
+    draft = DeploymentDraft(name, provider, deployment, model)
+    raise_first(deployment_issues(draft, await known_names(session)), whole="name")
 
 
 async def create_deployment(
@@ -222,7 +210,7 @@ async def create_deployment(
     api_version: str | None = None,
     actor: str = "cli",
 ) -> Deployment:
-    _check_deployment_fields(name, deployment, model)
+    await _check_deployment_fields(session, name, provider, deployment, model)
     owner = await _provider_named(session, provider)
     if await find_deployment(session, name) is not None:
         raise CatalogConflict(f"a deployment named {name!r} already exists", field="name")
@@ -254,7 +242,8 @@ async def update_deployment(
     new_name = row.name if isinstance(name, EllipsisType) else name
     new_dep = row.deployment if isinstance(deployment, EllipsisType) else deployment
     new_model = row.model if isinstance(model, EllipsisType) else model
-    _check_deployment_fields(new_name, new_dep, new_model)
+    new_provider = row.provider.name if isinstance(provider, EllipsisType) else provider
+    await _check_deployment_fields(session, new_name, new_provider, new_dep, new_model)
     if not isinstance(provider, EllipsisType) and provider != row.provider.name:
         row.provider = await _provider_named(session, provider)
     if new_name != row.name:
