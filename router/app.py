@@ -28,8 +28,13 @@ from router.gateway.errors import CONVERTED, handle_error, handle_http_exception
 from router.gateway.health import healthz, prometheus_metrics, readyz
 from router.gateway.messages import MessagesGateway
 from router.gateway.openapi import add_wire_schemas
+from router.gateway.telemetry import TelemetryRelay
+from router.identity.device import DeviceSignIn
 from router.identity.login import OidcLogins, oidc_callback
+from router.identity.members import MemberTokens
 from router.identity.oidc import OidcClient
+from router.identity.routes import SIGNIN_ROUTES, DeviceCompletion
+from router.identity.tokens import TokenSigner
 from router.lifecycle import Drain
 from router.observability.access import access_log_middleware
 from router.observability.logging import configure_logging, use_json
@@ -71,6 +76,8 @@ class Services:
     limiter: Limiter
     gateway: MessagesGateway
     drain: Drain
+    # Signed-in members' minted tokens and what the request path knows about them (identity/members.py).
+    members: MemberTokens | None = None
     _started: list[str] = field(default_factory=list)
 
     @classmethod
@@ -91,6 +98,13 @@ class Services:
             flush_interval=settings.usage_flush_interval,
         )
         limiter = Limiter(settings, db)
+        members = MemberTokens(
+            db,
+            TokenSigner(settings.secret_key or "", settings.public_url or "router"),
+            settings.signin_access_token_ttl,
+        )
+        # Revoked sign-ins and managed settings reload with every config version, like the routing snapshot.
+        snapshots.on_change(lambda config: members.rebuild(config.version))
 
         async def lookup(digest: str) -> Any:
             async with db.session() as session:
@@ -101,7 +115,7 @@ class Services:
             hub=hub,
             accounting=Accounting(recorder, limiter),
             limiter=limiter,
-            keys=KeyGuard(lookup),
+            keys=KeyGuard(lookup, members),
             cooldowns=Cooldowns(
                 after_failures=settings.cooldown_after_failures, seconds=settings.cooldown_seconds
             ),
@@ -109,7 +123,7 @@ class Services:
             first_byte_timeout=settings.upstream_first_byte_timeout,
         )
         drain = Drain(settings.shutdown_drain_seconds)
-        return cls(settings, db, cipher, hub, snapshots, recorder, limiter, gateway, drain)
+        return cls(settings, db, cipher, hub, snapshots, recorder, limiter, gateway, drain, members=members)
 
     async def start(self) -> None:
         self.drain.install()
@@ -192,6 +206,10 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     admin = build_admin(settings)
     # The one OIDC client and redirect route; each sign-in flow registers its completion handler on it.
     oidc_logins = OidcLogins(settings, services.db, OidcClient(settings))
+    assert services.members is not None
+    device = DeviceSignIn(settings, services.db, services.cipher, oidc_logins, services.members)
+    oidc_logins.register("device", DeviceCompletion(device))
+    telemetry = TelemetryRelay(settings)
 
     state = State(
         {
@@ -208,6 +226,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             "admin_sessions": admin.sessions,
             "drain": services.drain,
             "oidc_logins": oidc_logins,
+            "device_signin": device,
+            "members": services.members,
+            "telemetry": telemetry,
         }
     )
     app = Litestar(
@@ -219,12 +240,13 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             readyz,
             prometheus_metrics,
             oidc_callback,
+            *SIGNIN_ROUTES,
             *admin.route_handlers,
             *admin.static_files,
         ],
         state=state,
         on_startup=[services.start],
-        on_shutdown=[services.stop],
+        on_shutdown=[services.stop, telemetry.close],
         exception_handlers={
             **dict.fromkeys(CONVERTED, handle_error),
             HTTPException: handle_http_exception,

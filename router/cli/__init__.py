@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "key": ("router.cli.key", "key_group"),
     "route": ("router.cli.route", "route"),
     "serve": ("router.cli.serve", "serve_command"),
+    "signin": ("router.cli.signin", "signin_group"),
     "tenant": ("router.cli.tenant", "tenant_group"),
     "usage": ("router.cli.usage", "usage"),
     "usage-dead-letters": ("router.cli.dead_letters", "dead_letters_group"),

@@ -12,12 +12,22 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from typing import Protocol
 
+from router.identity.tokens import InvalidToken, looks_like_token
 from router.routing.model import KeySpec, RoutingConfig
 from router.store.keys import hash_key
 from router.wire.errors import AuthenticationError
 
 KeyLookup = Callable[[str], Awaitable[KeySpec | None]]
+
+
+class MemberTokenCheck(Protocol):
+    """Turns a minted access token into the stored hash of its member's sign-in key (identity/members.py),
+    in memory; raises when the token is forged, expired or its sign-in was revoked."""
+
+    def key_hash(self, token: str) -> str: ...
+
 
 _MISS_TTL = 2.0
 _MISS_CACHE_SIZE = 10_000
@@ -35,8 +45,10 @@ def key_from_headers(headers: Mapping[str, str]) -> str | None:
 
 
 class KeyGuard:
-    def __init__(self, lookup: KeyLookup) -> None:
+    def __init__(self, lookup: KeyLookup, tokens: MemberTokenCheck | None = None) -> None:
         self._lookup = lookup
+        # Claude Code signed in through the IdP sends a minted token instead of a key: the same Caller.
+        self._tokens = tokens
         # hash -> (KeySpec | None, monotonic expiry); only for keys the snapshot does not hold.
         self._extra: OrderedDict[str, tuple[KeySpec | None, float]] = OrderedDict()
         self._version = -1
@@ -47,7 +59,14 @@ class KeyGuard:
             raise AuthenticationError(
                 "missing API key: send it in the x-api-key header or as a Bearer token", should_retry=False
             )
-        digest = hash_key(key)
+        if self._tokens is not None and looks_like_token(key):
+            try:
+                digest = self._tokens.key_hash(key)
+            except InvalidToken as exc:
+                # A revoked or expired token: tell Claude Code to sign in again at once, not to retry.
+                raise AuthenticationError(str(exc), should_retry=False) from None
+        else:
+            digest = hash_key(key)
         spec = config.keys.get(digest)
         if spec is None:
             spec = await self._lookup_uncached(digest, config.version)

@@ -171,7 +171,10 @@ class OidcClient:
         app = self._authlib()
         try:
             async with app._get_oauth_client(**metadata) as client:
-                token = await client.refresh_token(metadata["token_endpoint"], refresh_token=refresh_token)
+                # No scope: RFC 6749 §6, the grant keeps what was first granted (asking again may be refused).
+                token = await client.refresh_token(
+                    metadata["token_endpoint"], refresh_token=refresh_token, scope=None
+                )
             claims: dict[str, Any] | None = None
             if token.get("id_token"):
                 parsed = await app.parse_id_token(
@@ -181,8 +184,10 @@ class OidcClient:
                 )
                 claims = dict(parsed) if parsed is not None else None
         except OAuthError as exc:
+            log.info("the IdP refused a refresh: %s %s", exc.error, exc.description)
             raise OidcError(f"the identity provider refused the refresh ({exc.error})") from exc
         except Exception as exc:  # network or a token that failed its checks
+            log.warning("an IdP refresh failed: %s", exc)
             raise OidcError("the identity provider could not confirm the sign-in") from exc
         if claims is None:
             claims = {"sub": subject}

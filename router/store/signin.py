@@ -303,6 +303,14 @@ async def member_key(session: AsyncSession, tenant_id: int, member: str, *, acto
     return key
 
 
+async def key_by_id(session: AsyncSession, key_id: int) -> ApiKey | None:
+    return await session.get(ApiKey, key_id)
+
+
+async def tenant_by_id(session: AsyncSession, tenant_id: int) -> Tenant | None:
+    return await session.get(Tenant, tenant_id)
+
+
 def new_session_id() -> str:
     return secrets.token_hex(16)
 
