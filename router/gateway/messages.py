@@ -16,6 +16,7 @@ import msgspec
 
 from router.gateway.attempts import Outcome, walk_route
 from router.gateway.auth import KeyGuard
+from router.gateway.capabilities import targets_able_to_serve
 from router.gateway.catalog import list_models
 from router.gateway.cooldown import Cooldowns
 from router.gateway.errors import as_api_error
@@ -235,7 +236,7 @@ class MessagesGateway:
         facts = request_facts(req, input_tokens=self._hub.estimate_tokens(body), member=caller.key.member)
         # Routing's errors reach the client through the one exception handler (gateway/errors.py).
         check_key_model(caller.key, req.model)
-        return self._resolver_for(config).resolve(caller.tenant.id, facts)
+        return targets_able_to_serve(self._resolver_for(config).resolve(caller.tenant.id, facts), req)
 
     async def _admit(self, caller: Caller) -> None:
         await self._limiter.admit(caller.key, caller.tenant)

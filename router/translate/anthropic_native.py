@@ -1,9 +1,14 @@
 """Pure helpers for Anthropic targets, which receive the client's raw body almost untouched.
 
-Only what routing requires changes: the model name, max_tokens (clamped to a cap, with the thinking
-budget kept below it as Anthropic requires), a temperature override, and thinking blocks that carry
-our synthetic signatures (produced from another provider's reasoning after a fallback): a real
-Anthropic model would reject their signatures, so they are dropped.
+Claude Code's gateway protocol asks for every body field to pass unchanged: new Claude Code features arrive
+as new top-level fields (`safeguards`, `context_management`, ...) and an allowlist would silently switch each
+off until someone edited it. So nothing is filtered; Anthropic's API judges the fields itself, and nothing
+here interprets them (no field steers the router).
+
+Only what routing requires changes: the model name, max_tokens (clamped to a cap, with the thinking budget
+kept below it as Anthropic requires), a temperature override, and thinking blocks that carry our synthetic
+signatures (produced from another provider's reasoning after a fallback): a real Anthropic model would
+reject their signatures, so they are dropped.
 """
 
 from __future__ import annotations
@@ -18,32 +23,6 @@ __all__ = ["prepare_native_request", "rewrite_model"]
 _MIN_THINKING_BUDGET: Final = 1024
 
 
-# Top-level fields of Anthropic's Messages API (GA and the betas Claude Code uses).
-ANTHROPIC_REQUEST_FIELDS: Final = frozenset(
-    {
-        "model",
-        "messages",
-        "max_tokens",
-        "system",
-        "metadata",
-        "stop_sequences",
-        "stream",
-        "temperature",
-        "top_p",
-        "top_k",
-        "tools",
-        "tool_choice",
-        "thinking",
-        "service_tier",
-        "container",
-        "mcp_servers",
-        "context_management",
-        "output_config",
-        "output_format",
-    }
-)
-
-
 def prepare_native_request(
     raw: Mapping[str, Any],
     *,
@@ -56,9 +35,7 @@ def prepare_native_request(
     Override "reasoning_effort" has no Anthropic equivalent and is ignored here.
     """
     overrides = overrides or {}
-    # Only what Anthropic's API takes: it refuses unknown top-level fields, and our clients may send
-    # fields for other targets (or fields meant to steer a proxy, which nothing here honours).
-    body = {key: value for key, value in raw.items() if key in ANTHROPIC_REQUEST_FIELDS}
+    body = dict(raw)
     body["model"] = model
 
     max_tokens = raw.get("max_tokens")

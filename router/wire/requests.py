@@ -295,6 +295,8 @@ class MessagesRequest(_Struct):
     service_tier: Any | None = None
     container: Any | None = None
     mcp_servers: Any | None = None
+    # Claude Code's auto mode asks the upstream to run its safety check; only Anthropic targets can.
+    safeguards: Any | None = None
 
     @property
     def effort(self) -> str | None:

@@ -5,6 +5,7 @@ Each test is named for the rule of the contract it proves; the fake upstream pla
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import timedelta
@@ -193,7 +194,9 @@ def test_upstream_501_is_not_supported_with_x_should_retry_false(live_router: Li
 def test_spent_member_budget_is_429_billing_error_saying_when_it_resets(live_router: LiveRouter) -> None:
     live_router.apply(OPENAI_ONLY)
     key = live_router.key("acme", "vera", budget_usd=0.0001)
-    live_router.upstream.script(Reply(text="pricey", input_tokens=100_000, output_tokens=1000), model="gpt-4.1")
+    live_router.upstream.script(
+        Reply(text="pricey", input_tokens=100_000, output_tokens=1000), model="gpt-4.1"
+    )
     assert _post(live_router, key, ASK).status_code == 200
 
     deadline = time.monotonic() + 5
@@ -220,7 +223,9 @@ def test_spent_member_budget_is_429_billing_error_saying_when_it_resets(live_rou
 def test_sdk_does_not_retry_a_billing_error(live_router: LiveRouter) -> None:
     live_router.apply(OPENAI_ONLY)
     key = live_router.key("acme", "wes", budget_usd=0.0001)
-    live_router.upstream.script(Reply(text="pricey", input_tokens=100_000, output_tokens=1000), model="gpt-4.1")
+    live_router.upstream.script(
+        Reply(text="pricey", input_tokens=100_000, output_tokens=1000), model="gpt-4.1"
+    )
     client = live_router.client(key)
     client.messages.create(**ASK)
     deadline = time.monotonic() + 5
@@ -237,3 +242,138 @@ def test_sdk_does_not_retry_a_billing_error(live_router: LiveRouter) -> None:
     # x-should-retry: false wins over the SDK's own "429 is retryable" (and retry-after's month-long wait).
     assert time.monotonic() - started < 30
     assert len(live_router.upstream.requests) == before
+
+
+# ---- pass-through ----------------------------------------------------------------------------------
+
+ANTHROPIC_ONLY = """
+providers:
+  - {name: ant, kind: anthropic, api_base: "${UPSTREAM}", api_key: "${ANTHROPIC_API_KEY}"}
+rules:
+  - {match: "*", target: ant/claude-sonnet-4-5}
+"""
+
+CLAUDE_CODE_HEADERS = {
+    "x-app": "cli",
+    "x-stainless-lang": "js",
+    "x-stainless-package-version": "0.99.0",
+    "x-stainless-retry-count": "0",
+    "x-stainless-some-future-header": "?",
+    "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14,some-future-beta-2099-01-01",
+}
+
+
+def test_unknown_headers_and_body_fields_never_fail_a_request(routed: Routed) -> None:
+    body = {**ASK, "some_future_field": {"x": 1}, "another_one": [1, 2]}
+    with routed.router.http() as http:
+        response = http.post(
+            "/v1/messages", json=body, headers={"x-api-key": routed.key, **CLAUDE_CODE_HEADERS}
+        )
+    assert response.status_code == 200, response.text
+
+
+def test_anthropic_targets_get_the_body_and_betas_unchanged(live_router: LiveRouter) -> None:
+    live_router.apply(ANTHROPIC_ONLY)
+    key = live_router.key("acme", "xena")
+    body = {
+        **ASK,
+        "model": "claude-sonnet-4-5",
+        "system": [{"type": "text", "text": "be brief", "cache_control": {"type": "ephemeral"}}],
+        "metadata": {"user_id": "u-1"},
+        "context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]},
+        "output_config": {"effort": "high"},
+        "some_future_field": {"nested": [1, "two", None]},
+        "tags": {"project": "router"},
+    }
+    with live_router.http() as http:
+        response = http.post("/v1/messages", json=body, headers={"x-api-key": key, **CLAUDE_CODE_HEADERS})
+    assert response.status_code == 200, response.text
+
+    sent = live_router.upstream.requests_for(kind="anthropic")[-1]
+    # Only the model may change (it is the target's own name here too, and max_tokens is within caps).
+    assert sent.json == {**body, "model": "claude-sonnet-4-5"}
+    assert sent.headers["anthropic-beta"] == CLAUDE_CODE_HEADERS["anthropic-beta"]
+    assert sent.headers["x-api-key"] == "sk-ant-provider-credential"
+
+
+# ---- auto mode's safeguards ------------------------------------------------------------------------
+
+SAFEGUARDS = {"auto_mode": {"enabled": True}}
+RESULTS = {"auto_mode": {"verdict": "allow"}}
+AUTO_BETA = {"anthropic-beta": "claude-code-20250219,auto-mode-safeguards-2099-01-01"}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_safeguards_and_their_results_pass_through_anthropic_targets(
+    live_router: LiveRouter, stream: bool
+) -> None:
+    live_router.apply(ANTHROPIC_ONLY)
+    key = live_router.key("acme", "yuri")
+    live_router.upstream.script(
+        Reply(text="ok", extra={"safeguard_results": RESULTS}), model="claude-sonnet-4-5"
+    )
+    with live_router.http() as http:
+        response = http.post(
+            "/v1/messages",
+            json={**ASK, "stream": stream, "safeguards": SAFEGUARDS},
+            headers={"x-api-key": key, **AUTO_BETA},
+        )
+    assert response.status_code == 200, response.text
+
+    sent = live_router.upstream.requests_for(kind="anthropic")[-1]
+    assert sent.json["safeguards"] == SAFEGUARDS
+    assert sent.headers["anthropic-beta"] == AUTO_BETA["anthropic-beta"]
+    if stream:
+        deltas = [
+            json.loads(line[len("data: ") :])
+            for line in response.text.splitlines()
+            if line.startswith("data: ") and '"message_delta"' in line
+        ]
+        assert [d["safeguard_results"] for d in deltas] == [RESULTS]
+    else:
+        assert response.json()["safeguard_results"] == RESULTS
+
+
+@pytest.mark.parametrize("kind", ["openai", "azure", "gemini"])
+def test_safeguards_on_a_target_that_cannot_run_them_is_a_400_naming_safeguards(
+    live_router: LiveRouter, kind: str
+) -> None:
+    from tests.e2e.conftest import CASES
+
+    live_router.apply(CASES[kind].yaml)
+    key = live_router.key("acme", "zoe")
+    with live_router.http() as http:
+        response = http.post(
+            "/v1/messages", json={**ASK, "safeguards": SAFEGUARDS}, headers={"x-api-key": key, **AUTO_BETA}
+        )
+
+    status, error_type, message = _error(response)
+    assert (status, error_type) == (400, "invalid_request_error")
+    assert "safeguards" in message
+    assert live_router.upstream.requests == []  # refused before any upstream, never silently dropped
+
+
+def test_safeguards_are_served_by_the_anthropic_targets_of_a_mixed_chain(live_router: LiveRouter) -> None:
+    live_router.apply(
+        """
+providers:
+  - {name: oai, kind: openai, api_base: "${UPSTREAM}/v1", api_key: "${OPENAI_API_KEY}"}
+  - {name: ant, kind: anthropic, api_base: "${UPSTREAM}", api_key: "${ANTHROPIC_API_KEY}"}
+chains:
+  - {name: mixed, targets: [oai/gpt-4.1, ant/claude-sonnet-4-5]}
+rules:
+  - {match: "*", chain: mixed}
+"""
+    )
+    key = live_router.key("acme", "abe")
+    live_router.upstream.script(
+        Reply(text="ok", extra={"safeguard_results": RESULTS}), model="claude-sonnet-4-5"
+    )
+
+    response = _post(live_router, key, {**ASK, "safeguards": SAFEGUARDS})
+
+    assert response.status_code == 200 and response.json()["safeguard_results"] == RESULTS
+    assert [r.kind for r in live_router.upstream.requests] == ["anthropic"]
+    # Without safeguards the chain's order holds.
+    assert _post(live_router, key, ASK).status_code == 200
+    assert live_router.upstream.requests[-1].kind == "openai"

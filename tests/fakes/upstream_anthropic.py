@@ -76,6 +76,7 @@ class AnthropicFormat(WireFormat):
             "stop_reason": self._stop_reason(reply),
             "stop_sequence": None,
             "usage": _start_usage(usage_for(reply, call)),
+            **reply.extra,
         }
 
     def stream(self, reply: Reply, call: Call) -> list[bytes]:
@@ -103,6 +104,7 @@ class AnthropicFormat(WireFormat):
         delta: dict[str, Any] = {"delta": {"stop_reason": self._stop_reason(reply), "stop_sequence": None}}
         if reply.stream_usage:
             delta["usage"] = {"output_tokens": usage.output}
+        delta.update(reply.extra)
         frames.append(_event("message_delta", delta))
         frames.append(_event("message_stop", {}))
         return frames

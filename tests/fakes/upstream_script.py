@@ -42,6 +42,9 @@ class Reply:
     chunk_delay: float = (
         0.0  # seconds between streamed chunks: gives disconnect tests a stream to walk away from
     )
+    # Anthropic only: top-level fields the Message carries besides the usual ones (auto mode's
+    # `safeguard_results`, say); a stream carries them on its message_delta.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def finish_reason(self) -> str:
         if self.finish is not None:

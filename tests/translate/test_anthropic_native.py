@@ -86,7 +86,7 @@ def test_rewrite_model_on_messages_and_message_start_only() -> None:
     assert rewrite_model(delta, "alias") is delta
 
 
-def test_fields_anthropic_does_not_take_are_dropped_and_its_own_kept() -> None:
+def test_every_top_level_field_passes_unchanged() -> None:
     raw = {
         "model": "claude-sonnet-4-5",
         "max_tokens": 100,
@@ -98,5 +98,5 @@ def test_fields_anthropic_does_not_take_are_dropped_and_its_own_kept() -> None:
         "some_future_field": 1,
     }
     body = prepare_native_request(raw, model="claude-sonnet-4-5-20250929", max_tokens_cap=None)
-    assert set(body) == {"model", "max_tokens", "messages", "context_management", "output_config"}
-    assert body["model"] == "claude-sonnet-4-5-20250929"
+    # Gateway protocol: body fields pass to the upstream as sent; only the model (and caps) change.
+    assert body == {**raw, "model": "claude-sonnet-4-5-20250929"}
