@@ -38,6 +38,7 @@ from router.identity.tokens import TokenSigner
 from router.lifecycle import Drain
 from router.observability.access import access_log_middleware
 from router.observability.logging import configure_logging, use_json
+from router.observability.tracing import Tracing
 from router.providers.hub import ProviderHub
 from router.settings import Settings, get_settings
 from router.store.crypto import CredentialCipher, resolve_secret_key
@@ -78,6 +79,7 @@ class Services:
     drain: Drain
     # Signed-in members' minted tokens and what the request path knows about them (identity/members.py).
     members: MemberTokens | None = None
+    tracing: Tracing | None = None
     _started: list[str] = field(default_factory=list)
 
     @classmethod
@@ -110,7 +112,17 @@ class Services:
             async with db.session() as session:
                 return await find_key_by_hash(session, digest)
 
+        tracing = (
+            Tracing.create(
+                settings.otel_exporter_otlp_endpoint,
+                service_name=settings.otel_service_name,
+                capture_content=settings.otel_capture_content,
+            )
+            if settings.otel_exporter_otlp_endpoint
+            else None
+        )
         gateway = MessagesGateway(
+            tracing=tracing,
             snapshots=snapshots,
             hub=hub,
             accounting=Accounting(recorder, limiter),
@@ -123,7 +135,19 @@ class Services:
             first_byte_timeout=settings.upstream_first_byte_timeout,
         )
         drain = Drain(settings.shutdown_drain_seconds)
-        return cls(settings, db, cipher, hub, snapshots, recorder, limiter, gateway, drain, members=members)
+        return cls(
+            settings,
+            db,
+            cipher,
+            hub,
+            snapshots,
+            recorder,
+            limiter,
+            gateway,
+            drain,
+            members=members,
+            tracing=tracing,
+        )
 
     async def start(self) -> None:
         self.drain.install()
@@ -162,6 +186,8 @@ class Services:
         await self.limiter.stop()
         await self.hub.close()
         await self.db.dispose()
+        if self.tracing is not None:
+            await self.tracing.shutdown()
 
     async def readiness(self) -> dict[str, bool]:
         try:
@@ -253,7 +279,12 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             Exception: handle_unexpected,
             **admin.exception_handlers,
         },
-        middleware=[access_log_middleware(log_bodies=settings.log_requests), *admin.middleware],
+        middleware=[
+            access_log_middleware(log_bodies=settings.log_requests),
+            # Inside the access log's middleware: the server span reads the same request's access note.
+            *([services.tracing.middleware()] if services.tracing is not None else []),
+            *admin.middleware,
+        ],
         template_config=admin.template_config,
         request_max_body_size=settings.max_request_bytes,
         compression_config=CompressionConfig(backend="gzip", minimum_size=4096, exclude=["/v1"]),

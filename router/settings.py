@@ -17,7 +17,11 @@ DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///router.db"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ROUTER_", env_file=".env", extra="ignore")
+    # populate_by_name: the OTEL_* fields below are read from OpenTelemetry's own variable names, and code
+    # (tests) may still pass them by field name.
+    model_config = SettingsConfigDict(
+        env_prefix="ROUTER_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     database_url: str = DEFAULT_SQLITE_URL
     # `router serve` applies pending migrations before listening. Off in production, where a job runs
@@ -30,6 +34,15 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = "127.0.0.1"
     secret_key: str | None = Field(default=None, repr=False)
     log_level: str = "INFO"
+    # OpenTelemetry, under the standard variable names: traces are exported over OTLP/HTTP only when the
+    # endpoint is set (the SDK's other OTEL_* variables apply as usual); prompt text only when opted in.
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    otel_service_name: str = Field(default="router", validation_alias="OTEL_SERVICE_NAME")
+    otel_capture_content: bool = Field(
+        default=False, validation_alias="OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+    )
     # "auto": JSON lines unless stderr is a terminal, where a readable line per record is easier to follow.
     log_format: Literal["auto", "json", "text"] = "auto"
     redis_url: str | None = None

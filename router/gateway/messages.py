@@ -20,6 +20,7 @@ from router.gateway.capabilities import targets_able_to_serve
 from router.gateway.catalog import list_models
 from router.gateway.cooldown import Cooldowns
 from router.gateway.errors import as_api_error
+from router.observability.tracing import AttemptSpan, Tracing
 from router.providers.base import EventStream, ProviderError, UpstreamCall
 from router.providers.hub import ProviderHub
 from router.providers.policy import client_error
@@ -64,6 +65,7 @@ class MessagesGateway:
         cooldowns: Cooldowns,
         upstream_timeout: float,
         first_byte_timeout: float,
+        tracing: Tracing | None = None,
     ) -> None:
         self._snapshots = snapshots
         self._hub = hub
@@ -73,6 +75,8 @@ class MessagesGateway:
         self._cooldowns = cooldowns
         self._timeout = upstream_timeout
         self._first_byte_timeout = first_byte_timeout
+        # None unless OpenTelemetry export is configured: then every attempt gets a CLIENT span.
+        self._tracing = tracing
         self._resolver: Resolver | None = None
 
     # -- the snapshot ---------------------------------------------------------------------------------
@@ -125,7 +129,9 @@ class MessagesGateway:
         upstream_call = self._calls(req, body, route, headers, request_id, first_byte_timeout)
 
         if not req.stream:
-            outcome = await walk_route(route, self._cooldowns, lambda t: self._hub.complete(upstream_call(t)))
+            outcome = await walk_route(
+                route, self._cooldowns, lambda t: self._complete(upstream_call(t), body)
+            )
             ex.attempts.extend(outcome.attempts)
             if outcome.result is None:
                 raise self._failed(ex, outcome, body)
@@ -134,25 +140,58 @@ class MessagesGateway:
             self._accounting.finish(ex, status=200, error_type=None, outcome="ok")
             return _encode(outcome.result)
 
-        async def open_stream(target: Target) -> tuple[EventStream, list[StreamEvent]]:
-            stream = self._hub.stream(upstream_call(target))
+        async def open_stream(target: Target) -> tuple[EventStream, list[StreamEvent], AttemptSpan | None]:
+            call = upstream_call(target)
+            span = self._attempt_span(call, body)
+            stream = self._hub.stream(call)
             try:
                 first = await stream.next_batch()
-            except BaseException:
+            except BaseException as exc:
                 await stream.aclose()
+                if span is not None:
+                    span.fail(_error_type(exc))
+                    span.end()
                 raise
-            return stream, first
+            if span is not None:
+                span.observe(first)
+            return stream, first, span
 
         opened = await walk_route(route, self._cooldowns, open_stream)
         ex.attempts.extend(opened.attempts)
         if opened.result is None:
             raise self._failed(ex, opened, body)
         ex.target = opened.target
-        stream, first = opened.result
-        return self._relay(ex, stream, first)
+        stream, first, span = opened.result
+        return self._relay(ex, stream, first, span)
+
+    def _attempt_span(self, call: UpstreamCall, body: bytes) -> AttemptSpan | None:
+        if self._tracing is None:
+            return None
+        target = call.target
+        return self._tracing.start_attempt(
+            kind=target.provider.kind,
+            target_ref=target.ref,
+            upstream_model=target.upstream_model,
+            content=body,
+        )
+
+    async def _complete(self, call: UpstreamCall, body: bytes) -> dict[str, Any]:
+        span = self._attempt_span(call, body)
+        if span is None:
+            return await self._hub.complete(call)
+        try:
+            result = await self._hub.complete(call)
+        except BaseException as exc:
+            span.fail(_error_type(exc))
+            raise
+        else:
+            span.answer(result)
+            return result
+        finally:
+            span.end()
 
     async def _relay(
-        self, ex: Exchange, stream: EventStream, first: list[StreamEvent]
+        self, ex: Exchange, stream: EventStream, first: list[StreamEvent], span: AttemptSpan | None = None
     ) -> AsyncIterator[bytes]:
         """SSE frames to the client, one write per upstream chunk; a failure after the first byte ends the
         stream with an `error` event."""
@@ -161,6 +200,8 @@ class MessagesGateway:
             batch = first
             while True:
                 ex.observe(batch)
+                if span is not None and batch is not first:
+                    span.observe(batch)
                 yield b"".join([encode_event(event) for event in batch])
                 try:
                     batch = await stream.next_batch()
@@ -172,6 +213,10 @@ class MessagesGateway:
             yield encode_error_event(error_type, client_error(exc).message)
         finally:
             ex.end_stream(cancelled=outcome == "client_cancelled", upstream_estimated=stream.usage_estimated)
+            if span is not None:
+                if error_type is not None or outcome == "client_cancelled":
+                    span.fail(error_type or "client_cancelled")
+                span.end()
             await stream.aclose()
             self._accounting.finish(ex, status=status, error_type=error_type, outcome=outcome)
 
@@ -255,3 +300,8 @@ class MessagesGateway:
             )
         self._accounting.finish(ex, status=api_error.status, error_type=api_error.error_type, outcome="error")
         return api_error
+
+
+def _error_type(exc: BaseException) -> str:
+    """A failed attempt's `error.type`: our error type for an upstream's answer, else the exception's name."""
+    return exc.error_type if isinstance(exc, ProviderError) else type(exc).__name__

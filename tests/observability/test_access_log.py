@@ -25,7 +25,9 @@ SECRET_PROMPT = "the launch code is 0000"
 
 
 def _access_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "router.access" and getattr(r, "path", "").startswith("/v1")]
+    return [
+        r for r in caplog.records if r.name == "router.access" and getattr(r, "path", "").startswith("/v1")
+    ]
 
 
 def _ask(router: LiveRouter, key: str, *, stream: bool) -> str:
@@ -53,11 +55,13 @@ def test_each_request_logs_one_json_line_with_its_route_tokens_and_no_prompt(
     live_router.upstream.script(Reply(text="hello there", input_tokens=21, output_tokens=3))
     with caplog.at_level(logging.INFO, logger="router.access"):
         request_id = _ask(live_router, key, stream=stream)
-    (record,) = _access_lines(caplog)
+        (record,) = _access_lines(caplog)
     line = json.loads(JsonFormatter().format(record))
     assert line["logger"] == "router.access" and line["request_id"] == request_id
     assert line["method"] == "POST" and line["path"] == "/v1/messages" and line["status"] == 200
-    assert line["tenant"] == "acme" and key.startswith(line["key_prefix"]) and len(line["key_prefix"]) < len(key)
+    assert (
+        line["tenant"] == "acme" and key.startswith(line["key_prefix"]) and len(line["key_prefix"]) < len(key)
+    )
     assert line["model"] == "claude-sonnet-4-5" and line["target"] == "oai/gpt-4.1"
     assert line["input_tokens"] == 21 and line["output_tokens"] == 3 and line["stream"] is stream
     assert isinstance(line["latency_ms"], int) and line["latency_ms"] >= 0
@@ -74,7 +78,7 @@ def test_prompts_are_logged_only_when_asked(
     router.upstream.script(Reply(text="hi"))
     with caplog.at_level(logging.INFO, logger="router.access"):
         _ask(router, key, stream=False)
-    (record,) = _access_lines(caplog)
+        (record,) = _access_lines(caplog)
     assert SECRET_PROMPT in record.__dict__["request_body"]
 
 
@@ -83,9 +87,11 @@ def test_a_refused_request_is_logged_with_its_status(
 ) -> None:
     with caplog.at_level(logging.INFO, logger="router.access"), live_router.http() as http:
         response = http.post("/v1/messages", headers={"x-api-key": "sk-rt-wrong"}, json={})
+        (record,) = _access_lines(caplog)
     assert response.status_code == 401
-    (record,) = _access_lines(caplog)
-    assert record.__dict__["status"] == 401 and record.__dict__["request_id"] == response.headers["request-id"]
+    assert (
+        record.__dict__["status"] == 401 and record.__dict__["request_id"] == response.headers["request-id"]
+    )
 
 
 def test_probes_are_not_logged_at_info(live_router: LiveRouter, caplog: pytest.LogCaptureFixture) -> None:
