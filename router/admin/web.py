@@ -72,6 +72,7 @@ def render(
     full: dict[str, Any] = {
         "admin": session.username if session else None,
         "admin_role": session.principal.role.value if session else None,
+        "admin_scoped": bool(session and session.principal.scoped),
         "csrf_token": admin_keys(request).csrf_token(nonce),
         "is_htmx": is_htmx(request),
         "path": request.url.path,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 from router.routing.model import KeySpec, Limits
 from router.store.audit import record_audit
 from router.store.db import NotFoundError, StoreError, as_utc
-from router.store.models import ApiKey, utcnow
+from router.store.models import ApiKey, Tenant, utcnow
 from router.store.tenants import check_limits, get_tenant
 from router.store.version import bump_config_version
 
@@ -79,6 +79,17 @@ def key_state(key: ApiKey) -> dict[str, Any]:
     }
 
 
+def check_within_tenant(tenant: Tenant, rpm: Any, tpm: Any, budget_usd: Any) -> None:
+    """A member's key never gets more than its tenant has (a tenant-admin delegates within the tenant)."""
+    for label, value, ceiling in (
+        ("rpm", rpm, tenant.rpm),
+        ("tpm", tpm, tenant.tpm),
+        ("budget_usd", budget_usd, tenant.budget_usd),
+    ):
+        if isinstance(value, int | float) and ceiling is not None and value > ceiling:
+            raise ValueError(f"{label} {value:g} is more than tenant {tenant.name}'s {ceiling:g}")
+
+
 def key_spec(key: ApiKey) -> KeySpec:
     """What the request path knows about a key."""
     return KeySpec(
@@ -113,6 +124,7 @@ async def create_key(
         raise ValueError("the member name is longer than 200 characters")
     check_limits(rpm, tpm, budget_usd)
     tenant = await get_tenant(session, tenant_name)
+    check_within_tenant(tenant, rpm, tpm, budget_usd)
     while True:
         plaintext = generate_key()
         prefix = key_prefix(plaintext)
@@ -220,6 +232,9 @@ async def set_key_limits(
     if key.revoked_at is not None:
         raise StoreError(f"key {key.prefix} is revoked")
     check_limits(rpm, tpm, budget_usd)
+    tenant = await session.get(Tenant, key.tenant_id)
+    if tenant is not None:
+        check_within_tenant(tenant, rpm, tpm, budget_usd)
     before = key_state(key)
     if not isinstance(rpm, EllipsisType):
         key.rpm = rpm

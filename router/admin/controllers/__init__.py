@@ -13,6 +13,7 @@ from router.admin.controllers.providers import ProvidersController
 from router.admin.controllers.rules import RulesController
 from router.admin.controllers.tenants import TenantsController
 from router.admin.controllers.usage import RequestsController, UsageController
+from router.admin.controllers.users import UsersController
 
 ROUTE_HANDLERS: list[Any] = [
     LoginController,
@@ -25,4 +26,5 @@ ROUTE_HANDLERS: list[Any] = [
     UsageController,
     RequestsController,
     AuditController,
+    UsersController,
 ]
