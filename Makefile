@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test install install-dev browser tools axe idp lint typecheck bench clean
+.PHONY: run test install install-dev browser tools axe idp deploy-tools lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,7 +50,17 @@ idp:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null) || \
 	  echo "tmux is not installed: the Claude Code sign-in test will skip (apt-get install tmux)"; }
 
-test: install-dev browser tools axe idp
+# Debian's docker-compose (`config` checks deploy/compose.yaml without an engine) and kubectl (`kustomize`
+# renders deploy/kubernetes; it ships with this machine image, Debian's kubernetes-client elsewhere).
+deploy-tools:
+	@command -v docker-compose >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null) || \
+	  echo "docker-compose is not installed: the compose checks will skip (apt-get install docker-compose)"; }
+	@command -v kubectl >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client >/dev/null) || \
+	  echo "kubectl is not installed: the Kubernetes manifest checks will skip"; }
+
+test: install-dev browser tools axe idp deploy-tools
 	$(BIN)/python -m pytest -q
 
 lint:
