@@ -1,6 +1,7 @@
 """The one place the service is assembled: `create_app()` builds the Litestar app that uvicorn and tests run.
 
-Shared services live on `app.state` (settings, db, cipher, snapshots, hub, recorder, limiter, gateway);
+Handlers get the shared services by dependency injection (router/dependencies.py); `app.state` still
+carries them for the admin's helpers and the middleware (settings, db, cipher, snapshots, hub, gateway...);
 start-up and shutdown order matters and is spelled out in `Services.start` / `Services.stop`.
 """
 
@@ -21,6 +22,7 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 
 from router.admin import build_admin, first_run_setup_token
+from router.dependencies import app_dependencies
 from router.gateway.auth import KeyGuard
 from router.gateway.controller import MessagesController, probe_root, root
 from router.gateway.cooldown import Cooldowns
@@ -271,6 +273,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             *admin.static_files,
         ],
         state=state,
+        dependencies=app_dependencies(
+            settings=settings, db=services.db, snapshots=services.snapshots, gateway=services.gateway
+        ),
         on_startup=[services.start],
         on_shutdown=[services.stop, telemetry.close],
         exception_handlers={

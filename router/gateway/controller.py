@@ -1,4 +1,4 @@
-"""The /v1 HTTP edge: thin handlers that hand headers and body to the MessagesGateway."""
+"""The /v1 HTTP edge: thin handlers that hand headers and body to the MessagesGateway (injected)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,6 @@ from router.gateway.openapi import CountTokensOperation, MessagesOperation
 from router.wire.responses import new_request_id
 
 JSON = "application/json"
-
-
-def _gateway(request: Request[Any, Any, State]) -> MessagesGateway:
-    gateway: MessagesGateway = request.app.state.gateway
-    return gateway
 
 
 def _request_id(request: Request[Any, Any, State]) -> str:
@@ -37,9 +32,10 @@ class MessagesController(Controller):
         summary="Create a Message (Anthropic Messages API)",
         operation_class=MessagesOperation,
     )
-    async def create_message(self, request: Request[Any, Any, State]) -> Response[bytes] | Stream:
+    async def create_message(
+        self, request: Request[Any, Any, State], gateway: MessagesGateway
+    ) -> Response[bytes] | Stream:
         request_id = _request_id(request)
-        gateway = _gateway(request)
         caller = await gateway.authenticate(request.headers)
         body = await request.body()
         result = await gateway.messages(caller, request.headers, body, request_id)
@@ -58,18 +54,21 @@ class MessagesController(Controller):
         summary="Count the tokens of a Messages request",
         operation_class=CountTokensOperation,
     )
-    async def count_tokens(self, request: Request[Any, Any, State]) -> Response[bytes]:
+    async def count_tokens(
+        self, request: Request[Any, Any, State], gateway: MessagesGateway
+    ) -> Response[bytes]:
         request_id = _request_id(request)
-        gateway = _gateway(request)
         caller = await gateway.authenticate(request.headers)
         body = await request.body()
         result = await gateway.count_tokens(caller, request.headers, body, request_id)
         return Response(result, media_type=JSON, headers={"request-id": request_id})
 
     @get("/models", summary="List the models this key may ask for")
-    async def list_models(self, request: Request[Any, Any, State]) -> Response[bytes]:
+    async def list_models(
+        self, request: Request[Any, Any, State], gateway: MessagesGateway
+    ) -> Response[bytes]:
         request_id = _request_id(request)
-        result = await _gateway(request).models(request.headers)
+        result = await gateway.models(request.headers)
         return Response(result, media_type=JSON, headers={"request-id": request_id})
 
 

@@ -9,6 +9,7 @@ from litestar import Request, Response, get
 from litestar.datastructures import State
 
 from router.observability import metrics
+from router.settings import Settings
 
 
 @get("/healthz", include_in_schema=False)
@@ -30,9 +31,9 @@ async def readyz(request: Request[Any, Any, State]) -> Response[dict[str, object
 
 
 @get("/metrics", include_in_schema=False)
-async def prometheus_metrics(request: Request[Any, Any, State]) -> Response[bytes]:
+async def prometheus_metrics(request: Request[Any, Any, State], settings: Settings) -> Response[bytes]:
     """Prometheus text format; needs `Authorization: Bearer <ROUTER_METRICS_TOKEN>` or an admin session."""
-    token = request.app.state.settings.metrics_token
+    token = settings.metrics_token
     auth = request.headers.get("authorization", "")
     allowed = bool(token) and hmac.compare_digest(auth.encode(), f"Bearer {token}".encode())
     if not allowed:

@@ -26,7 +26,7 @@ from router.providers.hub import ProviderHub
 from router.providers.policy import client_error
 from router.routing.errors import RoutingError
 from router.routing.facts import request_facts
-from router.routing.model import KeySpec, Route, RoutingConfig, Target, TenantSpec
+from router.routing.model import KeySpec, Route, RoutingConfig, SnapshotSource, Target, TenantSpec
 from router.routing.resolve import Resolver, check_key_model
 from router.usage.accounting import Accounting, Exchange
 from router.usage.limits import Limiter
@@ -57,7 +57,7 @@ class MessagesGateway:
     def __init__(
         self,
         *,
-        snapshots: Any,
+        snapshots: SnapshotSource,
         hub: ProviderHub,
         accounting: Accounting,
         limiter: Limiter,
@@ -82,7 +82,7 @@ class MessagesGateway:
     # -- the snapshot ---------------------------------------------------------------------------------
 
     def _config(self) -> RoutingConfig:
-        config: RoutingConfig | None = self._snapshots.current
+        config = self._snapshots.current
         if config is None:
             raise ApiInternalError("the router has no configuration yet: its database has not been reachable")
         return config

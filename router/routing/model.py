@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 MatchKind = Literal["exact", "glob", "regex"]
 
@@ -194,3 +194,11 @@ class Route:
     targets: tuple[Target, ...]
     chain: ChainSpec | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+
+
+class SnapshotSource(Protocol):
+    """Where the request path reads the current routing configuration (store/snapshot.py: SnapshotHolder);
+    None until the database has been reachable once."""
+
+    @property
+    def current(self) -> RoutingConfig | None: ...

@@ -20,11 +20,10 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.store.audit import record_audit
+from router.store.audit import changed
 from router.store.db import AlreadyExistsError, NotFoundError
 from router.store.models import AdminSessionRow, AdminUser, AdminUserTenant, Tenant, utcnow
 from router.store.throttle import clear_failures
-from router.store.version import bump_config_version
 
 OWNER = "owner"
 MIN_PASSWORD_LENGTH = 8
@@ -141,17 +140,7 @@ async def _changed(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> None:
-    await bump_config_version(session)
-    await record_audit(
-        session,
-        actor=actor,
-        action=action,
-        object_type="admin_user",
-        object_id=str(user.id),
-        object_name=user.username,
-        before=before,
-        after=after,
-    )
+    await changed(session, actor, action, "admin_user", user.id, user.username, before, after)
 
 
 async def create_user(

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.models import AuditEntry
+from router.store.version import bump_config_version
 
 REDACTED = "***"
 
@@ -45,6 +46,35 @@ def redact(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)
+
+
+async def changed(
+    session: AsyncSession,
+    actor: str,
+    action: str,
+    object_type: str,
+    row_id: int,
+    name: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    tenant_id: int | None = None,
+) -> None:
+    """The one audit-and-bump step of every configuration change (catalog, tenants, keys, admins): flush,
+    bump the config version so every process rebuilds its snapshot, and write the audit entry, all in the
+    caller's transaction."""
+    await session.flush()
+    await bump_config_version(session)
+    await record_audit(
+        session,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=str(row_id),
+        object_name=name,
+        before=before,
+        after=after,
+        tenant_id=tenant_id,
+    )
 
 
 async def record_audit(

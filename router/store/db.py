@@ -17,6 +17,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+# The session type handlers are given (router/dependencies.py): the name keeps SQLAlchemy inside store/.
+DbSession = AsyncSession
+
 log = logging.getLogger(__name__)
 
 # Milliseconds a SQLite writer waits for another writer's lock before failing.

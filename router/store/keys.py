@@ -19,11 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from router.routing.model import KeySpec, Limits
-from router.store.audit import record_audit
+from router.store.audit import changed
 from router.store.db import NotFoundError, StoreError, as_utc
 from router.store.models import ApiKey, Tenant, utcnow
 from router.store.tenants import check_limits, get_tenant
-from router.store.version import bump_config_version
 
 KEY_PREFIX = "sk-rt-"
 KEY_RANDOM_CHARS = 40
@@ -144,19 +143,7 @@ async def create_key(
         budget_usd=budget_usd,
     )
     session.add(key)
-    await session.flush()
-    await bump_config_version(session)
-    await record_audit(
-        session,
-        actor=actor,
-        action="create",
-        object_type="api_key",
-        object_id=str(key.id),
-        object_name=key.prefix,
-        before=None,
-        after=key_state(key),
-        tenant_id=tenant.id,
-    )
+    await changed(session, actor, "create", "api_key", key.id, key.prefix, None, key_state(key), tenant.id)
     key.tenant = tenant
     return key, plaintext
 
@@ -201,18 +188,8 @@ async def revoke_key(session: AsyncSession, prefix: str, *, actor: str = "cli") 
         return key
     before = key_state(key)
     key.revoked_at = utcnow()
-    await session.flush()
-    await bump_config_version(session)
-    await record_audit(
-        session,
-        actor=actor,
-        action="revoke",
-        object_type="api_key",
-        object_id=str(key.id),
-        object_name=key.prefix,
-        before=before,
-        after=key_state(key),
-        tenant_id=key.tenant_id,
+    await changed(
+        session, actor, "revoke", "api_key", key.id, key.prefix, before, key_state(key), key.tenant_id
     )
     return key
 
@@ -247,19 +224,7 @@ async def set_key_limits(
     after = key_state(key)
     if after == before:
         return key
-    await session.flush()
-    await bump_config_version(session)
-    await record_audit(
-        session,
-        actor=actor,
-        action="update",
-        object_type="api_key",
-        object_id=str(key.id),
-        object_name=key.prefix,
-        before=before,
-        after=after,
-        tenant_id=key.tenant_id,
-    )
+    await changed(session, actor, "update", "api_key", key.id, key.prefix, before, after, key.tenant_id)
     return key
 
 

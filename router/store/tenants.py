@@ -13,10 +13,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.store.audit import record_audit
+from router.store.audit import changed
 from router.store.db import AlreadyExistsError, NotFoundError
 from router.store.models import ApiKey, Tenant
-from router.store.version import bump_config_version
 
 # Names appear in URLs, CLI arguments and config files: keep them plain.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -59,18 +58,7 @@ async def _audit(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> None:
-    await bump_config_version(session)
-    await record_audit(
-        session,
-        actor=actor,
-        action=action,
-        object_type="tenant",
-        object_id=str(tenant.id),
-        object_name=tenant.name,
-        before=before,
-        after=after,
-        tenant_id=tenant.id,
-    )
+    await changed(session, actor, action, "tenant", tenant.id, tenant.name, before, after, tenant.id)
 
 
 async def get_tenant_by_name(session: AsyncSession, name: str) -> Tenant | None:

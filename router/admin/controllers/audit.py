@@ -7,9 +7,9 @@ from typing import Any
 from litestar import Controller, Request, get
 from litestar.response import Template
 
-from router.admin.deps import reading
 from router.admin.web import render
 from router.store import audit as audit_store
+from router.store.db import DbSession
 
 AnyRequest = Request[Any, Any, Any]
 PAGE_SIZE = 50
@@ -26,14 +26,11 @@ class AuditController(Controller):
     path = "/admin/audit"
 
     @get("/")
-    async def audit_page(self, request: AnyRequest) -> Template:
+    async def audit_page(self, request: AnyRequest, db_session: DbSession) -> Template:
         raw = request.query_params.get("page", "1")
         page = int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_PAGE else 1
-        async with reading(request) as session:
-            # One extra row tells whether a next page exists without counting the whole table.
-            entries = await audit_store.list_audit(
-                session, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
-            )
+        # One extra row tells whether a next page exists without counting the whole table.
+        entries = await audit_store.list_audit(db_session, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
         has_next = len(entries) > PAGE_SIZE
         entries = entries[:PAGE_SIZE]
         return render(

@@ -1,19 +1,31 @@
-"""What every catalog module shares: the errors, the audit-and-bump step, and target-ref bookkeeping."""
+"""What every catalog module shares: the errors, the audit-and-bump step (store/audit.py: changed), and
+target-ref bookkeeping."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.config.drafts import ValidationIssue
 from router.config.validate import KnownNames
-from router.store.audit import record_audit
+from router.store.audit import changed
 from router.store.db import AlreadyExistsError, StoreError
 from router.store.models import Chain, ChainTarget, Deployment, ModelPrice, Provider, Rule, Tenant
-from router.store.version import bump_config_version
+
+__all__ = [
+    "DEPLOYMENT_PREFIX",
+    "CatalogConflict",
+    "CatalogError",
+    "Direction",
+    "changed",
+    "known_names",
+    "raise_first",
+    "rename_refs",
+    "target_users",
+]
 
 Direction = Literal["up", "down"]
 DEPLOYMENT_PREFIX = "deployment/"
@@ -30,32 +42,6 @@ class CatalogError(StoreError):
 
 class CatalogConflict(CatalogError, AlreadyExistsError):
     """The name is taken."""
-
-
-async def changed(
-    session: AsyncSession,
-    actor: str,
-    action: str,
-    object_type: str,
-    row_id: int,
-    name: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-    tenant_id: int | None = None,
-) -> None:
-    await session.flush()
-    await bump_config_version(session)
-    await record_audit(
-        session,
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        object_id=str(row_id),
-        object_name=name,
-        before=before,
-        after=after,
-        tenant_id=tenant_id,
-    )
 
 
 def raise_first(issues: list[ValidationIssue], *, whole: str) -> None:
