@@ -135,6 +135,7 @@ class Services:
             ),
             upstream_timeout=settings.upstream_timeout,
             first_byte_timeout=settings.upstream_first_byte_timeout,
+            ping_interval=settings.stream_ping_interval,
         )
         drain = Drain(settings.shutdown_drain_seconds)
         return cls(

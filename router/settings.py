@@ -57,7 +57,14 @@ class Settings(BaseSettings):
     # Upstream timeouts (seconds): connect + first byte, and the whole call.
     upstream_connect_timeout: float = 10.0
     upstream_timeout: float = 600.0
+    # The first-byte wait: how long one target may take to start answering before the chain falls back
+    # (nothing, not even headers, reaches the client meanwhile; it also bounds silence inside a stream).
+    # A load balancer's idle timeout must exceed it (times the targets a chain may try): see
+    # docs/gateway-contract.md, "Keep-alives and the first-byte wait".
     upstream_first_byte_timeout: float = 120.0
+    # Once a stream has started, an `event: ping` goes out after this many seconds of upstream silence,
+    # so neither the client nor a load balancer idles out while a reasoning model thinks.
+    stream_ping_interval: float = Field(default=10.0, gt=0)
     # A target that keeps failing is skipped for this long (seconds), per process.
     cooldown_seconds: float = 30.0
     cooldown_after_failures: int = 3

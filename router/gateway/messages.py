@@ -20,6 +20,7 @@ from router.gateway.capabilities import targets_able_to_serve
 from router.gateway.catalog import list_models
 from router.gateway.cooldown import Cooldowns
 from router.gateway.errors import as_api_error
+from router.gateway.keepalive import PING_FRAME, with_pings
 from router.observability.tracing import AttemptSpan, Tracing
 from router.providers.base import EventStream, ProviderError, UpstreamCall
 from router.providers.hub import ProviderHub
@@ -66,6 +67,7 @@ class MessagesGateway:
         upstream_timeout: float,
         first_byte_timeout: float,
         tracing: Tracing | None = None,
+        ping_interval: float = 10.0,
     ) -> None:
         self._snapshots = snapshots
         self._hub = hub
@@ -77,6 +79,7 @@ class MessagesGateway:
         self._first_byte_timeout = first_byte_timeout
         # None unless OpenTelemetry export is configured: then every attempt gets a CLIENT span.
         self._tracing = tracing
+        self._ping_interval = ping_interval
         self._resolver: Resolver | None = None
 
     # -- the snapshot ---------------------------------------------------------------------------------
@@ -197,16 +200,16 @@ class MessagesGateway:
         stream with an `error` event."""
         outcome, status, error_type = "client_cancelled", 200, None
         try:
-            batch = first
-            while True:
+            ex.observe(first)
+            yield b"".join([encode_event(event) for event in first])
+            async for batch in with_pings(stream, self._ping_interval):
+                if batch is None:
+                    yield PING_FRAME
+                    continue
                 ex.observe(batch)
-                if span is not None and batch is not first:
+                if span is not None:
                     span.observe(batch)
                 yield b"".join([encode_event(event) for event in batch])
-                try:
-                    batch = await stream.next_batch()
-                except StopAsyncIteration:
-                    break
             outcome = "ok"
         except ProviderError as exc:
             outcome, status, error_type = "error", exc.status, exc.error_type

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -377,3 +378,37 @@ rules:
     # Without safeguards the chain's order holds.
     assert _post(live_router, key, ASK).status_code == 200
     assert live_router.upstream.requests[-1].kind == "openai"
+
+
+# ---- keep-alives --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_silent_stream_gaps_carry_pings(start_router: Callable[..., LiveRouter], kind: str) -> None:
+    from tests.e2e.conftest import CASES
+
+    router = start_router(stream_ping_interval=0.2)
+    case = CASES[kind]
+    router.apply(case.yaml)
+    key = router.key("acme", "pip")
+    # An upstream that thinks for a while between chunks (0.7 s > the 0.2 s ping interval).
+    router.upstream.script(
+        Reply(text="slow and steady", chunk_size=8, chunk_delay=0.7), model=case.upstream_model
+    )
+
+    with router.http() as http:
+        response = http.post("/v1/messages", json={**ASK, "stream": True}, headers={"x-api-key": key})
+    events = [line[len("event: ") :] for line in response.text.splitlines() if line.startswith("event: ")]
+
+    assert response.status_code == 200
+    first_delta = events.index("content_block_delta")
+    # Pings fill the gaps once the stream has started, and only then.
+    assert "ping" not in events[: events.index("message_start")]
+    assert events[first_delta:].count("ping") >= 2
+    assert events[-1] == "message_stop"
+    # The SDK reads such a stream as it reads Anthropic's own.
+    router.upstream.script(
+        Reply(text="slow and steady", chunk_size=8, chunk_delay=0.7), model=case.upstream_model
+    )
+    with router.client(key).messages.stream(**ASK) as stream:  # type: ignore[arg-type]
+        assert stream.get_final_message().content[0].text == "slow and steady"  # type: ignore[union-attr]
