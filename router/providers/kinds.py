@@ -6,10 +6,11 @@ Nothing else in the package branches on a provider name. A kind not listed here 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
-__all__ = ["KINDS", "KindInfo", "Path", "kind_info"]
+__all__ = ["KINDS", "KindInfo", "Path", "api_base_for", "kind_info"]
 
 Path = Literal["openai_wire", "anthropic", "litellm"]
 
@@ -29,6 +30,9 @@ class KindInfo:
     # LiteLLM path: the provider takes Anthropic's `thinking={"type":"enabled","budget_tokens":N}`
     # (so the client's budget survives) rather than a coarse reasoning_effort.
     thinking_budget: bool = False
+    # The API version path the upstream's URLs start with, added to a base URL given without one
+    # (Gemini: "https://generativelanguage.googleapis.com" means ".../v1beta").
+    version_path: str | None = None
 
 
 _OPENAI_COMPATIBLE: Final = KindInfo("openai_wire", "openai")
@@ -43,7 +47,7 @@ KINDS: Final[dict[str, KindInfo]] = {
     "anthropic": KindInfo(
         "anthropic", "anthropic", default_base="https://api.anthropic.com", auth="x-api-key"
     ),
-    "gemini": KindInfo("litellm", "gemini", thinking_budget=True),
+    "gemini": KindInfo("litellm", "gemini", thinking_budget=True, version_path="/v1beta"),
     "vertex_ai": KindInfo("litellm", "vertex_ai", thinking_budget=True),
     "bedrock": KindInfo("litellm", "bedrock", thinking_budget=True),
 }
@@ -55,3 +59,21 @@ def kind_info(kind: str) -> KindInfo:
     if info is not None:
         return info
     return KindInfo("litellm", kind)
+
+
+# A path that already ends in an API version: /v1, /v1beta, /v1alpha, /v2beta3 (optionally then /models).
+_VERSIONED = re.compile(r"/v\d+(?:alpha|beta)?\d*$")
+
+
+def api_base_for(kind: str, api_base: str | None) -> str | None:
+    """The base URL to call for `kind`: as given, with the kind's version path added when it has none.
+
+    Operators paste either a provider's host or its versioned base; both must work, neither doubled.
+    """
+    version = kind_info(kind).version_path
+    if api_base is None or version is None:
+        return api_base
+    base = api_base.rstrip("/")
+    if base.endswith("/models"):
+        base = base[: -len("/models")]
+    return base if _VERSIONED.search(base) else base + version

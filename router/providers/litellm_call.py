@@ -15,7 +15,7 @@ from router.providers.base import EventStream, ProviderError, UpstreamCall
 from router.providers.chunk_events import chunk_events
 from router.providers.errors import classify_exception, timeout_error
 from router.providers.extra_params import GENERATION_PARAMS, credential_kwargs, litellm_extras
-from router.providers.kinds import kind_info
+from router.providers.kinds import api_base_for, kind_info
 from router.providers.litellm_shapes import chunk_to_dict, response_to_dict
 from router.providers.policy import Failure
 from router.providers.runtime import litellm
@@ -50,7 +50,7 @@ def build_kwargs(call: UpstreamCall, *, stream: bool) -> dict[str, Any]:
     kwargs.update(litellm_extras(provider.extra_params))
     # The route: written last, so neither the request nor extras can redirect the call.
     kwargs["model"] = f"{provider.kind}/{target.upstream_model}"
-    kwargs["api_base"] = provider.api_base
+    kwargs["api_base"] = api_base_for(provider.kind, provider.api_base)
     secrets = credential_kwargs(provider.credential)
     kwargs.update(secrets)
     kwargs["api_key"] = None if secrets else provider.credential
