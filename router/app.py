@@ -44,7 +44,7 @@ from router.observability.tracing import Tracing
 from router.providers.hub import ProviderHub
 from router.settings import Settings, get_settings
 from router.store.crypto import CredentialCipher, resolve_secret_key
-from router.store.db import Database, migrations_current
+from router.store.db import Database
 from router.store.keys import find_key_by_hash
 from router.store.legacy_env import import_legacy_env
 from router.store.snapshot import ModelFacts, SnapshotHolder
@@ -201,6 +201,9 @@ class Services:
         schema = False
         if database:
             try:
+                # Alembic loads on the first probe, not at import (start-up stays quick).
+                from router.store.migrate import migrations_current
+
                 schema = await asyncio.wait_for(migrations_current(self.db), timeout=5)
             except Exception:  # an unreadable schema is "not ready", not a crash of the probe
                 schema = False

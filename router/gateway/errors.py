@@ -19,7 +19,7 @@ from router.gateway.usage_notices import budget_refusal
 from router.providers.base import ProviderError
 from router.providers.policy import client_error
 from router.routing.errors import RoutingError
-from router.usage.limits import LimitExceeded
+from router.usage.limit_rules import LimitExceeded
 from router.wire.errors import (
     ApiError,
     ApiInternalError,

@@ -11,7 +11,7 @@ import time
 from datetime import datetime
 from typing import Final
 
-from router.usage.limits import LimitExceeded, next_month_start
+from router.usage.limit_rules import LimitExceeded, next_month_start
 from router.wire.errors import BillingError
 
 __all__ = ["UNIFIED_PREFIX", "budget_refusal"]

@@ -5,7 +5,6 @@ from router.store.db import (
     Database,
     NotFoundError,
     StoreError,
-    migrations_current,
 )
 
 __all__ = [
@@ -13,5 +12,4 @@ __all__ = [
     "Database",
     "NotFoundError",
     "StoreError",
-    "migrations_current",
 ]

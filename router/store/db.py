@@ -137,18 +137,3 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-
-
-async def migrations_current(db: Database) -> bool:
-    """True unless the schema is behind this code (for /readyz).
-
-    A revision this code does not know was written by a newer release (a rolling upgrade migrates first,
-    with additive changes): the old replicas stay ready until they are replaced.
-    """
-    from router.store.migrate import current_revision_of, schema_state
-
-    try:
-        revision = await current_revision_of(db.engine)
-    except (SQLAlchemyError, OSError):
-        return False
-    return schema_state(revision) != "behind"

@@ -15,10 +15,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from router.resources import resource_path
-from router.store.db import create_engine_for
+from router.store.db import Database, create_engine_for
 
 ALEMBIC_INI = resource_path("alembic.ini")
 MIGRATIONS_DIR = resource_path("migrations")
@@ -134,3 +135,16 @@ async def current(url: str) -> str | None:
         return await current_revision_of(engine)
     finally:
         await engine.dispose()
+
+
+async def migrations_current(db: Database) -> bool:
+    """True unless the schema is behind this code (for /readyz).
+
+    A revision this code does not know was written by a newer release (a rolling upgrade migrates first,
+    with additive changes): the old replicas stay ready until they are replaced.
+    """
+    try:
+        revision = await current_revision_of(db.engine)
+    except (SQLAlchemyError, OSError):
+        return False
+    return schema_state(revision) != "behind"

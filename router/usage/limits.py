@@ -22,138 +22,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
-from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal, Protocol
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from router.routing.model import KeySpec, Limits, TenantSpec
-from router.wire.errors import RateLimitError
 
 if TYPE_CHECKING:
     from router.settings import Settings
     from router.store.db import Database
 
-log = logging.getLogger(__name__)
+from router.usage.limit_rules import (
+    LimitBackend,
+    Scope,
+    SpendSource,
+    Usage,
+    minute_window,
+    month_label,
+    month_start,
+    verdict,
+)
 
-LimitKind = Literal["rpm", "tpm", "budget"]
-# "count_tokens": a key's own requests-per-minute on /v1/messages/count_tokens (Settings.count_tokens_rpm).
-ScopeKind = Literal["key", "tenant", "count_tokens"]
-# (month_start, key ids, tenant ids) -> (spend per key id, spend per tenant id), month to date, in USD
-SpendSource = Callable[
-    [datetime, Collection[int], Collection[int]], Awaitable[tuple[dict[int, float], dict[int, float]]]
-]
+log = logging.getLogger(__name__)
 
 REFRESH_INTERVAL = 30.0
 # A spend read runs on the request path the first time a budget is seen: never let it hang there.
 SPEND_READ_TIMEOUT = 2.0
-
-
-class LimitExceeded(RateLimitError):
-    """A key's or tenant's limit refused the request: Anthropic's 429 rate_limit_error with retry-after."""
-
-    def __init__(self, kind: LimitKind, scope: ScopeKind, retry_after: int, message: str) -> None:
-        super().__init__(message, retry_after=retry_after)
-        self.kind: LimitKind = kind
-        self.scope: ScopeKind = scope
-        self.retry_after: int = retry_after
-
-    def __repr__(self) -> str:
-        return f"LimitExceeded(kind={self.kind!r}, scope={self.scope!r}, retry_after={self.retry_after})"
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    kind: ScopeKind
-    id: int
-    limits: Limits
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """One scope's counters as an admission sees them. `requests` excludes the request being admitted."""
-
-    requests: int = 0
-    tokens: int = 0
-    spend: float = 0.0
-
-
-class LimitBackend(Protocol):
-    async def admit(self, scopes: Sequence[Scope], now: float) -> None: ...
-
-    async def consume(self, scopes: Sequence[Scope], tokens: int, cost_usd: float, now: float) -> None: ...
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-
-# ------------------------------------------------------------------------------------------ time helpers
-
-
-def minute_window(now: float) -> int:
-    return int(now // 60)
-
-
-def seconds_to_next_minute(now: float) -> int:
-    return max(1, math.ceil(60 - now % 60))
-
-
-def month_start(now: float) -> datetime:
-    moment = datetime.fromtimestamp(now, UTC)
-    return datetime(moment.year, moment.month, 1, tzinfo=UTC)
-
-
-def next_month_start(now: float) -> datetime:
-    start = month_start(now)
-    return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
-
-
-def month_label(now: float) -> str:
-    return month_start(now).strftime("%Y-%m")
-
-
-def seconds_to_next_month(now: float) -> int:
-    return max(1, math.ceil(next_month_start(now).timestamp() - now))
-
-
-_WHO: dict[ScopeKind, str] = {
-    "key": "this API key",
-    "tenant": "this tenant",
-    "count_tokens": "count_tokens for this API key",
-}
-
-
-def verdict(scope: Scope, usage: Usage, now: float) -> LimitExceeded | None:
-    """The refusal for one scope's counters, or None: budget first (longest wait), then tpm, then rpm."""
-    limits = scope.limits
-    who = _WHO[scope.kind]
-    if limits.budget_usd is not None and usage.spend >= limits.budget_usd:
-        resets = next_month_start(now).strftime("%Y-%m-%d %H:%M UTC")
-        return LimitExceeded(
-            "budget",
-            scope.kind,
-            seconds_to_next_month(now),
-            f"The monthly budget of ${limits.budget_usd:.2f} for {who} is spent; it resets at {resets}.",
-        )
-    wait = seconds_to_next_minute(now)
-    if limits.tpm is not None and usage.tokens >= limits.tpm:
-        return LimitExceeded(
-            "tpm",
-            scope.kind,
-            wait,
-            f"Rate limit: {who} allows {limits.tpm} tokens per minute; retry in {wait}s.",
-        )
-    if limits.rpm is not None and usage.requests >= limits.rpm:
-        return LimitExceeded(
-            "rpm",
-            scope.kind,
-            wait,
-            f"Rate limit: {who} allows {limits.rpm} requests per minute; retry in {wait}s.",
-        )
-    return None
 
 
 # ------------------------------------------------------------------------------------------- the facade

@@ -22,7 +22,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from router.usage.limits import (
+from router.usage.limit_rules import (
     Scope,
     SpendSource,
     Usage,

@@ -13,8 +13,14 @@ import asyncpg
 import httpx
 import pytest
 
-from router.store.db import Database, migrations_current
-from router.store.migrate import MIGRATION_LOCK_KEY, head_revision, schema_state, upgrade_to_head
+from router.store.db import Database
+from router.store.migrate import (
+    MIGRATION_LOCK_KEY,
+    head_revision,
+    migrations_current,
+    schema_state,
+    upgrade_to_head,
+)
 from tests.deploy.support import ROOT, SECRET, clean_env, free_port, stop, wait_until_answers
 from tests.fixtures.db import run_async
 

@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect, select
 
-from router.store.db import Database, migrations_current
-from router.store.migrate import current, downgrade, head_revision, upgrade_to_head
+from router.store.db import Database
+from router.store.migrate import current, downgrade, head_revision, migrations_current, upgrade_to_head
 from router.store.models import Base, ConfigVersion
 
 

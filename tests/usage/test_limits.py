@@ -13,7 +13,8 @@ from router.routing.model import KeySpec, Limits, TenantSpec
 from router.settings import Settings
 from router.store.db import Database
 from router.store.usage_writes import insert_usage_batch
-from router.usage.limits import Limiter, LimitExceeded, MemoryBackend, SpendSource, seconds_to_next_month
+from router.usage.limit_rules import LimitExceeded, SpendSource, seconds_to_next_month
+from router.usage.limits import Limiter, MemoryBackend
 from router.usage.limits_redis import RedisBackend
 from tests.usage.conftest import REDIS_URL
 from tests.usage.helpers import event
