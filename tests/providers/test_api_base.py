@@ -11,6 +11,13 @@ from router.providers.kinds import api_base_for
 from tests.fakes import Reply
 from tests.fixtures.app import LiveRouter
 
+GEMINI_CONFIG = """
+providers:
+  - {name: gem, kind: gemini, api_base: "${UPSTREAM}SUFFIX", api_key: "${GEMINI_API_KEY}"}
+rules:
+  - {match: "*", target: gem/gemini-2.5-pro}
+"""
+
 
 @pytest.mark.parametrize(
     ("given", "called"),
@@ -49,15 +56,7 @@ def test_gemini_is_called_on_googles_path_whichever_base_was_given(
     start_router: Callable[..., LiveRouter], suffix: str
 ) -> None:
     router = start_router()
-    router.apply(
-        """
-providers:
-  - {name: gem, kind: gemini, api_base: "${UPSTREAM}%s", api_key: "${GEMINI_API_KEY}"}
-rules:
-  - {match: "*", target: gem/gemini-2.5-pro}
-"""
-        % suffix
-    )
+    router.apply(GEMINI_CONFIG.replace("SUFFIX", suffix))
     router.upstream.script(Reply(text="hi from gemini"))
     message = router.client(router.key()).messages.create(
         model="claude-sonnet-4-5", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
