@@ -110,10 +110,17 @@ def _csrf_for(request: Request[Any, Any, State], nonce: str) -> str:
 
 
 def _same_origin(request: Request[Any, Any, State]) -> bool:
-    """A browser's POST names where its form came from; it must be this service's own page."""
+    """A browser's POST says where its form came from; it must be this service's own page.
+
+    Browsers send Sec-Fetch-Site; older ones only Origin (which is "null" under some referrer policies,
+    hence Sec-Fetch-Site first). A client that sends neither is not a browser: the CSRF token decides.
+    """
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site == "same-origin"
     origin = request.headers.get("origin")
-    if not origin or origin == "null":
-        return origin is None
+    if origin is None:
+        return True
     public = urlsplit(request.app.state.settings.public_url or "")
     here = urlsplit(origin)
     return (here.scheme, here.netloc) == (public.scheme, public.netloc)
@@ -127,7 +134,8 @@ def _device_page(
         template_name="signin/device.html",
         context={"user_code": user_code, "csrf_token": _csrf_for(request, nonce), "error": error},
         status_code=status,
-        headers={**NO_STORE, "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"},
+        # same-origin: the code in this page's URL never reaches another site in a Referer.
+        headers={**NO_STORE, "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"},
     )
     secure = (request.app.state.settings.public_url or "").startswith("https://")
     response.cookies.append(

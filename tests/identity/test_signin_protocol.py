@@ -230,21 +230,30 @@ def test_a_person_in_no_mapped_group_is_denied(router: LiveRouter, oidc_idp: Tes
         assert _poll(http, grant["device_code"]).json()["error"] == "access_denied"
 
 
-def test_the_verification_page_refuses_a_post_without_its_csrf_token(router: LiveRouter) -> None:
+def test_the_verification_page_refuses_a_post_without_its_csrf_token_or_from_another_site(
+    router: LiveRouter,
+) -> None:
     with router.http() as http:
         grant = _authorize(http)
     with httpx.Client(timeout=10) as browser:
-        browser.get(grant["verification_uri_complete"])
+        page = browser.get(grant["verification_uri_complete"])
+        csrf = re.search(r'name="_csrf" value="([^"]+)"', page.text)
+        assert csrf is not None
         forged = browser.post(
             f"{router.base_url}/device", data={"user_code": grant["user_code"], "_csrf": "x"}
         )
         assert forged.status_code == 403
-        other_site = browser.post(
-            f"{router.base_url}/device",
-            data={"user_code": grant["user_code"], "_csrf": "x"},
-            headers={"origin": "http://evil.example"},
+        form = {"user_code": grant["user_code"], "_csrf": csrf.group(1)}
+        for headers in (
+            {"origin": "http://evil.example"},
+            {"sec-fetch-site": "cross-site", "origin": "null"},
+        ):
+            other_site = browser.post(f"{router.base_url}/device", data=form, headers=headers)
+            assert other_site.status_code == 403, headers
+        same_site = browser.post(
+            f"{router.base_url}/device", data=form, headers={"sec-fetch-site": "same-origin"}
         )
-        assert other_site.status_code == 403
+        assert same_site.status_code == 303
 
 
 def test_refresh_rotates_and_an_old_refresh_token_is_refused(router: LiveRouter, oidc_idp: TestIdp) -> None:
