@@ -30,6 +30,7 @@ from router.gateway.errors import CONVERTED, handle_error, handle_http_exception
 from router.gateway.health import healthz, prometheus_metrics, readyz
 from router.gateway.messages import MessagesGateway
 from router.gateway.openapi import add_wire_schemas
+from router.gateway.pools import PoolBalancer
 from router.gateway.telemetry import TelemetryRelay
 from router.identity.device import DeviceSignIn
 from router.identity.login import OidcLogins, oidc_callback
@@ -50,6 +51,7 @@ from router.store.legacy_env import import_legacy_env
 from router.store.snapshot import ModelFacts, SnapshotHolder
 from router.usage.accounting import Accounting
 from router.usage.limits import Limiter
+from router.usage.quotas import member_quotas
 from router.usage.recorder import UsageRecorder
 
 log = logging.getLogger("router")
@@ -123,6 +125,9 @@ class Services:
             if settings.otel_exporter_otlp_endpoint
             else None
         )
+        cooldowns = Cooldowns(
+            after_failures=settings.cooldown_after_failures, seconds=settings.cooldown_seconds
+        )
         gateway = MessagesGateway(
             tracing=tracing,
             snapshots=snapshots,
@@ -130,9 +135,8 @@ class Services:
             accounting=Accounting(recorder, limiter),
             limiter=limiter,
             keys=KeyGuard(lookup, members),
-            cooldowns=Cooldowns(
-                after_failures=settings.cooldown_after_failures, seconds=settings.cooldown_seconds
-            ),
+            cooldowns=cooldowns,
+            pools=PoolBalancer(cooldowns, member_quotas(settings)),
             upstream_timeout=settings.upstream_timeout,
             first_byte_timeout=settings.upstream_first_byte_timeout,
             ping_interval=settings.stream_ping_interval,
@@ -187,6 +191,7 @@ class Services:
         await self.snapshots.stop()
         await self.recorder.stop(timeout=grace)
         await self.limiter.stop()
+        await self.gateway.close()
         await self.hub.close()
         await self.db.dispose()
         if self.tracing is not None:

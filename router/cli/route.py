@@ -59,6 +59,12 @@ def route() -> None:
 @click.option("--stream", is_flag=True, help="The request streams.")
 @click.option("--input-tokens", type=click.IntRange(min=0), default=0, help="Input tokens of the request.")
 @click.option("--member", default=None, help="The key's member.")
+@click.option(
+    "--user-id",
+    "user_id",
+    default=None,
+    help="The request's metadata.user_id (its session decides a sticky pool's member).",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @cli_errors
 def explain_command(
@@ -70,11 +76,14 @@ def explain_command(
     stream: bool,
     input_tokens: int,
     member: str | None,
+    user_id: str | None,
     fmt: str,
 ) -> None:
     """Print the matching rule, the targets in the order they would be tried, and why each rule before
     it did not match."""
-    sample = sample_request(model, thinking=thinking, tools=tools, tool_names=tool_names, stream=stream)
+    sample = sample_request(
+        model, thinking=thinking, tools=tools, tool_names=tool_names, stream=stream, user_id=user_id
+    )
     facts = request_facts(sample, input_tokens=input_tokens, member=member)
 
     async def load() -> RoutingConfig:

@@ -12,6 +12,8 @@ __all__ = [
     "ConfigInvalid",
     "DeploymentDraft",
     "DesiredConfig",
+    "PoolDraft",
+    "PoolMemberDraft",
     "PriceDraft",
     "ProviderDraft",
     "RuleDraft",
@@ -133,6 +135,22 @@ class PriceDraft:
 
 
 @dataclass(frozen=True, slots=True)
+class PoolMemberDraft:
+    target: str
+    weight: int = 1
+    rpm: int | None = None
+    tpm: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PoolDraft:
+    name: str
+    members: tuple[PoolMemberDraft, ...]
+    strategy: str = "weighted"
+    sticky: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class DesiredConfig:
     providers: tuple[ProviderDraft, ...] = ()
     deployments: tuple[DeploymentDraft, ...] = ()
@@ -141,6 +159,7 @@ class DesiredConfig:
     tenants: tuple[TenantDraft, ...] = ()
     prices: tuple[PriceDraft, ...] = ()
     sso: SsoDraft = SsoDraft()
+    pools: tuple[PoolDraft, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +170,7 @@ class TargetRef:
     provider: str | None
     model: str | None
     deployment: str | None
+    pool: str | None = None
 
     @property
     def is_deployment(self) -> bool:

@@ -20,6 +20,8 @@ from router.config.drafts import (
     ConfigInvalid,
     DeploymentDraft,
     DesiredConfig,
+    PoolDraft,
+    PoolMemberDraft,
     PriceDraft,
     ProviderDraft,
     RuleDraft,
@@ -87,6 +89,20 @@ class ChainModel(_Strict):
     backoff_ms: int = 250
 
 
+class PoolMemberModel(_Strict):
+    target: str
+    weight: int = 1
+    rpm: int | None = None
+    tpm: int | None = None
+
+
+class PoolModel(_Strict):
+    name: str
+    strategy: str = "weighted"
+    sticky: bool = True
+    members: list[PoolMemberModel]
+
+
 class ProviderModel(_Strict):
     name: str
     kind: str
@@ -147,6 +163,7 @@ class SsoModel(_Strict):
 class ConfigModel(_Strict):
     providers: list[ProviderModel] = []
     deployments: list[DeploymentModel] = []
+    pools: list[PoolModel] = []
     chains: list[ChainModel] = []
     rules: list[RuleModel] = []
     tenants: list[TenantModel] = []
@@ -252,6 +269,15 @@ def parse_config(text: str, env: Mapping[str, str]) -> DesiredConfig:
             for d in model.deployments
         ),
         chains=tuple(ChainDraft(c.name, tuple(c.targets), c.retries, c.backoff_ms) for c in model.chains),
+        pools=tuple(
+            PoolDraft(
+                name=p.name,
+                strategy=p.strategy,
+                sticky=p.sticky,
+                members=tuple(PoolMemberDraft(m.target, m.weight, m.rpm, m.tpm) for m in p.members),
+            )
+            for p in model.pools
+        ),
         rules=tuple(_rule(r) for r in model.rules),
         tenants=tuple(
             TenantDraft(
@@ -357,6 +383,24 @@ def _rule_dict(r: RuleDraft) -> dict[str, Any]:
     return _escape(out)  # type: ignore[no-any-return]
 
 
+def _pool_dict(p: PoolDraft) -> dict[str, Any]:
+    item: dict[str, Any] = {"name": p.name, "strategy": p.strategy}
+    if not p.sticky:
+        item["sticky"] = False
+    members = []
+    for m in p.members:
+        member: dict[str, Any] = {"target": m.target}
+        if m.weight != 1:
+            member["weight"] = m.weight
+        if m.rpm is not None:
+            member["rpm"] = m.rpm
+        if m.tpm is not None:
+            member["tpm"] = m.tpm
+        members.append(member)
+    item["members"] = members
+    return _escape(item)  # type: ignore[no-any-return]
+
+
 def render_config(cfg: DesiredConfig) -> str:
     """YAML for `cfg`: a provider with `credential_ref` gets `api_key: ${REF}`; never a credential."""
     doc: dict[str, Any] = {}
@@ -380,6 +424,8 @@ def render_config(cfg: DesiredConfig) -> str:
             item["api_version"] = d.api_version
         deployments.append(_escape(item))
     doc["deployments"] = deployments
+    if cfg.pools:
+        doc["pools"] = [_pool_dict(p) for p in cfg.pools]
     chains = []
     for c in cfg.chains:
         item = {"name": c.name, "targets": list(c.targets)}

@@ -20,6 +20,7 @@ from router.config.drafts import (
     ChainDraft,
     DeploymentDraft,
     DesiredConfig,
+    PoolDraft,
     PriceDraft,
     ProviderDraft,
     RuleDraft,
@@ -49,6 +50,7 @@ __all__ = [
     "override_errors",
     "parse_target_ref",
     "pattern_error",
+    "pool_errors",
     "price_issues",
     "provider_issues",
     "provider_kind_error",
@@ -59,8 +61,10 @@ __all__ = [
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 KIND_RE = re.compile(r"[a-z0-9_-]{1,50}")
-# Target refs are "PROVIDER/MODEL", "deployment/NAME"; "chain/NAME" names a chain in messages.
-RESERVED_PROVIDER_NAMES = frozenset({"deployment", "chain"})
+# Target refs are "PROVIDER/MODEL", "deployment/NAME", "pool/NAME"; "chain/NAME" names a chain in messages.
+RESERVED_PROVIDER_NAMES = frozenset({"deployment", "chain", "pool"})
+POOL_STRATEGIES = ("weighted", "least-busy", "lowest-latency")
+MAX_POOL_WEIGHT = 1000
 OVERRIDE_KEYS = ("max_tokens", "temperature", "reasoning_effort")
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high")
 # Query parameters and extra_params keys that would hold a credential in clear.
@@ -95,15 +99,27 @@ def parse_target_ref(ref: str) -> TargetRef:
         raise ValueError(f"{ref!r} names a chain, not a target")
     if head == "deployment":
         return TargetRef(ref, None, None, rest)
+    if head == "pool":
+        return TargetRef(ref, None, None, None, rest)
     return TargetRef(ref, head, rest, None)
 
 
-def target_ref_error(ref: str, providers: Iterable[str], deployments: Iterable[str]) -> str | None:
-    """Why `ref` cannot be routed to with these provider and deployment names (None if it can)."""
+def target_ref_error(
+    ref: str, providers: Iterable[str], deployments: Iterable[str], pools: Iterable[str] | None = None
+) -> str | None:
+    """Why `ref` cannot be routed to with these provider, deployment and pool names (None if it can).
+
+    `pools=None`: a pool is not acceptable here (a pool's own members must be targets)."""
     try:
         parsed = parse_target_ref(ref)
     except ValueError as exc:
         return str(exc)
+    if parsed.pool is not None:
+        if pools is None:
+            return f"{ref!r} is a pool: a pool's members must be targets"
+        if parsed.pool not in set(pools):
+            return f"unknown pool {parsed.pool!r} in {ref!r}"
+        return None
     if parsed.deployment is not None:
         if parsed.deployment not in set(deployments):
             return f"unknown deployment {parsed.deployment!r} in {ref!r}"
@@ -242,6 +258,7 @@ class KnownNames:
     providers: frozenset[str] = frozenset()
     deployments: frozenset[str] = frozenset()
     chains: frozenset[str] = frozenset()
+    pools: frozenset[str] = frozenset()
 
 
 def rule_issues(r: RuleDraft, known: KnownNames) -> list[ValidationIssue]:
@@ -263,7 +280,7 @@ def rule_issues(r: RuleDraft, known: KnownNames) -> list[ValidationIssue]:
         if r.target.startswith("chain/"):
             add("target", f"{r.target!r} names a chain: write chain: {r.target[6:]}")
         else:
-            add("target", target_ref_error(r.target, known.providers, known.deployments))
+            add("target", target_ref_error(r.target, known.providers, known.deployments, known.pools))
     elif r.chain not in known.chains:
         add("chain", f"unknown chain {r.chain!r}")
     for key, problem in condition_errors(r.conditions):
@@ -286,7 +303,7 @@ def provider_issues(p: ProviderDraft) -> list[ValidationIssue]:
     issues = _Issues()
     issues.add("name", name_error(p.name))
     if p.name in RESERVED_PROVIDER_NAMES:
-        issues.add("name", f"{p.name!r} is reserved (it starts deployment/ and chain/ refs)")
+        issues.add("name", f"{p.name!r} is reserved (it starts deployment/, chain/ and pool/ refs)")
     issues.add("kind", provider_kind_error(p.kind))
     issues.add("api_base", api_base_error(p.api_base))
     if p.kind == "azure" and not p.api_base:
@@ -324,7 +341,7 @@ def chain_issues(c: ChainDraft, known: KnownNames) -> list[ValidationIssue]:
         if ref.startswith("chain/"):
             issues.add(f"targets[{j}]", f"chains may not contain chains ({ref!r})")
             continue
-        issues.add(f"targets[{j}]", target_ref_error(ref, known.providers, known.deployments))
+        issues.add(f"targets[{j}]", target_ref_error(ref, known.providers, known.deployments, known.pools))
         if ref in seen:
             issues.add(f"targets[{j}]", f"{ref!r} is listed twice")
         seen.add(ref)
@@ -352,6 +369,44 @@ def price_issues(p: PriceDraft, known: KnownNames | None) -> list[ValidationIssu
     return issues
 
 
+def _whole(value: Any, low: int, high: int | None = None) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int)
+        and value >= low
+        and (high is None or value <= high)
+    )
+
+
+def pool_errors(
+    pool: PoolDraft, providers: Iterable[str], deployments: Iterable[str]
+) -> list[tuple[str, str]]:
+    """(field, problem) for a pool: its name, strategy, and each member's target, weight and quotas."""
+    problems: list[tuple[str, str]] = []
+    if (problem := name_error(pool.name)) is not None:
+        problems.append(("name", problem))
+    if pool.strategy not in POOL_STRATEGIES:
+        problems.append(("strategy", f"must be one of {', '.join(POOL_STRATEGIES)}, not {pool.strategy!r}"))
+    if not pool.members:
+        problems.append(("members", "a pool needs at least one member"))
+    known_providers, known_deployments = set(providers), set(deployments)
+    seen: set[str] = set()
+    for j, m in enumerate(pool.members):
+        where = f"members[{j}]"
+        if (problem := target_ref_error(m.target, known_providers, known_deployments)) is not None:
+            problems.append((f"{where}.target", problem))
+        elif m.target in seen:
+            problems.append((f"{where}.target", f"{m.target!r} is listed twice"))
+        seen.add(m.target)
+        if not _whole(m.weight, 1, MAX_POOL_WEIGHT):
+            problems.append((f"{where}.weight", f"must be a whole number from 1 to {MAX_POOL_WEIGHT}"))
+        for key in ("rpm", "tpm"):
+            value = getattr(m, key)
+            if value is not None and not _whole(value, 1, 2**62):
+                problems.append((f"{where}.{key}", f"must be a whole number >= 1, not {value!r}"))
+    return problems
+
+
 class _Checker:
     def __init__(self, cfg: DesiredConfig) -> None:
         self.cfg = cfg
@@ -359,8 +414,12 @@ class _Checker:
         self.providers = {p.name for p in cfg.providers}
         self.deployments = {d.name for d in cfg.deployments}
         self.chains = {c.name for c in cfg.chains}
+        self.pools = {p.name for p in cfg.pools}
         self.known = KnownNames(
-            frozenset(self.providers), frozenset(self.deployments), frozenset(self.chains)
+            frozenset(self.providers),
+            frozenset(self.deployments),
+            frozenset(self.chains),
+            frozenset(self.pools),
         )
 
     def add(self, path: str, message: str | None) -> None:
@@ -377,8 +436,8 @@ class _Checker:
                 )
             seen.add(name)
 
-    def target(self, path: str, ref: str) -> None:
-        self.add(path, target_ref_error(ref, self.providers, self.deployments))
+    def target(self, path: str, ref: str, *, pools: bool = True) -> None:
+        self.add(path, target_ref_error(ref, self.providers, self.deployments, self.pools if pools else None))
 
     def run(self) -> list[ValidationIssue]:
         cfg = self.cfg
@@ -388,6 +447,10 @@ class _Checker:
         self.unique("deployments", (d.name for d in cfg.deployments), "deployment")
         for i, d in enumerate(cfg.deployments):
             self.under(f"deployments[{i}]", deployment_issues(d, self.known))
+        self.unique("pools", (p.name for p in cfg.pools), "pool")
+        for i, pool in enumerate(cfg.pools):
+            for key, problem in pool_errors(pool, self.providers, self.deployments):
+                self.add(f"pools[{i}].{key}", problem)
         self.unique("chains", (c.name for c in cfg.chains), "chain")
         for i, c in enumerate(cfg.chains):
             self.under(f"chains[{i}]", chain_issues(c, self.known))
@@ -454,6 +517,17 @@ class _Checker:
             # The file says `when:` where the stored rule says `conditions`.
             where = issue.path.replace("conditions.", "when.", 1) if issue.path else ""
             self.issues.append(ValidationIssue(f"{path}.{where}" if where else path, issue.message))
+
+
+
+    def price(self, path: str, p: PriceDraft) -> None:
+        self.target(f"{path}.target", p.target, pools=False)
+        for key in ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok"):
+            value = getattr(p, key)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+            ):
+                self.add(f"{path}.{key}", f"must be a number >= 0, not {value!r}")
 
 
 def validate_config(cfg: DesiredConfig) -> list[ValidationIssue]:

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from router.gateway.cooldown import Cooldowns
+from router.gateway.pools import PoolBalancer
 from router.providers.base import ProviderError
-from router.routing.model import Route, Target
+from router.routing.model import Pool, PoolMember, Route, Target
 
 T = TypeVar("T")
 
@@ -30,14 +31,19 @@ class Attempt:
     status: int
     error_type: str | None
     latency_ms: int
+    # The pool the target was tried as a member of, if any.
+    pool: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "target": self.target,
             "status": self.status,
             "error_type": self.error_type,
             "latency_ms": self.latency_ms,
         }
+        if self.pool is not None:
+            out["pool"] = self.pool
+        return out
 
 
 @dataclass(slots=True)
@@ -50,48 +56,125 @@ class Outcome(Generic[T]):
     error: ProviderError | None = None
     # The target that gave `error` (its window words a context overflow).
     failed_target: Target | None = None
+    # When the answer came from a pool: the pool and its member (whose target is `target`).
+    pool: Pool | None = None
+    member: PoolMember | None = None
+    # Members skipped for their quota: the soonest one of them has room again in this many seconds.
+    quota_wait: float | None = None
 
 
 async def walk_route(
     route: Route,
     cooldowns: Cooldowns,
     call: Callable[[Target], Awaitable[T]],
+    *,
+    pools: PoolBalancer | None = None,
+    session: str | None = None,
+    tokens: int = 0,
 ) -> Outcome[T]:
+    """Each entry of the route in turn; a pool's members in the order its strategy gives, skipping members
+    over their quota (their earliest time to free up is kept in `quota_wait`)."""
     outcome: Outcome[T] = Outcome()
     retries = route.chain.retries if route.chain else 0
     backoff = (route.chain.backoff_ms if route.chain else 250) / 1000.0
-    window_floor: int | None = None  # after a context-window failure: only larger windows are worth a try
-    for target in cooldowns.order(route.targets):
-        if window_floor is not None and (target.max_input_tokens or 0) <= window_floor:
+    walk = _Walk(outcome, cooldowns, call, pools)
+    # Route order, except that plain targets cooling down go behind everything else (better a cooling
+    # target than no answer); a pool keeps its place, its members have their own health.
+    cooling = [e for e in route.targets if isinstance(e, Target) and cooldowns.is_cool(e.ref)]
+    ordered = [e for e in route.targets if not any(e is c for c in cooling)] + cooling
+    for entry in ordered:
+        if walk.window_floor is not None and (entry.max_input_tokens or 0) <= walk.window_floor:
             continue
+        if isinstance(entry, Pool):
+            if pools is None:
+                continue
+            for choice in pools.order(entry, session):
+                member = choice.member
+                if (
+                    walk.window_floor is not None
+                    and (member.target.max_input_tokens or 0) <= walk.window_floor
+                ):
+                    continue
+                wait = await pools.take(member, tokens)
+                if wait is not None:
+                    outcome.quota_wait = wait if outcome.quota_wait is None else min(outcome.quota_wait, wait)
+                    continue
+                verdict = await walk.attempt(member.target, 0, 0.0, pool=entry, member=member)
+                if verdict != "next":
+                    return outcome
+                if walk.window_floor is not None:
+                    break
+            continue
+        verdict = await walk.attempt(entry, retries, backoff)
+        if verdict != "next":
+            return outcome
+    return outcome
+
+
+class _Walk(Generic[T]):
+    def __init__(
+        self,
+        outcome: Outcome[T],
+        cooldowns: Cooldowns,
+        call: Callable[[Target], Awaitable[T]],
+        pools: PoolBalancer | None,
+    ) -> None:
+        self.outcome = outcome
+        self.cooldowns = cooldowns
+        self.call = call
+        self.pools = pools
+        # After a context-window failure: only larger windows are worth a try.
+        self.window_floor: int | None = None
+
+    async def attempt(
+        self,
+        target: Target,
+        retries: int,
+        backoff: float,
+        *,
+        pool: Pool | None = None,
+        member: PoolMember | None = None,
+    ) -> str:
+        """ "done" (success, or a failure that is final) or "next" (move on)."""
+        outcome, pools = self.outcome, self.pools
+        pool_name = pool.name if pool is not None else None
         for try_no in range(retries + 1):
             started = time.perf_counter()
+            if pools is not None and member is not None:
+                pools.started(target.ref)
             try:
-                result = await call(target)
+                result = await self.call(target)
             except ProviderError as exc:
                 outcome.attempts.append(
-                    Attempt(target.ref, exc.status, exc.error_type, _ms_since(started))
+                    Attempt(target.ref, exc.status, exc.error_type, _ms_since(started), pool_name)
                 )
                 outcome.error, outcome.failed_target = exc, target
                 if exc.context_window:
-                    window_floor = target.max_input_tokens or 0
-                    break
+                    self.window_floor = target.max_input_tokens or 0
+                    return "next"
                 if not exc.retryable:
-                    return outcome
-                cooldowns.failure(target.ref)
+                    return "done"
+                self.cooldowns.failure(target.ref)
                 if try_no < retries:
                     delay = exc.retry_after if exc.retry_after is not None else backoff * (2**try_no)
                     await asyncio.sleep(min(delay, 10.0) * random.uniform(0.5, 1.5))
                     continue
-                break
-            else:
-                cooldowns.success(target.ref)
-                outcome.attempts.append(Attempt(target.ref, 200, None, _ms_since(started)))
-                outcome.target = target
-                outcome.result = result
-                outcome.error = None
-                return outcome
-    return outcome
+                return "next"
+            finally:
+                if pools is not None and member is not None:
+                    pools.finished(target.ref)
+            self.cooldowns.success(target.ref)
+            elapsed = _ms_since(started)
+            if pools is not None and member is not None:
+                pools.observe_latency(target.ref, elapsed)
+            outcome.attempts.append(Attempt(target.ref, 200, None, elapsed, pool_name))
+            outcome.target = target
+            outcome.pool = pool
+            outcome.member = member
+            outcome.result = result
+            outcome.error = None
+            return "done"
+        return "next"
 
 
 def _ms_since(started: float) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from router.routing.model import Route
+from router.routing.model import Pool, Route, RouteEntry
 from router.wire.errors import InvalidRequestError
 from router.wire.requests import MessagesRequest
 
@@ -27,9 +27,16 @@ def targets_able_to_serve(route: Route, req: MessagesRequest) -> Route:
     """`route` without the targets that cannot serve `req` as asked; a refusal when none is left."""
     if req.safeguards is None:
         return route
-    able = tuple(t for t in route.targets if t.provider.kind == "anthropic")
+    able = tuple(t for t in route.targets if _anthropic(t))
     if not able:
         raise InvalidRequestError(SAFEGUARDS_UNSUPPORTED)
     if len(able) == len(route.targets):
         return route
     return dataclasses.replace(route, targets=able)
+
+
+def _anthropic(entry: RouteEntry) -> bool:
+    """A target on Anthropic's own API; a pool only when every member is."""
+    if isinstance(entry, Pool):
+        return all(m.target.provider.kind == "anthropic" for m in entry.members)
+    return entry.provider.kind == "anthropic"

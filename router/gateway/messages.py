@@ -21,20 +21,33 @@ from router.gateway.catalog import list_models
 from router.gateway.cooldown import Cooldowns
 from router.gateway.errors import as_api_error
 from router.gateway.keepalive import PING_FRAME, with_pings
+from router.gateway.pools import PoolBalancer
 from router.observability.tracing import AttemptSpan, Tracing
 from router.providers.base import EventStream, ProviderError, UpstreamCall
 from router.providers.hub import ProviderHub
 from router.providers.policy import client_error
 from router.routing.errors import RoutingError
 from router.routing.facts import request_facts
-from router.routing.model import KeySpec, Route, RoutingConfig, SnapshotSource, Target, TenantSpec
+from router.routing.model import (
+    KeySpec,
+    Pool,
+    PoolMember,
+    RequestFacts,
+    Route,
+    RoutingConfig,
+    SnapshotSource,
+    Target,
+    TenantSpec,
+)
 from router.routing.resolve import Resolver, check_key_model
 from router.usage.accounting import Accounting, Exchange
 from router.usage.limits import Limiter
+from router.usage.quotas import MemoryQuotas
 from router.wire.errors import (
     ApiError,
     ApiInternalError,
     PermissionDeniedError,
+    RateLimitError,
 )
 from router.wire.requests import MessagesRequest, decode_count_tokens_request, decode_request
 from router.wire.responses import new_message_id
@@ -68,6 +81,7 @@ class MessagesGateway:
         first_byte_timeout: float,
         tracing: Tracing | None = None,
         ping_interval: float = 10.0,
+        pools: PoolBalancer | None = None,
     ) -> None:
         self._snapshots = snapshots
         self._hub = hub
@@ -75,12 +89,17 @@ class MessagesGateway:
         self._limiter = limiter
         self._keys = keys
         self._cooldowns = cooldowns
+        # Pool members' health and load (this process) and quotas (shared through Redis when configured).
+        self._pools = pools if pools is not None else PoolBalancer(cooldowns, MemoryQuotas())
         self._timeout = upstream_timeout
         self._first_byte_timeout = first_byte_timeout
         # None unless OpenTelemetry export is configured: then every attempt gets a CLIENT span.
         self._tracing = tracing
         self._ping_interval = ping_interval
         self._resolver: Resolver | None = None
+
+    async def close(self) -> None:
+        await self._pools.quotas.stop()
 
     # -- the snapshot ---------------------------------------------------------------------------------
 
@@ -119,7 +138,7 @@ class MessagesGateway:
         try:
             req = decode_request(body)
             ex.model, ex.stream = req.model, req.stream
-            route = self._route(config, caller, req, body)
+            route, facts = self._route(config, caller, req, body)
             await self._admit(caller)
         except (ApiError, RoutingError) as exc:
             refused = as_api_error(exc)
@@ -133,7 +152,12 @@ class MessagesGateway:
 
         if not req.stream:
             outcome = await walk_route(
-                route, self._cooldowns, lambda t: self._complete(upstream_call(t), body)
+                route,
+                self._cooldowns,
+                lambda t: self._complete(upstream_call(t), body),
+                pools=self._pools,
+                session=facts.session,
+                tokens=facts.input_tokens,
             )
             ex.attempts.extend(outcome.attempts)
             if outcome.result is None:
@@ -141,6 +165,8 @@ class MessagesGateway:
             ex.target = outcome.target
             ex.absorb_message(outcome.result)
             self._accounting.finish(ex, status=200, error_type=None, outcome="ok")
+            if outcome.member is not None:
+                await self._pools.settle(outcome.member, ex.usage.get("output_tokens", 0))
             return _encode(outcome.result)
 
         async def open_stream(target: Target) -> tuple[EventStream, list[StreamEvent], AttemptSpan | None]:
@@ -159,13 +185,23 @@ class MessagesGateway:
                 span.observe(first)
             return stream, first, span
 
-        opened = await walk_route(route, self._cooldowns, open_stream)
+        opened = await walk_route(
+            route,
+            self._cooldowns,
+            open_stream,
+            pools=self._pools,
+            session=facts.session,
+            tokens=facts.input_tokens,
+        )
         ex.attempts.extend(opened.attempts)
         if opened.result is None:
             raise self._failed(ex, opened, body)
         ex.target = opened.target
         stream, first, span = opened.result
-        return self._relay(ex, stream, first, span)
+        if opened.member is not None:
+            # A streaming member stays busy until its stream ends.
+            self._pools.started(opened.member.target.ref)
+        return self._relay(ex, stream, first, span, opened.member)
 
     def _attempt_span(self, call: UpstreamCall, body: bytes) -> AttemptSpan | None:
         if self._tracing is None:
@@ -194,7 +230,12 @@ class MessagesGateway:
             span.end()
 
     async def _relay(
-        self, ex: Exchange, stream: EventStream, first: list[StreamEvent], span: AttemptSpan | None = None
+        self,
+        ex: Exchange,
+        stream: EventStream,
+        first: list[StreamEvent],
+        span: AttemptSpan | None = None,
+        member: PoolMember | None = None,
     ) -> AsyncIterator[bytes]:
         """SSE frames to the client, one write per upstream chunk; a failure after the first byte ends the
         stream with an `error` event."""
@@ -222,6 +263,9 @@ class MessagesGateway:
                 span.end()
             await stream.aclose()
             self._accounting.finish(ex, status=status, error_type=error_type, outcome=outcome)
+            if member is not None:
+                self._pools.finished(member.target.ref)
+                await self._pools.settle(member, ex.usage.get("output_tokens", 0))
 
     # -- POST /v1/messages/count_tokens ---------------------------------------------------------------
 
@@ -234,10 +278,14 @@ class MessagesGateway:
         req = msgspec.convert(
             {**msgspec.to_builtins(counted), "max_tokens": 1}, MessagesRequest, from_attributes=False
         )
-        route = self._route(config, caller, req, body)
+        route, facts = self._route(config, caller, req, body)
         await self._limiter.admit_count_tokens(caller.key)
         call = self._calls(req, body, route, headers, request_id, self._first_byte_timeout)
-        tokens = await self._hub.count_tokens(call(route.targets[0]))
+        first = route.targets[0]
+        if isinstance(first, Pool):
+            # Members serve one model: any member's tokenizer counts for the pool; the session's own first.
+            first = self._pools.order(first, facts.session)[0].member.target
+        tokens = await self._hub.count_tokens(call(first))
         return _encode({"input_tokens": tokens})
 
     # -- GET /v1/models -------------------------------------------------------------------------------
@@ -280,19 +328,26 @@ class MessagesGateway:
 
         return call
 
-    def _route(self, config: RoutingConfig, caller: Caller, req: MessagesRequest, body: bytes) -> Route:
+    def _route(
+        self, config: RoutingConfig, caller: Caller, req: MessagesRequest, body: bytes
+    ) -> tuple[Route, RequestFacts]:
         facts = request_facts(req, input_tokens=self._hub.estimate_tokens(body), member=caller.key.member)
         # Routing's errors reach the client through the one exception handler (gateway/errors.py).
         check_key_model(caller.key, req.model)
-        return targets_able_to_serve(self._resolver_for(config).resolve(caller.tenant.id, facts), req)
+        return targets_able_to_serve(self._resolver_for(config).resolve(caller.tenant.id, facts), req), facts
 
     async def _admit(self, caller: Caller) -> None:
         await self._limiter.admit(caller.key, caller.tenant)
 
     def _failed(self, ex: Exchange, outcome: Outcome[Any], body: bytes) -> ApiError:
         error = outcome.error
-        if error is None:
-            api_error: ApiError = ApiInternalError("no target of this route could be tried")
+        if error is None and outcome.quota_wait is not None:
+            api_error: ApiError = RateLimitError(
+                "every member of this route's pools is at its quota; retry after the time given",
+                retry_after=outcome.quota_wait,
+            )
+        elif error is None:
+            api_error = ApiInternalError("no target of this route could be tried")
         else:
             # A context overflow is worded with the provider's counts, else our estimate and the window.
             target = outcome.failed_target

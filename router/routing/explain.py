@@ -11,8 +11,9 @@ from typing import Any, Literal
 
 from router.routing.conditions import conditions_to_dict, mismatch
 from router.routing.errors import ForbiddenError, RuleError
-from router.routing.model import KeySpec, RequestFacts, RoutingConfig, RuleSpec
+from router.routing.model import KeySpec, Pool, RequestFacts, RoutingConfig, RuleSpec
 from router.routing.patterns import format_match
+from router.routing.pools import MemberChoice, order_members
 from router.routing.resolve import check_key_model, compile_rule, ordered_rules, target_filter
 
 __all__ = ["Explanation", "RuleCheck", "explain", "find_tenant_id"]
@@ -51,6 +52,8 @@ class Explanation:
     missing_targets: tuple[str, ...] = ()
     chain: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    # For each pool among the targets: its members in the order this request would try them, and why.
+    pools: dict[str, list[MemberChoice]] = field(default_factory=dict)
     # 200 when routed; otherwise the status the gateway would answer with, and why.
     status: int = 200
     error: str | None = None
@@ -79,6 +82,10 @@ class Explanation:
             "excluded_targets": list(self.excluded_targets),
             "missing_targets": list(self.missing_targets),
             "overrides": dict(self.overrides),
+            "pools": {
+                ref: [{"target": c.ref, "weight": c.member.weight, "reason": c.reason} for c in choices]
+                for ref, choices in self.pools.items()
+            },
             "considered": [
                 {**_rule_dict(c.rule, c.level), "index": c.index, "matched": c.matched, "reason": c.reason}
                 for c in self.checks
@@ -102,7 +109,11 @@ class Explanation:
                 lines.append(f"  {self.rule.description}")
         if self.targets:
             lines.append("targets, in order:")
-            lines.extend(f"  {i + 1}. {ref}" for i, ref in enumerate(self.targets))
+            for i, ref in enumerate(self.targets):
+                lines.append(f"  {i + 1}. {ref}")
+                for j, choice in enumerate(self.pools.get(ref, ())):
+                    mark = "->" if j == 0 else "  "
+                    lines.append(f"     {mark} {choice.ref} ({choice.reason})")
         if self.excluded_targets:
             lines.append("not allowed for this tenant: " + ", ".join(self.excluded_targets))
         if self.missing_targets:
@@ -207,6 +218,11 @@ def explain(
                 missing_targets=compiled.missing,
                 chain=compiled.chain.name if compiled.chain else spec.chain,
                 overrides=dict(spec.overrides),
+                pools={
+                    t.ref: order_members(t, session=facts.session)
+                    for t in compiled.targets
+                    if isinstance(t, Pool) and t.ref in kept
+                },
                 status=status,
                 error=error,
             )

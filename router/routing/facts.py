@@ -7,6 +7,8 @@ The live path (`gateway/`) and the explanations (`router route explain`, the pag
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
 from typing import Literal
 
@@ -14,6 +16,7 @@ from router.routing.model import RequestFacts
 from router.wire.requests import (
     Message,
     MessagesRequest,
+    Metadata,
     ThinkingAdaptive,
     ThinkingConfig,
     ThinkingDisabled,
@@ -21,7 +24,17 @@ from router.wire.requests import (
     Tool,
 )
 
-__all__ = ["THINKING_MODES", "ThinkingMode", "request_facts", "sample_request", "thinking_on"]
+__all__ = [
+    "THINKING_MODES",
+    "ThinkingMode",
+    "request_facts",
+    "sample_request",
+    "session_of",
+    "thinking_on",
+]
+
+_SESSION = re.compile(r"session_([0-9A-Za-z-]{1,100})")
+_MAX_SESSION = 200
 
 ThinkingMode = Literal["enabled", "adaptive", "disabled"]
 THINKING_MODES: tuple[ThinkingMode, ...] = ("enabled", "adaptive", "disabled")
@@ -42,6 +55,24 @@ def tool_names(tools: Iterable[Tool] | None) -> frozenset[str]:
     return frozenset(names)
 
 
+def session_of(user_id: str | None) -> str | None:
+    """The client session in `metadata.user_id`: Claude Code sends `user_<hash>_account_<id>_session_<uuid>`
+    or a JSON object with `session_id`; any other value is taken whole (bounded) as the session."""
+    if not user_id:
+        return None
+    if user_id.startswith("{"):
+        try:
+            parsed = json.loads(user_id)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict) and isinstance(parsed.get("session_id"), str) and parsed["session_id"]:
+            return str(parsed["session_id"])[:_MAX_SESSION]
+    found = _SESSION.search(user_id)
+    if found:
+        return found.group(1)
+    return user_id[:_MAX_SESSION]
+
+
 def request_facts(
     req: MessagesRequest,
     *,
@@ -57,6 +88,7 @@ def request_facts(
         stream=req.stream,
         input_tokens=max(0, input_tokens),
         member=member,
+        session=session_of(req.metadata.user_id if req.metadata is not None else None),
     )
 
 
@@ -67,6 +99,7 @@ def sample_request(
     tools: int = 0,
     tool_names: Iterable[str] = (),
     stream: bool = False,
+    user_id: str | None = None,
 ) -> MessagesRequest:
     """A request with the given traits, for explaining a route without a client's body.
 
@@ -90,4 +123,5 @@ def sample_request(
         stream=stream,
         tools=tool_list or None,
         thinking=config,
+        metadata=Metadata(user_id=user_id) if user_id else None,
     )

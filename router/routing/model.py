@@ -91,6 +91,45 @@ class Target:
         return self.provider.api_version
 
 
+PoolStrategy = Literal["weighted", "least-busy", "lowest-latency"]
+POOL_STRATEGIES: tuple[PoolStrategy, ...] = ("weighted", "least-busy", "lowest-latency")
+
+
+@dataclass(frozen=True, slots=True)
+class PoolMember:
+    """One member of a pool: a target, its weight, and the provider-side quota it must stay under."""
+
+    target: Target
+    weight: int = 1
+    # Requests / tokens per minute this member may take (the deployment's quota at the provider).
+    rpm: int | None = None
+    tpm: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """Several targets serving as one (`pool/NAME`): each request goes to one member, chosen by strategy."""
+
+    name: str
+    strategy: PoolStrategy
+    members: tuple[PoolMember, ...]
+    # Requests of one client session stay on one member while it is healthy (prompt caches stay warm).
+    sticky: bool = True
+
+    @property
+    def ref(self) -> str:
+        return f"pool/{self.name}"
+
+    @property
+    def max_input_tokens(self) -> int | None:
+        windows = [m.target.max_input_tokens for m in self.members if m.target.max_input_tokens]
+        return max(windows) if windows else None
+
+
+# What a route tries in turn: a target, or a pool whose member is chosen per request.
+RouteEntry = Target | Pool
+
+
 @dataclass(frozen=True, slots=True)
 class Conditions:
     """Request facts a rule may require; None means "don't care"."""
@@ -171,6 +210,7 @@ class RoutingConfig:
     tenant_rules: dict[int, tuple[RuleSpec, ...]]
     # key hash -> key
     keys: dict[str, KeySpec] = field(default_factory=dict)
+    pools: dict[str, Pool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +224,8 @@ class RequestFacts:
     stream: bool = False
     input_tokens: int = 0
     member: str | None = None
+    # The client's session (from metadata.user_id), for sticky pools; not a rule condition.
+    session: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +233,7 @@ class Route:
     """The resolver's answer: the targets to try in order, and the rule that chose them."""
 
     rule: RuleSpec
-    targets: tuple[Target, ...]
+    targets: tuple[RouteEntry, ...]
     chain: ChainSpec | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
 

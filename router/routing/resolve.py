@@ -18,9 +18,9 @@ from router.routing.model import (
     KeySpec,
     RequestFacts,
     Route,
+    RouteEntry,
     RoutingConfig,
     RuleSpec,
-    Target,
     TenantSpec,
 )
 from router.routing.patterns import CompiledPattern, compile_pattern
@@ -35,6 +35,7 @@ __all__ = [
     "target_filter",
 ]
 
+POOL_PREFIX = "pool/"
 # Distinct (tenant, model) pairs remembered; past this the oldest are forgotten (clients choose model names).
 DEFAULT_CACHE_SIZE = 16_384
 
@@ -43,8 +44,8 @@ DEFAULT_CACHE_SIZE = 16_384
 class CompiledRule:
     spec: RuleSpec
     pattern: CompiledPattern
-    # The rule's target, or its chain's targets, as the snapshot knows them (unknown ones: `missing`).
-    targets: tuple[Target, ...]
+    # The rule's target, or its chain's targets (or pools), as the snapshot knows them (unknown: `missing`).
+    targets: tuple[RouteEntry, ...]
     chain: ChainSpec | None
     # Target refs (or chain/NAME) the snapshot does not know: the rule still matches, but cannot go there.
     missing: tuple[str, ...]
@@ -70,9 +71,13 @@ def compile_rule(spec: RuleSpec, config: RoutingConfig) -> CompiledRule:
         refs = chain.targets if chain is not None else ()
     else:
         refs = (spec.target,) if spec.target else ()
-    targets: list[Target] = []
+    targets: list[RouteEntry] = []
     for ref in refs:
-        target = config.targets.get(ref)
+        target: RouteEntry | None = (
+            config.pools.get(ref[len(POOL_PREFIX) :])
+            if ref.startswith(POOL_PREFIX)
+            else config.targets.get(ref)
+        )
         if target is None:
             missing.append(ref)
         else:

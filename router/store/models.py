@@ -162,6 +162,40 @@ class ChainTarget(Base):
     chain: Mapped[Chain] = relationship(back_populates="targets")
 
 
+class Pool(Timestamps, Base):
+    """Several targets serving as one (`pool/NAME`): a member is chosen per request by `strategy`."""
+
+    __tablename__ = "pools"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    # "weighted", "least-busy" or "lowest-latency"
+    strategy: Mapped[str] = mapped_column(String(20), default="weighted")
+    # Requests of one client session stay on one member while it is healthy.
+    sticky: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    members: Mapped[list[PoolMember]] = relationship(
+        back_populates="pool", cascade="all, delete-orphan", order_by="PoolMember.position"
+    )
+
+
+class PoolMember(Base):
+    __tablename__ = "pool_members"
+    __table_args__ = (UniqueConstraint("pool_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    # "PROVIDER/MODEL" or "deployment/NAME"
+    target: Mapped[str] = mapped_column(String(300))
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    # The member's quota at the provider; None: none.
+    rpm: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    tpm: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+    pool: Mapped[Pool] = relationship(back_populates="members")
+
+
 class Rule(Timestamps, Base):
     """A mapping rule, global (tenant_id NULL) or a tenant's own: pattern + conditions -> target or chain."""
 

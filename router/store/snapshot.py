@@ -21,12 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from router.routing.model import (
+    POOL_STRATEGIES,
     ChainSpec,
     Conditions,
     DeploymentSpec,
     KeySpec,
     Limits,
     MatchKind,
+    Pool,
+    PoolMember,
     Price,
     ProviderSpec,
     RoutingConfig,
@@ -38,11 +41,13 @@ from router.store.crypto import CredentialCipher
 from router.store.db import Database
 from router.store.keys import key_spec
 from router.store.models import ApiKey, Chain, Deployment, ModelPrice, Provider, Rule, Tenant
+from router.store.models import Pool as PoolRow
 from router.store.version import get_config_version
 
 log = logging.getLogger(__name__)
 
 DEPLOYMENT_PREFIX = "deployment/"
+POOL_PREFIX = "pool/"
 _MATCH_KINDS = ("exact", "glob", "regex")
 _CONDITION_FIELDS = ("thinking", "tools", "tool", "stream", "min_input_tokens", "member")
 _PER_MTOK = 1_000_000.0
@@ -247,9 +252,23 @@ async def load_routing_config(
     builder = _TargetBuilder(providers, deployments, prices, describe_model)
     targets: dict[str, Target] = {}
     for ref in refs:
+        if ref.startswith(POOL_PREFIX):
+            continue
         target = builder.build(ref)
         if target is not None:
             targets[ref] = target
+    pools: dict[str, Pool] = {}
+    for pool_row in (await session.scalars(select(PoolRow).options(selectinload(PoolRow.members)))).all():
+        members: list[PoolMember] = []
+        for m in sorted(pool_row.members, key=lambda m: m.position):
+            member_target = targets.get(m.target) or builder.build(m.target)
+            if member_target is not None:
+                members.append(PoolMember(member_target, max(1, m.weight), m.rpm, m.tpm))
+        if not members:
+            log.warning("pool %r has no usable member: skipped", pool_row.name)
+            continue
+        strategy = pool_row.strategy if pool_row.strategy in POOL_STRATEGIES else "weighted"
+        pools[pool_row.name] = Pool(pool_row.name, strategy, tuple(members), sticky=pool_row.sticky)
 
     return RoutingConfig(
         version=version,
@@ -259,6 +278,7 @@ async def load_routing_config(
         global_rules=tuple(global_rules),
         tenant_rules={tenant_id: tuple(rules) for tenant_id, rules in tenant_rules.items()},
         keys=keys,
+        pools=pools,
     )
 
 

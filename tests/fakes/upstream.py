@@ -7,6 +7,8 @@ uvicorn in yet another thread can all call it. Every request is recorded before 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
 import json
 import socket
 import struct
@@ -57,6 +59,9 @@ class FakeUpstream:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
+        # Simulated provider prompt cache: per upstream model, hashes of conversation prefixes seen.
+        self.prompt_cache = False
+        self._cached_prefixes: dict[str, set[str]] = {}
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> str:
@@ -155,6 +160,8 @@ class FakeUpstream:
         with self._lock:
             self._requests.clear()
             self._cancelled = 0
+            self._cached_prefixes.clear()
+        self.prompt_cache = False
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -219,8 +226,28 @@ class FakeUpstream:
             key = "totalTokens" if ep.kind == "gemini" else "input_tokens"
             return web.json_response({key: estimate_tokens(len(raw))})
         step = self._scripts.next_step(ep.model) or self._scripts.default_reply(ep.kind, ep.model)
+        if self.prompt_cache and isinstance(step, Reply):
+            step = dataclasses.replace(step, cached_tokens=self._cache_hit(ep.model, body))
         call = Call(ep.kind, ep.model, len(raw), ep.include_usage)
         return await self._play(request, ep, fmt, call, step)
+
+    def _cache_hit(self, model: str, body: dict[str, Any]) -> int:
+        """Tokens of the longest conversation prefix this model saw before (a provider's prompt cache is
+        per deployment: another member of a pool has not seen it); remembers this conversation."""
+        turns = body.get("messages") or body.get("contents") or []
+        if not isinstance(turns, list):
+            return 0
+        digests = [hashlib.sha256(json.dumps(turns[:k], sort_keys=True).encode()).hexdigest()
+                   for k in range(1, len(turns) + 1)]
+        with self._lock:
+            seen = self._cached_prefixes.setdefault(model, set())
+            hit = 0
+            for k in range(len(turns) - 1, 0, -1):
+                if digests[k - 1] in seen:
+                    hit = estimate_tokens(len(json.dumps(turns[:k], sort_keys=True)))
+                    break
+            seen.update(digests)
+        return hit
 
     async def _play(
         self, request: web.Request, ep: Endpoint, fmt: WireFormat, call: Call, step: Step

@@ -328,6 +328,7 @@ class RulesController(Controller):
         tool = form.text("tool", max_len=200, label="Tool name")
         facts_input = form.integer("input_tokens", maximum=100_000_000, label="Input tokens") or 0
         member = form.text("member", max_len=200, label="Member")
+        user_id = form.text("user_id", max_len=500, label="Session")
         tenant_id = form.integer("tenant_id", maximum=2**62, label="Tenant")
         explanation = None
         if form.ok:
@@ -341,6 +342,7 @@ class RulesController(Controller):
                     tools=1 if form.checkbox("tools") else 0,
                     tool_names=[tool] if tool else (),
                     stream=form.checkbox("stream"),
+                    user_id=user_id,
                 )
                 facts = request_facts(sample, input_tokens=facts_input, member=member)
                 explanation = explain(config, tenant_id, facts).to_dict()

@@ -13,7 +13,17 @@ from router.config.drafts import ValidationIssue
 from router.config.validate import KnownNames
 from router.store.audit import changed
 from router.store.db import AlreadyExistsError, StoreError
-from router.store.models import Chain, ChainTarget, Deployment, ModelPrice, Provider, Rule, Tenant
+from router.store.models import (
+    Chain,
+    ChainTarget,
+    Deployment,
+    ModelPrice,
+    Pool,
+    PoolMember,
+    Provider,
+    Rule,
+    Tenant,
+)
 
 __all__ = [
     "DEPLOYMENT_PREFIX",
@@ -22,6 +32,7 @@ __all__ = [
     "Direction",
     "changed",
     "known_names",
+    "known_pool_names",
     "raise_first",
     "rename_refs",
     "target_users",
@@ -52,11 +63,15 @@ def raise_first(issues: list[ValidationIssue], *, whole: str) -> None:
 
 
 async def known_names(session: AsyncSession) -> KnownNames:
-    """The providers, deployments and chains a draft may refer to, as they stand in this transaction."""
+    """The providers, deployments, chains and pools a draft may refer to, as this transaction has them."""
     providers = frozenset((await session.scalars(select(Provider.name))).all())
     deployments = frozenset((await session.scalars(select(Deployment.name))).all())
     chains = frozenset((await session.scalars(select(Chain.name))).all())
-    return KnownNames(providers, deployments, chains)
+    return KnownNames(providers, deployments, chains, frozenset(await known_pool_names(session)))
+
+
+async def known_pool_names(session: AsyncSession) -> set[str]:
+    return set((await session.scalars(select(Pool.name))).all())
 
 
 async def target_users(session: AsyncSession, matches: Callable[[str], bool]) -> list[str]:
@@ -67,6 +82,8 @@ async def target_users(session: AsyncSession, matches: Callable[[str], bool]) ->
             users.append(f"rule {rule.id} ({rule.match!r})")
     rows = await session.execute(select(Chain.name, ChainTarget.target).join(ChainTarget.chain))
     users.extend(sorted({f"chain {name!r}" for name, ref in rows.tuples() if matches(ref)}))
+    members = await session.execute(select(Pool.name, PoolMember.target).join(PoolMember.pool))
+    users.extend(sorted({f"pool {name!r}" for name, ref in members.tuples() if matches(ref)}))
     return users
 
 
@@ -77,6 +94,8 @@ async def rename_refs(session: AsyncSession, rename: Callable[[str], str]) -> No
             rule.target = rename(rule.target)
     for ct in (await session.scalars(select(ChainTarget))).all():
         ct.target = rename(ct.target)
+    for member in (await session.scalars(select(PoolMember))).all():
+        member.target = rename(member.target)
     for price in (await session.scalars(select(ModelPrice))).all():
         price.target = rename(price.target)
     for tenant in (await session.scalars(select(Tenant).where(Tenant.allowed_targets.is_not(None)))).all():

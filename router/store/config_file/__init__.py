@@ -153,6 +153,7 @@ async def current_config(session: AsyncSession) -> DesiredConfig:
             ChainDraft(c.name, tuple(catalog.chain_refs(c)), c.retries, c.backoff_ms)
             for c in await catalog.list_chains(session)
         ),
+        pools=tuple(catalog.pool_draft(p) for p in await catalog.list_pools(session)),
         rules=tuple(rule_draft(r) for r in rules if r.tenant_id is None),
         tenants=tuple(
             TenantDraft(

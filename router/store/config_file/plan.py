@@ -20,6 +20,7 @@ from router.config.drafts import (
     ChainDraft,
     DeploymentDraft,
     DesiredConfig,
+    PoolDraft,
     PriceDraft,
     ProviderDraft,
     RuleDraft,
@@ -28,7 +29,7 @@ from router.config.drafts import (
 from router.routing.patterns import format_match
 from router.store import catalog
 from router.store.crypto import CredentialCipher, CredentialDecryptError
-from router.store.models import Chain, Deployment, ModelPrice, Provider, Rule, Tenant
+from router.store.models import Chain, Deployment, ModelPrice, Pool, Provider, Rule, Tenant
 from router.store.signin import (
     AdminMapping,
     MemberMapping,
@@ -100,12 +101,15 @@ class Plan:
         chains = {
             c.name: c for c in (await s.scalars(select(Chain).options(selectinload(Chain.targets)))).all()
         }
+        pools = {p.name: p for p in (await s.scalars(select(Pool).options(selectinload(Pool.members)))).all()}
         tenants = {t.name: t for t in (await s.scalars(select(Tenant))).all()}
         prices = {p.target: p for p in (await s.scalars(select(ModelPrice))).all()}
         for p in d.providers:
             self._provider(providers.get(p.name), p)
         for dep in d.deployments:
             self._deployment(deployments.get(dep.name), dep)
+        for pool in d.pools:
+            self._pool(pools.get(pool.name), pool)
         for c in d.chains:
             self._chain(chains.get(c.name), c)
         for t in d.tenants:
@@ -121,6 +125,7 @@ class Plan:
         await self._sso()
         self._remove(prices, {p.target for p in d.prices}, "price", catalog.delete_price)
         self._remove(chains, {c.name for c in d.chains}, "chain", catalog.delete_chain)
+        self._remove(pools, {p.name for p in d.pools}, "pool", catalog.delete_pool)
         self._remove(deployments, {x.name for x in d.deployments}, "deployment", catalog.delete_deployment)
         self._remove(providers, {p.name for p in d.providers}, "provider", catalog.delete_provider)
 
@@ -207,6 +212,19 @@ class Plan:
         if changed:
             step = partial(catalog.update_deployment, self.session, row.id, actor=self.actor, **fields)
             self.upserts.append((Change("~", f"deployment {d.name} ({', '.join(changed)})"), step))
+
+    def _pool(self, row: Pool | None, p: PoolDraft) -> None:
+        members = " + ".join(f"{m.target}x{m.weight}" for m in p.members)
+        fields: dict[str, Any] = {"members": list(p.members), "strategy": p.strategy, "sticky": p.sticky}
+        if row is None:
+            step = partial(catalog.create_pool, self.session, name=p.name, actor=self.actor, **fields)
+            self.upserts.append((Change("+", f"pool {p.name} ({p.strategy}): {members}"), step))
+            return
+        old = {"members": catalog.pool_members(row), "strategy": row.strategy, "sticky": row.sticky}
+        changed = _changed_fields(old, fields)
+        if changed:
+            step = partial(catalog.update_pool, self.session, row.id, actor=self.actor, **fields)
+            self.upserts.append((Change("~", f"pool {p.name} ({', '.join(changed)}): {members}"), step))
 
     def _chain(self, row: Chain | None, c: ChainDraft) -> None:
         fields: dict[str, Any] = {
