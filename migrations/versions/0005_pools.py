@@ -1,7 +1,7 @@
 """Pools: several targets serving as one, with per-member weights and quotas.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005_pools
+Revises: 0004_signin
 Create Date: 2026-12-06 04:15:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0005_pools"
+down_revision: str | None = "0004_signin"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
