@@ -11,9 +11,8 @@ import asyncio
 import gc
 import logging
 import os
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
@@ -43,10 +42,11 @@ from router.observability.access import access_log_middleware
 from router.observability.logging import configure_logging, use_json
 from router.observability.tracing import Tracing
 from router.providers.hub import ProviderHub
+from router.routing.model import KeySpec
 from router.settings import Settings, get_settings
 from router.store.crypto import CredentialCipher, resolve_secret_key
 from router.store.db import Database
-from router.store.keys import find_key_by_hash
+from router.store.keys import find_keys_by_hashes
 from router.store.legacy_env import import_legacy_env
 from router.store.snapshot import ModelFacts, SnapshotHolder
 from router.usage.accounting import Accounting
@@ -112,9 +112,9 @@ class Services:
         # Revoked sign-ins and managed settings reload with every config version, like the routing snapshot.
         snapshots.on_change(lambda config: members.rebuild(config.version))
 
-        async def lookup(digest: str) -> Any:
+        async def lookup(digests: Sequence[str]) -> Mapping[str, KeySpec]:
             async with db.session() as session:
-                return await find_key_by_hash(session, digest)
+                return await find_keys_by_hashes(session, digests)
 
         tracing = (
             Tracing.create(

@@ -1,25 +1,37 @@
 """The /v1 key guard: which key (and so which tenant) a request comes from.
 
 Keys live in the routing snapshot (hash -> KeySpec), so the request path answers from memory. A key the
-snapshot does not know yet (created in another process less than a poll interval ago) is looked up once in
-the database; both positive and negative answers are cached briefly so a flood of bad keys cannot turn into a
-flood of queries.
+snapshot does not know may have been created in another process less than a poll interval ago, so it is
+looked up in the database, but a flood of unknown keys must not become a flood of queries:
+- a key that is not in our format (`sk-rt-` + 40 url-safe characters) is refused without any lookup;
+- look-ups are batched: at most one query is in flight per process, answering every key that was waiting
+  for it (`WHERE key_hash IN (...)`, up to `max_batch`), and queries are at least `min_interval` apart;
+  concurrent look-ups of the same key share one answer;
+- answers, hits and misses alike, are cached for a couple of seconds (and dropped when the snapshot moves).
+So N distinct unknown keys cost about (flood duration / min_interval) queries, not N.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
 from router.identity.tokens import InvalidToken, looks_like_token
+from router.observability.metrics import KEY_LOOKUPS, KEYS_REFUSED
 from router.routing.model import KeySpec, RoutingConfig
-from router.store.keys import hash_key
+from router.store.keys import hash_key, is_key_format
 from router.wire.errors import AuthenticationError
 
-KeyLookup = Callable[[str], Awaitable[KeySpec | None]]
+log = logging.getLogger(__name__)
+
+# Hashes -> the keys among them that exist (revoked or not).
+KeysLookup = Callable[[Sequence[str]], Awaitable[Mapping[str, KeySpec]]]
 
 
 class MemberTokenCheck(Protocol):
@@ -31,6 +43,8 @@ class MemberTokenCheck(Protocol):
 
 _MISS_TTL = 2.0
 _MISS_CACHE_SIZE = 10_000
+MIN_LOOKUP_INTERVAL = 0.05
+MAX_LOOKUP_BATCH = 500
 
 
 def key_from_headers(headers: Mapping[str, str]) -> str | None:
@@ -45,13 +59,27 @@ def key_from_headers(headers: Mapping[str, str]) -> str | None:
 
 
 class KeyGuard:
-    def __init__(self, lookup: KeyLookup, tokens: MemberTokenCheck | None = None) -> None:
+    def __init__(
+        self,
+        lookup: KeysLookup,
+        tokens: MemberTokenCheck | None = None,
+        *,
+        min_interval: float = MIN_LOOKUP_INTERVAL,
+        max_batch: int = MAX_LOOKUP_BATCH,
+    ) -> None:
         self._lookup = lookup
         # Claude Code signed in through the IdP sends a minted token instead of a key: the same Caller.
         self._tokens = tokens
+        self._min_interval = min_interval
+        self._max_batch = max(1, max_batch)
         # hash -> (KeySpec | None, monotonic expiry); only for keys the snapshot does not hold.
         self._extra: OrderedDict[str, tuple[KeySpec | None, float]] = OrderedDict()
         self._version = -1
+        # Hashes waiting for the next query, and those the running query answers.
+        self._waiting: dict[str, asyncio.Future[KeySpec | None]] = {}
+        self._asked: dict[str, asyncio.Future[KeySpec | None]] = {}
+        self._runner: asyncio.Task[None] | None = None
+        self.queries = 0
 
     async def authenticate(self, headers: Mapping[str, str], config: RoutingConfig) -> KeySpec:
         key = key_from_headers(headers)
@@ -59,7 +87,9 @@ class KeyGuard:
             raise AuthenticationError(
                 "missing API key: send it in the x-api-key header or as a Bearer token", should_retry=False
             )
-        if self._tokens is not None and looks_like_token(key):
+        minted = self._tokens is not None and looks_like_token(key)
+        if minted:
+            assert self._tokens is not None
             try:
                 digest = self._tokens.key_hash(key)
             except InvalidToken as exc:
@@ -69,6 +99,9 @@ class KeyGuard:
             digest = hash_key(key)
         spec = config.keys.get(digest)
         if spec is None:
+            if not minted and not is_key_format(key):
+                KEYS_REFUSED.labels("format").inc()
+                raise AuthenticationError("invalid API key")
             spec = await self._lookup_uncached(digest, config.version)
         # A revoked or expired key will not come back: `x-should-retry: false` makes Claude Code ask for a
         # new credential at once instead of retrying for minutes. An unknown key keeps the client's retries
@@ -86,16 +119,49 @@ class KeyGuard:
             # A new snapshot knows every key that existed when it was built; older answers are stale.
             self._extra.clear()
             self._version = version
-        now = time.monotonic()
         hit = self._extra.get(digest)
-        if hit is not None and hit[1] > now:
+        if hit is not None and hit[1] > time.monotonic():
+            if hit[0] is None:
+                KEYS_REFUSED.labels("cached_miss").inc()
             return hit[0]
-        try:
-            spec = await self._lookup(digest)
-        except Exception:  # the database is down: the key is unknown for now, the request path stays up
-            spec = None
-        self._extra[digest] = (spec, now + _MISS_TTL)
+        future = self._asked.get(digest) or self._waiting.get(digest)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._waiting[digest] = future
+            if self._runner is None or self._runner.done():
+                self._runner = asyncio.create_task(self._answer_waiting(), name="key-lookups")
+        # Shielded: a client that leaves must not cancel the answer others wait for.
+        return await asyncio.shield(future)
+
+    async def _answer_waiting(self) -> None:
+        """One query at a time for every key waiting, then a pause so queries stay `min_interval` apart."""
+        while self._waiting:
+            batch = dict(list(self._waiting.items())[: self._max_batch])
+            for digest in batch:
+                del self._waiting[digest]
+            self._asked = batch
+            found: Mapping[str, KeySpec] = {}
+            try:
+                self.queries += 1
+                KEY_LOOKUPS.inc()
+                found = await self._lookup(list(batch))
+            except Exception as exc:  # the database is down: these keys are unknown for now
+                log.warning(
+                    "key lookup failed (%s); %d keys treated as unknown", type(exc).__name__, len(batch)
+                )
+            finally:
+                expiry = time.monotonic() + _MISS_TTL
+                for digest, future in batch.items():
+                    spec = found.get(digest)
+                    self._remember(digest, spec, expiry)
+                    if not future.done():
+                        future.set_result(spec)
+                self._asked = {}
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(self._min_interval)
+
+    def _remember(self, digest: str, spec: KeySpec | None, expiry: float) -> None:
+        self._extra[digest] = (spec, expiry)
         self._extra.move_to_end(digest)
         while len(self._extra) > _MISS_CACHE_SIZE:
             self._extra.popitem(last=False)
-        return spec

@@ -47,6 +47,18 @@ COST = Counter(
     "router_cost_usd", "Cost in USD as priced by the router.", ["tenant", "target"], registry=REGISTRY
 )
 
+KEY_LOOKUPS = Counter(
+    "router_key_lookup_queries",
+    "Database queries for keys the routing snapshot does not hold (one query answers a whole batch).",
+    registry=REGISTRY,
+)
+KEYS_REFUSED = Counter(
+    "router_keys_refused",
+    "Requests refused for their key before any lookup: not in our key format, or a cached miss.",
+    ["reason"],
+    registry=REGISTRY,
+)
+
 # A request that reached no target (rejected, or every attempt failed before one answered).
 NO_TARGET = "none"
 

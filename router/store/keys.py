@@ -26,6 +26,8 @@ from router.store.tenants import check_limits, get_tenant
 
 KEY_PREFIX = "sk-rt-"
 KEY_RANDOM_CHARS = 40
+# What every key we issue looks like: anything else is refused without asking the database.
+KEY_FORMAT = re.compile(rf"{re.escape(KEY_PREFIX)}[A-Za-z0-9_-]{{{KEY_RANDOM_CHARS}}}")
 VISIBLE_PREFIX_CHARS = 12
 
 # `...` (Ellipsis) means "leave as it is"; None means "no limit".
@@ -38,6 +40,10 @@ _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 def generate_key() -> str:
     # 30 random bytes are exactly 40 url-safe base64 characters.
     return KEY_PREFIX + secrets.token_urlsafe(KEY_RANDOM_CHARS * 3 // 4)
+
+
+def is_key_format(key: str) -> bool:
+    return KEY_FORMAT.fullmatch(key) is not None
 
 
 def hash_key(key: str) -> str:
@@ -232,6 +238,14 @@ async def find_key_by_hash(session: AsyncSession, key_hash: str) -> KeySpec | No
     """The key with this hash, revoked or not (the gateway's cache miss); None when unknown."""
     key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
     return key_spec(key) if key is not None else None
+
+
+async def find_keys_by_hashes(session: AsyncSession, key_hashes: Sequence[str]) -> dict[str, KeySpec]:
+    """The keys with these hashes, revoked or not, in one query (the gateway's batched cache misses)."""
+    if not key_hashes:
+        return {}
+    rows = await session.scalars(select(ApiKey).where(ApiKey.key_hash.in_(list(key_hashes))))
+    return {key.key_hash: key_spec(key) for key in rows.all()}
 
 
 def is_expired(key: ApiKey | KeySpec, now: datetime | None = None) -> bool:
