@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from router.wire.responses import STOP_REASONS, new_message_id, new_tool_use_id
+from router.wire.responses import new_message_id, new_tool_use_id
 
 
 def test_message_ids_are_msg_plus_24_base62_characters_and_unique() -> None:
@@ -18,6 +18,3 @@ def test_tool_use_ids_are_toolu_plus_24_base62_characters_and_unique() -> None:
     assert len(ids) == 2000
     assert all(re.fullmatch(r"toolu_[0-9A-Za-z]{24}", i) for i in ids)
 
-
-def test_stop_reasons_are_anthropics() -> None:
-    assert {"end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal"} <= STOP_REASONS
