@@ -73,6 +73,12 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/admin/chains/{chain_id:int}/targets"): A.WRITE,
     ("POST", "/admin/chains/{chain_id:int}/targets/{position:int}/move"): A.WRITE,
     ("POST", "/admin/chains/{chain_id:int}/targets/{position:int}/remove"): A.WRITE,
+    # company sign-in: who may sign in (the sso: mappings), tenants' managed settings, live sign-ins
+    ("GET", "/admin/sign-in"): A.READ,
+    ("POST", "/admin/sign-in/members"): A.WRITE,
+    ("POST", "/admin/sign-in/members/{position:int}/delete"): A.WRITE,
+    ("POST", "/admin/sign-in/tenants/{tenant_id:int}/managed-settings"): A.WRITE,
+    ("POST", "/admin/sign-in/sessions/{session_id:str}/revoke"): A.WRITE,
     # usage pages and exports: scoped principals always see one of their tenants
     ("GET", "/admin/usage"): A.READ_TENANT,
     ("GET", "/admin/usage.csv"): A.READ_TENANT,

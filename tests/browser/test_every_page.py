@@ -60,6 +60,7 @@ def page_urls(page: Any, site: Site) -> dict[str, str]:
         "usage": "/admin/usage?range=today",
         "request": request,
         "audit": "/admin/audit",
+        "sign-in": "/admin/sign-in",
         "users": "/admin/users",
         "not-found": "/admin/no-such-page",
     }

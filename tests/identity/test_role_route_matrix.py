@@ -131,6 +131,7 @@ def concrete_paths(path: str, world: World) -> Iterator[tuple[str, str | None]]:
             "file_path": "admin.css",
             "user_id": "1",
             "record_id": "1",
+            "session_id": "0" * 32,
         }
         yield PARAM.sub(lambda m, v=values: v[m.group(1)], path), variant  # type: ignore[misc]
 

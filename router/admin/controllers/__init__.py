@@ -11,6 +11,7 @@ from router.admin.controllers.keys import KeysController
 from router.admin.controllers.login import LoginController
 from router.admin.controllers.providers import ProvidersController
 from router.admin.controllers.rules import RulesController
+from router.admin.controllers.signin import SigninAdminController
 from router.admin.controllers.tenants import TenantsController
 from router.admin.controllers.usage import RequestsController, UsageController
 from router.admin.controllers.users import UsersController
@@ -27,4 +28,5 @@ ROUTE_HANDLERS: list[Any] = [
     RequestsController,
     AuditController,
     UsersController,
+    SigninAdminController,
 ]

@@ -1,0 +1,141 @@
+"""Company sign-in in the admin page: which IdP groups sign in to which tenant, each tenant's Claude Code
+managed settings, and the members signed in now (with sign-out). The same data as config-as-code's `sso:`
+section and `tenants[].managed_settings`; the same store functions (audited, config version bumped)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.response import Redirect, Template
+
+from router.admin.deps import actor, mutating, reading, tenant_or_404
+from router.admin.forms import Form
+from router.admin.web import render, see_other
+from router.config.validate import managed_settings_error
+from router.store.signin import (
+    MemberMapping,
+    list_signin_sessions,
+    list_sso_mappings,
+    replace_sso_mappings,
+    revoke_signin_sessions,
+    set_tenant_managed_settings,
+)
+from router.store.tenants import list_tenants
+
+AnyRequest = Request[Any, Any, Any]
+PATH = "/admin/sign-in"
+
+
+async def signin_page(
+    request: AnyRequest,
+    *,
+    forms: dict[str, dict[str, Any]] | None = None,
+    errors: dict[str, dict[str, str]] | None = None,
+    status: int = 200,
+) -> Template:
+    async with reading(request) as session:
+        members, admins = await list_sso_mappings(session)
+        tenants = await list_tenants(session)
+        sessions = await list_signin_sessions(session)
+    names = {t.id: t.name for t in tenants}
+    documents = {
+        t.id: json.dumps(t.managed_settings, indent=2, sort_keys=True)
+        if t.managed_settings is not None
+        else ""
+        for t in tenants
+    }
+    return render(
+        request,
+        "admin/signin.html",
+        {
+            "configured": request.app.state.oidc_logins.configured,
+            "redirect_uri": request.app.state.settings.oidc_redirect_uri,
+            "members": members,
+            "admins": admins,
+            "tenants": tenants,
+            "documents": documents,
+            "sessions": [(s, names.get(s.tenant_id, "?")) for s in sessions],
+            "forms": forms or {},
+            "errors": errors or {},
+        },
+        status=status,
+    )
+
+
+class SigninAdminController(Controller):
+    path = PATH
+
+    @get("/")
+    async def page(self, request: AnyRequest) -> Template:
+        return await signin_page(request)
+
+    @post("/members")
+    async def add_member_group(self, request: AnyRequest) -> Template | Redirect:
+        form = Form(await request.form())
+        group = form.text("group", required=True, max_len=200, label="Group") or ""
+        tenant_name = form.text("tenant", required=True, max_len=100, label="Tenant") or ""
+        if form.ok:
+            async with mutating(request) as session:
+                members, admins = await list_sso_mappings(session)
+                known = {t.name for t in await list_tenants(session)}
+                if tenant_name not in known:
+                    form.error("tenant", f"No tenant named {tenant_name!r}.")
+                elif any(m.group == group and m.tenant == tenant_name for m in members):
+                    form.error("group", f"Group {group!r} already signs in to {tenant_name}.")
+                else:
+                    members.append(MemberMapping(group, tenant_name))
+                    await replace_sso_mappings(session, members, admins, actor=actor(request))
+                    return see_other(PATH, "saved")
+        return await signin_page(
+            request, forms={"member": form.values}, errors={"member": form.errors}, status=422
+        )
+
+    @post("/members/{position:int}/delete")
+    async def remove_member_group(self, request: AnyRequest, position: int) -> Redirect:
+        async with mutating(request) as session:
+            members, admins = await list_sso_mappings(session)
+            if 0 <= position < len(members):
+                del members[position]
+                await replace_sso_mappings(session, members, admins, actor=actor(request))
+        return see_other(PATH, "deleted")
+
+    @post("/tenants/{tenant_id:int}/managed-settings")
+    async def save_managed_settings(self, request: AnyRequest, tenant_id: int) -> Template | Redirect:
+        form = Form(await request.form())
+        text = form.raw("managed_settings").strip()
+        document: dict[str, Any] | None = None
+        if text:
+            try:
+                parsed = json.loads(text)
+            except ValueError as exc:
+                form.error("managed_settings", f"Not valid JSON: {exc}.")
+            else:
+                problem = managed_settings_error(parsed)
+                if problem:
+                    form.error("managed_settings", f"The settings {problem}.")
+                else:
+                    document = parsed
+        if form.ok:
+            async with mutating(request) as session:
+                tenant = await tenant_or_404(session, tenant_id)
+                await set_tenant_managed_settings(session, tenant, document, actor=actor(request))
+            return see_other(PATH, "saved")
+        return await signin_page(
+            request,
+            forms={f"settings-{tenant_id}": form.values},
+            errors={f"settings-{tenant_id}": form.errors},
+            status=422,
+        )
+
+    @post("/sessions/{session_id:str}/revoke")
+    async def sign_out(self, request: AnyRequest, session_id: str) -> Redirect:
+        async with mutating(request) as session:
+            await revoke_signin_sessions(
+                session,
+                reason="signed out by an administrator",
+                actor=actor(request),
+                session_id=session_id[:40],
+            )
+        return see_other(PATH, "signed_out")
