@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -23,6 +25,8 @@ from router.store.tenants import list_tenants
 
 log = logging.getLogger("router.identity")
 
+# Checked tokens remembered per process (a few hundred bytes each).
+VERIFIED_CACHE_SIZE = 10_000
 # Revocations older than a token's lifetime plus this need no entry: every token of theirs has expired.
 _REVOCATION_MARGIN = timedelta(minutes=5)
 
@@ -72,6 +76,7 @@ class MemberTokens:
         self.signer = signer
         self._access_ttl = access_ttl
         self.snapshot = IdentitySnapshot()
+        self._verified: OrderedDict[str, TokenClaims] = OrderedDict()
 
     async def rebuild(self, version: int) -> None:
         """Reload from the database (a SnapshotHolder listener: runs once per config version)."""
@@ -99,8 +104,23 @@ class MemberTokens:
         )
 
     def verify(self, token: str) -> TokenClaims:
-        """The token's claims; InvalidToken when it is forged, expired or its session was revoked."""
-        claims = self.signer.verify(token)
+        """The token's claims; InvalidToken when it is forged, expired or its session was revoked.
+
+        A client sends the same token for its whole life (an hour), so a checked signature is remembered
+        (bounded, least recently used first out): the request path then pays a dict look-up, the expiry and
+        the revocation check, not an HMAC and a JSON parse (bench/signin_tokens.py: ~70 µs -> ~1 µs).
+        """
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self.signer.verify(token)
+            self._verified[token] = claims
+            while len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+        else:
+            self._verified.move_to_end(token)
+            if claims.expires_at <= time.time():
+                del self._verified[token]
+                raise InvalidToken("access token has expired: sign in again with /login")
         if claims.session_id in self.snapshot.revoked_sessions:
             raise InvalidToken("this sign-in was ended by an administrator: sign in again with /login")
         return claims
