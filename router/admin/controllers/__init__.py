@@ -9,6 +9,7 @@ from router.admin.controllers.chains import ChainsController
 from router.admin.controllers.dashboard import DashboardController
 from router.admin.controllers.keys import KeysController
 from router.admin.controllers.login import LoginController
+from router.admin.controllers.pools import PoolsController
 from router.admin.controllers.providers import ProvidersController
 from router.admin.controllers.rules import RulesController
 from router.admin.controllers.signin import SigninAdminController
@@ -24,6 +25,7 @@ ROUTE_HANDLERS: list[Any] = [
     RulesController,
     ProvidersController,
     ChainsController,
+    PoolsController,
     UsageController,
     RequestsController,
     AuditController,
