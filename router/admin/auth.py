@@ -8,7 +8,7 @@ route's access level is in router/admin/access.py, decided by router/identity/ro
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
@@ -154,16 +154,21 @@ def _safe_next(path: str) -> str:
 
 
 def login_url(request: Request[Any, Any, Any]) -> str:
+    """The sign-in page, coming back afterwards to this page (for htmx: the page the fragment was on)."""
     target = request.url.path
     if request.url.query:
         target += "?" + request.url.query
+    current = request.headers.get("hx-current-url") if is_htmx(request) else None
+    if current:
+        parts = urlsplit(current)
+        target = parts.path + ("?" + parts.query if parts.query else "")
     return f"{LOGIN_PATH}?next={quote(_safe_next(target), safe='/')}"
 
 
 def handle_not_signed_in(request: Request[Any, Any, Any], _exc: NotSignedInError) -> Response[Any]:
     if is_htmx(request):
         # htmx follows HX-Redirect with a full page load; the 401 keeps non-htmx scripts honest.
-        return Response(content="", status_code=401, headers={"HX-Redirect": LOGIN_PATH})
+        return Response(content="", status_code=401, headers={"HX-Redirect": login_url(request)})
     return Redirect(login_url(request), status_code=303)
 
 

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
+from router.admin.messages import sentence
+
 NAME_MAX = 100
 
 
@@ -36,6 +38,11 @@ class Form:
 
     def error(self, name: str, message: str) -> None:
         self.errors.setdefault(name, message)
+
+    def check(self, name: str, problem: str | None) -> None:
+        """Record a validator's problem (None: no problem) as this field's readable error."""
+        if problem is not None:
+            self.error(name, sentence(problem))
 
     def raw(self, name: str) -> str:
         return self.values.get(name, "").strip()

@@ -87,5 +87,7 @@ def render(
 def see_other(path: str, notice: str | None = None) -> Redirect:
     """303 after a successful form post (the browser then GETs the page: no double submit on reload)."""
     if notice:
-        path += ("&" if "?" in path else "?") + f"notice={notice}"
+        # The notice goes in the query, before any #fragment (a browser never sends the fragment).
+        path, hash_mark, fragment = path.partition("#")
+        path += ("&" if "?" in path else "?") + f"notice={notice}" + hash_mark + fragment
     return Redirect(path, status_code=303)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -28,6 +28,7 @@ from router.config.drafts import (
     TargetRef,
     ValidationIssue,
 )
+from router.config.provider_kinds import KNOWN_KINDS
 from router.routing.conditions import condition_errors
 from router.routing.errors import RuleError
 from router.routing.patterns import GLOB_CHARS, compile_pattern
@@ -44,6 +45,7 @@ __all__ = [
     "api_base_error",
     "chain_issues",
     "deployment_issues",
+    "deployment_provider_error",
     "extra_params_errors",
     "is_secret_param",
     "name_error",
@@ -137,11 +139,18 @@ def name_error(name: str, what: str = "name") -> str | None:
 
 
 def provider_kind_error(kind: str) -> str | None:
-    if not isinstance(kind, str) or not KIND_RE.fullmatch(kind):
+    if not isinstance(kind, str) or not KIND_RE.fullmatch(kind) or kind not in KNOWN_KINDS:
         return (
-            f"kind {kind!r} must be openai, azure, gemini, anthropic or a LiteLLM provider name "
-            "(lower-case letters, digits, '_' or '-')"
+            f"unknown provider kind {kind!r}: use openai, azure, gemini, anthropic, openai_compatible "
+            "or a LiteLLM provider name (e.g. bedrock, vertex_ai, mistral)"
         )
+    return None
+
+
+def deployment_provider_error(provider: str, kind: str) -> str | None:
+    """Deployments are Azure OpenAI deployments: their provider must be of kind azure."""
+    if kind != "azure":
+        return f"provider {provider!r} is of kind {kind!r}; a deployment needs an azure provider"
     return None
 
 
@@ -259,6 +268,8 @@ class KnownNames:
     deployments: frozenset[str] = frozenset()
     chains: frozenset[str] = frozenset()
     pools: frozenset[str] = frozenset()
+    # Each provider's kind, where known (a deployment needs an azure provider).
+    provider_kinds: Mapping[str, str] = field(default_factory=dict)
 
 
 def rule_issues(r: RuleDraft, known: KnownNames) -> list[ValidationIssue]:
@@ -319,6 +330,8 @@ def deployment_issues(d: DeploymentDraft, known: KnownNames) -> list[ValidationI
     issues.add("name", name_error(d.name))
     if d.provider not in known.providers:
         issues.add("provider", f"unknown provider {d.provider!r}")
+    elif d.provider in known.provider_kinds:
+        issues.add("provider", deployment_provider_error(d.provider, known.provider_kinds[d.provider]))
     if not d.deployment.strip():
         issues.add("deployment", "must not be empty")
     if not d.model.strip():
@@ -420,6 +433,7 @@ class _Checker:
             frozenset(self.deployments),
             frozenset(self.chains),
             frozenset(self.pools),
+            {p.name: p.kind for p in cfg.providers},
         )
 
     def add(self, path: str, message: str | None) -> None:
@@ -517,8 +531,6 @@ class _Checker:
             # The file says `when:` where the stored rule says `conditions`.
             where = issue.path.replace("conditions.", "when.", 1) if issue.path else ""
             self.issues.append(ValidationIssue(f"{path}.{where}" if where else path, issue.message))
-
-
 
     def price(self, path: str, p: PriceDraft) -> None:
         self.target(f"{path}.target", p.target, pools=False)

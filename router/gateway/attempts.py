@@ -11,6 +11,7 @@ upstream-error policy (`router.providers.policy.POLICY`); this module only walks
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,11 @@ from router.providers.base import ProviderError
 from router.routing.model import Pool, PoolMember, Route, Target
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+# An attempt's error text as kept in the usage record (already scrubbed of credentials).
+ERROR_TEXT_MAX = 500
 
 
 @dataclass(slots=True)
@@ -33,6 +39,8 @@ class Attempt:
     latency_ms: int
     # The pool the target was tried as a member of, if any.
     pool: str | None = None
+    # What went wrong, in full (the client may be told less, e.g. "upstream unreachable").
+    error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -43,6 +51,8 @@ class Attempt:
         }
         if self.pool is not None:
             out["pool"] = self.pool
+        if self.error:
+            out["error"] = self.error[:ERROR_TEXT_MAX]
         return out
 
 
@@ -146,8 +156,11 @@ class _Walk(Generic[T]):
                 result = await self.call(target)
             except ProviderError as exc:
                 outcome.attempts.append(
-                    Attempt(target.ref, exc.status, exc.error_type, _ms_since(started), pool_name)
+                    Attempt(
+                        target.ref, exc.status, exc.error_type, _ms_since(started), pool_name, exc.message
+                    )
                 )
+                log.warning("attempt at %s failed (%s): %s", target.ref, exc.status, exc.message)
                 outcome.error, outcome.failed_target = exc, target
                 if exc.context_window:
                     self.window_floor = target.max_input_tokens or 0

@@ -49,5 +49,3 @@ def budget_refusal(exc: LimitExceeded, now: float | None = None) -> BillingError
         headers[f"{UNIFIED_PREFIX}overage-scope"] = "group_pool"
     seconds = max(1, int(reset.timestamp() - now))
     return BillingError(message, headers=headers, retry_after=seconds)
-
-

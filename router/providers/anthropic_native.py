@@ -55,7 +55,9 @@ class AnthropicPath:
         except msgspec.DecodeError:
             raise ProviderError(400, "the request body is not valid JSON") from None
         body = prepare_native_request(
-            raw, model=call.target.upstream_model, max_tokens_cap=call.target.max_output_tokens,
+            raw,
+            model=call.target.upstream_model,
+            max_tokens_cap=call.target.max_output_tokens,
             overrides=call.overrides,
         )
         if stream:
@@ -70,8 +72,16 @@ class AnthropicPath:
         url, headers = self._endpoint(call, "")
         data = _encode(self._body(call, stream=False))
         deadlines = Deadlines(call.first_byte_timeout, call.timeout)
-        resp = await open_post(self._session, url, headers=headers, data=data, deadlines=deadlines,
-                               connect_timeout=self._connect_timeout, credential=credential, where=where)
+        resp = await open_post(
+            self._session,
+            url,
+            headers=headers,
+            data=data,
+            deadlines=deadlines,
+            connect_timeout=self._connect_timeout,
+            credential=credential,
+            where=where,
+        )
         obj = await read_json(resp, deadlines=deadlines, credential=credential, where=where)
         if not isinstance(obj, dict):
             raise not_json(resp.status, _encode(obj), credential, where)
@@ -119,8 +129,16 @@ class AnthropicPath:
     ) -> AsyncGenerator[StreamEvent, None]:
         credential = call.target.provider.credential
         where = call.target.ref
-        resp = await open_post(self._session, url, headers=headers, data=data, deadlines=deadlines,
-                               connect_timeout=self._connect_timeout, credential=credential, where=where)
+        resp = await open_post(
+            self._session,
+            url,
+            headers=headers,
+            data=data,
+            deadlines=deadlines,
+            connect_timeout=self._connect_timeout,
+            credential=credential,
+            where=where,
+        )
         stopped = False
         try:
             async for payload in sse_data(resp.content):
@@ -143,8 +161,11 @@ class AnthropicPath:
                 # checks their frame (a JSON object with a type) and takes them as the closed union.
                 yield cast(StreamEvent, event)
             if not stopped:
-                raise ProviderError(502, f"{where}: the upstream stream ended before message_stop",
-                                    failure=Failure.BAD_RESPONSE)
+                raise ProviderError(
+                    502,
+                    f"{where}: the upstream stream ended before message_stop",
+                    failure=Failure.BAD_RESPONSE,
+                )
         finally:
             if stopped:
                 resp.release()
@@ -158,8 +179,16 @@ class AnthropicPath:
         full = self._body(call, stream=False)
         body = {k: full[k] for k in _COUNT_FIELDS if k in full}
         deadlines = Deadlines(call.first_byte_timeout, call.timeout)
-        resp = await open_post(self._session, url, headers=headers, data=_encode(body), deadlines=deadlines,
-                               connect_timeout=self._connect_timeout, credential=credential, where=where)
+        resp = await open_post(
+            self._session,
+            url,
+            headers=headers,
+            data=_encode(body),
+            deadlines=deadlines,
+            connect_timeout=self._connect_timeout,
+            credential=credential,
+            where=where,
+        )
         obj = await read_json(resp, deadlines=deadlines, credential=credential, where=where)
         count = obj.get("input_tokens") if isinstance(obj, dict) else None
         if not isinstance(count, int):

@@ -147,9 +147,7 @@ class EventStream:
         return stream
 
     @classmethod
-    def from_batches(
-        cls, produce: Callable[[EventStream], AsyncIterator[list[StreamEvent]]]
-    ) -> EventStream:
+    def from_batches(cls, produce: Callable[[EventStream], AsyncIterator[list[StreamEvent]]]) -> EventStream:
         """Like `from_producer`, for a producer that yields the events of one upstream chunk together."""
         stream = cls.__new__(cls)
         stream._init(produce(stream))

@@ -34,8 +34,11 @@ async def chunk_events(
             async with asyncio.timeout_at(deadlines.first_byte):
                 first = await anext(chunks)
         except StopAsyncIteration:
-            raise ProviderError(502, f"{where}: the upstream stream ended before its first chunk",
-                                failure=Failure.BAD_RESPONSE) from None
+            raise ProviderError(
+                502,
+                f"{where}: the upstream stream ended before its first chunk",
+                failure=Failure.BAD_RESPONSE,
+            ) from None
         except TimeoutError:
             raise timeout_error(where, f"no first chunk within {deadlines.first_byte_seconds:g}s") from None
         translator = OpenAIStreamTranslator(

@@ -176,7 +176,8 @@ def classify_payload_error(body: Mapping[str, Any], credential: str | None, wher
 def not_json(status: int, raw: bytes, credential: str | None, where: str) -> ProviderError:
     snippet = scrub(raw[:200].decode("utf-8", "replace").strip(), credential)
     return ProviderError(
-        502, f"{where}: the upstream answered HTTP {status} with a body that is not JSON: {snippet}",
+        502,
+        f"{where}: the upstream answered HTTP {status} with a body that is not JSON: {snippet}",
         failure=Failure.BAD_RESPONSE,
     )
 
@@ -187,8 +188,9 @@ def timeout_error(where: str, what: str) -> ProviderError:
 
 def connection_error(where: str, exc: BaseException, credential: str | None) -> ProviderError:
     detail = scrub(str(exc) or type(exc).__name__, credential)
-    return ProviderError(502, f"{where}: connection to the upstream failed: {detail}",
-                         failure=Failure.BAD_RESPONSE)
+    return ProviderError(
+        502, f"{where}: connection to the upstream failed: {detail}", failure=Failure.UNREACHABLE
+    )
 
 
 def classify_exception(exc: BaseException, credential: str | None, where: str) -> ProviderError:
@@ -200,6 +202,13 @@ def classify_exception(exc: BaseException, credential: str | None, where: str) -
     if isinstance(exc, (aiohttp.ClientError, ConnectionError, OSError)):
         return connection_error(where, exc, credential)
     return _classify_litellm(exc, credential, where)
+
+
+# How LiteLLM's APIConnectionError words "there was no connection at all" (aiohttp and httpx spellings).
+_NO_CONNECTION = re.compile(
+    r"Cannot connect to host|Connect call failed|Connection refused|ConnectError|"
+    r"Name or service not known|nodename nor servname|No route to host|Temporary failure in name resolution"
+)
 
 
 def _classify_litellm(exc: BaseException, credential: str | None, where: str) -> ProviderError:
@@ -227,7 +236,8 @@ def _classify_litellm(exc: BaseException, credential: str | None, where: str) ->
         # LiteLLM could not read the upstream's 200 (not JSON, or an error payload): like not_json().
         return ProviderError(502, text, failure=Failure.BAD_RESPONSE)
     if "APIConnectionError" in names and status in (None, 500):
-        return ProviderError(502, text, failure=Failure.BAD_RESPONSE)
+        unreachable = _NO_CONNECTION.search(raw_message) is not None
+        return ProviderError(502, text, failure=Failure.UNREACHABLE if unreachable else Failure.BAD_RESPONSE)
     if status is not None:
         return ProviderError(status, text, retry_after=parse_retry_after(_litellm_headers(exc)))
     if "BadRequestError" in names or "UnprocessableEntityError" in names:

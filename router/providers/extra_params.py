@@ -40,8 +40,20 @@ __all__ = [
 # Translated generation parameters that may become litellm.acompletion kwargs.
 GENERATION_PARAMS: Final = frozenset(
     {
-        "messages", "tools", "tool_choice", "max_tokens", "temperature", "top_p", "top_k", "stop",
-        "reasoning_effort", "thinking", "parallel_tool_calls", "user", "stream", "stream_options",
+        "messages",
+        "tools",
+        "tool_choice",
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop",
+        "reasoning_effort",
+        "thinking",
+        "parallel_tool_calls",
+        "user",
+        "stream",
+        "stream_options",
     }
 )
 
@@ -51,17 +63,40 @@ OPENAI_WIRE_BODY_EXTRAS: Final = frozenset(
 
 LITELLM_EXTRAS: Final = frozenset(
     {
-        "vertex_project", "vertex_location", "vertex_credentials",
-        "aws_region_name", "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
-        "aws_role_name", "aws_session_name", "aws_profile_name", "aws_bedrock_runtime_endpoint",
-        "organization", "safety_settings", "num_ctx", "keep_alive", "seed",
-        "frequency_penalty", "presence_penalty", "response_format",
+        "vertex_project",
+        "vertex_location",
+        "vertex_credentials",
+        "aws_region_name",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "aws_role_name",
+        "aws_session_name",
+        "aws_profile_name",
+        "aws_bedrock_runtime_endpoint",
+        "organization",
+        "safety_settings",
+        "num_ctx",
+        "keep_alive",
+        "seed",
+        "frequency_penalty",
+        "presence_penalty",
+        "response_format",
     }
 )
 
 _FORBIDDEN_HEADERS: Final = frozenset(
-    {"authorization", "api-key", "x-api-key", "x-goog-api-key", "host", "content-length", "content-type",
-     "transfer-encoding", "connection"}
+    {
+        "authorization",
+        "api-key",
+        "x-api-key",
+        "x-goog-api-key",
+        "host",
+        "content-length",
+        "content-type",
+        "transfer-encoding",
+        "connection",
+    }
 )
 
 

@@ -62,8 +62,9 @@ async def _collect(stream: EventStream, where: str) -> dict[str, Any]:
     try:
         return accumulate_stream(events)
     except ValueError:
-        raise ProviderError(502, f"{where}: the upstream's tool arguments are not JSON",
-                            failure=Failure.BAD_RESPONSE) from None
+        raise ProviderError(
+            502, f"{where}: the upstream's tool arguments are not JSON", failure=Failure.BAD_RESPONSE
+        ) from None
 
 
 class ProviderHub:
@@ -160,8 +161,9 @@ class ProviderHub:
             try:
                 return await self._anthropic.count_tokens(call)
             except ProviderError as exc:
-                log.info("count_tokens at %s failed (%s); using the local counter",
-                         call.target.ref, exc.message)
+                log.info(
+                    "count_tokens at %s failed (%s); using the local counter", call.target.ref, exc.message
+                )
         return await count_with_litellm(call)
 
     @staticmethod

@@ -89,16 +89,26 @@ class LiteLLMPath:
             raise timeout_error(where, f"no answer within {deadlines.first_byte_seconds:g}s") from None
         except Exception as exc:  # boundary: LiteLLM's exception classes become classified errors
             raise classify_exception(exc, credential, where) from None
-        return to_anthropic_message(response_to_dict(resp), model=call.requested_model,
-                                    message_id=call.message_id, stop_sequences=call.request.stop_sequences)
+        return to_anthropic_message(
+            response_to_dict(resp),
+            model=call.requested_model,
+            message_id=call.message_id,
+            stop_sequences=call.request.stop_sequences,
+        )
 
     def stream(self, call: UpstreamCall) -> EventStream:
         kwargs = build_kwargs(call, stream=True)
 
         def produce(stream: EventStream) -> AsyncIterator[list[StreamEvent]]:
             deadlines = Deadlines(call.first_byte_timeout, call.timeout)
-            return chunk_events(self._chunks(call, kwargs), call, stream, deadlines,
-                                call.target.provider.credential, call.target.ref)
+            return chunk_events(
+                self._chunks(call, kwargs),
+                call,
+                stream,
+                deadlines,
+                call.target.provider.credential,
+                call.target.ref,
+            )
 
         return EventStream.from_batches(produce)
 
@@ -111,7 +121,8 @@ class LiteLLMPath:
                 if choices and choices[0]["finish_reason"] and not _upstream_finished(wrapper):
                     # LiteLLM closes a stream the upstream never finished with a made-up "stop".
                     raise ProviderError(
-                        502, f"{call.target.ref}: the upstream stream ended before it finished",
+                        502,
+                        f"{call.target.ref}: the upstream stream ended before it finished",
                         failure=Failure.BAD_RESPONSE,
                     )
                 yield out

@@ -41,8 +41,11 @@ def endpoint(target: Target, info: KindInfo) -> tuple[str, dict[str, str]]:
     provider = target.provider
     base = (provider.api_base or info.default_base or "").rstrip("/")
     if not base:
-        raise ProviderError(500, f"{target.ref}: the provider {provider.name!r} has no base URL configured",
-                            failure=Failure.MISCONFIGURED)
+        raise ProviderError(
+            500,
+            f"{target.ref}: the provider {provider.name!r} has no base URL configured",
+            failure=Failure.MISCONFIGURED,
+        )
     headers = {"content-type": "application/json", "accept": "application/json"}
     headers.update(extra_headers(provider.extra_params))
     if info.deployment_url:
@@ -101,15 +104,27 @@ class OpenAIWirePath:
         url, headers = endpoint(call.target, info)
         data = _encode(build_body(call, info, stream=False))
         deadlines = Deadlines(call.first_byte_timeout, call.timeout)
-        resp = await open_post(self._session, url, headers=headers, data=data, deadlines=deadlines,
-                               connect_timeout=self._connect_timeout, credential=credential, where=where)
+        resp = await open_post(
+            self._session,
+            url,
+            headers=headers,
+            data=data,
+            deadlines=deadlines,
+            connect_timeout=self._connect_timeout,
+            credential=credential,
+            where=where,
+        )
         obj = await read_json(resp, deadlines=deadlines, credential=credential, where=where)
         if not isinstance(obj, dict):
             raise not_json(resp.status, _encode(obj), credential, where)
         if "choices" not in obj:
             raise classify_payload_error(obj, credential, where)
-        return to_anthropic_message(obj, model=call.requested_model, message_id=call.message_id,
-                                    stop_sequences=call.request.stop_sequences)
+        return to_anthropic_message(
+            obj,
+            model=call.requested_model,
+            message_id=call.message_id,
+            stop_sequences=call.request.stop_sequences,
+        )
 
     def stream(self, call: UpstreamCall) -> EventStream:
         info = kind_info(call.target.provider.kind)
@@ -130,8 +145,16 @@ class OpenAIWirePath:
     ) -> AsyncIterator[dict[str, Any]]:
         credential = call.target.provider.credential
         where = call.target.ref
-        resp = await open_post(self._session, url, headers=headers, data=data, deadlines=deadlines,
-                               connect_timeout=self._connect_timeout, credential=credential, where=where)
+        resp = await open_post(
+            self._session,
+            url,
+            headers=headers,
+            data=data,
+            deadlines=deadlines,
+            connect_timeout=self._connect_timeout,
+            credential=credential,
+            where=where,
+        )
         complete = False
         finished = False
         try:
@@ -154,8 +177,11 @@ class OpenAIWirePath:
                     finished = True
                 yield chunk
             if not (complete or finished):
-                raise ProviderError(502, f"{where}: the upstream stream ended before it finished",
-                                    failure=Failure.BAD_RESPONSE)
+                raise ProviderError(
+                    502,
+                    f"{where}: the upstream stream ended before it finished",
+                    failure=Failure.BAD_RESPONSE,
+                )
         except ProviderError:
             raise
         except Exception as exc:  # boundary: the connection broke mid-stream

@@ -87,8 +87,12 @@ def plan_for(
     try:
         mapped = _ask_litellm(litellm_provider, model, base_model, api_version, dict(params))
     except Exception:  # unknown provider config, or a mapper that inspected a marker: send as given
-        log.debug("no LiteLLM param mapping for %s/%s; parameters pass unchanged", litellm_provider, model,
-                  exc_info=True)
+        log.debug(
+            "no LiteLLM param mapping for %s/%s; parameters pass unchanged",
+            litellm_provider,
+            model,
+            exc_info=True,
+        )
         return ParamPlan(renames=tuple((name, name) for name, _ in key), fixed=())
     renames: list[tuple[str, str]] = []
     fixed: list[tuple[str, Any]] = []

@@ -56,7 +56,8 @@ class Failure(StrEnum):
     OVERLOADED = "overloaded"  # 503 / 529: the upstream is at capacity
     TIMEOUT = "timeout"  # 408 / 504, or no answer (or no next chunk) within our deadlines
     UPSTREAM = "upstream"  # any other 5xx (and 409)
-    BAD_RESPONSE = "bad_response"  # not JSON, an error inside a 200, a stream cut short, no connection
+    BAD_RESPONSE = "bad_response"  # not JSON, an error inside a 200, a stream cut short
+    UNREACHABLE = "unreachable"  # no connection: refused, reset, DNS; the client never sees host or port
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,11 @@ POLICY: Final[dict[Failure, Policy]] = {
     Failure.TIMEOUT: Policy(retryable=True, larger_window=False, client=GatewayTimeoutError),
     Failure.UPSTREAM: Policy(retryable=True, larger_window=False, client=ApiInternalError),
     Failure.BAD_RESPONSE: Policy(retryable=True, larger_window=False, client=ApiInternalError),
+    Failure.UNREACHABLE: Policy(retryable=True, larger_window=False, client=ApiInternalError),
 }
+# Said to the client instead of the transport's text (which names our upstream's host and port); the
+# detail stays in the log and in the request's attempts.
+UNREACHABLE_MESSAGE = "upstream unreachable"
 
 _BY_STATUS: Final[dict[int, Failure]] = {
     400: Failure.BAD_REQUEST,
@@ -199,6 +204,8 @@ def client_error(
             # Our estimate is rough; the upstream said it does not fit, so never claim it would.
             tokens = prompt_tokens_estimate if limit is None else max(prompt_tokens_estimate, limit + 1)
         message = context_overflow_message(tokens, limit)
+    elif error.failure is Failure.UNREACHABLE:
+        message = UNREACHABLE_MESSAGE
     else:
         message = _clean(error.message)
     return policy.client(message, retry_after=error.retry_after, should_retry=policy.should_retry)

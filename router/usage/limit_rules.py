@@ -23,7 +23,6 @@ SpendSource = Callable[
 ]
 
 
-
 class LimitExceeded(RateLimitError):
     """A key's or tenant's limit refused the request: Anthropic's 429 rate_limit_error with retry-after."""
 

@@ -76,7 +76,16 @@ async def test_provider_errors_do_not_echo_the_credential(admin: AdminClient) ->
     dup = await admin.post("/admin/providers", {"name": "oa", "kind": "openai"})
     assert dup.status_code == 422 and "already exists" in dup.text
     bad_kind = await admin.post("/admin/providers", {"name": "oa2", "kind": "Open AI!"})
-    assert bad_kind.status_code == 422 and "lower-case" in bad_kind.text
+    assert bad_kind.status_code == 422 and "Unknown provider kind &#39;Open AI!&#39;" in bad_kind.text
+    # A well-formed name that is no provider kind at all is refused too, alongside the other fields' problems.
+    unknown = await admin.post(
+        "/admin/providers", {"name": "-bad", "kind": "openia", "api_base": "http://user:pw@x.example"}
+    )
+    assert unknown.status_code == 422, unknown.text
+    assert "Unknown provider kind &#39;openia&#39;" in unknown.text
+    assert (
+        "Name &#39;-bad&#39;" in unknown.text and "Must not contain a user name or password" in unknown.text
+    )
 
 
 async def test_test_connection_reports_failure_readably(admin: AdminClient) -> None:
@@ -95,6 +104,13 @@ async def test_deployment_create_edit_and_unknown_provider(admin: AdminClient) -
         "/admin/deployments", {"name": "eu", "provider": "nope", "deployment": "d", "model": "m"}
     )
     assert bad.status_code == 422 and "unknown provider" in bad.text.lower()
+    await make_provider(admin, "oa", kind="openai")
+    not_azure = await admin.post(
+        "/admin/deployments", {"name": "-x", "provider": "oa", "deployment": "d", "model": "m"}
+    )
+    # Both problems at once: the name, and a provider that is not of kind azure.
+    assert not_azure.status_code == 422
+    assert "a deployment needs an azure provider" in not_azure.text and "Name &#39;-x&#39;" in not_azure.text
     ok = await admin.post(
         "/admin/deployments", {"name": "eu", "provider": "az", "deployment": "gpt4o-eu", "model": "gpt-4o"}
     )
@@ -108,6 +124,10 @@ async def test_deployment_create_edit_and_unknown_provider(admin: AdminClient) -
         {"name": "eu", "provider": "az", "deployment": "gpt4o-eu2", "model": "gpt-4o"},
     )
     assert saved.status_code == 303
+    moved = await admin.post(
+        f"/admin/deployments/{dep.id}", {"name": "eu", "provider": "oa", "deployment": "d", "model": "m"}
+    )
+    assert moved.status_code == 422 and "a deployment needs an azure provider" in moved.text
     assert (await admin.get("/admin/deployments/99999")).status_code == 404
 
 

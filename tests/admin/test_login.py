@@ -19,7 +19,26 @@ async def test_pages_redirect_to_login_without_a_session(anon: AdminClient) -> N
 async def test_htmx_request_without_a_session_gets_hx_redirect(anon: AdminClient) -> None:
     response = await anon.http.get("/admin", headers={"HX-Request": "true"}, follow_redirects=False)
     assert response.status_code == 401
-    assert response.headers["hx-redirect"] == "/admin/login"
+    assert response.headers["hx-redirect"] == "/admin/login?next=/admin"
+
+
+async def test_htmx_action_after_the_session_is_lost_comes_back_to_the_page_it_was_on(
+    anon: AdminClient,
+) -> None:
+    response = await anon.http.post(
+        "/admin/rules/global/validate",
+        headers={"HX-Request": "true", "HX-Current-URL": "http://router.test/admin/rules?tenant=2#level-2"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 401
+    assert response.headers["hx-redirect"] == "/admin/login?next=/admin/rules%3Ftenant%3D2"
+    # Another site's address in the header never becomes the place to go back to.
+    foreign = await anon.http.get(
+        "/admin/tenants",
+        headers={"HX-Request": "true", "HX-Current-URL": "https://evil.example//evil.example/x"},
+        follow_redirects=False,
+    )
+    assert foreign.headers["hx-redirect"] == "/admin/login?next=/admin"
 
 
 async def test_sign_in_sets_a_hardened_cookie_and_opens_the_dashboard(anon: AdminClient) -> None:

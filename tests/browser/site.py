@@ -91,8 +91,8 @@ def new_page(
 
 def assert_clean(page: Any) -> None:
     """No script error and no console error (a CSP violation is reported there) so far."""
-    # The not-found page answers 404 on purpose; the browser logs that as a console error.
-    problems = [p for p in page.problems if "status of 404" not in p]
+    # Form errors (422) and the not-found page (404) are answers on purpose; the browser logs them anyway.
+    problems = [p for p in page.problems if not re.search(r"status of (404|422)\b", p)]
     assert problems == [], problems
 
 

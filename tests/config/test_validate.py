@@ -139,7 +139,7 @@ def test_duplicate_names_and_bad_providers_are_reported() -> None:
     )
     assert "providers[2].name: duplicate provider 'openai'" in found
     assert any(f.startswith("providers[3].name: 'deployment' is reserved") for f in found)
-    assert any(f.startswith("providers[3].kind: kind 'Open AI'") for f in found)
+    assert any(f.startswith("providers[3].kind: unknown provider kind 'Open AI'") for f in found)
     assert "providers[4].api_base: an azure provider needs api_base" in found
     assert any(f.startswith("providers[5].extra_params.base_url:") for f in found)
     assert "tenants[1].name: duplicate tenant 'acme'" in found
@@ -148,6 +148,23 @@ def test_duplicate_names_and_bad_providers_are_reported() -> None:
 def test_deployments_must_name_a_known_provider() -> None:
     found = issues(deployments=(DeploymentDraft("d", "nope", "dep", "gpt-4o"),))
     assert found == ["deployments[0].provider: unknown provider 'nope'"]
+
+
+def test_a_provider_kind_must_be_one_we_or_litellm_know() -> None:
+    found = issues(providers=(*PROVIDERS, ProviderDraft("typo", "openia"), ProviderDraft("mis", "mistral")))
+    assert any(f.startswith("providers[2].kind: unknown provider kind 'openia'") for f in found), found
+    assert not any(f.startswith("providers[3]") for f in found), found
+
+
+def test_a_deployment_needs_an_azure_provider() -> None:
+    found = issues(
+        providers=(*PROVIDERS, ProviderDraft("oa", "openai")),
+        deployments=(DeploymentDraft("d", "oa", "dep", "gpt-4o"),),
+    )
+    assert (
+        "deployments[0].provider: provider 'oa' is of kind 'openai'; a deployment needs an azure provider"
+        in found
+    )
 
 
 @pytest.mark.parametrize(

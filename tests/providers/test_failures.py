@@ -184,6 +184,9 @@ async def test_connection_refused_is_retryable(hub: ProviderHub, kind: str, stre
     error = await _fail_of(hub, make_call(target, stream=stream), stream)
 
     assert error.retryable
+    # The client is told only that the upstream is unreachable; host and port stay in our own record.
+    assert client_error(error).message == "upstream unreachable"
+    assert "127.0.0.1" in error.message
 
 
 _GEMINI_EOF = pytest.param(

@@ -12,6 +12,7 @@ from router.admin.deps import actor, mutating, reading
 from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.web import render, see_other
+from router.config.validate import target_ref_error
 from router.store import catalog
 from router.store.catalog import Direction
 from router.store.catalog.chains import MAX_BACKOFF_MS, MAX_RETRIES
@@ -43,6 +44,18 @@ def chain_error(form: Form, exc: catalog.CatalogError, targets_field: str = "tar
     form.error(
         field if field in ("name", "retries", "backoff_ms", targets_field) else "form", sentence(exc.message)
     )
+
+
+async def bad_targets(request: AnyRequest, refs: list[str]) -> str | None:
+    """One message naming every target of a chain that does not exist (not only the first)."""
+    async with reading(request) as session:
+        providers, deployments = await catalog.known_target_names(session)
+    problems = [
+        f"{ref} ({problem})" for ref in refs if (problem := target_ref_error(ref, providers, deployments))
+    ]
+    if not problems:
+        return None
+    return ("Unknown target: " if len(problems) == 1 else "Unknown targets: ") + "; ".join(problems)
 
 
 async def target_hints(session: Any) -> list[str]:
@@ -84,6 +97,8 @@ class ChainsController(Controller):
         targets = form.lines("targets", max_items=20, label="Each target")
         if not targets and "targets" not in form.errors:
             form.error("targets", "A chain needs at least one target.")
+        if targets and "targets" not in form.errors:
+            form.check("targets", await bad_targets(request, targets))
         if form.ok:
             try:
                 async with mutating(request) as session:

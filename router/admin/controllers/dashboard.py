@@ -12,6 +12,7 @@ from router.admin.auth import AdminNotFoundError
 from router.admin.chart import bar_chart
 from router.admin.deps import reading
 from router.admin.web import render
+from router.store import tenants as tenant_store
 from router.store import usage_reports as usage_store
 
 AnyRequest = Request[Any, Any, Any]
@@ -32,11 +33,18 @@ class DashboardController(Controller):
             hourly = await usage_store.usage_timeseries(
                 session, since=now - timedelta(hours=24), bucket="hour"
             )
+            tenant_ids = {t.name: t.id for t in await tenant_store.list_tenants(session)}
         chart = bar_chart([(row.name or "", float(row.requests)) for row in hourly])
         return render(
             request,
             "admin/dashboard.html",
-            {"today": today, "top_tenants": tenants[:TOP], "top_models": models[:TOP], "chart": chart},
+            {
+                "today": today,
+                "top_tenants": tenants[:TOP],
+                "top_models": models[:TOP],
+                "chart": chart,
+                "tenant_ids": tenant_ids,
+            },
         )
 
     @get("/{rest:path}")

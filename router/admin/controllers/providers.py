@@ -17,6 +17,13 @@ from router.admin.deps import actor, mutating, reading
 from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.web import render, see_other
+from router.config.validate import (
+    api_base_error,
+    deployment_provider_error,
+    extra_params_errors,
+    name_error,
+    provider_kind_error,
+)
 from router.routing.model import ProviderSpec
 from router.store import catalog
 from router.store.crypto import CredentialDecryptError
@@ -70,18 +77,33 @@ def read_provider(form: Form) -> dict[str, Any]:
                 extra = parsed
             else:
                 form.error("extra_params", "Extra parameters must be a JSON object.")
+    name = form.text("name", required=True, label="Name") or ""
+    kind = form.text("kind", required=True, max_len=50, label="Kind") or ""
+    api_base = form.url("api_base", label="API base URL")
+    # Every field's problem at once (the catalog stops at the first).
+    if name:
+        form.check("name", name_error(name, "Name"))
+    if kind:
+        form.check("kind", provider_kind_error(kind))
+    if api_base and "api_base" not in form.errors:
+        form.check("api_base", api_base_error(api_base))
+    for key, problem in extra_params_errors(extra):
+        form.check("extra_params", f"{key}: {problem}" if key else problem)
     return {
-        "name": form.text("name", required=True, label="Name") or "",
-        "kind": form.text("kind", required=True, max_len=50, label="Kind") or "",
-        "api_base": form.url("api_base", label="API base URL"),
+        "name": name,
+        "kind": kind,
+        "api_base": api_base,
         "api_version": form.text("api_version", max_len=50, label="API version"),
         "extra_params": extra,
     }
 
 
 def read_deployment(form: Form) -> dict[str, Any]:
+    name = form.text("name", required=True, label="Name") or ""
+    if name:
+        form.check("name", name_error(name, "Name"))
     return {
-        "name": form.text("name", required=True, label="Name") or "",
+        "name": name,
         "provider": form.text("provider", required=True, label="Provider") or "",
         "deployment": form.text("deployment", required=True, max_len=200, label="Deployment") or "",
         "model": form.text("model", required=True, max_len=200, label="Model") or "",
@@ -270,10 +292,23 @@ class ProvidersController(Controller):
         return render(request, "admin/partials/test_result.html", {"ok": ok, "message": message})
 
     # ---- deployments ---------------------------------------------------------------------------------
+    @staticmethod
+    async def _check_owner(request: AnyRequest, form: Form, provider: str) -> None:
+        """The provider must exist and be of kind azure (found with the other fields' problems)."""
+        if not provider:
+            return
+        async with reading(request) as session:
+            owner = await catalog.find_provider(session, provider)
+        if owner is None:
+            form.check("provider", f"Unknown provider {provider!r}.")
+        else:
+            form.check("provider", deployment_provider_error(owner.name, owner.kind))
+
     @post("/deployments")
     async def create_deployment(self, request: AnyRequest) -> Template | Redirect:
         form = Form(await request.form())
         values = read_deployment(form)
+        await self._check_owner(request, form, values["provider"])
         if form.ok:
             try:
                 async with mutating(request) as session:
@@ -309,6 +344,7 @@ class ProvidersController(Controller):
     async def update_deployment(self, request: AnyRequest, deployment_id: int) -> Template | Redirect:
         form = Form(await request.form())
         values = read_deployment(form)
+        await self._check_owner(request, form, values["provider"])
         if form.ok:
             try:
                 async with mutating(request) as session:

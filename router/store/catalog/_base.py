@@ -64,10 +64,11 @@ def raise_first(issues: list[ValidationIssue], *, whole: str) -> None:
 
 async def known_names(session: AsyncSession) -> KnownNames:
     """The providers, deployments, chains and pools a draft may refer to, as this transaction has them."""
-    providers = frozenset((await session.scalars(select(Provider.name))).all())
+    kinds = {name: kind for name, kind in (await session.execute(select(Provider.name, Provider.kind))).all()}
     deployments = frozenset((await session.scalars(select(Deployment.name))).all())
     chains = frozenset((await session.scalars(select(Chain.name))).all())
-    return KnownNames(providers, deployments, chains, frozenset(await known_pool_names(session)))
+    pools = frozenset(await known_pool_names(session))
+    return KnownNames(frozenset(kinds), deployments, chains, pools, kinds)
 
 
 async def known_pool_names(session: AsyncSession) -> set[str]:

@@ -118,6 +118,13 @@ async def update_provider(
     new_base = row.api_base if isinstance(api_base, EllipsisType) else (api_base or None)
     new_extra = dict(row.extra_params or {}) if isinstance(extra_params, EllipsisType) else dict(extra_params)
     _check_provider_fields(new_name, new_kind, new_base, new_extra)
+    if new_kind != row.kind and new_kind != "azure":
+        used = await session.scalar(select(Deployment.name).where(Deployment.provider_id == row.id).limit(1))
+        if used is not None:
+            raise CatalogError(
+                f"provider {row.name!r} serves deployment {used!r}: deployments need an azure provider",
+                field="kind",
+            )
     if new_name != row.name:
         if await find_provider(session, new_name) is not None:
             raise CatalogConflict(f"a provider named {new_name!r} already exists", field="name")
