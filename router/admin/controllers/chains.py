@@ -49,9 +49,11 @@ def chain_error(form: Form, exc: catalog.CatalogError, targets_field: str = "tar
 async def bad_targets(request: AnyRequest, refs: list[str]) -> str | None:
     """One message naming every target of a chain that does not exist (not only the first)."""
     async with reading(request) as session:
-        providers, deployments = await catalog.known_target_names(session)
+        known = await catalog.known_names(session)
     problems = [
-        f"{ref} ({problem})" for ref in refs if (problem := target_ref_error(ref, providers, deployments))
+        f"{ref} ({problem})"
+        for ref in refs
+        if (problem := target_ref_error(ref, known.providers, known.deployments, known.pools))
     ]
     if not problems:
         return None
