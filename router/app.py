@@ -21,6 +21,7 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 
 from router.admin import build_admin, first_run_setup_token
+from router.admin import sso as admin_sso
 from router.dependencies import app_dependencies
 from router.gateway.auth import KeyGuard
 from router.gateway.controller import MessagesController, probe_root, root
@@ -246,6 +247,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     assert services.members is not None
     device = DeviceSignIn(settings, services.db, services.cipher, oidc_logins, services.members)
     oidc_logins.register("device", DeviceCompletion(device))
+    oidc_logins.register(admin_sso.PURPOSE, admin_sso.AdminSsoCompletion(settings, services.db))
     telemetry = TelemetryRelay(settings)
 
     state = State(

@@ -21,6 +21,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     # sign-in, setup, assets
     ("GET", "/admin/login"): A.PUBLIC,
     ("POST", "/admin/login"): A.PUBLIC,
+    ("GET", "/admin/login/sso"): A.PUBLIC,
     ("GET", "/admin/setup"): A.PUBLIC,
     ("POST", "/admin/setup"): A.PUBLIC,
     ("GET", "/admin/static/{file_path:path}"): A.PUBLIC,

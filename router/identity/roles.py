@@ -97,6 +97,35 @@ def validate_grant(role: Role, tenant_ids: Iterable[int] | None) -> None:
         )
 
 
+# Highest first: a person in several admin groups gets the strongest role among them.
+ROLE_ORDER = (Role.OWNER, Role.ADMIN, Role.TENANT_ADMIN, Role.VIEWER)
+
+
+def grant_for_groups(
+    groups: Iterable[str], mappings: Iterable[tuple[str, str, Iterable[str] | None]]
+) -> tuple[Role, list[str]] | None:
+    """The role (and tenant names) IdP groups give through `sso.admins` mappings (group, role, tenants);
+    None when no group is mapped. Tenants of every mapping of the winning role are combined."""
+    member_of = set(groups)
+    matched: list[tuple[Role, list[str]]] = []
+    for group, role, tenants in mappings:
+        if group in member_of:
+            try:
+                matched.append((Role.parse(role), list(tenants or [])))
+            except ValueError:
+                continue
+    if not matched:
+        return None
+    best = min((role for role, _ in matched), key=ROLE_ORDER.index)
+    names: list[str] = []
+    for role, tenants in matched:
+        if role is best:
+            names.extend(name for name in tenants if name not in names)
+    if best in (Role.OWNER, Role.ADMIN):
+        names = []
+    return best, names
+
+
 def decide(principal: Principal | None, access: Access, tenant_id: int | None = None) -> Decision:
     """May `principal` use a route of this access level, naming `tenant_id` (None: no tenant named)?"""
     if access is Access.PUBLIC:

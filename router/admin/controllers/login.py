@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
+from router.admin import sso as admin_sso
 from router.admin.auth import admin_keys, current_session, session_cache
 from router.admin.deps import database, mutating, reading
 from router.admin.forms import Form
@@ -14,6 +15,7 @@ from router.admin.security import PRE_SESSION_COOKIE, SESSION_COOKIE
 from router.admin.setup import SETUP_COUNTER, setup_open
 from router.admin.web import admin_cookie, render, see_other
 from router.identity import signin, users
+from router.identity.login import BROWSER_COOKIE
 from router.identity.roles import Role
 from router.settings import Settings
 from router.store import sessions as session_store
@@ -59,6 +61,14 @@ def signed_in_response(request: AnyRequest, token: str, target: str) -> Redirect
     return response
 
 
+def _methods(request: AnyRequest) -> dict[str, bool]:
+    """Which sign-in methods the page offers."""
+    return {
+        "sso_enabled": bool(request.app.state.oidc_logins.configured),
+        "passwords_enabled": settings_of(request).admin_password_sign_in,
+    }
+
+
 class LoginController(Controller):
     path = "/admin"
     opt = PUBLIC
@@ -67,17 +77,54 @@ class LoginController(Controller):
     async def login_page(self, request: AnyRequest, next: str | None = None) -> Template | Redirect:
         if current_session(request) is not None:
             return see_other(_next_target(next))
-        return render(request, "admin/login.html", {"form": {"next": _next_target(next)}, "errors": {}})
+        return render(
+            request,
+            "admin/login.html",
+            {"form": {"next": _next_target(next)}, "errors": {}, **_methods(request)},
+        )
+
+    @get("/login/sso")
+    async def login_sso(self, request: AnyRequest, next: str | None = None) -> Template | Redirect:
+        """Off to the company IdP; /oidc/callback brings the browser back to `next`, signed in."""
+        logins = request.app.state.oidc_logins
+        if not logins.configured:
+            return render(
+                request,
+                "admin/error.html",
+                {
+                    "title": "Not available",
+                    "message": "Sign-in with the identity provider is not set up.",
+                    "status": 404,
+                },
+                status=404,
+            )
+        url, cookie = await logins.begin(
+            admin_sso.PURPOSE, {"next": _next_target(next)}, browser=request.cookies.get(BROWSER_COOKIE)
+        )
+        response = Redirect(url, status_code=303)
+        response.set_cookie(cookie)
+        return response
 
     @post("/login")
     async def login(self, request: AnyRequest) -> Template | Redirect:
         form = Form(await request.form())
+        if not settings_of(request).admin_password_sign_in:
+            context = {
+                "form": {},
+                "errors": {"form": "Password sign-in is switched off here."},
+                **_methods(request),
+            }
+            return render(request, "admin/login.html", context, status=403)
         username = form.text("username", required=True, label="User name") or ""
         password = form.values.get("password", "")
         if not password:
             form.error("password", "Password is required.")
         target = _next_target(form.raw("next"))
-        context = {"form": {"username": form.raw("username"), "next": target}, "errors": form.errors}
+        context = {
+            "form": {"username": form.raw("username"), "next": target},
+            "errors": form.errors,
+            **_methods(request),
+        }
         if not form.ok:
             return render(request, "admin/login.html", context, status=422)
         result = await signin.sign_in(
