@@ -36,7 +36,7 @@ def page_urls(page: Any, site: Site) -> dict[str, str]:
     def first_href(url: str, selector: str) -> str:
         page.goto(url)
         href = page.locator(selector).first.get_attribute("href")
-        assert href, f"no link {selector} on {url}"
+        assert isinstance(href, str) and href, f"no link {selector} on {url}"
         return href
 
     tenant = first_href(f"{base}/admin/tenants", "main table a[href^='/admin/tenants/']")

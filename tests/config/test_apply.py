@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text
 
 from router.config.drafts import ConfigInvalid
 from router.config.schema import ConfigFileError
-from router.routing.model import RequestFacts
+from router.routing.model import RequestFacts, Target
 from router.routing.resolve import Resolver
 from router.store.crypto import CredentialCipher
 from router.store.db import Database
@@ -44,8 +44,9 @@ async def test_the_example_applies_and_routes_as_written(
     acme = next(t.id for t in config.tenants.values() if t.name == "acme")
     route = resolver.resolve(acme, RequestFacts("claude-opus-4-1"))
     assert [t.ref for t in route.targets] == ["deployment/gpt4o-eu"]
-    assert route.targets[0].upstream_model == "gpt-4o-prod"
-    assert route.targets[0].provider.credential == "azure-secret-value"
+    first = route.targets[0]
+    assert isinstance(first, Target) and first.upstream_model == "gpt-4o-prod"
+    assert first.provider.credential == "azure-secret-value"
     route = resolver.resolve(acme, RequestFacts("claude-sonnet-4"))
     assert [t.ref for t in route.targets] == [
         "openai/gpt-4.1",

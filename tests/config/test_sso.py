@@ -79,7 +79,7 @@ def test_sso_problems_name_their_place(sso: str, path: str, message: str) -> Non
     try:
         issues = validate_config(parse_config(text, {}))
     except ConfigInvalid as exc:
-        issues = exc.issues
+        issues = list(exc.issues)
     assert any(i.path == path and message in i.message for i in issues), issues
 
 

@@ -146,7 +146,7 @@ def test_oversized_body_is_413_before_reading_it(router: LiveRouter) -> None:
 def test_sdk_sees_typed_errors(router: LiveRouter) -> None:
     client = router.client("sk-rt-wrong")
     with pytest.raises(anthropic.AuthenticationError):
-        client.messages.create(**GOOD)  # type: ignore[arg-type]
+        client.messages.create(**GOOD)  # type: ignore[call-overload]
 
 
 def test_health_endpoints_and_root_probe(router: LiveRouter) -> None:

@@ -36,8 +36,8 @@ def router(live_router: LiveRouter) -> LiveRouter:
 def test_retryable_failure_moves_to_the_next_target(router: LiveRouter, status: int) -> None:
     router.upstream.script(Fail(status, "boom"), model="gpt-4.1")
     router.upstream.script(Reply(text="from azure"), model="gpt-4o-prod")
-    message = router.client(router.key()).messages.create(**ASK)  # type: ignore[arg-type]
-    assert message.content[0].text == "from azure"  # type: ignore[union-attr]
+    message = router.client(router.key()).messages.create(**ASK)  # type: ignore[call-overload]
+    assert message.content[0].text == "from azure"
     assert [r.kind for r in router.upstream.requests] == ["openai", "azure"]
 
 
@@ -46,7 +46,7 @@ def test_all_targets_failing_returns_the_last_error(router: LiveRouter) -> None:
     router.upstream.script(Fail(500), model="gpt-4o-prod")
     router.upstream.script(Fail(529, "overloaded"), model="gemini-2.5-pro")
     with pytest.raises(anthropic.APIStatusError) as caught:
-        router.client(router.key()).messages.create(**ASK)  # type: ignore[arg-type]
+        router.client(router.key()).messages.create(**ASK)  # type: ignore[call-overload]
     assert caught.value.status_code == 529
     assert [r.kind for r in router.upstream.requests] == ["openai", "azure", "gemini"]
 
@@ -54,7 +54,7 @@ def test_all_targets_failing_returns_the_last_error(router: LiveRouter) -> None:
 def test_bad_request_does_not_fall_back(router: LiveRouter) -> None:
     router.upstream.script(Fail(400, "invalid messages"), model="gpt-4.1")
     with pytest.raises(anthropic.BadRequestError):
-        router.client(router.key()).messages.create(**ASK)  # type: ignore[arg-type]
+        router.client(router.key()).messages.create(**ASK)  # type: ignore[call-overload]
     assert [r.kind for r in router.upstream.requests] == ["openai"]
 
 
@@ -73,8 +73,8 @@ def test_non_stream_call_slower_than_the_whole_call_timeout_falls_back(
     live_router.apply(CHAIN)
     live_router.upstream.script(Delay(30, Reply(text="too late")), model="gpt-4.1")
     live_router.upstream.script(Reply(text="on time"), model="gpt-4o-prod")
-    message = live_router.client(live_router.key()).messages.create(**ASK)  # type: ignore[arg-type]
-    assert message.content[0].text == "on time"  # type: ignore[union-attr]
+    message = live_router.client(live_router.key()).messages.create(**ASK)  # type: ignore[call-overload]
+    assert message.content[0].text == "on time"
 
 
 def test_stream_falls_back_before_first_byte(router: LiveRouter) -> None:
@@ -102,7 +102,7 @@ def test_target_that_keeps_failing_is_cooled_down(router: LiveRouter) -> None:
     client = router.client(key)
     for _ in range(3):
         router.upstream.script(Fail(500), model="gpt-4.1")
-        client.messages.create(**ASK)  # type: ignore[arg-type]
+        client.messages.create(**ASK)  # type: ignore[call-overload]
     before = len(router.upstream.requests_for(kind="openai"))
-    client.messages.create(**ASK)  # type: ignore[arg-type]
+    client.messages.create(**ASK)  # type: ignore[call-overload]
     assert len(router.upstream.requests_for(kind="openai")) == before  # skipped while cooling down

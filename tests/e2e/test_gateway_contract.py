@@ -410,5 +410,5 @@ def test_silent_stream_gaps_carry_pings(start_router: Callable[..., LiveRouter],
     router.upstream.script(
         Reply(text="slow and steady", chunk_size=8, chunk_delay=0.7), model=case.upstream_model
     )
-    with router.client(key).messages.stream(**ASK) as stream:  # type: ignore[arg-type]
+    with router.client(key).messages.stream(**ASK) as stream:
         assert stream.get_final_message().content[0].text == "slow and steady"  # type: ignore[union-attr]

@@ -33,7 +33,7 @@ def test_config_applied_while_running_routes_the_next_request_in_every_replica(
     key = first.key("acme", "alice")
     second.wait_for_config()
     for replica in (first, second):
-        replica.client(key).messages.create(**ASK)  # type: ignore[arg-type]
+        replica.client(key).messages.create(**ASK)  # type: ignore[call-overload]
     assert [r.model for r in first.upstream.requests] == ["gpt-4.1", "gpt-4.1"]
 
     first.upstream.reset()
@@ -42,7 +42,7 @@ def test_config_applied_while_running_routes_the_next_request_in_every_replica(
     second.wait_for_config()
     assert time.monotonic() - started < 2.0
     for replica in (first, second):
-        replica.client(key).messages.create(**ASK)  # type: ignore[arg-type]
+        replica.client(key).messages.create(**ASK)  # type: ignore[call-overload]
     assert [r.model for r in first.upstream.requests] == ["gpt-4.1-mini", "gpt-4.1-mini"]
 
 
@@ -53,7 +53,7 @@ def test_metrics_need_the_token_and_count_requests_by_tenant_and_target(
     router.apply(BEFORE)
     key = router.key("acme", "alice")
     router.upstream.script(Reply(text="hello", input_tokens=10, output_tokens=3))
-    router.client(key).messages.create(**ASK)  # type: ignore[arg-type]
+    router.client(key).messages.create(**ASK)  # type: ignore[call-overload]
     with router.http() as http:
         assert http.get("/metrics").status_code == 401
         assert http.get("/metrics", headers={"authorization": "Bearer wrong"}).status_code == 401

@@ -94,8 +94,8 @@ def test_stream_accumulates_to_the_non_streamed_message(routed: Routed) -> None:
     if routed.case.kind in ("openai", "azure", "anthropic", "gemini"):
         assert kinds[0] == "thinking"
     tool = plain.content[-1]
-    assert tool.id.startswith("toolu_")  # type: ignore[union-attr]
-    assert tool.input == {"file_path": "/tmp/a.txt", "content": "hello\nworld"}  # type: ignore[union-attr]
+    assert tool.id.startswith("toolu_")
+    assert tool.input == {"file_path": "/tmp/a.txt", "content": "hello\nworld"}
     assert plain.stop_reason == "tool_use"
     # Ids differ per message; everything else must be the same.
     a, b = _dump(plain), _dump(streamed)

@@ -28,9 +28,9 @@ def stopping(routed: Routed) -> Routed:
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_whole_answer_stops_at_the_sequence_and_names_it(stopping: Routed) -> None:
-    message = stopping.router.client(stopping.key).messages.create(**ASK)  # type: ignore[arg-type]
+    message = stopping.router.client(stopping.key).messages.create(**ASK)  # type: ignore[call-overload]
 
-    assert [b.text for b in message.content] == ["The answer is 42."]  # type: ignore[union-attr]
+    assert [b.text for b in message.content] == ["The answer is 42."]
     assert (message.stop_reason, message.stop_sequence) == ("stop_sequence", STOP)
     sent = stopping.router.upstream.requests[-1]
     assert "stop" not in sent.json and "stopSequences" not in str(sent.json)
@@ -54,6 +54,6 @@ def test_a_stream_stops_at_a_sequence_split_across_chunks(stopping: Routed) -> N
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_an_answer_without_the_sequence_ends_as_usual(stopping: Routed) -> None:
     stopping.router.upstream.set_default(Reply(text="No sequence in here at all."))
-    message = stopping.router.client(stopping.key).messages.create(**ASK)  # type: ignore[arg-type]
-    assert [b.text for b in message.content] == ["No sequence in here at all."]  # type: ignore[union-attr]
+    message = stopping.router.client(stopping.key).messages.create(**ASK)  # type: ignore[call-overload]
+    assert [b.text for b in message.content] == ["No sequence in here at all."]
     assert (message.stop_reason, message.stop_sequence) == ("end_turn", None)

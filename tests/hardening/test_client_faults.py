@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from router.providers.base import EventStream
+from router.wire.stream_events import StreamEvent
 from tests.fakes import Reply
 from tests.fixtures.app import LiveRouter
 from tests.hardening.conftest import CHAIN_CONFIG, StartRouter
@@ -95,10 +96,10 @@ class PullCounter:
         original = EventStream.__aiter__
         counter = self
 
-        async def counting(stream: EventStream) -> AsyncIterator[dict[str, Any]]:
+        async def counting(stream: EventStream) -> AsyncIterator[StreamEvent]:
             async for event in original(stream):
-                if event.get("type") == "content_block_delta":
-                    counter.chars += len(event["delta"].get("text", ""))
+                if event["type"] == "content_block_delta" and event["delta"]["type"] == "text_delta":
+                    counter.chars += len(event["delta"]["text"])
                 yield event
 
         monkeypatch.setattr(EventStream, "__aiter__", counting)

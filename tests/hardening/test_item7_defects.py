@@ -117,5 +117,5 @@ def test_count_tokens_has_its_own_per_key_rate_limit(start_router: Callable[...,
     assert "count_tokens" in refused.json()["error"]["message"]
     # Another key has its own allowance, and messages are not counted against count_tokens.
     assert [r.status_code for r in asyncio.run(burst(other, 5))] == [200] * 5
-    reply = router.client(key).messages.create(max_tokens=10, **body)  # type: ignore[arg-type]
+    reply = router.client(key).messages.create(max_tokens=10, **body)  # type: ignore[call-overload]
     assert reply.content

@@ -49,7 +49,7 @@ def test_a_fallback_is_one_server_span_with_a_client_span_per_attempt(
         with client.messages.stream(**ask) as s:  # type: ignore[arg-type]
             message = s.get_final_message()
     else:
-        message = client.messages.create(**ask)  # type: ignore[arg-type]
+        message = client.messages.create(**ask)  # type: ignore[call-overload]
     assert message.content[0].text == "from azure"  # type: ignore[union-attr]
 
     spans = otlp_receiver.wait_for(3)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from router.routing.errors import ForbiddenError, NoRouteError, RuleError
-from router.routing.model import ChainSpec, KeySpec, RequestFacts, TenantSpec
+from router.routing.model import ChainSpec, KeySpec, RequestFacts, Target, TenantSpec
 from router.routing.resolve import Resolver, check_key_model
 from tests.routing.builders import config, rule
 
@@ -104,7 +104,8 @@ def test_a_chain_rule_routes_to_the_chain_targets_in_order_with_overrides() -> N
     assert [t.ref for t in route.targets] == list(chain.targets)
     assert route.chain == chain
     assert route.overrides == {"max_tokens": 1000}
-    assert route.targets[1].upstream_model == "gpt4o-eu-prod"
+    second = route.targets[1]
+    assert isinstance(second, Target) and second.upstream_model == "gpt4o-eu-prod"
 
 
 def test_allowed_targets_filter_the_route_and_refuse_when_nothing_is_left() -> None:

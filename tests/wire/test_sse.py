@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 
 from router.wire.sse import encode_error_event, encode_event
+from router.wire.stream_events import StreamEvent
 
 
 def test_event_is_framed_with_its_type_and_compact_json() -> None:
-    event = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": 'hé "x"\n'}}
+    event: StreamEvent = {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "text_delta", "text": 'hé "x"\n'},
+    }
     frame = encode_event(event)
     assert frame.startswith(b"event: content_block_delta\ndata: {")
     assert frame.endswith(b"}\n\n")
