@@ -34,7 +34,7 @@ RACERS = 25
 
 
 def _service(database: Database) -> DeviceSignIn:
-    settings = Settings(_env_file=None, database_url=database.url, secret_key="s", public_url="http://r.test")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=database.url, secret_key="s", public_url="http://r.test")
     tokens = MemberTokens(database, TokenSigner("s", "http://r.test"), 3600)
     logins = OidcLogins(settings, database, OidcClient(settings))
     return DeviceSignIn(settings, database, CredentialCipher("s"), logins, tokens)
