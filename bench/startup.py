@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.procs import tree_rss_mb
+from bench.procs import tree_cpu_seconds, tree_rss_mb
 from bench.targets import MAIN_VENV, base_env, start_router, start_upstream
 
 ROUTER = str(MAIN_VENV / "bin" / "router")
@@ -91,10 +91,12 @@ async def serve_once(upstream_port: int, work: Path) -> dict[str, Any]:
     try:
         assert running.server is not None
         after_first = tree_rss_mb(running.server.pid)
+        cpu = tree_cpu_seconds(running.server.pid)
         await asyncio.sleep(2)
         idle = tree_rss_mb(running.server.pid)
         return {
             "first_answer_s": round(running.startup_s or 0.0, 3),
+            "cpu_to_first_answer_s": round(cpu, 3),
             "rss_mb": after_first,
             "rss_idle_mb": idle,
         }
@@ -124,8 +126,11 @@ async def main_async(runs: int, serves: int) -> dict[str, Any]:
         "serve": {
             "first_answer_median_s": round(statistics.median(first), 3),
             "first_answer_runs_s": first,
+            "cpu_to_first_answer_median_s": round(
+                statistics.median(s["cpu_to_first_answer_s"] for s in starts), 3
+            ),
             "rss_mb": statistics.median(s["rss_mb"] for s in starts),
-            "rss_idle_mb": statistics.median(s["rss_idle_mb"] for s in starts),
+            "rss_idle_mb": round(statistics.median(s["rss_idle_mb"] for s in starts), 1),
         },
         "cli": cli,
     }
@@ -140,6 +145,7 @@ def render(result: dict[str, Any]) -> str:
         "|---|---|",
         f"| first answer after exec (median; each run) | {serve['first_answer_median_s']} s "
         f"{serve['first_answer_runs_s']} |",
+        f"| CPU seconds of the server until then (median) | {serve['cpu_to_first_answer_median_s']} s |",
         f"| RSS after the first answer | {serve['rss_mb']} MiB |",
         f"| RSS idle 2 s later | {serve['rss_idle_mb']} MiB |",
         "",

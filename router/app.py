@@ -159,7 +159,9 @@ class Services:
 
     async def start(self) -> None:
         self.drain.install()
-        await self.hub.start()
+        # LiteLLM loads in a background thread: the port opens without waiting for it. Its ~270,000
+        # objects are frozen out of the collector's way once it is in (then again, as it is re-run).
+        await self.hub.start(after_import=_tune_gc)
         _tune_gc()
         # A database that is down, or silent (a black-holing firewall: each connect waits out its timeout),
         # must not keep the port closed: start-up waits a bounded time for it, then the snapshot poller and
@@ -225,7 +227,9 @@ def _tune_gc() -> None:
 
     Importing LiteLLM leaves ~270,000 tracked objects that every full collection walks again; under load
     that made single pauses of 300-500 ms and most of the p99. Measured in bench/README.md: frozen start-up
-    objects and a larger first-generation threshold nearly halve CPU per Claude Code request.
+    objects and a larger first-generation threshold nearly halve CPU per Claude Code request. Run at
+    start-up and again once LiteLLM's background import finished (from that thread: the calls are
+    process-wide and safe there).
     """
     gc.collect()
     gc.freeze()

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     config_poll_interval: float = 1.0
     # A request body larger than this is refused with 413 before it is read whole.
     max_request_bytes: int = 32 * 1024 * 1024
+    # LiteLLM's model cost map (prices, context windows): the copy shipped inside the package unless this
+    # is on, when LiteLLM fetches the latest at start-up (a network round trip, and a wait if it is slow).
+    litellm_remote_cost_map: bool = False
     # Upstream timeouts (seconds): connect + first byte, and the whole call.
     upstream_connect_timeout: float = 10.0
     upstream_timeout: float = 600.0

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 import aiohttp
 import msgspec
 
+from router.providers import runtime
 from router.providers.anthropic_native import AnthropicPath
 from router.providers.base import EventStream, ProviderError, UpstreamCall, estimate_tokens
 from router.providers.errors import scrub
@@ -24,7 +25,6 @@ from router.providers.litellm_call import LiteLLMPath
 from router.providers.model_info import ModelFacts, describe_model
 from router.providers.openai_wire import OpenAIWirePath
 from router.providers.policy import Failure
-from router.providers.runtime import litellm
 from router.providers.tokens import count_with_litellm
 from router.routing.model import ProviderSpec, Target
 from router.settings import Settings
@@ -67,9 +67,20 @@ async def _collect(stream: EventStream, where: str) -> dict[str, Any]:
         ) from None
 
 
+def _needs_litellm(call: UpstreamCall) -> bool:
+    """OpenAI-wire targets ask LiteLLM how to map parameters; the LiteLLM path calls it. Anthropic: never."""
+    return kind_info(call.target.provider.kind).path != "anthropic"
+
+
+async def _litellm_ready(call: UpstreamCall) -> None:
+    if _needs_litellm(call) and not runtime.loaded():
+        await runtime.ready()
+
+
 class ProviderHub:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        runtime.use_remote_cost_map(settings.litellm_remote_cost_map)
         self._session: aiohttp.ClientSession | None = None
         self._paths: dict[Path, _Path] = {}
         self._anthropic: AnthropicPath | None = None
@@ -77,12 +88,13 @@ class ProviderHub:
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, after_import: Callable[[], None] | None = None) -> None:
         async with self._start_lock:
             if self._session is not None:
                 return
-            # Importing LiteLLM takes seconds: once per process, off the event loop.
-            await asyncio.to_thread(litellm)
+            # Importing LiteLLM takes seconds: in a background thread, so the service answers at once
+            # (Anthropic targets never need it; the calls that do wait for it in `_litellm_ready`).
+            runtime.preload(after_import)
             connector = aiohttp.TCPConnector(
                 limit=0,  # no global cap: the per-host cap is what protects an upstream
                 limit_per_host=256,
@@ -115,7 +127,9 @@ class ProviderHub:
             await session.close()
         if session is None:
             return
-        close_clients = getattr(litellm(), "close_litellm_async_clients", None)
+        if not runtime.loaded():
+            return
+        close_clients = getattr(runtime.litellm(), "close_litellm_async_clients", None)
         if close_clients is not None:
             try:
                 await close_clients()
@@ -139,6 +153,7 @@ class ProviderHub:
     async def complete(self, call: UpstreamCall) -> dict[str, Any]:
         """An Anthropic Message dict (model = call.requested_model); failures are ProviderError."""
         path = self._path(call)
+        await _litellm_ready(call)
         if call.request.stop_sequences and kind_info(call.target.provider.kind).path != "anthropic":
             # The target cannot say which stop sequence matched, so the router finds it in the text: read
             # the answer as a stream to stop reading (and the upstream generating) where it occurs.
@@ -149,10 +164,30 @@ class ProviderHub:
         """Anthropic event dicts. Every failure before the first event (including a request the target
         cannot take) is raised by the first `__anext__`; later failures by the `__anext__` that meets them."""
         path = self._path(call)
+        if _needs_litellm(call) and not runtime.loaded():
+            return EventStream.from_batches(lambda outer: self._stream_once_loaded(call, outer))
         try:
             return path.stream(call)
         except (ProviderError, ApiError) as exc:
             return EventStream(_failing(exc))
+
+    async def _stream_once_loaded(
+        self, call: UpstreamCall, outer: EventStream
+    ) -> AsyncIterator[list[StreamEvent]]:
+        """The first calls after start-up, while LiteLLM is still loading: wait for it, then relay."""
+        await runtime.ready()
+        inner = self.stream(call)
+        try:
+            while True:
+                try:
+                    batch = await inner.next_batch()
+                except StopAsyncIteration:
+                    break
+                outer.usage_estimated = inner.usage_estimated
+                yield batch
+        finally:
+            outer.usage_estimated = inner.usage_estimated
+            await inner.aclose()
 
     async def count_tokens(self, call: UpstreamCall) -> int:
         """Anthropic targets ask the upstream (falling back to LiteLLM's counter); others use the counter."""
@@ -164,6 +199,7 @@ class ProviderHub:
                 log.info(
                     "count_tokens at %s failed (%s); using the local counter", call.target.ref, exc.message
                 )
+        await runtime.ready()
         return await count_with_litellm(call)
 
     @staticmethod

@@ -1,13 +1,22 @@
-"""Model limits and prices from LiteLLM's model map, looked up once per snapshot build (never per request)."""
+"""Model limits and prices from LiteLLM's model map, looked up once per snapshot build (never per request).
+
+The map is read from the JSON file LiteLLM ships, without importing LiteLLM (seconds and ~170 MB), so that
+the first routing snapshot is ready long before LiteLLM is; with ROUTER_LITELLM_REMOTE_COST_MAP the map is
+LiteLLM's own (fetched by it at import).
+"""
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from router.providers import runtime
 from router.providers.kinds import kind_info
-from router.providers.runtime import litellm
 from router.routing.model import Price
 
 __all__ = ["ModelFacts", "describe_model"]
@@ -30,21 +39,40 @@ def _float(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and value > 0 else 0.0
 
 
+COST_MAP_FILE = "model_prices_and_context_window_backup.json"
+
+
+@functools.cache
+def _shipped_cost_map() -> Mapping[str, Any]:
+    """LiteLLM's packaged cost map, located without importing the package."""
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or spec.origin is None:
+        return {}
+    try:
+        loaded = json.loads((Path(spec.origin).parent / COST_MAP_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _cost_map() -> Mapping[str, Any]:
+    if runtime.remote_cost_map() or runtime.loaded():
+        # LiteLLM's own map once it is in (fetched, when opted in): one copy in memory, not two.
+        _shipped_cost_map.cache_clear()
+        cost = runtime.litellm().model_cost
+        return cost if isinstance(cost, Mapping) else {}
+    return _shipped_cost_map()
+
+
 def _lookup(kind: str, model: str) -> Mapping[str, Any] | None:
-    lm = litellm()
+    """The map's entry under the spellings LiteLLM uses: `kind/model`, `provider/model`, then `model`."""
+    cost = _cost_map()
     provider = kind_info(kind).litellm_provider
-    attempts: list[tuple[str, str | None]] = [(f"{kind}/{model}", None), (model, provider), (model, None)]
-    if provider != kind:
-        attempts.insert(1, (f"{provider}/{model}", None))
-    for name, custom_provider in attempts:
-        try:
-            info = lm.get_model_info(model=name, custom_llm_provider=custom_provider)
-        except Exception:  # LiteLLM raises for models it does not know; try the next spelling
-            continue
+    for name in dict.fromkeys((f"{kind}/{model}", f"{provider}/{model}", model)):
+        info = cost.get(name)
         if isinstance(info, Mapping):
             return info
-    cost = lm.model_cost.get(model)
-    return cost if isinstance(cost, Mapping) else None
+    return None
 
 
 def describe_model(kind: str, model: str) -> ModelFacts:
