@@ -26,6 +26,7 @@ from router.cli import main
 from router.identity.tokens import TokenSigner
 from router.store.db import Database
 from router.store.usage_reports import UsageFilters, list_usage_records
+from tests.fakes import Reply
 from tests.fakes.oidc import CLIENT_ID, CLIENT_SECRET, IdpUser, TestIdp, default_users
 from tests.fixtures.app import SECRET, LiveRouter
 from tests.fixtures.db import run_async
@@ -204,6 +205,16 @@ def test_a_member_signs_in_and_the_token_answers_as_them_beside_proxy_keys(
     assert tokens.expires_in == 3600
     message = _ask(router, tokens.access_token)
     assert message.content[0].type == "text"
+    bearer = {"authorization": f"Bearer {tokens.access_token}"}
+    with router.http() as http:
+        # The same token works on every bearer endpoint.
+        assert http.get("/v1/models", headers=bearer).status_code == 200
+        counted = http.post(
+            "/v1/messages/count_tokens?beta=true",
+            headers=bearer,
+            json={"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]},
+        )
+        assert counted.status_code == 200 and counted.json()["input_tokens"] > 0
     # A proxy key works at the same time.
     key = router.key("eng", "keyholder")
     router.client(key).messages.create(
@@ -218,6 +229,35 @@ def test_a_member_signs_in_and_the_token_answers_as_them_beside_proxy_keys(
     env = {"ROUTER_DATABASE_URL": router.settings.database_url, "ROUTER_SECRET_KEY": SECRET}
     listed = CliRunner().invoke(main, ["signin", "list"], env=env)
     assert "alice@example.com" in listed.output and "eng" in listed.output
+
+
+def test_a_signed_in_members_budget_and_revocation_work_through_their_sign_in_key(
+    router: LiveRouter, oidc_idp: TestIdp
+) -> None:
+    tokens = sign_in(router, oidc_idp, "alice")
+    env = {"ROUTER_DATABASE_URL": router.settings.database_url, "ROUTER_SECRET_KEY": SECRET}
+    listed = CliRunner().invoke(main, ["key", "list", "--tenant", "eng"], env=env)
+    prefix = next(word for word in listed.output.split() if word.startswith("sso-"))
+    # An admin caps the member's spend like any key holder's.
+    capped = CliRunner().invoke(main, ["key", "limits", prefix, "--budget-usd", "0.0001"], env=env)
+    assert capped.exit_code == 0, capped.output
+    router.wait_for_config()
+    router.upstream.script(Reply(text="expensive", input_tokens=100_000, output_tokens=1000), model="gpt-4.1")
+    _ask(router, tokens.access_token)
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            _ask(router, tokens.access_token)
+        except anthropic.RateLimitError as exc:
+            assert exc.body["error"]["type"] == "billing_error"  # type: ignore[index]
+            break
+        assert time.monotonic() < deadline, "the member's budget never tripped"
+        time.sleep(0.1)
+    # Revoking the member's sign-in key ends their token too, on the next request.
+    revoked = CliRunner().invoke(main, ["key", "revoke", prefix], env=env)
+    assert revoked.exit_code == 0, revoked.output
+    refused = _wait_until_refused(router, tokens.access_token)
+    assert refused.response.headers["x-should-retry"] == "false"
 
 
 def test_a_person_in_no_mapped_group_is_denied(router: LiveRouter, oidc_idp: TestIdp) -> None:
