@@ -31,6 +31,7 @@ def rule_form_values(rule: Rule) -> dict[str, Any]:
         "tool": cond.get("tool") or "",
         "member": cond.get("member") or "",
         "min_input_tokens": cond.get("min_input_tokens"),
+        "budget_used_pct": cond.get("budget_used_pct") or "",
         "max_tokens": over.get("max_tokens"),
         "temperature": over.get("temperature"),
         "reasoning_effort": over.get("reasoning_effort") or "",
@@ -44,6 +45,7 @@ def read_rule_form(form: Form) -> dict[str, Any]:
     conditions: dict[str, Any] = {key: form.tristate(key) for key in TRISTATE_KEYS}
     conditions["tool"] = form.text("tool", max_len=200, label="Tool")
     conditions["member"] = form.text("member", max_len=200, label="Member")
+    conditions["budget_used_pct"] = form.text("budget_used_pct", max_len=20, label="Budget used")
     conditions["min_input_tokens"] = form.integer(
         "min_input_tokens", maximum=10_000_000, label="Min input tokens"
     )

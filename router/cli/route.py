@@ -60,6 +60,13 @@ def route() -> None:
 @click.option("--input-tokens", type=click.IntRange(min=0), default=0, help="Input tokens of the request.")
 @click.option("--member", default=None, help="The key's member.")
 @click.option(
+    "--budget-used-pct",
+    "budget_used_pct",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Spend against the caller's tightest budget, in percent.",
+)
+@click.option(
     "--user-id",
     "user_id",
     default=None,
@@ -76,6 +83,7 @@ def explain_command(
     stream: bool,
     input_tokens: int,
     member: str | None,
+    budget_used_pct: float | None,
     user_id: str | None,
     fmt: str,
 ) -> None:
@@ -84,7 +92,7 @@ def explain_command(
     sample = sample_request(
         model, thinking=thinking, tools=tools, tool_names=tool_names, stream=stream, user_id=user_id
     )
-    facts = request_facts(sample, input_tokens=input_tokens, member=member)
+    facts = request_facts(sample, input_tokens=input_tokens, member=member, budget_used_pct=budget_used_pct)
 
     async def load() -> RoutingConfig:
         async with reading(load_settings()) as session:

@@ -63,6 +63,7 @@ class WhenModel(_Strict):
     stream: bool | None = None
     min_input_tokens: int | None = None
     member: str | None = None
+    budget_used_pct: str | float | None = None
 
 
 class OverridesModel(_Strict):

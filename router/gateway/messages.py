@@ -138,7 +138,8 @@ class MessagesGateway:
         try:
             req = decode_request(body)
             ex.model, ex.stream = req.model, req.stream
-            route, facts = self._route(config, caller, req, body)
+            budget = await self._budget_used(config, caller)
+            route, facts = self._route(config, caller, req, body, budget)
             await self._admit(caller)
         except (ApiError, RoutingError) as exc:
             refused = as_api_error(exc)
@@ -278,7 +279,8 @@ class MessagesGateway:
         req = msgspec.convert(
             {**msgspec.to_builtins(counted), "max_tokens": 1}, MessagesRequest, from_attributes=False
         )
-        route, facts = self._route(config, caller, req, body)
+        budget = await self._budget_used(config, caller)
+        route, facts = self._route(config, caller, req, body, budget)
         await self._limiter.admit_count_tokens(caller.key)
         call = self._calls(req, body, route, headers, request_id, self._first_byte_timeout)
         first = route.targets[0]
@@ -328,10 +330,26 @@ class MessagesGateway:
 
         return call
 
+    async def _budget_used(self, config: RoutingConfig, caller: Caller) -> float | None:
+        """The caller's budget use, read only when some rule looks at it (no I/O otherwise)."""
+        if not self._resolver_for(config).uses_budget:
+            return None
+        return await self._limiter.budget_used_pct(caller.key, caller.tenant)
+
     def _route(
-        self, config: RoutingConfig, caller: Caller, req: MessagesRequest, body: bytes
+        self,
+        config: RoutingConfig,
+        caller: Caller,
+        req: MessagesRequest,
+        body: bytes,
+        budget_used_pct: float | None = None,
     ) -> tuple[Route, RequestFacts]:
-        facts = request_facts(req, input_tokens=self._hub.estimate_tokens(body), member=caller.key.member)
+        facts = request_facts(
+            req,
+            input_tokens=self._hub.estimate_tokens(body),
+            member=caller.key.member,
+            budget_used_pct=budget_used_pct,
+        )
         # Routing's errors reach the client through the one exception handler (gateway/errors.py).
         check_key_model(caller.key, req.model)
         return targets_able_to_serve(self._resolver_for(config).resolve(caller.tenant.id, facts), req), facts

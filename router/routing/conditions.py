@@ -7,6 +7,7 @@ use it, so an explanation can never disagree with a routing decision.
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,12 +19,43 @@ __all__ = [
     "conditions_from_dict",
     "conditions_to_dict",
     "mismatch",
+    "parse_threshold",
     "tool_present",
 ]
 
 _BOOL_KEYS = ("thinking", "tools", "stream")
 _STR_KEYS = ("tool", "member")
-CONDITION_KEYS: tuple[str, ...] = ("thinking", "tools", "tool", "stream", "min_input_tokens", "member")
+CONDITION_KEYS: tuple[str, ...] = (
+    "thinking",
+    "tools",
+    "tool",
+    "stream",
+    "min_input_tokens",
+    "member",
+    "budget_used_pct",
+)
+_THRESHOLD = re.compile(r"^\s*(>=|<=|>|<|==)?\s*(\d{1,4}(?:\.\d{1,4})?)\s*%?\s*$")
+_COMPARE = {
+    ">=": lambda a, b: a >= b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    "<": lambda a, b: a < b,
+    "==": lambda a, b: a == b,
+}
+
+
+def parse_threshold(value: Any) -> tuple[str, float] | None:
+    """`">=80"`, `"<50"`, `"80%"` or a bare number (meaning >=) -> (operator, percent); None if unreadable."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return (">=", float(value)) if 0 <= value <= 10_000 else None
+    if not isinstance(value, str):
+        return None
+    found = _THRESHOLD.match(value)
+    if found is None:
+        return None
+    return found.group(1) or ">=", float(found.group(2))
 
 
 def condition_errors(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -40,6 +72,10 @@ def condition_errors(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
             problems.append((key, f"must be true or false, not {value!r}"))
         elif key in _STR_KEYS and (not isinstance(value, str) or not value.strip()):
             problems.append((key, f"must be a non-empty string, not {value!r}"))
+        elif key == "budget_used_pct" and parse_threshold(value) is None:
+            problems.append(
+                (key, f"must be a percentage with an optional comparison (>=80, <50, 90), not {value!r}")
+            )
         elif key == "min_input_tokens" and (
             isinstance(value, bool) or not isinstance(value, int) or value < 0
         ):
@@ -105,4 +141,11 @@ def mismatch(conditions: Conditions, facts: RequestFacts) -> str | None:
         return f"{facts.input_tokens} input tokens < min_input_tokens {c.min_input_tokens}"
     if c.member is not None and not _member_matches(c.member, facts.member):
         return f"member {facts.member!r} is not {c.member!r}"
+    if c.budget_used_pct is not None:
+        threshold = parse_threshold(c.budget_used_pct)
+        # No budget at all counts as none of it used.
+        used = facts.budget_used_pct or 0.0
+        if threshold is None or not _COMPARE[threshold[0]](used, threshold[1]):
+            shown = "no budget" if facts.budget_used_pct is None else f"{used:.1f}% of the budget used"
+            return f"{shown}, rule wants budget_used_pct {c.budget_used_pct}"
     return None

@@ -73,6 +73,8 @@ class Explanation:
                 "stream": self.facts.stream,
                 "input_tokens": self.facts.input_tokens,
                 "member": self.facts.member,
+                "session": self.facts.session,
+                "budget_used_pct": self.facts.budget_used_pct,
             },
             "status": self.status,
             "error": self.error,

@@ -78,8 +78,10 @@ def request_facts(
     *,
     input_tokens: int,
     member: str | None,
+    budget_used_pct: float | None = None,
 ) -> RequestFacts:
-    """What a rule can see of `req`; `input_tokens` is the caller's estimate of the prompt's size."""
+    """What a rule can see of `req`; `input_tokens` is the caller's estimate of the prompt's size and
+    `budget_used_pct` its spend against its tightest budget (usage/limits.py reads it)."""
     return RequestFacts(
         model=req.model,
         thinking=thinking_on(req.thinking),
@@ -89,6 +91,7 @@ def request_facts(
         input_tokens=max(0, input_tokens),
         member=member,
         session=session_of(req.metadata.user_id if req.metadata is not None else None),
+        budget_used_pct=budget_used_pct,
     )
 
 

@@ -140,12 +140,22 @@ class Conditions:
     stream: bool | None = None
     min_input_tokens: int | None = None
     member: str | None = None
+    # ">=80", "<50", or a number (>=): the caller's tightest budget use, in percent.
+    budget_used_pct: str | float | None = None
 
     @property
     def empty(self) -> bool:
         return all(
             v is None
-            for v in (self.thinking, self.tools, self.tool, self.stream, self.min_input_tokens, self.member)
+            for v in (
+                self.thinking,
+                self.tools,
+                self.tool,
+                self.stream,
+                self.min_input_tokens,
+                self.member,
+                self.budget_used_pct,
+            )
         )
 
 
@@ -226,6 +236,8 @@ class RequestFacts:
     member: str | None = None
     # The client's session (from metadata.user_id), for sticky pools; not a rule condition.
     session: str | None = None
+    # Spend against the tightest monthly budget of the caller's key or tenant, in percent (None: no budget).
+    budget_used_pct: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

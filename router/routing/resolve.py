@@ -148,6 +148,9 @@ class Resolver:
         }
         self._filters = {tid: target_filter(t.allowed_targets) for tid, t in config.tenants.items()}
         self._memo: dict[tuple[int | None, str], tuple[CompiledRule, ...]] = {}
+        rules = [*config.global_rules, *(r for level in config.tenant_rules.values() for r in level)]
+        # Whether any rule looks at budget use: only then does the gateway read it before resolving.
+        self.uses_budget = any(r.conditions.budget_used_pct is not None for r in rules)
 
     @property
     def version(self) -> int:

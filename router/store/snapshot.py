@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 DEPLOYMENT_PREFIX = "deployment/"
 POOL_PREFIX = "pool/"
 _MATCH_KINDS = ("exact", "glob", "regex")
-_CONDITION_FIELDS = ("thinking", "tools", "tool", "stream", "min_input_tokens", "member")
+_CONDITION_FIELDS = ("thinking", "tools", "tool", "stream", "min_input_tokens", "member", "budget_used_pct")
 _PER_MTOK = 1_000_000.0
 
 

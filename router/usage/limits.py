@@ -100,6 +100,20 @@ class Limiter:
             scope = Scope("count_tokens", key.id, self._count_tokens_limits)
             await self.backend.admit([scope], self._clock())
 
+    async def budget_used_pct(self, key: KeySpec, tenant: TenantSpec) -> float | None:
+        """Read-only: spend against the tightest monthly budget of the key or its tenant, in percent
+        (None when neither has a budget). Routing's `budget_used_pct` condition reads it."""
+        scopes = [s for s in _scopes(key, tenant) if s.limits.budget_usd is not None]
+        if not scopes:
+            return None
+        spent = await self.backend.budget_spend(scopes, self._clock())
+        used = [
+            100.0 * amount / s.limits.budget_usd if s.limits.budget_usd else 100.0
+            for s, amount in zip(scopes, spent, strict=True)
+            if s.limits.budget_usd is not None
+        ]
+        return max(used)
+
     async def consume(self, key: KeySpec, tenant: TenantSpec, tokens: int, cost_usd: float) -> None:
         """Add a finished request's tokens and cost to the counters of whichever limits apply."""
         scopes = _scopes(key, tenant)
@@ -205,6 +219,13 @@ class MemoryBackend:
                 self._counters(ident, now)[2] += tokens
             if scope.limits.budget_usd is not None:
                 self._spend_local[ident] = self._spend_local.get(ident, 0.0) + cost_usd
+
+    async def budget_spend(self, scopes: Sequence[Scope], now: float) -> list[float]:
+        self._roll_month(now)
+        unseeded = [s for s in scopes if (s.kind, s.id) not in self._seeded]
+        if unseeded:
+            await self._seed(unseeded, now)
+        return [self.spend((s.kind, s.id)) for s in scopes]
 
     async def _seed(self, scopes: Sequence[Scope], now: float) -> None:
         idents = [(s.kind, s.id) for s in scopes]

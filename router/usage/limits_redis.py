@@ -155,6 +155,22 @@ class RedisBackend:
         ]
         return usages, incremented
 
+    async def budget_spend(self, scopes: Sequence[Scope], now: float) -> list[float]:
+        if time.monotonic() < self._down_until:
+            return [0.0 for _ in scopes]
+        month = month_label(now)
+        try:
+            values = await self.client.mget([self.key(s, "budget", month) for s in scopes])
+            missing = [s for s, v in zip(scopes, values, strict=True) if v is None]
+            seeded = await self._seed(missing, now) if missing else {}
+        except _REDIS_ERRORS as exc:
+            self._went_down(exc)
+            return [0.0 for _ in scopes]
+        return [
+            float(v) if v is not None else seeded.get((s.kind, s.id), 0.0)
+            for s, v in zip(scopes, values, strict=True)
+        ]
+
     async def _seed(self, scopes: Sequence[Scope], now: float) -> dict[tuple[str, int], float]:
         """Create the month's budget counters from the database (first one wins: SET NX), then read them."""
         by_key: dict[int, float] = {}

@@ -52,3 +52,21 @@ def test_a_sample_request_has_the_same_facts_as_a_decoded_one() -> None:
 def test_a_tool_count_without_names_still_means_tools() -> None:
     facts = request_facts(sample_request("m", tools=2), input_tokens=0, member=None)
     assert facts.tools and len(facts.tool_names) == 2
+
+
+def test_budget_used_pct_compares_the_tightest_budget_use() -> None:
+    from router.routing.conditions import condition_errors, mismatch, parse_threshold
+    from router.routing.model import Conditions, RequestFacts
+
+    assert parse_threshold(">=80") == (">=", 80.0)
+    assert parse_threshold("< 50%") == ("<", 50.0)
+    assert parse_threshold(90) == (">=", 90.0)
+    assert parse_threshold("most") is None and parse_threshold(True) is None
+    assert condition_errors({"budget_used_pct": "lots"})[0][0] == "budget_used_pct"
+    rule = Conditions(budget_used_pct=">=80")
+    assert mismatch(rule, RequestFacts("m", budget_used_pct=80.0)) is None
+    assert mismatch(rule, RequestFacts("m", budget_used_pct=79.9)) == (
+        "79.9% of the budget used, rule wants budget_used_pct >=80"
+    )
+    assert mismatch(rule, RequestFacts("m")) == "no budget, rule wants budget_used_pct >=80"
+    assert mismatch(Conditions(budget_used_pct="<50"), RequestFacts("m")) is None

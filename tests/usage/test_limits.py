@@ -292,3 +292,15 @@ async def test_an_unreadable_database_spend_fails_open_and_is_not_asked_per_requ
         assert calls == 2  # once per backend, not once per request
     finally:
         await redis_backed.stop()
+
+
+async def test_budget_used_pct_reads_the_tightest_budget_without_counting(
+    make_limiter: LimiterFactory,
+) -> None:
+    clock = Clock()
+    limiter = make_limiter(clock, spend_source({7: 2.0}, {1: 5.0}))
+    k, t = key(Limits(budget_usd=10.0), key_id=7), tenant(Limits(budget_usd=50.0), tenant_id=1)
+    assert await limiter.budget_used_pct(k, t) == pytest.approx(20.0)  # key: 2 of 10; tenant: 5 of 50
+    await limiter.consume(k, t, 100, 4.0)
+    assert await limiter.budget_used_pct(k, t) == pytest.approx(60.0)
+    assert await limiter.budget_used_pct(key(Limits()), tenant()) is None

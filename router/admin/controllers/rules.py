@@ -329,6 +329,7 @@ class RulesController(Controller):
         facts_input = form.integer("input_tokens", maximum=100_000_000, label="Input tokens") or 0
         member = form.text("member", max_len=200, label="Member")
         user_id = form.text("user_id", max_len=500, label="Session")
+        budget = form.integer("budget_used_pct", maximum=10_000, label="Budget used (%)")
         tenant_id = form.integer("tenant_id", maximum=2**62, label="Tenant")
         explanation = None
         if form.ok:
@@ -344,7 +345,9 @@ class RulesController(Controller):
                     stream=form.checkbox("stream"),
                     user_id=user_id,
                 )
-                facts = request_facts(sample, input_tokens=facts_input, member=member)
+                facts = request_facts(
+                    sample, input_tokens=facts_input, member=member, budget_used_pct=budget
+                )
                 explanation = explain(config, tenant_id, facts).to_dict()
         return render(
             request,
