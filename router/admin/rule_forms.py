@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from router.admin.forms import Form
+from router.config.drafts import RuleDraft
 from router.config.validate import REASONING_EFFORTS
 from router.routing.patterns import format_match, parse_match
 from router.routing.shadow import RuleShape, shadowed_by
@@ -98,7 +99,7 @@ def read_placement(form: Form, default: str = "keep") -> Placement:
 
 def catch_all_index(rules: list[Rule]) -> int | None:
     """The first enabled rule that matches every model name and has no conditions (new rules go above it)."""
-    probe = _Draft(match="any-model-name", match_kind="exact", conditions={}, enabled=True)
+    probe = RuleDraft("any-model-name", "exact")
     return shadowed_by(rules, probe, len(rules))
 
 
@@ -121,17 +122,17 @@ def placement_options(rules: list[Rule], editing: Rule | None = None) -> list[tu
     return options
 
 
-@dataclass(frozen=True, slots=True)
-class _Draft:
-    match: str
-    match_kind: str
-    conditions: dict[str, Any] = field(default_factory=dict)
-    enabled: bool = True
-
-
-def draft_of(values: dict[str, Any]) -> RuleShape:
-    pattern, kind = parse_match(values["match"])
-    return _Draft(match=pattern, match_kind=kind, conditions=dict(values["conditions"]), enabled=True)
+def draft_of(values: dict[str, Any]) -> RuleDraft:
+    """The rule the form describes, as the one rule draft config/validate.py checks."""
+    pattern, kind = parse_match(values["match"]) if values["match"] else ("", "glob")
+    return RuleDraft(
+        pattern,
+        kind,
+        dict(values["conditions"]),
+        target=values["target"] or None,
+        chain=values["chain"] or None,
+        overrides=dict(values["overrides"]),
+    )
 
 
 def landing_index(rules: list[Rule], placement: Placement, editing: Rule | None = None) -> int:

@@ -25,11 +25,10 @@ from router.admin.rule_forms import (
     rule_form_values,
 )
 from router.admin.web import render
-from router.config.drafts import RuleDraft
 from router.config.validate import rule_issues
 from router.routing.explain import explain
 from router.routing.facts import request_facts, sample_request
-from router.routing.patterns import format_match, parse_match
+from router.routing.patterns import format_match
 from router.routing.shadow import find_shadows
 from router.store import catalog
 from router.store import tenants as tenant_store
@@ -298,15 +297,7 @@ class RulesController(Controller):
         if "match" in form.errors and not values["match"]:
             problems.insert(0, "match: " + form.errors["match"])
         # The same rule check config apply and the catalog run (config/validate.py: rule_issues).
-        pattern, kind = parse_match(values["match"]) if values["match"] else ("", "glob")
-        rule = RuleDraft(
-            pattern,
-            kind,
-            values["conditions"],
-            target=values["target"] or None,
-            chain=values["chain"] or None,
-            overrides=values["overrides"],
-        )
+        rule = draft_of(values)
         for issue in rule_issues(rule, known):
             if issue.path == "match":
                 if values["match"]:  # an empty one is the form's to report (or is still being typed)
@@ -315,8 +306,7 @@ class RulesController(Controller):
                 problems.append(f"{form_field(issue.path or 'target')}: {issue.message}")
         warnings: list[str] = []
         if values["match"] and not any(p.startswith("match:") for p in problems):
-            draft = draft_of(values)
-            warnings = order_warnings(rules, draft, landing_index(rules, place, editing), editing)
+            warnings = order_warnings(rules, rule, landing_index(rules, place, editing), editing)
         return render(
             request, "admin/partials/rule_validation.html", {"problems": problems, "warnings": warnings}
         )
