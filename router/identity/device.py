@@ -31,6 +31,7 @@ from router.store.db import Database, as_utc
 from router.store.models import ApiKey, SigninSession, utcnow
 from router.store.signin import (
     MemberMapping,
+    audit_member_sign_in,
     create_device_authorization,
     create_signin_session,
     device_by_code,
@@ -372,6 +373,14 @@ class DeviceSignIn:
                     reason = "your team's tenant is disabled"
             if reason is not None or tenant is None or who.email is None:
                 await settle_device(session, row.id, status="denied", session_id=None, reason=reason)
+                await audit_member_sign_in(
+                    session,
+                    who=who.email or who.subject,
+                    tenant_id=tenant.id if tenant else None,
+                    session_id=None,
+                    denied=reason,
+                    surface=row.surface,
+                )
                 log.info("device sign-in denied for %s: %s", who.email or who.subject, reason)
                 return Approval(False, who.email, None, f"Sign-in denied: {reason}.")
             key = await member_key(session, tenant.id, who.email, actor=who.email)
@@ -393,6 +402,9 @@ class DeviceSignIn:
                 refresh_ttl=self._refresh_ttl(),
             )
             await settle_device(session, row.id, status="approved", session_id=signin.id, reason=None)
+            await audit_member_sign_in(
+                session, who=who.email, tenant_id=tenant.id, session_id=signin.id, surface=row.surface
+            )
         return Approval(True, who.email, tenant.name, "You are signed in. Return to Claude Code.")
 
 

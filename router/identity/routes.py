@@ -135,7 +135,7 @@ def _device_page(
         context={"user_code": user_code, "csrf_token": _csrf_for(request, nonce), "error": error},
         status_code=status,
         # same-origin: the code in this page's URL never reaches another site in a Referer.
-        headers={**NO_STORE, "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"},
+        headers={**_page_headers(request), "Referrer-Policy": "same-origin"},
     )
     secure = (request.app.state.settings.public_url or "").startswith("https://")
     response.cookies.append(
@@ -146,12 +146,30 @@ def _device_page(
     return response
 
 
-def _done_page(title: str, message: str, status: int = 200) -> Template:
+def _page_headers(request: Request[Any, Any, State]) -> dict[str, str]:
+    """The browser pages' headers: never cached or framed, and a CSP whose form-action lets the /device form's
+    redirect reach the IdP and nothing else."""
+    issuer = urlsplit(request.app.state.settings.oidc_issuer or "")
+    idp = f" {issuer.scheme}://{issuer.netloc}" if issuer.netloc else ""
+    csp = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"form-action 'self'{idp}; frame-ancestors 'none'; base-uri 'none'"
+    )
+    return {
+        **NO_STORE,
+        "Content-Security-Policy": csp,
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+
+
+def _done_page(request: Request[Any, Any, State], title: str, message: str, status: int = 200) -> Template:
     return Template(
         template_name="signin/done.html",
         context={"title": title, "message": message, "csrf_token": ""},
         status_code=status,
-        headers={**NO_STORE, "X-Frame-Options": "DENY"},
+        headers=_page_headers(request),
     )
 
 
@@ -206,7 +224,7 @@ async def device_deny(request: Request[Any, Any, State]) -> Response[Any]:
     if refused:
         return _device_page(request, user_code=code, error=refused, status=403)
     await _device(request).deny(code)
-    return _done_page("Sign-in denied", "Nothing was signed in. You can close this page.")
+    return _done_page(request, "Sign-in denied", "Nothing was signed in. You can close this page.")
 
 
 class DeviceCompletion:
@@ -220,9 +238,9 @@ class DeviceCompletion:
     ) -> Response[Any]:
         approval = await self._device.approve(str(login.payload.get("user_code", "")), who)
         if not approval.approved:
-            return _done_page("Sign-in denied", approval.message, status=403)
+            return _done_page(request, "Sign-in denied", approval.message, status=403)
         detail = f"Signed in as {approval.member} ({approval.tenant}). Return to Claude Code."
-        return _done_page("You are signed in", detail)
+        return _done_page(request, "You are signed in", detail)
 
     async def fail(self, request: Request[Any, Any, State], login: LoginState, message: str) -> Response[Any]:
         code = str(login.payload.get("user_code", ""))

@@ -344,6 +344,29 @@ async def create_signin_session(
     return row
 
 
+async def audit_member_sign_in(
+    session: AsyncSession,
+    *,
+    who: str,
+    tenant_id: int | None,
+    session_id: str | None,
+    denied: str | None = None,
+    surface: str | None = None,
+) -> None:
+    """The audit log's line for a Claude Code sign-in, approved or denied (and why)."""
+    await record_audit(
+        session,
+        actor=who[:100],
+        action="sign_in_denied" if denied else "sign_in",
+        object_type="signin_session",
+        object_id=session_id,
+        object_name=who[:300],
+        before=None,
+        after={"surface": surface, **({"reason": denied} if denied else {})},
+        tenant_id=tenant_id,
+    )
+
+
 async def get_signin_session(session: AsyncSession, session_id: str) -> SigninSession | None:
     return await session.get(SigninSession, session_id)
 

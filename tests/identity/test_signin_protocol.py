@@ -24,6 +24,7 @@ from click.testing import CliRunner
 
 from router.cli import main
 from router.identity.tokens import TokenSigner
+from router.store.audit import list_audit
 from router.store.db import Database
 from router.store.usage_reports import UsageFilters, list_usage_records
 from tests.fakes import Reply
@@ -155,6 +156,19 @@ def _usage(router: LiveRouter, count: int) -> list[tuple[str | None, str | None,
         time.sleep(0.1)
 
 
+def _sign_in_audit(router: LiveRouter) -> list[tuple[str, str, str | None]]:
+    async def load() -> list[tuple[str, str, str | None]]:
+        db = Database(router.settings.database_url)
+        try:
+            async with db.session() as session:
+                entries = await list_audit(session, limit=100, object_type="signin_session")
+                return [(e.action, e.actor, (e.after or {}).get("reason")) for e in entries]
+        finally:
+            await db.dispose()
+
+    return run_async(load())
+
+
 def _wait_until_refused(router: LiveRouter, token: str) -> anthropic.AuthenticationError:
     deadline = time.monotonic() + 10
     while True:
@@ -227,6 +241,7 @@ def test_a_member_signs_in_and_the_token_answers_as_them_beside_proxy_keys(
     assert members == {"alice@example.com", "keyholder"}
     signed_in = next(r for r in rows if r[0] == "alice@example.com")
     assert signed_in[1] is not None and signed_in[1].startswith("sso-")
+    assert ("sign_in", "alice@example.com", None) in _sign_in_audit(router)
     # `router signin list` shows the live sign-in.
     env = {"ROUTER_DATABASE_URL": router.settings.database_url, "ROUTER_SECRET_KEY": SECRET}
     listed = CliRunner().invoke(main, ["signin", "list"], env=env)
@@ -270,6 +285,12 @@ def test_a_person_in_no_mapped_group_is_denied(router: LiveRouter, oidc_idp: Tes
         assert "no group that may use Claude Code" in done.text
         time.sleep(grant["interval"])
         assert _poll(http, grant["device_code"]).json()["error"] == "access_denied"
+    # The audit log names who was turned away and why.
+    assert (
+        "sign_in_denied",
+        "bob@example.com",
+        "you are in no group that may use Claude Code here",
+    ) in _sign_in_audit(router)
 
 
 def test_the_verification_page_refuses_a_post_without_its_csrf_token_or_from_another_site(
