@@ -115,3 +115,16 @@ async def test_an_approved_device_code_hands_out_tokens_once_under_concurrent_po
     )
     assert len(wins) == 1, losses[:3]
     assert all(isinstance(e, OAuthFailure) and e.error == "invalid_grant" for e in losses), losses[:3]
+
+
+async def test_an_expired_device_code_answers_expired_token(database: Database) -> None:
+    device = _service(database)
+    async with database.transaction() as session:
+        code, _ = await create_device_authorization(
+            session, surface="claude_code", ttl=timedelta(seconds=-1), interval=5
+        )
+    with pytest.raises(OAuthFailure) as caught:
+        await device.token(
+            {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": code}
+        )
+    assert caught.value.error == "expired_token"

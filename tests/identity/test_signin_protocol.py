@@ -319,6 +319,22 @@ def test_the_verification_page_refuses_a_post_without_its_csrf_token_or_from_ano
         assert same_site.status_code == 303
 
 
+def test_denying_in_the_browser_stops_the_device(router: LiveRouter) -> None:
+    with router.http() as http:
+        grant = _authorize(http)
+        with httpx.Client(timeout=10) as browser:
+            page = browser.get(grant["verification_uri_complete"])
+            csrf = re.search(r'name="_csrf" value="([^"]+)"', page.text)
+            assert csrf is not None
+            denied = browser.post(
+                f"{router.base_url}/device/deny",
+                data={"_csrf": csrf.group(1), "user_code": grant["user_code"]},
+            )
+            assert denied.status_code == 200 and "Sign-in denied" in denied.text
+        time.sleep(grant["interval"])
+        assert _poll(http, grant["device_code"]).json()["error"] == "access_denied"
+
+
 def test_refresh_rotates_and_an_old_refresh_token_is_refused(router: LiveRouter, oidc_idp: TestIdp) -> None:
     tokens = sign_in(router, oidc_idp, "carol")
     with router.http() as http:
