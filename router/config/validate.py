@@ -26,6 +26,7 @@ from router.config.drafts import (
     RuleDraft,
     SsoDraft,
     TargetRef,
+    TenantDraft,
     ValidationIssue,
 )
 from router.config.provider_kinds import KNOWN_KINDS
@@ -48,6 +49,7 @@ __all__ = [
     "deployment_provider_error",
     "extra_params_errors",
     "is_secret_param",
+    "limit_issues",
     "name_error",
     "override_errors",
     "parse_target_ref",
@@ -58,6 +60,7 @@ __all__ = [
     "provider_kind_error",
     "rule_issues",
     "target_ref_error",
+    "tenant_issues",
     "validate_config",
 ]
 
@@ -309,6 +312,30 @@ class _Issues(list[ValidationIssue]):
             self.append(ValidationIssue(path, message))
 
 
+def limit_issues(rpm: Any, tpm: Any, budget_usd: Any) -> list[ValidationIssue]:
+    """A key's or a tenant's limits: numbers >= 0, or None for no limit (paths: rpm, tpm, budget_usd)."""
+    issues = _Issues()
+    for key, value in (("rpm", rpm), ("tpm", tpm), ("budget_usd", budget_usd)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
+            issues.add(key, f"must be a number >= 0, not {value!r}")
+    return issues
+
+
+def tenant_issues(t: TenantDraft, known: KnownNames) -> list[ValidationIssue]:
+    """Every problem with one tenant's own fields (paths: name, limits.KEY, allowed_targets[J],
+    managed_settings); its rules are rules (rule_issues)."""
+    issues = _Issues()
+    issues.add("name", name_error(t.name, "tenant name"))
+    for issue in limit_issues(t.rpm, t.tpm, t.budget_usd):
+        issues.add(f"limits.{issue.path}", issue.message)
+    for j, ref in enumerate(t.allowed_targets or ()):
+        if not any(ch in ref for ch in GLOB_CHARS):
+            ref_problem = target_ref_error(ref, known.providers, known.deployments, known.pools)
+            issues.add(f"allowed_targets[{j}]", ref_problem)
+    issues.add("managed_settings", managed_settings_error(t.managed_settings))
+    return issues
+
+
 def provider_issues(p: ProviderDraft) -> list[ValidationIssue]:
     """Every problem with one provider (paths: name, kind, api_base, extra_params[.KEY])."""
     issues = _Issues()
@@ -473,19 +500,9 @@ class _Checker:
         self.unique("tenants", (t.name for t in cfg.tenants), "tenant")
         for i, t in enumerate(cfg.tenants):
             path = f"tenants[{i}]"
-            self.add(f"{path}.name", name_error(t.name))
-            for key in ("rpm", "tpm", "budget_usd"):
-                value = getattr(t, key)
-                if value is not None and (
-                    isinstance(value, bool) or not isinstance(value, int | float) or value < 0
-                ):
-                    self.add(f"{path}.limits.{key}", f"must be a number >= 0, not {value!r}")
-            for j, ref in enumerate(t.allowed_targets or ()):
-                if not any(ch in ref for ch in GLOB_CHARS):
-                    self.target(f"{path}.allowed_targets[{j}]", ref)
+            self.under(path, tenant_issues(t, self.known))
             for j, r in enumerate(t.rules):
                 self.rule(f"{path}.rules[{j}]", r)
-            self.add(f"{path}.managed_settings", managed_settings_error(t.managed_settings))
         self.sso(cfg.sso, {t.name for t in cfg.tenants})
         self.unique("prices", (p.target for p in cfg.prices), "price")
         for i, price in enumerate(cfg.prices):

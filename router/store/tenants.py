@@ -5,7 +5,6 @@ Every mutation bumps the config version and writes an audit entry in the same tr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from types import EllipsisType
 from typing import Any
@@ -13,29 +12,27 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from router.config.validate import limit_issues, name_error
 from router.store.audit import changed
 from router.store.db import AlreadyExistsError, NotFoundError
 from router.store.models import ApiKey, Tenant
 
-# Names appear in URLs, CLI arguments and config files: keep them plain.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-
 
 def validate_tenant_name(name: str) -> str:
+    """The name, stripped; ValueError with config/validate.py's reason when it is not a valid name."""
     name = name.strip()
-    if not _NAME.match(name):
-        raise ValueError(
-            f"invalid tenant name {name!r}: use 1-100 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
+    problem = name_error(name, "tenant name")
+    if problem is not None:
+        raise ValueError(problem)
     return name
 
 
 def check_limits(rpm: Any, tpm: Any, budget_usd: Any) -> None:
-    """Limits of a key or a tenant: numbers that are not negative (None and `...` pass)."""
-    for label, value in (("rpm", rpm), ("tpm", tpm), ("budget_usd", budget_usd)):
-        if isinstance(value, int | float) and value < 0:
-            raise ValueError(f"{label} must not be negative")
+    """Limits of a key or a tenant, checked as config apply checks them (`...`, unchanged, passes)."""
+    given = [None if isinstance(v, EllipsisType) else v for v in (rpm, tpm, budget_usd)]
+    issues = limit_issues(*given)
+    if issues:
+        raise ValueError(f"{issues[0].path} {issues[0].message}")
 
 
 def tenant_state(tenant: Tenant) -> dict[str, Any]:
