@@ -19,9 +19,11 @@ from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 
 from router.admin import build_admin, first_run_setup_token
 from router.admin import sso as admin_sso
+from router.api import build_api
 from router.dependencies import app_dependencies
 from router.gateway.auth import KeyGuard
 from router.gateway.controller import MessagesController, probe_root, root
@@ -286,6 +288,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             *SIGNIN_ROUTES,
             *admin.route_handlers,
             *admin.static_files,
+            build_api(),
         ],
         state=state,
         dependencies=app_dependencies(
@@ -308,7 +311,20 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         template_config=admin.template_config,
         request_max_body_size=settings.max_request_bytes,
         compression_config=CompressionConfig(backend="gzip", minimum_size=4096, exclude=["/v1"]),
-        openapi_config=OpenAPIConfig(title="router", version="0.1.0", path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="router",
+            version="0.1.0",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "AdminApiToken": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="An admin API token from `router admin token create` (rt-admin-...).",
+                    )
+                }
+            ),
+        ),
         # Logging is ours (JSON lines, secrets masked): Litestar must not install its own root handler.
         logging_config=None,
         debug=False,

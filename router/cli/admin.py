@@ -10,6 +10,8 @@ from router.cli.common import CLI_ACTOR, cli_errors, fail, load_settings, print_
 from router.identity import users
 from router.identity.roles import Role
 from router.store import admins as admin_store
+from router.store import api_tokens
+from router.store.keys import parse_duration
 
 ROLE_CHOICE = click.Choice([role.value for role in Role])
 
@@ -142,3 +144,65 @@ def reset_password_command(name: str, password_stdin: bool) -> None:
 
     run(go())
     click.echo(f"password of {name} reset")
+
+
+@admin_group.group("token")
+def token_group() -> None:
+    """Management API tokens (/api/v1): `Authorization: Bearer <token>`, the same role checks as the pages."""
+
+
+@token_group.command("create")
+@click.option("--name", default="api", show_default=True, help="What the token is for (shown in lists).")
+@click.option("--role", type=ROLE_CHOICE, required=True)
+@click.option("--tenant", "tenants", multiple=True, help="A tenant the token is limited to (repeatable).")
+@click.option("--expires", default=None, help="Lifetime such as 90d or 12h (default: until revoked).")
+@cli_errors
+def token_create_command(name: str, role: str, tenants: tuple[str, ...], expires: str | None) -> None:
+    """Create a token; it is printed once, on stdout, and stored only as a hash."""
+    lifetime = parse_duration(expires) if expires else None
+
+    async def go() -> str:
+        async with transaction(load_settings()) as session:
+            _row, plaintext = await users.create_api_token(
+                session, name=name, role=role, tenants=list(tenants), expires=lifetime, actor=CLI_ACTOR
+            )
+            return plaintext
+
+    click.echo(run(go()))
+
+
+@token_group.command("list")
+@cli_errors
+def token_list_command() -> None:
+    """Tokens (their prefixes only), roles, tenants and state."""
+
+    async def go() -> list[api_tokens.TokenView]:
+        async with transaction(load_settings()) as session:
+            return await api_tokens.list_api_tokens(session)
+
+    rows = [
+        [
+            view.prefix,
+            view.name,
+            view.role,
+            ",".join(view.tenants) or "-",
+            "revoked" if view.revoked else "active",
+            view.expires_at.isoformat(timespec="minutes") if view.expires_at else "never",
+        ]
+        for view in run(go())
+    ]
+    print_table(["PREFIX", "NAME", "ROLE", "TENANTS", "STATE", "EXPIRES"], rows)
+
+
+@token_group.command("revoke")
+@click.argument("prefix")
+@cli_errors
+def token_revoke_command(prefix: str) -> None:
+    """Revoke the token with this prefix (refused at once on every replica: tokens are not cached)."""
+
+    async def go() -> None:
+        async with transaction(load_settings()) as session:
+            await api_tokens.revoke_api_token(session, prefix, actor=CLI_ACTOR)
+
+    run(go())
+    click.echo(f"revoked {prefix}")

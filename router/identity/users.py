@@ -6,12 +6,14 @@ Checks a role against its tenants once, here, then lets store/admins.py write it
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.identity.roles import Role, validate_grant
 from router.store import admins as admin_store
-from router.store.models import AdminUser
+from router.store import api_tokens
+from router.store.models import AdminApiToken, AdminUser
 
 
 def _grant(role: str | Role, tenants: Sequence[str]) -> Role:
@@ -33,6 +35,27 @@ async def create_user(
     parsed = _grant(role, tenants)
     return await admin_store.create_user(
         session, username, password, role=parsed.value, tenants=[t for t in tenants if t.strip()], actor=actor
+    )
+
+
+async def create_api_token(
+    session: AsyncSession,
+    *,
+    name: str,
+    role: str | Role,
+    tenants: Sequence[str] = (),
+    expires: timedelta | None,
+    actor: str,
+) -> tuple[AdminApiToken, str]:
+    """A management API token acting with this role (checked against its tenants like a user's)."""
+    parsed = _grant(role, tenants)
+    return await api_tokens.create_api_token(
+        session,
+        name=name,
+        role=parsed.value,
+        tenants=[t for t in tenants if t.strip()],
+        expires=expires,
+        actor=actor,
     )
 
 

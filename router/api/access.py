@@ -1,0 +1,48 @@
+"""Which access level each management API route needs (the same levels and decision as the admin pages).
+
+tests/identity/test_role_route_matrix.py walks every registered /api/v1 route too: a route missing here is
+owner-only and fails that test.
+"""
+
+from __future__ import annotations
+
+from router.identity.roles import Access
+
+A = Access
+T = "/api/v1/tenants/{tenant_id:int}"
+
+API_ACCESS: dict[tuple[str, str], Access] = {
+    ("GET", "/api/v1/me"): A.SIGNED_IN,
+    ("GET", "/api/v1/tenants"): A.READ_TENANT,
+    ("POST", "/api/v1/tenants"): A.WRITE,
+    ("GET", T): A.READ_TENANT,
+    ("PATCH", T): A.WRITE,
+    ("DELETE", T): A.WRITE,
+    ("GET", f"{T}/keys"): A.READ_TENANT,
+    ("POST", f"{T}/keys"): A.WRITE_TENANT,
+    ("PATCH", f"{T}/keys/{{key_id:int}}"): A.WRITE_TENANT,
+    ("DELETE", f"{T}/keys/{{key_id:int}}"): A.WRITE_TENANT,
+    ("GET", f"{T}/rules"): A.READ_TENANT,
+    ("POST", f"{T}/rules"): A.WRITE_TENANT,
+    ("DELETE", f"{T}/rules/{{rule_id:int}}"): A.WRITE_TENANT,
+    ("GET", "/api/v1/rules"): A.READ_TENANT,
+    ("POST", "/api/v1/rules"): A.WRITE,
+    ("DELETE", "/api/v1/rules/{rule_id:int}"): A.WRITE,
+    ("GET", "/api/v1/providers"): A.READ,
+    ("POST", "/api/v1/providers"): A.OWNER,
+    ("DELETE", "/api/v1/providers/{provider_id:int}"): A.OWNER,
+    ("GET", "/api/v1/deployments"): A.READ,
+    ("POST", "/api/v1/deployments"): A.WRITE,
+    ("DELETE", "/api/v1/deployments/{deployment_id:int}"): A.WRITE,
+    ("GET", "/api/v1/chains"): A.READ,
+    ("POST", "/api/v1/chains"): A.WRITE,
+    ("DELETE", "/api/v1/chains/{chain_id:int}"): A.WRITE,
+    ("GET", "/api/v1/users"): A.OWNER,
+    ("POST", "/api/v1/users"): A.OWNER,
+    ("PATCH", "/api/v1/users/{username:str}"): A.OWNER,
+    ("DELETE", "/api/v1/users/{username:str}"): A.OWNER,
+    ("GET", "/api/v1/usage"): A.READ_TENANT,
+}
+
+# Reports a tenant-limited token must name one of its tenants for (?tenant_id=...).
+TENANT_FILTERED = frozenset({"/api/v1/usage"})

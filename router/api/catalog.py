@@ -1,0 +1,170 @@
+"""/api/v1 rules (global), providers, deployments and chains: the catalog services the admin pages use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, delete, get, post
+
+from router.api.auth import api_principal
+from router.api.deps import actor, mutating, reading
+from router.api.errors import NO_SUCH, ApiError
+from router.api.schemas import (
+    ChainIn,
+    ChainOut,
+    DeploymentIn,
+    DeploymentOut,
+    ProviderIn,
+    ProviderOut,
+    RuleIn,
+    RuleOut,
+)
+from router.api.tenants import create_rule, delete_rule, rule_out
+from router.store import catalog
+from router.store.crypto import CredentialCipher
+from router.store.models import Chain, Deployment, Provider
+
+AnyRequest = Request[Any, Any, Any]
+
+
+def provider_out(p: Provider) -> ProviderOut:
+    return ProviderOut(
+        id=p.id,
+        name=p.name,
+        kind=p.kind,
+        api_base=p.api_base,
+        api_version=p.api_version,
+        has_credential=bool(p.credential_encrypted),
+    )
+
+
+def deployment_out(d: Deployment) -> DeploymentOut:
+    return DeploymentOut(
+        id=d.id,
+        name=d.name,
+        provider=d.provider.name,
+        deployment=d.deployment,
+        model=d.model,
+        api_version=d.api_version,
+    )
+
+
+def chain_out(c: Chain) -> ChainOut:
+    return ChainOut(
+        id=c.id,
+        name=c.name,
+        targets=[t.target for t in c.targets],
+        retries=c.retries,
+        backoff_ms=c.backoff_ms,
+    )
+
+
+class RulesApi(Controller):
+    path = "/rules"
+    tags = ["rules"]
+
+    @get("/")
+    async def list_rules(self, request: AnyRequest) -> list[RuleOut]:
+        """Global rules, then the rules of every tenant the token sees."""
+        principal = api_principal(request)
+        async with reading(request) as session:
+            rules = await catalog.list_all_rules(session)
+        return [rule_out(r) for r in rules if r.tenant_id is None or principal.sees_tenant(r.tenant_id)]
+
+    @post("/")
+    async def create_global_rule(self, request: AnyRequest, data: RuleIn) -> RuleOut:
+        return await create_rule(request, None, data)
+
+    @delete("/{rule_id:int}")
+    async def delete_global_rule(self, request: AnyRequest, rule_id: int) -> None:
+        await delete_rule(request, None, rule_id)
+
+
+class ProvidersApi(Controller):
+    path = "/providers"
+    tags = ["providers"]
+
+    @get("/")
+    async def list_providers(self, request: AnyRequest) -> list[ProviderOut]:
+        async with reading(request) as session:
+            return [provider_out(p) for p in await catalog.list_providers(session)]
+
+    @post("/")
+    async def create_provider(self, request: AnyRequest, data: ProviderIn) -> ProviderOut:
+        cipher: CredentialCipher = request.app.state["cipher"]
+        async with mutating(request) as session:
+            provider = await catalog.create_provider(
+                session,
+                cipher=cipher,
+                name=data.name,
+                kind=data.kind,
+                api_base=data.api_base,
+                api_version=data.api_version,
+                api_key=data.api_key,
+                actor=actor(request),
+            )
+            return provider_out(provider)
+
+    @delete("/{provider_id:int}")
+    async def delete_provider(self, request: AnyRequest, provider_id: int) -> None:
+        async with mutating(request) as session:
+            await catalog.delete_provider(session, provider_id, actor=actor(request))
+
+
+class DeploymentsApi(Controller):
+    path = "/deployments"
+    tags = ["deployments"]
+
+    @get("/")
+    async def list_deployments(self, request: AnyRequest) -> list[DeploymentOut]:
+        async with reading(request) as session:
+            return [deployment_out(d) for d in await catalog.list_deployments(session)]
+
+    @post("/")
+    async def create_deployment(self, request: AnyRequest, data: DeploymentIn) -> DeploymentOut:
+        async with mutating(request) as session:
+            row = await catalog.create_deployment(
+                session,
+                name=data.name,
+                provider=data.provider,
+                deployment=data.deployment,
+                model=data.model,
+                api_version=data.api_version,
+                actor=actor(request),
+            )
+            return deployment_out(await catalog.get_deployment(session, row.id))
+
+    @delete("/{deployment_id:int}")
+    async def delete_deployment(self, request: AnyRequest, deployment_id: int) -> None:
+        async with mutating(request) as session:
+            await catalog.delete_deployment(session, deployment_id, actor=actor(request))
+
+
+class ChainsApi(Controller):
+    path = "/chains"
+    tags = ["chains"]
+
+    @get("/")
+    async def list_chains(self, request: AnyRequest) -> list[ChainOut]:
+        async with reading(request) as session:
+            return [chain_out(c) for c in await catalog.list_chains(session)]
+
+    @post("/")
+    async def create_chain(self, request: AnyRequest, data: ChainIn) -> ChainOut:
+        async with mutating(request) as session:
+            row = await catalog.create_chain(
+                session,
+                name=data.name,
+                targets=data.targets,
+                retries=data.retries,
+                backoff_ms=data.backoff_ms,
+                actor=actor(request),
+            )
+            return chain_out(await catalog.get_chain(session, row.id))
+
+    @delete("/{chain_id:int}")
+    async def delete_chain(self, request: AnyRequest, chain_id: int) -> None:
+        async with mutating(request) as session:
+            if await session.get(Chain, chain_id) is None:
+                raise ApiError(404, NO_SUCH)
+            await catalog.delete_chain(session, chain_id, actor=actor(request))

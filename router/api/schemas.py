@@ -1,0 +1,183 @@
+"""Request and response bodies of the management API (types only: the rules live in the shared validators)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TenantIn(In):
+    name: str
+    rpm: int | None = None
+    tpm: int | None = None
+    budget_usd: float | None = None
+    allowed_targets: list[str] | None = None
+
+
+class TenantPatch(In):
+    rpm: int | None = None
+    tpm: int | None = None
+    budget_usd: float | None = None
+    allowed_targets: list[str] | None = None
+    enabled: bool | None = None
+
+
+class TenantOut(BaseModel):
+    id: int
+    name: str
+    enabled: bool
+    rpm: int | None
+    tpm: int | None
+    budget_usd: float | None
+    allowed_targets: list[str] | None
+
+
+class KeyIn(In):
+    member: str
+    expires: str | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    budget_usd: float | None = None
+    allowed_models: list[str] | None = None
+
+
+class KeyPatch(In):
+    rpm: int | None = None
+    tpm: int | None = None
+    budget_usd: float | None = None
+    allowed_models: list[str] | None = None
+
+
+class KeyOut(BaseModel):
+    id: int
+    prefix: str
+    member: str
+    tenant_id: int
+    created_at: datetime
+    expires_at: datetime | None
+    revoked: bool
+    rpm: int | None
+    tpm: int | None
+    budget_usd: float | None
+    allowed_models: list[str] | None
+
+
+class IssuedKey(KeyOut):
+    # The key itself: returned once, here, and never again.
+    key: str
+
+
+class RuleIn(In):
+    match: str
+    match_kind: str | None = None
+    when: dict[str, Any] | None = None
+    target: str | None = None
+    chain: str | None = None
+    overrides: dict[str, Any] | None = None
+    description: str | None = None
+    enabled: bool = True
+
+
+class RuleOut(BaseModel):
+    id: int
+    tenant_id: int | None
+    match: str
+    match_kind: str
+    when: dict[str, Any]
+    target: str | None
+    chain: str | None
+    overrides: dict[str, Any]
+    description: str | None
+    enabled: bool
+
+
+class ProviderIn(In):
+    name: str
+    kind: str
+    api_base: str | None = None
+    api_version: str | None = None
+    api_key: str | None = None
+
+
+class ProviderOut(BaseModel):
+    id: int
+    name: str
+    kind: str
+    api_base: str | None
+    api_version: str | None
+    # Credentials never leave the router: only whether one is set.
+    has_credential: bool
+
+
+class DeploymentIn(In):
+    name: str
+    provider: str
+    deployment: str
+    model: str
+    api_version: str | None = None
+
+
+class DeploymentOut(BaseModel):
+    id: int
+    name: str
+    provider: str
+    deployment: str
+    model: str
+    api_version: str | None
+
+
+class ChainIn(In):
+    name: str
+    targets: list[str]
+    retries: int = 0
+    backoff_ms: int = 250
+
+
+class ChainOut(BaseModel):
+    id: int
+    name: str
+    targets: list[str]
+    retries: int
+    backoff_ms: int
+
+
+class UserIn(In):
+    username: str
+    role: str
+    tenants: list[str] = []
+    password: str | None = None
+
+
+class UserPatch(In):
+    role: str | None = None
+    tenants: list[str] | None = None
+    disabled: bool | None = None
+    password: str | None = None
+
+
+class UserOut(BaseModel):
+    username: str
+    role: str
+    tenants: list[str]
+    disabled: bool
+    last_login_at: datetime | None
+
+
+class UsageOut(BaseModel):
+    since: datetime
+    until: datetime | None
+    tenant_id: int | None
+    group_by: str | None
+    rows: list[dict[str, Any]]
+
+
+class WhoAmI(BaseModel):
+    name: str
+    role: str
+    tenant_ids: list[int] | None

@@ -1,0 +1,212 @@
+"""/api/v1/tenants and their keys and rules: the same store services as the admin pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, delete, get, patch, post
+
+from router.api.auth import api_principal
+from router.api.deps import actor, mutating, reading, tenant_or_404
+from router.api.errors import NO_SUCH, ApiError
+from router.api.schemas import (
+    IssuedKey,
+    KeyIn,
+    KeyOut,
+    KeyPatch,
+    RuleIn,
+    RuleOut,
+    TenantIn,
+    TenantOut,
+    TenantPatch,
+)
+from router.store import catalog
+from router.store import keys as key_store
+from router.store import tenants as tenant_store
+from router.store.models import ApiKey, Rule, Tenant
+
+AnyRequest = Request[Any, Any, Any]
+
+
+def tenant_out(t: Tenant) -> TenantOut:
+    return TenantOut(
+        id=t.id,
+        name=t.name,
+        enabled=t.enabled,
+        rpm=t.rpm,
+        tpm=t.tpm,
+        budget_usd=t.budget_usd,
+        allowed_targets=t.allowed_targets,
+    )
+
+
+def key_out(k: ApiKey) -> KeyOut:
+    return KeyOut(
+        id=k.id,
+        prefix=k.prefix,
+        member=k.member,
+        tenant_id=k.tenant_id,
+        created_at=k.created_at,
+        expires_at=k.expires_at,
+        revoked=k.revoked_at is not None,
+        rpm=k.rpm,
+        tpm=k.tpm,
+        budget_usd=k.budget_usd,
+        allowed_models=k.allowed_models,
+    )
+
+
+def rule_out(r: Rule) -> RuleOut:
+    return RuleOut(
+        id=r.id,
+        tenant_id=r.tenant_id,
+        match=r.match,
+        match_kind=r.match_kind,
+        when=dict(r.conditions or {}),
+        target=r.target,
+        chain=r.chain.name if r.chain is not None else None,
+        overrides=dict(r.overrides or {}),
+        description=r.description,
+        enabled=r.enabled,
+    )
+
+
+def _set(model: Any) -> dict[str, Any]:
+    """Only the fields the caller sent: the others stay as they are (`...` to the store)."""
+    return {name: getattr(model, name) for name in model.model_fields_set}
+
+
+async def _key_of(session: Any, tenant: Tenant, key_id: int) -> ApiKey:
+    key: ApiKey | None = await session.get(ApiKey, key_id)
+    if key is None or key.tenant_id != tenant.id:
+        raise ApiError(404, NO_SUCH)
+    return key
+
+
+async def create_rule(request: AnyRequest, tenant_id: int | None, data: RuleIn) -> RuleOut:
+    async with mutating(request) as session:
+        if tenant_id is not None:
+            await tenant_or_404(session, tenant_id)
+        rule = await catalog.create_rule(
+            session,
+            match=data.match,
+            match_kind=data.match_kind,
+            tenant_id=tenant_id,
+            conditions=data.when,
+            target=data.target,
+            chain=data.chain,
+            overrides=data.overrides,
+            description=data.description,
+            enabled=data.enabled,
+            actor=actor(request),
+        )
+        rule = await catalog.get_rule(session, rule.id)
+        return rule_out(rule)
+
+
+async def delete_rule(request: AnyRequest, tenant_id: int | None, rule_id: int) -> None:
+    async with mutating(request) as session:
+        rule = await session.get(Rule, rule_id)
+        if rule is None or rule.tenant_id != tenant_id:
+            raise ApiError(404, NO_SUCH)
+        await catalog.delete_rule(session, rule_id, actor=actor(request))
+
+
+class TenantsApi(Controller):
+    path = "/tenants"
+    tags = ["tenants"]
+
+    @get("/")
+    async def list_tenants(self, request: AnyRequest) -> list[TenantOut]:
+        principal = api_principal(request)
+        async with reading(request) as session:
+            tenants = await tenant_store.list_tenants(session)
+        return [tenant_out(t) for t in tenants if principal.sees_tenant(t.id)]
+
+    @post("/")
+    async def create_tenant(self, request: AnyRequest, data: TenantIn) -> TenantOut:
+        async with mutating(request) as session:
+            tenant = await tenant_store.create_tenant(
+                session,
+                data.name,
+                rpm=data.rpm,
+                tpm=data.tpm,
+                budget_usd=data.budget_usd,
+                allowed_targets=data.allowed_targets,
+                actor=actor(request),
+            )
+            return tenant_out(tenant)
+
+    @get("/{tenant_id:int}")
+    async def get_tenant(self, request: AnyRequest, tenant_id: int) -> TenantOut:
+        async with reading(request) as session:
+            return tenant_out(await tenant_or_404(session, tenant_id))
+
+    @patch("/{tenant_id:int}")
+    async def update_tenant(self, request: AnyRequest, tenant_id: int, data: TenantPatch) -> TenantOut:
+        changes = _set(data)
+        enabled = changes.pop("enabled", None)
+        async with mutating(request) as session:
+            tenant = await tenant_or_404(session, tenant_id)
+            if changes:
+                await tenant_store.set_tenant_limits(session, tenant.name, **changes, actor=actor(request))
+            if enabled is not None:
+                await tenant_store.set_tenant_enabled(session, tenant.name, enabled, actor=actor(request))
+            return tenant_out(await tenant_or_404(session, tenant_id))
+
+    @delete("/{tenant_id:int}")
+    async def delete_tenant(self, request: AnyRequest, tenant_id: int) -> None:
+        async with mutating(request) as session:
+            tenant = await tenant_or_404(session, tenant_id)
+            await tenant_store.delete_tenant(session, tenant.name, actor=actor(request))
+
+    @get("/{tenant_id:int}/keys")
+    async def list_keys(self, request: AnyRequest, tenant_id: int) -> list[KeyOut]:
+        async with reading(request) as session:
+            tenant = await tenant_or_404(session, tenant_id)
+            return [key_out(k) for k in await key_store.list_keys(session, tenant.name)]
+
+    @post("/{tenant_id:int}/keys")
+    async def issue_key(self, request: AnyRequest, tenant_id: int, data: KeyIn) -> IssuedKey:
+        expires = key_store.parse_duration(data.expires) if data.expires else None
+        async with mutating(request) as session:
+            tenant = await tenant_or_404(session, tenant_id)
+            key, plaintext = await key_store.create_key(
+                session,
+                tenant.name,
+                data.member,
+                expires,
+                rpm=data.rpm,
+                tpm=data.tpm,
+                budget_usd=data.budget_usd,
+                allowed_models=data.allowed_models,
+                actor=actor(request),
+            )
+            return IssuedKey(**key_out(key).model_dump(), key=plaintext)
+
+    @patch("/{tenant_id:int}/keys/{key_id:int}")
+    async def update_key(self, request: AnyRequest, tenant_id: int, key_id: int, data: KeyPatch) -> KeyOut:
+        async with mutating(request) as session:
+            key = await _key_of(session, await tenant_or_404(session, tenant_id), key_id)
+            key = await key_store.set_key_limits(session, key.prefix, **_set(data), actor=actor(request))
+            return key_out(key)
+
+    @delete("/{tenant_id:int}/keys/{key_id:int}")
+    async def revoke_key(self, request: AnyRequest, tenant_id: int, key_id: int) -> None:
+        async with mutating(request) as session:
+            key = await _key_of(session, await tenant_or_404(session, tenant_id), key_id)
+            await key_store.revoke_key(session, key.prefix, actor=actor(request))
+
+    @get("/{tenant_id:int}/rules")
+    async def list_tenant_rules(self, request: AnyRequest, tenant_id: int) -> list[RuleOut]:
+        async with reading(request) as session:
+            await tenant_or_404(session, tenant_id)
+            return [rule_out(r) for r in await catalog.list_rules(session, tenant_id)]
+
+    @post("/{tenant_id:int}/rules")
+    async def create_tenant_rule(self, request: AnyRequest, tenant_id: int, data: RuleIn) -> RuleOut:
+        return await create_rule(request, tenant_id, data)
+
+    @delete("/{tenant_id:int}/rules/{rule_id:int}")
+    async def delete_tenant_rule(self, request: AnyRequest, tenant_id: int, rule_id: int) -> None:
+        await delete_rule(request, tenant_id, rule_id)
