@@ -37,7 +37,7 @@ def test_a_key_crossing_80_percent_of_its_budget_moves_to_the_cheaper_target(
             with client.messages.stream(**ASK) as events:  # type: ignore[arg-type]
                 events.get_final_message()
         else:
-            client.messages.create(**ASK)  # type: ignore[arg-type]
+            client.messages.create(**ASK)  # type: ignore[call-overload]
         time.sleep(0.1)  # the spend is counted just after each answer
     assert [r.model for r in live_router.upstream.requests] == ["gpt-4.1"] * 4 + ["gpt-4.1-mini"] * 2
 
@@ -47,5 +47,5 @@ def test_a_key_without_a_budget_never_matches_a_budget_rule(live_router: LiveRou
     live_router.apply(CONFIG)
     client = live_router.client(live_router.key("acme", "free"))
     for _ in range(3):
-        client.messages.create(**ASK)  # type: ignore[arg-type]
+        client.messages.create(**ASK)  # type: ignore[call-overload]
     assert [r.model for r in live_router.upstream.requests] == ["gpt-4.1"] * 3

@@ -77,7 +77,7 @@ async def test_duplicate_tenant_is_refused(database: Database) -> None:
 
 @pytest.mark.parametrize("name", ["", "has space", "-dash", "x" * 101])
 async def test_invalid_tenant_names_are_refused(database: Database, name: str) -> None:
-    with pytest.raises(ValueError, match="tenant name .* must be 1-100 letters"):
+    with pytest.raises(ValueError, match=r"tenant name .* must be 1-100 letters"):
         async with database.transaction() as session:
             await create_tenant(session, name)
 
