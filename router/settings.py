@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     # OTLP/HTTP base URL that signed-in clients' telemetry (POST /v1/metrics|logs|traces) is relayed to,
     # e.g. http://otel-collector:4318; unset: accepted and dropped.
     telemetry_otlp_endpoint: str | None = None
+    # Headers sent with each relayed batch (OTEL_EXPORTER_OTLP_HEADERS' form: "k1=v1,k2=v2"), e.g. the
+    # collector's API key.
+    telemetry_otlp_headers: str | None = Field(default=None, repr=False)
 
     @property
     def oidc_configured(self) -> bool:

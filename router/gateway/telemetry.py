@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from urllib.parse import unquote
 
 import httpx
 
@@ -24,10 +25,21 @@ _TIMEOUT = 10.0
 _CONTENT_TYPES = ("application/x-protobuf", "application/json")
 
 
+def parse_headers(text: str) -> dict[str, str]:
+    """`k1=v1,k2=v2` (values may be URL-encoded, as OTEL_EXPORTER_OTLP_HEADERS allows) as a dict."""
+    headers: dict[str, str] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        if sep and name.strip():
+            headers[name.strip().lower()] = unquote(value.strip())
+    return headers
+
+
 class TelemetryRelay:
     def __init__(self, settings: Settings) -> None:
         endpoint = (settings.telemetry_otlp_endpoint or "").rstrip("/")
         self.endpoint = endpoint or None
+        self._headers = parse_headers(settings.telemetry_otlp_headers or "")
         self._client: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.forwarded = 0
@@ -45,7 +57,10 @@ class TelemetryRelay:
             )
             return
         media = (content_type or "").split(";", 1)[0].strip().lower()
-        headers = {"content-type": media if media in _CONTENT_TYPES else "application/x-protobuf"}
+        headers = {
+            **self._headers,
+            "content-type": media if media in _CONTENT_TYPES else "application/x-protobuf",
+        }
         task = asyncio.get_running_loop().create_task(self._send(signal, body, headers))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

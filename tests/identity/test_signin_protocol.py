@@ -494,11 +494,13 @@ def test_managed_settings_layer_groups_over_the_tenant_with_etag_and_304(
 
 
 class _Collector(BaseHTTPRequestHandler):
-    received: list[tuple[str, str, bytes]] = []
+    received: list[tuple[str, str, bytes, str]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["content-length"]))
-        type(self).received.append((self.path, self.headers["content-type"], body))
+        type(self).received.append(
+            (self.path, self.headers["content-type"], body, self.headers["x-collector-key"])
+        )
         self.send_response(200)
         self.end_headers()
 
@@ -507,7 +509,7 @@ class _Collector(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def collector() -> Iterator[tuple[str, list[tuple[str, str, bytes]]]]:
+def collector() -> Iterator[tuple[str, list[tuple[str, str, bytes, str]]]]:
     _Collector.received = []
     server = HTTPServer(("127.0.0.1", 0), _Collector)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -528,6 +530,7 @@ def test_telemetry_is_relayed_to_the_operators_collector(
         oidc_client_secret=CLIENT_SECRET,
         signin_poll_interval=1,
         telemetry_otlp_endpoint=url,
+        telemetry_otlp_headers="x-collector-key=s3cret%3D,other=1",
     )
     router.apply(CONFIG)
     tokens = sign_in(router, oidc_idp, "alice")
@@ -540,8 +543,9 @@ def test_telemetry_is_relayed_to_the_operators_collector(
     deadline = time.monotonic() + 10
     while len(received) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert sorted(path for path, _, _ in received) == ["/v1/logs", "/v1/metrics", "/v1/traces"]
-    assert all(ctype == "application/x-protobuf" and body == batch for _, ctype, body in received)
+    assert sorted(path for path, _, _, _ in received) == ["/v1/logs", "/v1/metrics", "/v1/traces"]
+    assert all(ctype == "application/x-protobuf" and body == batch for _, ctype, body, _ in received)
+    assert all(key == "s3cret=" for _, _, _, key in received)
 
 
 def test_telemetry_without_a_collector_is_accepted_and_dropped(router: LiveRouter, oidc_idp: TestIdp) -> None:
