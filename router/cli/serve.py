@@ -46,6 +46,9 @@ def serve_command(host: str | None, port: int | None, workers: int | None, no_mi
         os.environ["ROUTER_HOST"] = host
     if port is not None:
         os.environ["ROUTER_PORT"] = str(port)
+    if workers is not None:
+        # Each worker's limiter counts apart without Redis and keeps to its share of every limit.
+        os.environ["ROUTER_WORKERS"] = str(workers)
     uvicorn.run(
         "router.app:create_app",
         factory=True,

@@ -8,7 +8,7 @@ and hands it to usage/accounting.py, which records it off the request path.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ from router.routing.model import (
     KeySpec,
     Pool,
     PoolMember,
+    Price,
     RequestFacts,
     Route,
     RoutingConfig,
@@ -41,6 +42,7 @@ from router.routing.model import (
 )
 from router.routing.resolve import Resolver, check_key_model
 from router.usage.accounting import Accounting, Exchange
+from router.usage.limit_rules import Reservation
 from router.usage.limits import Limiter
 from router.usage.quotas import MemoryQuotas
 from router.wire.errors import (
@@ -140,7 +142,7 @@ class MessagesGateway:
             ex.model, ex.stream = req.model, req.stream
             budget = await self._budget_used(config, caller)
             route, facts = self._route(config, caller, req, body, budget)
-            await self._admit(caller)
+            ex.reservation = await self._reserve(caller, req, route, facts.input_tokens)
         except (ApiError, RoutingError) as exc:
             refused = as_api_error(exc)
             self._accounting.finish(
@@ -354,8 +356,18 @@ class MessagesGateway:
         check_key_model(caller.key, req.model)
         return targets_able_to_serve(self._resolver_for(config).resolve(caller.tenant.id, facts), req), facts
 
-    async def _admit(self, caller: Caller) -> None:
-        await self._limiter.admit(caller.key, caller.tenant)
+    async def _reserve(
+        self, caller: Caller, req: MessagesRequest, route: Route, input_tokens: int
+    ) -> Reservation | None:
+        """Admit the request against its limits, charging its worst case: the input estimate plus the most
+        it may generate, at the dearest target it may reach (settled to the real figures when it ends)."""
+        limits = caller.key.limits.any or caller.tenant.limits.any
+        if not limits:
+            return None
+        cap = route.overrides.get("max_tokens")
+        output = min(req.max_tokens, cap) if isinstance(cap, int) and cap > 0 else req.max_tokens
+        cost = max((price.cost(input_tokens, output) for price in _prices(route)), default=0.0)
+        return await self._limiter.reserve(caller.key, caller.tenant, input_tokens + output, cost)
 
     def _failed(self, ex: Exchange, outcome: Outcome[Any], body: bytes) -> ApiError:
         error = outcome.error
@@ -376,6 +388,14 @@ class MessagesGateway:
             )
         self._accounting.finish(ex, status=api_error.status, error_type=api_error.error_type, outcome="error")
         return api_error
+
+
+def _prices(route: Route) -> Iterator[Price]:
+    for entry in route.targets:
+        if isinstance(entry, Pool):
+            yield from (member.target.price for member in entry.members)
+        else:
+            yield entry.price
 
 
 def _error_type(exc: BaseException) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from router.observability.access import access_note
 from router.routing.model import KeySpec, Target, TenantSpec
 from router.store.usage_writes import UsageEvent, bound_count
+from router.usage.limit_rules import Reservation
 from router.usage.limits import Limiter
 from router.usage.recorder import UsageRecorder
 from router.wire.stream_events import StreamEvent
@@ -50,6 +51,8 @@ class Exchange:
     ttft_ms: int | None = None
     # Characters of text, tool input and thinking streamed to the client so far.
     delivered_chars: int = 0
+    # The worst case the limiter charged at admission, settled to the real figures in `finish`.
+    reservation: Reservation | None = None
 
     def absorb_message(self, message: Mapping[str, Any]) -> None:
         """The usage of a whole (non-streamed) answer."""
@@ -134,9 +137,16 @@ class Accounting:
             note.cache_read_tokens, note.cache_write_tokens = cache_read, cache_write
             note.error_type = error_type
         spent = input_tokens + output_tokens + cache_read + cache_write
-        if (spent or cost) and (key.limits.any or tenant.limits.any):
+        reservation, ex.reservation = ex.reservation, None
+        counting: Coroutine[Any, Any, None] | None = None
+        if reservation is not None:
+            # Always settled, a failure too (then to nothing): the worst case must not stay charged.
+            counting = self._limiter.settle(reservation, spent, cost)
+        elif (spent or cost) and (key.limits.any or tenant.limits.any):
+            counting = self._limiter.consume(key, tenant, spent, cost)
+        if counting is not None:
             # Counting runs after the answer; a task so that a cancelled stream still counts.
-            task = asyncio.get_running_loop().create_task(self._limiter.consume(key, tenant, spent, cost))
+            task = asyncio.get_running_loop().create_task(counting)
             self._background.add(task)
             task.add_done_callback(self._background.discard)
 

@@ -52,8 +52,28 @@ class Usage:
     spend: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What an admission charged ahead of the upstream call: the request's worst case (input estimate plus
+    max_tokens, priced at the dearest target of its route). `settle` replaces it with the real figures."""
+
+    scopes: tuple[Scope, ...]
+    tokens: int
+    cost_usd: float
+    # When it was admitted (its minute and month windows).
+    at: float
+
+
 class LimitBackend(Protocol):
-    async def admit(self, scopes: Sequence[Scope], now: float) -> None: ...
+    async def admit(
+        self, scopes: Sequence[Scope], now: float, tokens: int = 0, cost_usd: float = 0.0
+    ) -> None:
+        """Refuse (LimitExceeded) or count the request and reserve `tokens` and `cost_usd`, atomically."""
+        ...
+
+    async def settle(self, reservation: Reservation, tokens: int, cost_usd: float, now: float) -> None:
+        """Replace a reservation by what the request really used."""
+        ...
 
     async def consume(self, scopes: Sequence[Scope], tokens: int, cost_usd: float, now: float) -> None: ...
 
@@ -102,31 +122,43 @@ _WHO: dict[ScopeKind, str] = {
 }
 
 
-def verdict(scope: Scope, usage: Usage, now: float) -> LimitExceeded | None:
-    """The refusal for one scope's counters, or None: budget first (longest wait), then tpm, then rpm."""
+def refusal(kind: LimitKind, scope: Scope, now: float) -> LimitExceeded:
+    """The 429 for one limit of one scope (its message, and retry-after to the window's end)."""
     limits = scope.limits
     who = _WHO[scope.kind]
-    if limits.budget_usd is not None and usage.spend >= limits.budget_usd:
+    if kind == "budget":
         resets = next_month_start(now).strftime("%Y-%m-%d %H:%M UTC")
         return LimitExceeded(
             "budget",
             scope.kind,
             seconds_to_next_month(now),
-            f"The monthly budget of ${limits.budget_usd:.2f} for {who} is spent; it resets at {resets}.",
+            f"The monthly budget of ${limits.budget_usd or 0:.2f} for {who} is spent; it resets at {resets}.",
         )
     wait = seconds_to_next_minute(now)
-    if limits.tpm is not None and usage.tokens >= limits.tpm:
+    if kind == "tpm":
         return LimitExceeded(
             "tpm",
             scope.kind,
             wait,
             f"Rate limit: {who} allows {limits.tpm} tokens per minute; retry in {wait}s.",
         )
-    if limits.rpm is not None and usage.requests >= limits.rpm:
-        return LimitExceeded(
-            "rpm",
-            scope.kind,
-            wait,
-            f"Rate limit: {who} allows {limits.rpm} requests per minute; retry in {wait}s.",
-        )
+    return LimitExceeded(
+        "rpm",
+        scope.kind,
+        wait,
+        f"Rate limit: {who} allows {limits.rpm} requests per minute; retry in {wait}s.",
+    )
+
+
+def verdict(scope: Scope, usage: Usage, now: float, share: int = 1) -> LimitExceeded | None:
+    """The refusal for one scope's counters, or None: budget first (longest wait), then tpm, then rpm.
+    `share`: how many processes count apart for the same limit (--workers without Redis); each admits
+    while its own count times `share` is below the limit, so together they stay within it."""
+    limits = scope.limits
+    if limits.budget_usd is not None and usage.spend >= limits.budget_usd:
+        return refusal("budget", scope, now)
+    if limits.tpm is not None and usage.tokens * share >= limits.tpm:
+        return refusal("tpm", scope, now)
+    if limits.rpm is not None and usage.requests * share >= limits.rpm:
+        return refusal("rpm", scope, now)
     return None

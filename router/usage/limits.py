@@ -1,20 +1,26 @@
 """Rate limits and budgets, per key and per tenant: requests per minute, tokens per minute, monthly USD.
 
-`Limiter.admit()` runs before any upstream call and raises `LimitExceeded` (a 429 with retry-after);
-`Limiter.consume()` adds the request's tokens and cost afterwards. A key or tenant without limits never
-touches a backend (no I/O on the fast path).
+`Limiter.reserve()` runs before any upstream call: it raises `LimitExceeded` (a 429 with retry-after) or
+counts the request and charges its worst case (input estimate + max_tokens, priced at the dearest target of
+its route) to the tpm and budget counters in the same step, so that a burst cannot overrun them;
+`Limiter.settle()` swaps that reservation for the real tokens and cost when the request ends (a failure
+settles to nothing). A key or tenant without limits never touches a backend (no I/O on the fast path).
 
 Windows: rpm and tpm use fixed one-minute windows (UTC minute boundaries), so a client can burst up to
 twice the limit across a boundary; refusals do not count against rpm. Budgets are per calendar month (UTC).
+A limit is reached when its counter (reservations included) is at or past it: the last request admitted may
+pass it by at most its own worst case.
 
 Two backends behind one interface:
-- in-process (default): exact within one process. Month-to-date spend is seeded from the database on first
-  use and refreshed every `refresh_interval` seconds, so several replicas without Redis see each other's
-  spend within about that long; their rpm/tpm counters are per replica (N replicas admit up to N x rpm).
-  Exact limits across replicas need Redis.
-- Redis (Settings.redis_url): counters shared by every replica, one pipelined round trip per admission.
-  When Redis is unreachable the limiter fails OPEN: requests are served unlimited (a warning is logged)
-  rather than refused, and Redis is retried after a few seconds.
+- in-process (default): exact within one process (the check and the charge have no await between them).
+  Month-to-date spend is seeded from the database on first use and refreshed every `refresh_interval`
+  seconds. `router serve --workers N` without Redis: each worker keeps to 1/N of every limit (its own count
+  times N against the limit), so together they stay within it (refusing early when traffic is uneven).
+  Replicas without Redis see each other's spend only through the database refresh. Exact limits across
+  replicas need Redis.
+- Redis (Settings.redis_url): counters shared by every replica; an admission is one Lua script, atomic for
+  all the request's scopes. When Redis is unreachable the limiter fails OPEN: requests are served unlimited
+  (a warning is logged) rather than refused, and Redis is retried after a few seconds.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
@@ -35,6 +42,7 @@ if TYPE_CHECKING:
 
 from router.usage.limit_rules import (
     LimitBackend,
+    Reservation,
     Scope,
     SpendSource,
     Usage,
@@ -46,6 +54,8 @@ from router.usage.limit_rules import (
 
 log = logging.getLogger(__name__)
 
+# An upstream may report any count; counters (Redis INCRBY is 64-bit) take at most this per request.
+MAX_RESERVED_TOKENS = 2**40
 REFRESH_INTERVAL = 30.0
 # A spend read runs on the request path the first time a budget is seen: never let it hang there.
 SPEND_READ_TIMEOUT = 2.0
@@ -76,7 +86,9 @@ class Limiter:
                 prefix = namespace or settings.redis_namespace
                 backend = RedisBackend.from_url(settings.redis_url, source, namespace=prefix)
             else:
-                backend = MemoryBackend(source)
+                # Without Redis each worker process counts apart: each keeps to its share of every limit.
+                share = settings.workers if settings is not None else 1
+                backend = MemoryBackend(source, share=share)
         self.backend: LimitBackend = backend
         self._clock = clock
         rpm = settings.count_tokens_rpm if settings is not None else 0
@@ -90,9 +102,29 @@ class Limiter:
 
     async def admit(self, key: KeySpec, tenant: TenantSpec) -> None:
         """Raise LimitExceeded when a limit of the key or its tenant is reached; count the request."""
+        await self.reserve(key, tenant)
+
+    async def reserve(
+        self, key: KeySpec, tenant: TenantSpec, tokens: int = 0, cost_usd: float = 0.0
+    ) -> Reservation | None:
+        """Admit the request (or raise LimitExceeded) and charge its worst case, `tokens` (input estimate +
+        max_tokens) and `cost_usd` (those at the target's price), to its tpm and budget counters at once,
+        so that a burst cannot overrun them; `settle` swaps that for the real figures. None when no limit
+        applies (nothing to settle)."""
         scopes = _scopes(key, tenant)
-        if scopes:
-            await self.backend.admit(scopes, self._clock())
+        if not scopes:
+            return None
+        now = self._clock()
+        tokens = min(max(tokens, 0), MAX_RESERVED_TOKENS)
+        cost_usd = cost_usd if 0.0 <= cost_usd < math.inf else 0.0
+        await self.backend.admit(scopes, now, tokens, cost_usd)
+        return Reservation(tuple(scopes), tokens, cost_usd, now)
+
+    async def settle(self, reservation: Reservation, tokens: int, cost_usd: float) -> None:
+        """Replace a reservation's worst case by what the request used (also when it failed: then 0)."""
+        tokens = min(max(tokens, 0), MAX_RESERVED_TOKENS)
+        cost_usd = cost_usd if 0.0 <= cost_usd < math.inf else 0.0
+        await self.backend.settle(reservation, tokens, cost_usd, self._clock())
 
     async def admit_count_tokens(self, key: KeySpec) -> None:
         """Raise LimitExceeded past the key's count_tokens requests per minute; count the request."""
@@ -151,7 +183,11 @@ class MemoryBackend:
     """Counters in this process; spend seeded from (and periodically re-read from) the database."""
 
     def __init__(
-        self, spend_source: SpendSource | None = None, *, refresh_interval: float = REFRESH_INTERVAL
+        self,
+        spend_source: SpendSource | None = None,
+        *,
+        refresh_interval: float = REFRESH_INTERVAL,
+        share: int = 1,
     ):
         self._source = spend_source
         self._refresh_interval = refresh_interval
@@ -162,6 +198,9 @@ class MemoryBackend:
         self._spend_base: dict[tuple[str, int], float] = {}
         self._spend_local: dict[tuple[str, int], float] = {}
         self._seeded: set[tuple[str, int]] = set()
+        # Worst-case cost of requests admitted and not yet settled (never part of a database read).
+        self._reserved: dict[tuple[str, int], float] = {}
+        self._share = max(1, share)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -182,6 +221,7 @@ class MemoryBackend:
             self._spend_base.clear()
             self._spend_local.clear()
             self._seeded.clear()
+            self._reserved.clear()
 
     def _counters(self, ident: tuple[str, int], now: float) -> list[int]:
         window = minute_window(now)
@@ -192,32 +232,51 @@ class MemoryBackend:
         return counters
 
     def spend(self, ident: tuple[str, int]) -> float:
-        return self._spend_base.get(ident, 0.0) + self._spend_local.get(ident, 0.0)
+        """Month-to-date spend as this process counts it: the database's, plus its own since, plus what it
+        has reserved; its own part times `share` (each worker keeps to its share of the remainder)."""
+        own = self._spend_local.get(ident, 0.0) + self._reserved.get(ident, 0.0)
+        return self._spend_base.get(ident, 0.0) + own * self._share
 
-    async def admit(self, scopes: Sequence[Scope], now: float) -> None:
+    async def admit(
+        self, scopes: Sequence[Scope], now: float, tokens: int = 0, cost_usd: float = 0.0
+    ) -> None:
         self._roll_month(now)
         unseeded = [
             s for s in scopes if s.limits.budget_usd is not None and (s.kind, s.id) not in self._seeded
         ]
         if unseeded:
             await self._seed(unseeded, now)
+        # No await from here on: the check and the charge are one step for every coroutine of this process.
         for scope in scopes:
             ident = (scope.kind, scope.id)
-            _, requests, tokens = self._counters(ident, now)
-            refusal = verdict(scope, Usage(requests, tokens, self.spend(ident)), now)
+            _, requests, used_tokens = self._counters(ident, now)
+            refusal = verdict(scope, Usage(requests, used_tokens, self.spend(ident)), now, self._share)
             if refusal is not None:
                 raise refusal
         for scope in scopes:
+            ident = (scope.kind, scope.id)
+            counters = self._counters(ident, now)
             if scope.limits.rpm is not None:
-                self._counters((scope.kind, scope.id), now)[1] += 1
+                counters[1] += 1
+            if scope.limits.tpm is not None:
+                counters[2] += tokens
+            if scope.limits.budget_usd is not None and cost_usd:
+                self._reserved[ident] = self._reserved.get(ident, 0.0) + cost_usd
 
-    async def consume(self, scopes: Sequence[Scope], tokens: int, cost_usd: float, now: float) -> None:
+    async def settle(self, reservation: Reservation, tokens: int, cost_usd: float, now: float) -> None:
         self._roll_month(now)
-        for scope in scopes:
+        same_month = month_label(reservation.at) == month_label(now)
+        same_minute = minute_window(reservation.at) == minute_window(now)
+        for scope in reservation.scopes:
             ident = (scope.kind, scope.id)
             if scope.limits.tpm is not None:
-                self._counters(ident, now)[2] += tokens
+                counters = self._counters(ident, now)
+                # The reservation sits in its own minute: correct it there, or count afresh in this one.
+                counters[2] = max(0, counters[2] + tokens - (reservation.tokens if same_minute else 0))
             if scope.limits.budget_usd is not None:
+                if same_month and reservation.cost_usd:
+                    left = self._reserved.get(ident, 0.0) - reservation.cost_usd
+                    self._reserved[ident] = left if left > 1e-12 else 0.0
                 self._spend_local[ident] = self._spend_local.get(ident, 0.0) + cost_usd
 
     async def budget_spend(self, scopes: Sequence[Scope], now: float) -> list[float]:
@@ -226,6 +285,9 @@ class MemoryBackend:
         if unseeded:
             await self._seed(unseeded, now)
         return [self.spend((s.kind, s.id)) for s in scopes]
+
+    async def consume(self, scopes: Sequence[Scope], tokens: int, cost_usd: float, now: float) -> None:
+        await self.settle(Reservation(tuple(scopes), 0, 0.0, now), tokens, cost_usd, now)
 
     async def _seed(self, scopes: Sequence[Scope], now: float) -> None:
         idents = [(s.kind, s.id) for s in scopes]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -23,14 +23,15 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from router.usage.limit_rules import (
+    LimitKind,
+    Reservation,
     Scope,
     SpendSource,
-    Usage,
     minute_window,
     month_label,
     month_start,
+    refusal,
     seconds_to_next_month,
-    verdict,
 )
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,57 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
 end
 return false
+"""
+
+# One admission, atomically for every scope of the request: refuse on the first limit reached (budget,
+# then tpm, then rpm, as limit_rules.verdict orders them), else count the request and reserve its worst case.
+# KEYS: per scope, its rpm, tpm and budget counters. ARGV: scope count, tokens, cost, minute TTL, then per
+# scope its rpm, tpm and budget limits (-1: none). Returns {0} when admitted, {i, kind} when scope i refused,
+# {i, "unseeded"} when scope i's month budget counter does not exist yet (seed it, then ask again).
+_ADMIT = """
+local n = tonumber(ARGV[1])
+local tokens = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[4])
+for i = 1, n do
+  local rpm, tpm, budget = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i]), tonumber(ARGV[4 + 3 * i])
+  if budget >= 0 then
+    local spent = redis.call('GET', KEYS[3 * i])
+    if not spent then return {i, 'unseeded'} end
+    if tonumber(spent) >= budget then return {i, 'budget'} end
+  end
+  if tpm >= 0 and tonumber(redis.call('GET', KEYS[3 * i - 1]) or '0') >= tpm then return {i, 'tpm'} end
+  if rpm >= 0 and tonumber(redis.call('GET', KEYS[3 * i - 2]) or '0') >= rpm then return {i, 'rpm'} end
+end
+for i = 1, n do
+  local rpm, tpm, budget = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i]), tonumber(ARGV[4 + 3 * i])
+  if rpm >= 0 then
+    redis.call('INCR', KEYS[3 * i - 2])
+    redis.call('EXPIRE', KEYS[3 * i - 2], ttl)
+  end
+  if tpm >= 0 and tokens > 0 then
+    redis.call('INCRBY', KEYS[3 * i - 1], tokens)
+    redis.call('EXPIRE', KEYS[3 * i - 1], ttl)
+  end
+  if budget >= 0 and cost > 0 then redis.call('INCRBYFLOAT', KEYS[3 * i], ARGV[3]) end
+end
+return {0}
+"""
+
+# Add (possibly negative) to counters, never below zero. ARGV: the deltas, then per key a TTL: a counter that
+# does not exist is created with that TTL (a minute's tpm), or left alone when it is 0 (a month's budget is
+# seeded from the database, which includes what was recorded).
+_ADJUST = """
+local n = #KEYS
+for i = 1, n do
+  local ttl = tonumber(ARGV[n + i])
+  if redis.call('EXISTS', KEYS[i]) == 1 or (ttl > 0 and tonumber(ARGV[i]) > 0) then
+    local v = tonumber(redis.call('INCRBYFLOAT', KEYS[i], ARGV[i]))
+    if v < 0 then redis.call('SET', KEYS[i], '0', 'KEEPTTL') end
+    if ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl) end
+  end
+end
+return 1
 """
 
 _REDIS_ERRORS = (RedisError, OSError, TimeoutError)
@@ -68,6 +120,8 @@ class RedisBackend:
         # After a failed database read, budgets count from zero for a while (no re-read per request).
         self._seed_retry_at = 0.0
         self._add_if_exists = client.register_script(_ADD_IF_EXISTS)
+        self._admit_script = client.register_script(_ADMIT)
+        self._adjust_script = client.register_script(_ADJUST)
 
     @classmethod
     def from_url(
@@ -97,63 +151,41 @@ class RedisBackend:
 
     # --------------------------------------------------------------------------------------- admission
 
-    async def admit(self, scopes: Sequence[Scope], now: float) -> None:
+    async def admit(
+        self, scopes: Sequence[Scope], now: float, tokens: int = 0, cost_usd: float = 0.0
+    ) -> None:
         if time.monotonic() < self._down_until:
             return
+        minute = minute_window(now)
+        month = month_label(now)
+        keys: list[str] = []
+        args: list[Any] = [len(scopes), int(tokens), repr(float(cost_usd)), MINUTE_TTL]
+        for scope in scopes:
+            limits = scope.limits
+            keys += [
+                self.key(scope, "rpm", minute),
+                self.key(scope, "tpm", minute),
+                self.key(scope, "budget", month),
+            ]
+            args += [
+                limits.rpm if limits.rpm is not None else -1,
+                limits.tpm if limits.tpm is not None else -1,
+                repr(float(limits.budget_usd)) if limits.budget_usd is not None else -1,
+            ]
         try:
-            usages, incremented = await self._read(scopes, now)
+            for _ in range(3):
+                answer = await self._admit_script(keys=keys, args=args)
+                index, kind = int(answer[0]), (answer[1] if len(answer) > 1 else b"")
+                kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+                if kind != "unseeded":
+                    break
+                await self._seed([scopes[index - 1]], now)
         except _REDIS_ERRORS as exc:
             self._went_down(exc)
             return
-        for scope, usage in zip(scopes, usages, strict=True):
-            refusal = verdict(scope, usage, now)
-            if refusal is not None:
-                await self._give_back(incremented)
-                raise refusal
-
-    async def _read(self, scopes: Sequence[Scope], now: float) -> tuple[list[Usage], list[str]]:
-        minute = minute_window(now)
-        month = month_label(now)
-        pipe = self.client.pipeline(transaction=False)
-        plan: list[tuple[Scope, str]] = []
-        for scope in scopes:
-            if scope.limits.rpm is not None:
-                key = self.key(scope, "rpm", minute)
-                pipe.incr(key)
-                pipe.expire(key, MINUTE_TTL)
-                plan.extend([(scope, "rpm"), (scope, "expire")])
-            if scope.limits.tpm is not None:
-                pipe.get(self.key(scope, "tpm", minute))
-                plan.append((scope, "tpm"))
-            if scope.limits.budget_usd is not None:
-                pipe.get(self.key(scope, "budget", month))
-                plan.append((scope, "budget"))
-        results: list[Any] = await pipe.execute()
-        counts: dict[tuple[str, int], dict[str, Any]] = {(s.kind, s.id): {} for s in scopes}
-        incremented: list[str] = []
-        unseeded: list[Scope] = []
-        for (scope, kind), value in zip(plan, results, strict=True):
-            if kind == "expire":
-                continue
-            if kind == "rpm":
-                incremented.append(self.key(scope, "rpm", minute))
-            if kind == "budget" and value is None:
-                unseeded.append(scope)
-            counts[(scope.kind, scope.id)][kind] = value
-        if unseeded:
-            seeded = await self._seed(unseeded, now)
-            for scope in unseeded:
-                counts[(scope.kind, scope.id)]["budget"] = seeded[(scope.kind, scope.id)]
-        usages = [
-            Usage(
-                # INCR counted this request already; the verdict compares the requests before it.
-                requests=int(c["rpm"]) - 1 if c.get("rpm") is not None else 0,
-                tokens=int(c["tpm"]) if c.get("tpm") is not None else 0,
-                spend=float(c["budget"]) if c.get("budget") is not None else 0.0,
-            )
-            for c in (counts[(s.kind, s.id)] for s in scopes)
-        ]
-        return usages, incremented
+        if index == 0 or kind == "unseeded":
+            return
+        raise refusal(cast(LimitKind, kind), scopes[index - 1], now)
 
     async def budget_spend(self, scopes: Sequence[Scope], now: float) -> list[float]:
         if time.monotonic() < self._down_until:
@@ -199,43 +231,41 @@ class RedisBackend:
         results = await pipe.execute()
         return {(s.kind, s.id): float(results[2 * i + 1] or 0.0) for i, s in enumerate(scopes)}
 
-    async def _give_back(self, keys: list[str]) -> None:
-        """A refused request does not count against rpm."""
+    # ------------------------------------------------------------------------------------- settlement
+
+    async def settle(self, reservation: Reservation, tokens: int, cost_usd: float, now: float) -> None:
+        """Swap the reservation for the real figures: add (real - reserved) to the counters it was charged
+        to (its own minute and month), and the real figures afresh when those windows have rolled."""
+        if time.monotonic() < self._down_until:
+            return
+        at = reservation.at
+        same_minute = minute_window(at) == minute_window(now)
+        same_month = month_label(at) == month_label(now)
+        keys: list[str] = []
+        deltas: list[str] = []
+        ttls: list[int] = []
+        for scope in reservation.scopes:
+            if scope.limits.tpm is not None:
+                delta = tokens - (reservation.tokens if same_minute else 0)
+                if delta:
+                    keys.append(self.key(scope, "tpm", minute_window(now)))
+                    deltas.append(str(delta))
+                    ttls.append(MINUTE_TTL)
+            if scope.limits.budget_usd is not None:
+                delta_cost = cost_usd - (reservation.cost_usd if same_month else 0.0)
+                if delta_cost:
+                    keys.append(self.key(scope, "budget", month_label(now)))
+                    deltas.append(repr(delta_cost))
+                    ttls.append(0)
         if not keys:
             return
         try:
-            pipe = self.client.pipeline(transaction=False)
-            for key in keys:
-                pipe.decr(key)
-            await pipe.execute()
+            await self._adjust_script(keys=keys, args=[*deltas, *ttls])
         except _REDIS_ERRORS as exc:
             self._went_down(exc)
-
-    # ------------------------------------------------------------------------------------- consumption
 
     async def consume(self, scopes: Sequence[Scope], tokens: int, cost_usd: float, now: float) -> None:
-        if time.monotonic() < self._down_until:
-            return
-        minute = minute_window(now)
-        month = month_label(now)
-        try:
-            pipe = self.client.pipeline(transaction=False)
-            queued = False
-            for scope in scopes:
-                if scope.limits.tpm is not None and tokens:
-                    key = self.key(scope, "tpm", minute)
-                    pipe.incrby(key, tokens)
-                    pipe.expire(key, MINUTE_TTL)
-                    queued = True
-                if scope.limits.budget_usd is not None and cost_usd:
-                    await self._add_if_exists(
-                        keys=[self.key(scope, "budget", month)], args=[repr(float(cost_usd))], client=pipe
-                    )
-                    queued = True
-            if queued:
-                await pipe.execute()
-        except _REDIS_ERRORS as exc:
-            self._went_down(exc)
+        await self.settle(Reservation(tuple(scopes), 0, 0.0, now), tokens, cost_usd, now)
 
     def _went_down(self, exc: BaseException) -> None:
         if time.monotonic() >= self._down_until:
