@@ -557,3 +557,41 @@ def test_telemetry_without_a_collector_is_accepted_and_dropped(router: LiveRoute
     assert response.status_code == 200
     assert router.app.state.telemetry.dropped == 1
     assert urlsplit(router.base_url).hostname == "127.0.0.1"
+
+
+def test_any_replica_finishes_a_sign_in_another_began_and_revocation_reaches_both(
+    start_router: Callable[..., LiveRouter], oidc_idp: TestIdp
+) -> None:
+    settings = {
+        "oidc_issuer": oidc_idp.issuer,
+        "oidc_client_id": CLIENT_ID,
+        "oidc_client_secret": CLIENT_SECRET,
+    }
+    first = start_router(**settings, signin_poll_interval=1)
+    # Replicas behind one load balancer share ROUTER_PUBLIC_URL (and the database and secret).
+    second = start_router(**settings, signin_poll_interval=1, public_url=first.base_url)
+    first.apply(CONFIG)
+    second.wait_for_config()
+    with first.http() as http:
+        grant = _authorize(http)
+        with httpx.Client(timeout=20) as browser:
+            page = browser.get(grant["verification_uri_complete"])
+            csrf = re.search(r'name="_csrf" value="([^"]+)"', page.text)
+            assert csrf is not None
+            confirm = browser.post(
+                f"{first.base_url}/device", data={"_csrf": csrf.group(1), "user_code": grant["user_code"]}
+            )
+            back = oidc_idp.sign_in(browser, confirm.headers["location"], "alice")
+            # The load balancer sends the browser's return to the other replica.
+            callback = back.headers["location"].replace(first.base_url, second.base_url)
+            done = browser.get(callback)
+            assert done.status_code == 200 and "You are signed in" in done.text
+        time.sleep(grant["interval"])
+        tokens = _poll(http, grant["device_code"]).json()
+    # The token works on both replicas; one sign-out ends it on both.
+    _ask(first, tokens["access_token"])
+    _ask(second, tokens["access_token"])
+    env = {"ROUTER_DATABASE_URL": first.settings.database_url, "ROUTER_SECRET_KEY": SECRET}
+    assert CliRunner().invoke(main, ["signin", "sign-out", "alice@example.com"], env=env).exit_code == 0
+    _wait_until_refused(first, tokens["access_token"])
+    _wait_until_refused(second, tokens["access_token"])
