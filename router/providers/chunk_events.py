@@ -2,6 +2,11 @@
 
 Shared by the OpenAI-wire and LiteLLM paths. message_start is produced only after the first chunk has
 arrived, so anything failing before that surfaces on the first `__anext__` and the gateway can fall back.
+
+message_start's `input_tokens` is counted with the target's tokenizer (LiteLLM's counter, as count_tokens
+answers) while the upstream works on its first chunk, so the count costs no latency; if it is not ready
+soon after that chunk, the cheap size estimate is used. The upstream's own count, in message_delta, is
+the authoritative figure (and the one usage records).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 from router.providers.base import EventStream, ProviderError, UpstreamCall
 from router.providers.errors import classify_exception, timeout_error
 from router.providers.policy import Failure
+from router.providers.tokens import count_with_litellm
 from router.providers.transport import Deadlines
 from router.translate.openai_stream import OpenAIStreamTranslator
 from router.wire.stream_events import StreamEvent
@@ -29,6 +35,7 @@ async def chunk_events(
     where: str,
 ) -> AsyncIterator[list[StreamEvent]]:
     """Batches of events, one per upstream chunk (the first batch: message_start and the first deltas)."""
+    counting = asyncio.ensure_future(count_with_litellm(call))
     try:
         try:
             async with asyncio.timeout_at(deadlines.first_byte):
@@ -44,7 +51,7 @@ async def chunk_events(
         translator = OpenAIStreamTranslator(
             model=call.requested_model,
             message_id=call.message_id,
-            input_tokens=call.input_tokens_estimate,
+            input_tokens=await _counted(counting, call.input_tokens_estimate),
             stop_sequences=call.request.stop_sequences,
         )
         yield [*translator.start(), *translator.feed(first)]
@@ -69,6 +76,21 @@ async def chunk_events(
     except Exception as exc:  # boundary: transport / LiteLLM failures mid-stream become classified errors
         raise classify_exception(exc, credential, where) from None
     finally:
+        counting.cancel()
         aclose = getattr(chunks, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+# How long message_start may wait for the tokenizer's count once the first chunk is in.
+COUNT_GRACE_SECONDS = 0.25
+
+
+async def _counted(counting: asyncio.Future[int], estimate: int) -> int:
+    """The tokenizer's count of the prompt, or `estimate` when it is late or failed."""
+    try:
+        return await asyncio.wait_for(asyncio.shield(counting), COUNT_GRACE_SECONDS)
+    except TimeoutError:
+        return estimate
+    except Exception:  # boundary: a counter failure only costs the estimate's precision
+        return estimate

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ rules:
   - {match: "*", target: oai/gpt-4.1}
 """
 
-ASK = {"model": "claude-sonnet-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
+ASK: dict[str, Any] = {"model": "claude-sonnet-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -34,10 +35,10 @@ def test_a_key_crossing_80_percent_of_its_budget_moves_to_the_cheaper_target(
     client = live_router.client(live_router.key("acme", "heavy", budget_usd=0.05))
     for _ in range(6):
         if stream:
-            with client.messages.stream(**ASK) as events:  # type: ignore[arg-type]
+            with client.messages.stream(**ASK) as events:
                 events.get_final_message()
         else:
-            client.messages.create(**ASK)  # type: ignore[call-overload]
+            client.messages.create(**ASK)
         time.sleep(0.1)  # the spend is counted just after each answer
     assert [r.model for r in live_router.upstream.requests] == ["gpt-4.1"] * 4 + ["gpt-4.1-mini"] * 2
 
@@ -47,5 +48,5 @@ def test_a_key_without_a_budget_never_matches_a_budget_rule(live_router: LiveRou
     live_router.apply(CONFIG)
     client = live_router.client(live_router.key("acme", "free"))
     for _ in range(3):
-        client.messages.create(**ASK)  # type: ignore[call-overload]
+        client.messages.create(**ASK)
     assert [r.model for r in live_router.upstream.requests] == ["gpt-4.1"] * 3
