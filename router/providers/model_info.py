@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import msgspec
+import msgspec.structs
 
 from router.providers import runtime
 from router.providers.kinds import kind_info
@@ -42,17 +44,36 @@ def _float(value: Any) -> float:
 COST_MAP_FILE = "model_prices_and_context_window_backup.json"
 
 
+class _Entry(msgspec.Struct):
+    """The fields we read of one cost-map entry; decoding skips the rest without building it."""
+
+    max_input_tokens: Any = None
+    max_output_tokens: Any = None
+    max_tokens: Any = None
+    input_cost_per_token: Any = None
+    output_cost_per_token: Any = None
+    cache_read_input_token_cost: Any = None
+    cache_creation_input_token_cost: Any = None
+
+
 @functools.cache
 def _shipped_cost_map() -> Mapping[str, Any]:
-    """LiteLLM's packaged cost map, located without importing the package."""
+    """LiteLLM's packaged cost map (only the fields we read), located without importing the package."""
     spec = importlib.util.find_spec("litellm")
     if spec is None or spec.origin is None:
         return {}
     try:
-        loaded = json.loads((Path(spec.origin).parent / COST_MAP_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        raw = (Path(spec.origin).parent / COST_MAP_FILE).read_bytes()
+        entries = msgspec.json.decode(raw, type=dict[str, msgspec.Raw])
+    except (OSError, msgspec.DecodeError):
         return {}
-    return loaded if isinstance(loaded, dict) else {}
+    out: dict[str, Any] = {}
+    for name, value in entries.items():
+        try:
+            out[name] = msgspec.json.decode(value, type=_Entry)
+        except msgspec.DecodeError:  # not an object (the file's documentation entry may be anything)
+            continue
+    return out
 
 
 def _cost_map() -> Mapping[str, Any]:
@@ -70,6 +91,8 @@ def _lookup(kind: str, model: str) -> Mapping[str, Any] | None:
     provider = kind_info(kind).litellm_provider
     for name in dict.fromkeys((f"{kind}/{model}", f"{provider}/{model}", model)):
         info = cost.get(name)
+        if isinstance(info, _Entry):
+            return msgspec.structs.asdict(info)
         if isinstance(info, Mapping):
             return info
     return None
