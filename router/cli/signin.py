@@ -18,7 +18,7 @@ from router.cli.common import (
     run,
     transaction,
 )
-from router.store.signin import list_signin_sessions, revoke_signin_sessions
+from router.store.member_signin import list_signin_sessions, revoke_signin_sessions
 from router.store.tenants import get_tenant, list_tenants
 
 

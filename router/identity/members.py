@@ -19,8 +19,9 @@ from typing import Any
 
 from router.identity.tokens import InvalidToken, TokenClaims, TokenSigner
 from router.store.db import Database
+from router.store.member_signin import revoked_session_ids
 from router.store.models import utcnow
-from router.store.signin import list_sso_mappings, revoked_session_ids, tenant_managed_settings
+from router.store.signin import list_sso_mappings, tenant_managed_settings
 from router.store.tenants import list_tenants
 
 log = logging.getLogger("router.identity")

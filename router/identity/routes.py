@@ -17,12 +17,14 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie, State
 from litestar.response import Redirect, Template
 
-from router.identity.device import DeviceSignIn, OAuthFailure
+from router.identity.device import DeviceSignIn
+from router.identity.grants import OAuthFailure
 from router.identity.login import error_page
 from router.identity.members import MemberTokens
 from router.identity.oidc import Identity
 from router.identity.tokens import InvalidToken, looks_like_token
-from router.store.signin import LoginState, normalize_user_code
+from router.store.member_signin import normalize_user_code
+from router.store.signin import LoginState
 from router.wire.errors import AuthenticationError, InvalidRequestError, RequestTooLargeError
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -85,7 +87,7 @@ async def device_authorization(request: Request[Any, Any, State]) -> Response[An
 @post("/oauth/token", include_in_schema=False, status_code=200)
 async def token(request: Request[Any, Any, State]) -> Response[Any]:
     try:
-        return Response(await _device(request).token(await _form(request)), headers=NO_STORE)
+        return Response(await _device(request).grants.token(await _form(request)), headers=NO_STORE)
     except OAuthFailure as failure:
         return _oauth_error(failure)
 
@@ -97,7 +99,7 @@ async def revoke(request: Request[Any, Any, State]) -> Response[Any]:
         form = await _form(request)
     except OAuthFailure as failure:
         return _oauth_error(failure)
-    await _device(request).revoke(form.get("token", ""))
+    await _device(request).grants.revoke(form.get("token", ""))
     return Response(b"", status_code=200, headers=NO_STORE)
 
 

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from router.store.signin import (
-    MemberMapping,
-    create_signin_session,
-    list_signin_sessions,
-    list_sso_mappings,
-    member_key,
-)
+from router.store.member_signin import create_signin_session, list_signin_sessions, member_key
+from router.store.signin import MemberMapping, list_sso_mappings
 from router.store.tenants import create_tenant, get_tenant_by_name
 from tests.admin.conftest import AdminClient
 

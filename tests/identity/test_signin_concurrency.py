@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from router.identity.device import DeviceSignIn, OAuthFailure
+from router.identity.device import DeviceSignIn
+from router.identity.grants import OAuthFailure
 from router.identity.login import OidcLogins
 from router.identity.members import MemberTokens
 from router.identity.oidc import OidcClient
@@ -17,16 +18,15 @@ from router.identity.tokens import TokenSigner
 from router.settings import Settings
 from router.store.crypto import CredentialCipher
 from router.store.db import Database
-from router.store.signin import (
-    MemberMapping,
+from router.store.member_signin import (
     create_device_authorization,
     create_signin_session,
     get_signin_session,
     member_key,
-    replace_sso_mappings,
     rotate_refresh_token,
     settle_device,
 )
+from router.store.signin import MemberMapping, replace_sso_mappings
 from router.store.tenants import create_tenant
 
 pytestmark = pytest.mark.postgres
@@ -73,12 +73,17 @@ async def test_a_refresh_token_is_good_for_exactly_one_refresh_under_concurrency
     device = _service(database)
     _, refresh = await _signed_in(database)
     wins, losses = await _race(
-        [device.token({"grant_type": "refresh_token", "refresh_token": refresh}) for _ in range(RACERS)]
+        [
+            device.grants.token({"grant_type": "refresh_token", "refresh_token": refresh})
+            for _ in range(RACERS)
+        ]
     )
     assert len(wins) == 1, losses[:3]
     assert all(isinstance(e, OAuthFailure) and e.error == "invalid_grant" for e in losses), losses[:3]
     # The new refresh token works once more; the old one never again.
-    again = await device.token({"grant_type": "refresh_token", "refresh_token": wins[0]["refresh_token"]})
+    again = await device.grants.token(
+        {"grant_type": "refresh_token", "refresh_token": wins[0]["refresh_token"]}
+    )
     assert again["access_token"]
 
 
@@ -109,7 +114,9 @@ async def test_an_approved_device_code_hands_out_tokens_once_under_concurrent_po
         assert await settle_device(session, row.id, status="approved", session_id=fresh.id, reason=None)
     wins, losses = await _race(
         [
-            device.token({"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": code})
+            device.grants.token(
+                {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": code}
+            )
             for _ in range(RACERS)
         ]
     )
@@ -124,7 +131,7 @@ async def test_an_expired_device_code_answers_expired_token(database: Database) 
             session, surface="claude_code", ttl=timedelta(seconds=-1), interval=5
         )
     with pytest.raises(OAuthFailure) as caught:
-        await device.token(
+        await device.grants.token(
             {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": code}
         )
     assert caught.value.error == "expired_token"

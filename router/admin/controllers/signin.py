@@ -14,12 +14,11 @@ from router.admin.deps import actor, mutating, reading, tenant_or_404
 from router.admin.forms import Form
 from router.admin.web import render, see_other
 from router.config.validate import managed_settings_error
+from router.store.member_signin import list_signin_sessions, revoke_signin_sessions
 from router.store.signin import (
     MemberMapping,
-    list_signin_sessions,
     list_sso_mappings,
     replace_sso_mappings,
-    revoke_signin_sessions,
     set_tenant_managed_settings,
 )
 from router.store.tenants import list_tenants
