@@ -41,6 +41,8 @@ from router.identity.oidc import OidcClient
 from router.identity.routes import SIGNIN_ROUTES, DeviceCompletion
 from router.identity.tokens import TokenSigner
 from router.lifecycle import Drain
+from router.me import ME_ROUTES
+from router.me import page as me_page
 from router.observability.access import access_log_middleware
 from router.observability.logging import configure_logging, use_json
 from router.observability.tracing import Tracing
@@ -254,6 +256,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     device = DeviceSignIn(settings, services.db, services.cipher, oidc_logins, services.members)
     oidc_logins.register("device", DeviceCompletion(device))
     oidc_logins.register(admin_sso.PURPOSE, admin_sso.AdminSsoCompletion(settings, services.db))
+    oidc_logins.register(me_page.PURPOSE, me_page.MemberPageCompletion(services.db))
     telemetry = TelemetryRelay(settings)
 
     state = State(
@@ -289,6 +292,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             *admin.route_handlers,
             *admin.static_files,
             build_api(),
+            *ME_ROUTES,
         ],
         state=state,
         dependencies=app_dependencies(

@@ -37,6 +37,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/admin/tenants/{tenant_id:int}/rename"): A.WRITE,
     ("POST", "/admin/tenants/{tenant_id:int}/enabled"): A.WRITE,
     ("POST", "/admin/tenants/{tenant_id:int}/limits"): A.WRITE,
+    ("POST", "/admin/tenants/{tenant_id:int}/self-service"): A.WRITE_TENANT,
     ("GET", "/admin/tenants/{tenant_id:int}/delete"): A.WRITE,
     ("POST", "/admin/tenants/{tenant_id:int}/delete"): A.WRITE,
     # a tenant's keys: its tenant-admins issue, limit and revoke them

@@ -26,12 +26,14 @@ class TenantPatch(In):
     budget_usd: float | None = None
     allowed_targets: list[str] | None = None
     enabled: bool | None = None
+    member_self_service: bool | None = None
 
 
 class TenantOut(BaseModel):
     id: int
     name: str
     enabled: bool
+    member_self_service: bool
     rpm: int | None
     tpm: int | None
     budget_usd: float | None

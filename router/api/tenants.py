@@ -20,7 +20,7 @@ from router.api.schemas import (
     TenantOut,
     TenantPatch,
 )
-from router.store import catalog
+from router.store import catalog, member_pages
 from router.store import keys as key_store
 from router.store import tenants as tenant_store
 from router.store.models import ApiKey, Rule, Tenant
@@ -33,6 +33,7 @@ def tenant_out(t: Tenant) -> TenantOut:
         id=t.id,
         name=t.name,
         enabled=t.enabled,
+        member_self_service=t.member_self_service,
         rpm=t.rpm,
         tpm=t.tpm,
         budget_usd=t.budget_usd,
@@ -146,12 +147,17 @@ class TenantsApi(Controller):
     async def update_tenant(self, request: AnyRequest, tenant_id: int, data: TenantPatch) -> TenantOut:
         changes = _set(data)
         enabled = changes.pop("enabled", None)
+        self_service = changes.pop("member_self_service", None)
         async with mutating(request) as session:
             tenant = await tenant_or_404(session, tenant_id)
             if changes:
                 await tenant_store.set_tenant_limits(session, tenant.name, **changes, actor=actor(request))
             if enabled is not None:
                 await tenant_store.set_tenant_enabled(session, tenant.name, enabled, actor=actor(request))
+            if self_service is not None:
+                await member_pages.set_member_self_service(
+                    session, tenant.name, self_service, actor=actor(request)
+                )
             return tenant_out(await tenant_or_404(session, tenant_id))
 
     @delete("/{tenant_id:int}")

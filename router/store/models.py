@@ -69,6 +69,8 @@ class Tenant(Timestamps, Base):
     budget_usd: Mapped[float | None] = mapped_column(Float, default=None)
     # The Claude Code managed settings its signed-in members get (GET /managed/settings); None: no policy.
     managed_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # Members signed in at /me may issue, rotate and revoke their own keys (within the tenant's limits).
+    member_self_service: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     keys: Mapped[list[ApiKey]] = relationship(back_populates="tenant", cascade="all, delete-orphan")
     rules: Mapped[list[Rule]] = relationship(back_populates="tenant", cascade="all, delete-orphan")
@@ -356,6 +358,19 @@ class AdminApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class MemberPageSession(Base):
+    """A member signed in to /me through the IdP: the cookie's token hash, their e-mail and tenants."""
+
+    __tablename__ = "member_page_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(200))
+    tenant_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class SignInThrottle(Base):

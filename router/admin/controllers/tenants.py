@@ -14,6 +14,7 @@ from router.admin.messages import sentence
 from router.admin.reveal import take_reveal
 from router.admin.web import base_url, render, see_other
 from router.store import keys as key_store
+from router.store import member_pages
 from router.store import tenants as tenant_store
 from router.store.db import AlreadyExistsError, StoreError
 from router.store.models import Tenant
@@ -146,6 +147,17 @@ class TenantsController(Controller):
             tenant = await tenant_or_404(session, tenant_id)
             await tenant_store.set_tenant_enabled(
                 session, tenant.name, form.checkbox("enabled"), actor=actor(request)
+            )
+        return see_other(f"/admin/tenants/{tenant_id}", "saved")
+
+    @post("/{tenant_id:int}/self-service")
+    async def set_self_service(self, request: AnyRequest, tenant_id: int) -> Redirect:
+        """Whether members may issue, rotate and revoke their own keys at /me."""
+        form = Form(await request.form())
+        async with mutating(request) as session:
+            tenant = await tenant_or_404(session, tenant_id)
+            await member_pages.set_member_self_service(
+                session, tenant.name, form.checkbox("allowed"), actor=actor(request)
             )
         return see_other(f"/admin/tenants/{tenant_id}", "saved")
 
