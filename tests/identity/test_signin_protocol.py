@@ -267,6 +267,9 @@ def test_a_signed_in_members_budget_and_revocation_work_through_their_sign_in_ke
             _ask(router, tokens.access_token)
         except anthropic.RateLimitError as exc:
             assert exc.body["error"]["type"] == "billing_error"  # type: ignore[index]
+            # Claude Code's usage notice headers describe the member's own cap (not a tenant pool).
+            assert exc.response.headers["anthropic-ratelimit-unified-status"] == "rejected"
+            assert "anthropic-ratelimit-unified-overage-scope" not in exc.response.headers
             break
         assert time.monotonic() < deadline, "the member's budget never tripped"
         time.sleep(0.1)
