@@ -195,6 +195,10 @@ def test_every_api_route_has_an_access_level(tmp_path: Any) -> None:
     assert missing == [], f"routes without a line in router/api/access.py: {missing}"
 
 
+def fill(path: str, values: dict[str, str]) -> str:
+    return PARAM.sub(lambda m: values[m.group(1)], path)
+
+
 API_TABLE: dict[tuple[str, str, str | None], dict[str, str]] = {}
 
 
@@ -223,7 +227,7 @@ async def test_api_role_by_route_matrix(api: Any, database: Database) -> None:
                     "chain_id": "999999",
                     "username": "nobody",
                 }
-                url = PARAM.sub(lambda m, v=values: v[m.group(1)], path)
+                url = fill(path, values)
                 if method == "GET" and path == "/api/v1/usage":
                     url += f"?tenant_id={ids['alpha']}"
                     tenant_id = ids["alpha"]

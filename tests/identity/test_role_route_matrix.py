@@ -135,7 +135,11 @@ def concrete_paths(path: str, world: World) -> Iterator[tuple[str, str | None]]:
             "record_id": "1",
             "session_id": "0" * 32,
         }
-        yield PARAM.sub(lambda m, v=values: v[m.group(1)], path), variant  # type: ignore[misc]
+        yield fill(path, values), variant
+
+
+def fill(path: str, values: dict[str, str]) -> str:
+    return PARAM.sub(lambda m: values[m.group(1)], path)
 
 
 def expected(principal: Principal, method: str, path: str, variant: str | None, world: World) -> str:
