@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///router.db"
@@ -121,6 +121,29 @@ class Settings(BaseSettings):
     # Headers sent with each relayed batch (OTEL_EXPORTER_OTLP_HEADERS' form: "k1=v1,k2=v2"), e.g. the
     # collector's API key.
     telemetry_otlp_headers: str | None = Field(default=None, repr=False)
+
+    @field_validator("public_url", "oidc_issuer", "telemetry_otlp_endpoint")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        """An http(s) base URL without a trailing slash (the IdP compares redirect URIs byte for byte)."""
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
+            raise ValueError(f"must be an http:// or https:// URL without query or fragment, not {value!r}")
+        return value
+
+    @property
+    def oidc_missing(self) -> list[str]:
+        """The sign-in settings still missing when some are set (empty: none set, or all needed are)."""
+        needed = {
+            "ROUTER_PUBLIC_URL": self.public_url,
+            "ROUTER_OIDC_ISSUER": self.oidc_issuer,
+            "ROUTER_OIDC_CLIENT_ID": self.oidc_client_id,
+        }
+        if not any(needed.values()):
+            return []
+        return [name for name, value in needed.items() if not value]
 
     @property
     def oidc_configured(self) -> bool:

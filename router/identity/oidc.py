@@ -85,6 +85,10 @@ class OidcClient:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._app: _AuthlibApp | None = None
+        if settings.oidc_missing:
+            log.warning(
+                "sign-in with the identity provider is off: %s not set", ", ".join(settings.oidc_missing)
+            )
 
     @property
     def configured(self) -> bool:
