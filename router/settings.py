@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # Prefix of every Redis key, so that deployments (or test runs) can share one Redis.
     redis_namespace: str = "router"
+    # Redis connections per process for limits: an admission holds one for a round trip, so 64 serve
+    # thousands of requests at once; when all are busy a request waits up to redis_pool_timeout seconds.
+    redis_pool_size: int = Field(default=64, ge=1)
+    redis_pool_timeout: float = Field(default=2.0, gt=0)
+    # While Redis cannot be asked: "open" serves limited requests uncounted (their spend is added back when
+    # Redis returns), "closed" refuses them (529 overloaded_error). Logged and counted in /metrics.
+    limits_on_redis_down: Literal["open", "closed"] = "open"
 
     # How often every process checks the config version (seconds): a change saved elsewhere is live
     # within this.

@@ -59,6 +59,14 @@ KEYS_REFUSED = Counter(
     registry=REGISTRY,
 )
 
+REDIS_UNAVAILABLE = Counter(
+    "router_limits_redis_unavailable",
+    "Limited requests decided without Redis (unreachable, or no pooled connection in time), by decision: "
+    "open (served uncounted; their spend is added back when Redis returns) or closed (refused).",
+    ["decision"],
+    registry=REGISTRY,
+)
+
 # A request that reached no target (rejected, or every attempt failed before one answered).
 NO_TARGET = "none"
 

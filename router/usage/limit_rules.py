@@ -15,6 +15,8 @@ from router.routing.model import Limits
 from router.wire.errors import RateLimitError
 
 LimitKind = Literal["rpm", "tpm", "budget"]
+# What a limited request gets while Redis cannot be asked (Settings.limits_on_redis_down).
+OnRedisDown = Literal["open", "closed"]
 # "count_tokens": a key's own requests-per-minute on /v1/messages/count_tokens (Settings.count_tokens_rpm).
 ScopeKind = Literal["key", "tenant", "count_tokens"]
 # (month_start, key ids, tenant ids) -> (spend per key id, spend per tenant id), month to date, in USD
@@ -62,13 +64,16 @@ class Reservation:
     cost_usd: float
     # When it was admitted (its minute and month windows).
     at: float
+    # False when the backend could not charge it (Redis away, serving open): settle then adds all.
+    charged: bool = True
 
 
 class LimitBackend(Protocol):
     async def admit(
         self, scopes: Sequence[Scope], now: float, tokens: int = 0, cost_usd: float = 0.0
-    ) -> None:
-        """Refuse (LimitExceeded) or count the request and reserve `tokens` and `cost_usd`, atomically."""
+    ) -> bool:
+        """Refuse (LimitExceeded) or count the request and reserve `tokens` and `cost_usd`, atomically;
+        False when it was admitted without being counted (Redis away, ROUTER_LIMITS_ON_REDIS_DOWN=open)."""
         ...
 
     async def settle(self, reservation: Reservation, tokens: int, cost_usd: float, now: float) -> None:

@@ -84,7 +84,14 @@ class Limiter:
                 from router.usage.limits_redis import RedisBackend
 
                 prefix = namespace or settings.redis_namespace
-                backend = RedisBackend.from_url(settings.redis_url, source, namespace=prefix)
+                backend = RedisBackend.from_url(
+                    settings.redis_url,
+                    source,
+                    namespace=prefix,
+                    pool_size=settings.redis_pool_size,
+                    pool_timeout=settings.redis_pool_timeout,
+                    on_down=settings.limits_on_redis_down,
+                )
             else:
                 # Without Redis each worker process counts apart: each keeps to its share of every limit.
                 share = settings.workers if settings is not None else 1
@@ -117,8 +124,8 @@ class Limiter:
         now = self._clock()
         tokens = min(max(tokens, 0), MAX_RESERVED_TOKENS)
         cost_usd = cost_usd if 0.0 <= cost_usd < math.inf else 0.0
-        await self.backend.admit(scopes, now, tokens, cost_usd)
-        return Reservation(tuple(scopes), tokens, cost_usd, now)
+        charged = await self.backend.admit(scopes, now, tokens, cost_usd)
+        return Reservation(tuple(scopes), tokens, cost_usd, now, charged)
 
     async def settle(self, reservation: Reservation, tokens: int, cost_usd: float) -> None:
         """Replace a reservation's worst case by what the request used (also when it failed: then 0)."""
@@ -239,7 +246,7 @@ class MemoryBackend:
 
     async def admit(
         self, scopes: Sequence[Scope], now: float, tokens: int = 0, cost_usd: float = 0.0
-    ) -> None:
+    ) -> bool:
         self._roll_month(now)
         unseeded = [
             s for s in scopes if s.limits.budget_usd is not None and (s.kind, s.id) not in self._seeded
@@ -262,6 +269,7 @@ class MemoryBackend:
                 counters[2] += tokens
             if scope.limits.budget_usd is not None and cost_usd:
                 self._reserved[ident] = self._reserved.get(ident, 0.0) + cost_usd
+        return True
 
     async def settle(self, reservation: Reservation, tokens: int, cost_usd: float, now: float) -> None:
         self._roll_month(now)

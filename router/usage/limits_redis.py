@@ -12,18 +12,21 @@ alone for `retry_after_failure` seconds so that requests do not each pay a conne
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
 from typing import Any, cast
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from router.observability.metrics import REDIS_UNAVAILABLE
 from router.usage.limit_rules import (
     LimitKind,
+    OnRedisDown,
     Reservation,
     Scope,
     SpendSource,
@@ -33,6 +36,7 @@ from router.usage.limit_rules import (
     refusal,
     seconds_to_next_month,
 )
+from router.wire.errors import OverloadedError
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +107,10 @@ return 1
 _REDIS_ERRORS = (RedisError, OSError, TimeoutError)
 
 
+class LimitsUnavailable(OverloadedError):
+    """ROUTER_LIMITS_ON_REDIS_DOWN=closed and Redis cannot be asked: a limited request is refused (529)."""
+
+
 class RedisBackend:
     def __init__(
         self,
@@ -111,30 +119,48 @@ class RedisBackend:
         *,
         namespace: str = "router",
         retry_after_failure: float = 5.0,
+        on_down: OnRedisDown = "open",
     ) -> None:
         self.client = client
         self._source = spend_source
         self.namespace = namespace
         self._retry_after_failure = retry_after_failure
+        self._on_down: OnRedisDown = on_down
         self._down_until = 0.0
         # After a failed database read, budgets count from zero for a while (no re-read per request).
         self._seed_retry_at = 0.0
+        # Tokens and spend settled while Redis was away: counter key -> (delta, ttl), added back on return.
+        self._owed: dict[str, tuple[float, int]] = {}
+        # Budget counters being seeded from the database now: the others finding them missing wait.
+        self._seeding: dict[str, asyncio.Future[None]] = {}
         self._add_if_exists = client.register_script(_ADD_IF_EXISTS)
         self._admit_script = client.register_script(_ADMIT)
         self._adjust_script = client.register_script(_ADJUST)
 
     @classmethod
     def from_url(
-        cls, url: str, spend_source: SpendSource | None = None, *, namespace: str = "router"
+        cls,
+        url: str,
+        spend_source: SpendSource | None = None,
+        *,
+        namespace: str = "router",
+        pool_size: int = 64,
+        pool_timeout: float = 2.0,
+        on_down: OnRedisDown = "open",
     ) -> RedisBackend:
-        client = Redis.from_url(
+        """A blocking pool: when every connection is busy an admission waits for one (up to
+        `pool_timeout`) instead of failing as if Redis were down. Each admission holds a connection for one
+        round trip, so `pool_size` (Settings.redis_pool_size) serves many times as many requests at once."""
+        pool: BlockingConnectionPool[Any] = BlockingConnectionPool.from_url(
             url,
+            max_connections=max(1, pool_size),
+            timeout=pool_timeout,
             socket_timeout=0.5,
             socket_connect_timeout=0.5,
             retry=Retry(NoBackoff(), 0),
             health_check_interval=30,
         )
-        return cls(client, spend_source, namespace=namespace)
+        return cls(Redis(connection_pool=pool), spend_source, namespace=namespace, on_down=on_down)
 
     def key(self, scope: Scope, kind: str, window: str | int) -> str:
         return f"{self.namespace}:{scope.kind}:{scope.id}:{kind}:{window}"
@@ -153,9 +179,11 @@ class RedisBackend:
 
     async def admit(
         self, scopes: Sequence[Scope], now: float, tokens: int = 0, cost_usd: float = 0.0
-    ) -> None:
+    ) -> bool:
         if time.monotonic() < self._down_until:
-            return
+            return self._unavailable()
+        if self._owed:
+            await self._repay()
         minute = minute_window(now)
         month = month_label(now)
         keys: list[str] = []
@@ -182,10 +210,17 @@ class RedisBackend:
                 await self._seed([scopes[index - 1]], now)
         except _REDIS_ERRORS as exc:
             self._went_down(exc)
-            return
+            return self._unavailable()
         if index == 0 or kind == "unseeded":
-            return
+            return True
         raise refusal(cast(LimitKind, kind), scopes[index - 1], now)
+
+    def _unavailable(self) -> bool:
+        """Redis cannot be asked: serve uncharged (open) or refuse (closed), as configured; counted."""
+        REDIS_UNAVAILABLE.labels(self._on_down).inc()
+        if self._on_down == "closed":
+            raise LimitsUnavailable("rate limits cannot be checked right now; retry shortly", retry_after=5)
+        return False
 
     async def budget_spend(self, scopes: Sequence[Scope], now: float) -> list[float]:
         if time.monotonic() < self._down_until:
@@ -204,40 +239,58 @@ class RedisBackend:
         ]
 
     async def _seed(self, scopes: Sequence[Scope], now: float) -> dict[tuple[str, int], float]:
-        """Create the month's budget counters from the database (first one wins: SET NX), then read them."""
+        """Create the month's budget counters from the database (first one wins: SET NX), then read them.
+        One database read per counter however many requests find it missing at once (single flight); when
+        the database cannot be read the counter starts from zero for a minute (then it is seeded again), so
+        that a burst is still counted rather than let through."""
+        month = month_label(now)
+        keys = [self.key(scope, "budget", month) for scope in scopes]
+        waiting = [self._seeding[k] for k in keys if k in self._seeding]
+        mine = [(scope, k) for scope, k in zip(scopes, keys, strict=True) if k not in self._seeding]
+        if mine:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            for _, k in mine:
+                self._seeding[k] = done
+            try:
+                await self._seed_from_database([scope for scope, _ in mine], now)
+            finally:
+                for _, k in mine:
+                    self._seeding.pop(k, None)
+                done.set_result(None)
+        for other in waiting:
+            await asyncio.shield(other)
+        values = await self.client.mget(keys)
+        return {(s.kind, s.id): float(v or 0.0) for s, v in zip(scopes, values, strict=True)}
+
+    async def _seed_from_database(self, scopes: Sequence[Scope], now: float) -> None:
         by_key: dict[int, float] = {}
         by_tenant: dict[int, float] = {}
-        if time.monotonic() < self._seed_retry_at:
-            return {(s.kind, s.id): 0.0 for s in scopes}
-        if self._source is not None:
+        ttl = seconds_to_next_month(now) + BUDGET_TTL_MARGIN
+        if self._source is not None and time.monotonic() >= self._seed_retry_at:
             try:
                 by_key, by_tenant = await self._source(
                     month_start(now),
                     [s.id for s in scopes if s.kind == "key"],
                     [s.id for s in scopes if s.kind == "tenant"],
                 )
-            except Exception as exc:  # boundary: a database hiccup leaves the counters unseeded, not a 5xx
-                log.warning("could not read month-to-date spend to seed budgets (%r); retrying in 30s", exc)
+            except Exception as exc:  # boundary: a database hiccup must not refuse requests, nor free them
+                log.warning("could not read month-to-date spend to seed budgets (%r); counting from 0", exc)
                 self._seed_retry_at = time.monotonic() + 30.0
-                return {(s.kind, s.id): 0.0 for s in scopes}
-        ttl = seconds_to_next_month(now) + BUDGET_TTL_MARGIN
+                ttl = 60
+        elif self._source is not None:
+            ttl = 60
         month = month_label(now)
         pipe = self.client.pipeline(transaction=False)
         for scope in scopes:
             spent = (by_key if scope.kind == "key" else by_tenant).get(scope.id, 0.0)
-            key = self.key(scope, "budget", month)
-            pipe.set(key, repr(float(spent)), nx=True, ex=ttl)
-            pipe.get(key)
-        results = await pipe.execute()
-        return {(s.kind, s.id): float(results[2 * i + 1] or 0.0) for i, s in enumerate(scopes)}
+            pipe.set(self.key(scope, "budget", month), repr(float(spent)), nx=True, ex=ttl)
+        await pipe.execute()
 
     # ------------------------------------------------------------------------------------- settlement
 
     async def settle(self, reservation: Reservation, tokens: int, cost_usd: float, now: float) -> None:
         """Swap the reservation for the real figures: add (real - reserved) to the counters it was charged
         to (its own minute and month), and the real figures afresh when those windows have rolled."""
-        if time.monotonic() < self._down_until:
-            return
         at = reservation.at
         same_minute = minute_window(at) == minute_window(now)
         same_month = month_label(at) == month_label(now)
@@ -246,33 +299,60 @@ class RedisBackend:
         ttls: list[int] = []
         for scope in reservation.scopes:
             if scope.limits.tpm is not None:
-                delta = tokens - (reservation.tokens if same_minute else 0)
+                delta = tokens - (reservation.tokens if same_minute and reservation.charged else 0)
                 if delta:
                     keys.append(self.key(scope, "tpm", minute_window(now)))
                     deltas.append(str(delta))
                     ttls.append(MINUTE_TTL)
             if scope.limits.budget_usd is not None:
-                delta_cost = cost_usd - (reservation.cost_usd if same_month else 0.0)
+                charged_cost = reservation.cost_usd if same_month and reservation.charged else 0.0
+                delta_cost = cost_usd - charged_cost
                 if delta_cost:
                     keys.append(self.key(scope, "budget", month_label(now)))
                     deltas.append(repr(delta_cost))
                     ttls.append(0)
         if not keys:
             return
+        if time.monotonic() >= self._down_until:
+            try:
+                await self._adjust_script(keys=keys, args=[*deltas, *ttls])
+                return
+            except _REDIS_ERRORS as exc:
+                self._went_down(exc)
+        # Redis is away: keep what was spent, and add it back when it returns.
+        for key, change, ttl in zip(keys, deltas, ttls, strict=True):
+            owed, _ = self._owed.get(key, (0.0, ttl))
+            self._owed[key] = (owed + float(change), ttl)
+
+    async def _repay(self) -> None:
+        """Add the spend settled while Redis was away to its counters (a budget counter that is gone will be
+        seeded from the database, which holds that spend)."""
+        owed, self._owed = self._owed, {}
+        keys = list(owed)
         try:
-            await self._adjust_script(keys=keys, args=[*deltas, *ttls])
+            await self._adjust_script(
+                keys=keys, args=[*(repr(owed[k][0]) for k in keys), *(owed[k][1] for k in keys)]
+            )
         except _REDIS_ERRORS as exc:
+            for key, (delta, ttl) in owed.items():
+                current, _ = self._owed.get(key, (0.0, ttl))
+                self._owed[key] = (current + delta, ttl)
             self._went_down(exc)
+            return
+        log.info("redis is back: added the spend of %d counters settled while it was away", len(keys))
 
     async def consume(self, scopes: Sequence[Scope], tokens: int, cost_usd: float, now: float) -> None:
         await self.settle(Reservation(tuple(scopes), 0, 0.0, now), tokens, cost_usd, now)
 
     def _went_down(self, exc: BaseException) -> None:
         if time.monotonic() >= self._down_until:
+            behaviour = "serving without limits" if self._on_down == "open" else "refusing limited requests"
             log.warning(
-                "redis unavailable for rate limits (%s: %s): serving without limits for %.0fs (fail open)",
+                "redis unavailable for rate limits (%s: %s): %s for %.0fs (ROUTER_LIMITS_ON_REDIS_DOWN=%s)",
                 type(exc).__name__,
                 exc,
+                behaviour,
                 self._retry_after_failure,
+                self._on_down,
             )
         self._down_until = time.monotonic() + self._retry_after_failure

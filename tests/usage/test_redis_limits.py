@@ -1,0 +1,122 @@
+"""Limits on Redis under pressure: a pool smaller than the burst waits instead of failing open, rpm is exact
+at 1, 100, 150 and 500 concurrent admissions, ROUTER_LIMITS_ON_REDIS_DOWN decides what an outage does (and
+/metrics counts it), and spend settled while Redis was away is added back when it returns."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import pytest
+import redis.asyncio as aredis
+
+from router.observability import metrics
+from router.routing.model import Limits
+from router.usage.limit_rules import LimitExceeded
+from router.usage.limits import Limiter
+from router.usage.limits_redis import LimitsUnavailable, RedisBackend
+from tests.usage.conftest import REDIS_URL, TcpProxy
+from tests.usage.test_limits import key, tenant
+
+
+def _limiter(url: str, namespace: str, *, pool_size: int = 8, on_down: str = "open") -> Limiter:
+    backend = RedisBackend.from_url(
+        url,
+        None,
+        namespace=namespace,
+        pool_size=pool_size,
+        pool_timeout=10.0,
+        on_down=on_down,  # type: ignore[arg-type]
+    )
+    return Limiter(backend=backend, clock=_mid_minute())
+
+
+def _mid_minute() -> Callable[[], float]:
+    """A clock stopped in the middle of the current minute: a burst never straddles two rpm windows."""
+    frozen = time.time() // 60 * 60 + 30
+    return lambda: frozen
+
+
+async def _admitted(limiter: Limiter, rpm: int, concurrency: int, key_id: int) -> int:
+    k, t = key(Limits(rpm=rpm), key_id=key_id), tenant()
+
+    async def one() -> bool:
+        try:
+            await limiter.admit(k, t)
+        except LimitExceeded:
+            return False
+        return True
+
+    return sum(await asyncio.gather(*(one() for _ in range(concurrency))))
+
+
+def _unavailable(decision: str) -> float:
+    value = metrics.REGISTRY.get_sample_value("router_limits_redis_unavailable_total", {"decision": decision})
+    return value or 0.0
+
+
+@pytest.mark.parametrize("concurrency", [1, 100, 150, 500])
+async def test_rpm_is_exact_at_any_concurrency_with_a_small_pool(
+    redis_namespace: str, concurrency: int
+) -> None:
+    limiter = _limiter(REDIS_URL, redis_namespace, pool_size=8)
+    await limiter.start()
+    open_before = _unavailable("open")
+    try:
+        # rpm 10: a burst of `concurrency` gets exactly min(10, concurrency) through; rpm = concurrency: all.
+        assert await _admitted(limiter, 10, concurrency, key_id=1) == min(10, concurrency)
+        assert await _admitted(limiter, concurrency, concurrency, key_id=2) == concurrency
+    finally:
+        await limiter.stop()
+    assert _unavailable("open") == open_before  # the pool waited; nothing was let through unlimited
+
+
+async def test_closed_refuses_limited_requests_while_redis_is_down_and_counts_them(
+    redis_namespace: str,
+) -> None:
+    limiter = _limiter("redis://127.0.0.1:1/0", redis_namespace, on_down="closed")
+    before = _unavailable("closed")
+    with pytest.raises(LimitsUnavailable) as refused:
+        await limiter.admit(key(Limits(rpm=100)), tenant())
+    assert refused.value.status == 529 and refused.value.headers["retry-after"] == "5"
+    # A key and tenant without limits never ask Redis, so they are served.
+    await limiter.admit(key(), tenant())
+    assert _unavailable("closed") == before + 1
+    await limiter.stop()
+
+
+async def test_open_serves_during_an_outage_and_adds_the_spend_back_when_redis_returns(
+    redis_namespace: str,
+) -> None:
+    proxy = TcpProxy("127.0.0.1", 6379)
+    await proxy.start()
+    backend = RedisBackend.from_url(
+        f"redis://127.0.0.1:{proxy.port}/0", None, namespace=redis_namespace, pool_size=4
+    )
+    backend._retry_after_failure = 0.2
+    limiter = Limiter(backend=backend, clock=_mid_minute())
+    k, t = key(Limits(budget_usd=100.0, tpm=1_000_000), key_id=7), tenant()
+    direct = aredis.Redis.from_url(REDIS_URL)
+    try:
+        first = await limiter.reserve(k, t, tokens=100, cost_usd=2.0)
+        assert first is not None and first.charged
+        await limiter.settle(first, 50, 1.0)
+        budget_key = f"{redis_namespace}:key:7:budget:" + time.strftime("%Y-%m", time.gmtime())
+        assert float(await direct.get(budget_key)) == pytest.approx(1.0)
+
+        await proxy.stop()  # Redis goes away
+        during = await limiter.reserve(k, t, tokens=100, cost_usd=2.0)  # served, uncounted
+        assert during is not None and not during.charged
+        await limiter.settle(during, 40, 3.0)  # spent while away: owed
+        assert float(await direct.get(budget_key)) == pytest.approx(1.0)
+
+        await proxy.start()  # Redis is back (same port)
+        await asyncio.sleep(0.3)
+        after = await limiter.reserve(k, t, tokens=0, cost_usd=0.0)
+        assert after is not None and after.charged
+        assert float(await direct.get(budget_key)) == pytest.approx(4.0)  # 1.0 + the 3.0 spent while away
+    finally:
+        await limiter.stop()
+        await proxy.stop()
+        await direct.aclose()
