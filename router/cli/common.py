@@ -130,8 +130,8 @@ async def open_database(settings: Settings) -> AsyncIterator[Database]:
     `router serve` would. Any other database must already be at the head revision, so that the CLI never
     changes a shared schema behind anyone's back.
     """
-    # Alembic only here: commands that never open the database do not pay for its import.
-    from router.store.migrate import current_revision_of, head_revision, upgrade_to_head
+    # No Alembic unless there is something to migrate: the head comes from the revision files.
+    from router.store.revisions import current_revision_of, script_heads
 
     path = settings.sqlite_path
     if path is not None and not path.exists():
@@ -144,7 +144,9 @@ async def open_database(settings: Settings) -> AsyncIterator[Database]:
     db = Database(settings.database_url)
     try:
         revision = await current_revision_of(db.engine)
-        if revision != head_revision():
+        if (revision,) != script_heads():
+            from router.store.migrate import head_revision, upgrade_to_head
+
             if settings.is_sqlite:
                 await upgrade_to_head(settings.database_url)
             else:

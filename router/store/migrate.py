@@ -14,16 +14,15 @@ from functools import lru_cache
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from router.resources import resource_path
 from router.store.db import Database, create_engine_for
+from router.store.revisions import current_revision_of, read_revision
 
 ALEMBIC_INI = resource_path("alembic.ini")
 MIGRATIONS_DIR = resource_path("migrations")
-VERSION_TABLE = "alembic_version"
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -39,21 +38,6 @@ def alembic_config(url: str | None = None) -> Config:
 @lru_cache(maxsize=1)
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-
-def _current(connection: Connection) -> str | None:
-    # Read alembic_version directly: MigrationContext logs at INFO each time, and /readyz asks often.
-    if not inspect(connection).has_table(VERSION_TABLE):
-        return None
-    revisions = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
-    if len(revisions) > 1:
-        raise RuntimeError(f"the database has several migration heads: {sorted(revisions)}")
-    return revisions[0] if revisions else None
-
-
-async def current_revision_of(engine: AsyncEngine) -> str | None:
-    async with engine.connect() as conn:
-        return await conn.run_sync(_current)
 
 
 # Held (per transaction) by whoever migrates a PostgreSQL database: replicas or jobs starting together take
@@ -82,7 +66,7 @@ async def _run(url: str, action: str, revision: str) -> tuple[str | None, str | 
 
             def run(sync_conn: Connection) -> tuple[str | None, str | None]:
                 _lock(sync_conn)
-                before = _current(sync_conn)
+                before = read_revision(sync_conn)
                 config = alembic_config(url)
                 config.attributes["connection"] = sync_conn
                 if action == "upgrade":
@@ -90,7 +74,7 @@ async def _run(url: str, action: str, revision: str) -> tuple[str | None, str | 
                         command.upgrade(config, revision)
                 else:
                     command.downgrade(config, revision)
-                return before, _current(sync_conn)
+                return before, read_revision(sync_conn)
 
             return await conn.run_sync(run)
     finally:
