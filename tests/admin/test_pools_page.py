@@ -50,3 +50,21 @@ async def test_pool_create_edit_and_delete(admin: AdminClient) -> None:
     refused = await admin.post(f"/admin/pools/{pool_id}/delete", {})
     assert refused.status_code == 422 and "is used by" in refused.text
     assert (await admin.get("/admin/pools/999")).status_code == 404
+
+
+async def test_try_it_shows_the_member_a_session_would_get(admin: AdminClient) -> None:
+    await make_provider(admin)
+    await admin.get("/admin/pools")
+    created = await admin.post(
+        "/admin/pools",
+        {"name": "gpt", "strategy": "weighted", "members": "oa/gpt-4.1\noa/gpt-4.1-mini", "sticky": "on"},
+    )
+    assert created.status_code == 303, created.text
+    rule = await admin.post("/admin/rules/global", {"match": "*", "target": "pool/gpt", "enabled": "on"})
+    assert rule.status_code == 200, rule.text
+    await admin.get("/admin/rules")
+    answer = await admin.htmx(
+        "POST", "/admin/rules/try", {"model": "claude-sonnet-4-5", "user_id": "user_x_session_abc"}
+    )
+    assert answer.status_code == 200, answer.text
+    assert "pool/gpt" in answer.text and "sticky: this session&#39;s member" in answer.text

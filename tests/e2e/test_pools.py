@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -11,11 +12,15 @@ from typing import Any
 import anthropic
 import pytest
 import redis
+from sqlalchemy import select
 
 from router.routing.facts import session_of
 from router.routing.pools import order_members
+from router.store.db import Database
+from router.store.models import UsageRecord
 from tests.fakes import Fail
 from tests.fixtures.app import LiveRouter
+from tests.fixtures.db import run_async
 
 PROVIDERS = """
 providers:
@@ -98,6 +103,21 @@ async def _many(router: LiveRouter, key: str, bodies: list[dict[str, Any]], widt
         return await asyncio.gather(*(one(b) for b in bodies))
     finally:
         await client.close()
+
+
+def _usage_rows(router: LiveRouter, count: int) -> list[UsageRecord]:
+    async def read() -> list[UsageRecord]:
+        db = Database(router.settings.database_url)
+        try:
+            async with db.session() as session:
+                return list((await session.scalars(select(UsageRecord).order_by(UsageRecord.id))).all())
+        finally:
+            await db.dispose()
+
+    deadline = time.monotonic() + 10
+    while len(rows := run_async(read())) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return rows
 
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
