@@ -2,7 +2,8 @@
 
 Claude Code's TUI runs under tmux: its first start (text style), `/login`'s "Cloud gateway" screens (its
 trust prompt defaults to "No": the test chooses "Yes"), the folder trust prompt and the managed settings
-approval, each answered deliberately. The browser leg is Debian's Chromium driven by Playwright: the
+approval, each answered deliberately, then `/login` typed in the session to sign in again as someone else. The
+browser leg is Debian's Chromium driven by Playwright: the
 verification page, the code typed in, the IdP's login form (panva's oidc-provider on loopback). Then
 `claude -p` answers through the router on an OpenAI-kind fake upstream, and the usage record names the
 signed-in member. CI sets ROUTER_REQUIRE_CLAUDE_CODE=1 and ROUTER_REQUIRE_BROWSER=1: missing tools fail.
@@ -217,10 +218,24 @@ def test_claude_code_signs_in_with_the_idp_and_answers_through_the_router_as_the
         else:
             time.sleep(0.3)
     assert "managed settings" in answered
+
+    # `/login` inside a session signs in again through the same gateway (here as carol).
+    tmux.keys("/login")
+    time.sleep(0.5)
+    tmux.keys("Enter")
+    tmux.wait_for(rf"Gateway:\s+{re.escape(router.base_url)}")
+    tmux.keys("Enter")
+    code = tmux.wait_for(r"Code:\s+([A-Z]{4}-[A-Z]{4})").group(1)
+    assert _browser_leg(router.base_url, code, "carol").startswith("You are signed in | Signed in as carol@")
+    tmux.wait_for(rf"Signed in to Cloud gateway as carol@example\.com[\s\S]*{CURSOR} No, cancel login")
+    tmux.keys("Up", "Enter")
+    tmux.wait_for(r"Connected to Cloud gateway|Login successful|shift\+tab to cycle")
+    tmux.keys("Enter")
+    time.sleep(1)
     tmux.keys("/exit", "Enter")
     time.sleep(1)
 
-    # Signed in: `claude -p` answers through the router, on the OpenAI-kind upstream, as alice.
+    # Signed in: `claude -p` answers through the router, on the OpenAI-kind upstream, as carol.
     done = subprocess.run(
         [claude, "-p", "Say hello.", "--output-format", "json"],
         cwd=work,
@@ -241,9 +256,11 @@ def test_claude_code_signs_in_with_the_idp_and_answers_through_the_router_as_the
         rows = _usage(router)
     answered_rows = [r for r in rows if r[2] == "oai/gpt-4.1"]
     assert answered_rows
-    assert {(member, (prefix or "")[:4]) for member, prefix, _ in answered_rows} == {
-        ("alice@example.com", "sso-")
-    }
+    # Every answer is attributed to a signed-in member (by e-mail, on their `sso-` sign-in key); `claude -p`
+    # ran as carol, the account of the last /login.
+    members = {member for member, _, _ in answered_rows}
+    assert "carol@example.com" in members and members <= {"alice@example.com", "carol@example.com"}
+    assert all((prefix or "").startswith("sso-") for _, prefix, _ in answered_rows)
 
     access = [r.getMessage() for r in caplog.records if r.name == "router.access"]
     assert any(line.startswith("POST /oauth/device_authorization 200") for line in access)
