@@ -270,6 +270,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             "recorder": services.recorder,
             "limiter": services.limiter,
             "gateway": services.gateway,
+            "cooldowns": services.gateway.cooldowns,
             "readiness": services.readiness,
             "admin_sessions": admin.sessions,
             "drain": services.drain,

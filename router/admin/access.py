@@ -45,6 +45,9 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/admin/tenants/{tenant_id:int}/keys/{key_id:int}"): A.READ_TENANT,
     ("POST", "/admin/tenants/{tenant_id:int}/keys/{key_id:int}/limits"): A.WRITE_TENANT,
     ("POST", "/admin/tenants/{tenant_id:int}/keys/{key_id:int}/revoke"): A.WRITE_TENANT,
+    ("POST", "/admin/tenants/{tenant_id:int}/keys/{key_id:int}/rotate"): A.WRITE_TENANT,
+    ("POST", "/admin/tenants/{tenant_id:int}/keys/{key_id:int}/reenable"): A.WRITE_TENANT,
+    ("GET", "/admin/keys"): A.READ_TENANT,  # lists only the keys of tenants the caller sees
     # rules: {level} is "global" (admins) or a tenant id (that tenant's tenant-admins too)
     ("GET", "/admin/rules"): A.READ_TENANT,
     ("POST", "/admin/rules/try"): A.READ_TENANT,
@@ -92,6 +95,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/admin/api/usage"): A.READ_TENANT,
     ("GET", "/admin/api/usage/timeseries"): A.READ_TENANT,
     ("GET", "/admin/requests/{record_id:int}"): A.READ_TENANT,  # the record's tenant is checked too
+    ("GET", "/admin/health"): A.READ,
+    ("POST", "/admin/health/test"): A.WRITE,  # calls every upstream: like a provider's own test
     ("GET", "/admin/audit"): A.READ,
     # admin users
     ("GET", "/admin/users"): A.OWNER,

@@ -20,6 +20,8 @@ NOTICES = {
     "deleted": "Deleted.",
     "revoked": "Key revoked.",
     "issued": "Key issued.",
+    "rotated": "Key rotated.",
+    "reenabled": "Key re-enabled.",
     "signed_out": "Signed out.",
     "welcome": "Admin account created. Welcome!",
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,6 +13,7 @@ from router.cli.common import CLI_ACTOR, cli_errors, fail, load_settings, readin
 from router.config.drafts import ConfigInvalid
 from router.config.schema import parse_config
 from router.config.validate import validate_config
+from router.store.audit import edits_since_apply
 from router.store.config_file import ApplyResult, apply_config, export_config
 from router.store.crypto import CredentialCipher, resolve_secret_key
 
@@ -65,18 +67,37 @@ def apply_command(file: str, dry_run: bool) -> None:
     settings = load_settings()
     cipher = CredentialCipher(resolve_secret_key(settings))
 
-    async def go() -> ApplyResult:
+    async def go() -> tuple[ApplyResult, list[str]]:
         if dry_run:
             async with reading(settings) as session:
-                return await apply_config(session, desired, cipher=cipher, actor=CLI_ACTOR, dry_run=True)
+                result = await apply_config(session, desired, cipher=cipher, actor=CLI_ACTOR, dry_run=True)
+                return result, await edits_outside_apply(session)
         async with transaction(settings) as session:
-            return await apply_config(session, desired, cipher=cipher, actor=CLI_ACTOR)
+            return await apply_config(session, desired, cipher=cipher, actor=CLI_ACTOR), []
 
-    result = run(go())
+    result, edits = run(go())
     for line in result.lines():
         click.echo(line)
+    if edits:
+        # What an admin changed in the page (or with one-object commands) that this apply overwrites.
+        click.echo("")
+        for line in edits:
+            click.echo(line)
     if dry_run and result.changed:
         click.echo("(dry run: nothing was written)")
+
+
+async def edits_outside_apply(session: Any) -> list[str]:
+    """Lines naming each configuration change made since the last apply, newest last."""
+    applied, edits = await edits_since_apply(session)
+    if applied is None or not edits:
+        return []
+    stamp = applied.created_at.strftime("%Y-%m-%d %H:%M:%S")
+    lines = [f"changed outside `config apply` since the last apply ({stamp} UTC), overwritten by this one:"]
+    for e in edits:
+        when = e.created_at.strftime("%Y-%m-%d %H:%M:%S")
+        lines.append(f"  ! {when} {e.actor}: {e.action} {e.object_type} {e.object_name or ''}".rstrip())
+    return lines
 
 
 @config.command("export")

@@ -100,6 +100,11 @@ class MessagesGateway:
         self._ping_interval = ping_interval
         self._resolver: Resolver | None = None
 
+    @property
+    def cooldowns(self) -> Cooldowns:
+        """This process's cool-downs (the admin health page shows them)."""
+        return self._cooldowns
+
     async def close(self) -> None:
         await self._pools.quotas.stop()
 

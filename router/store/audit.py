@@ -111,12 +111,57 @@ async def list_audit(
     offset: int = 0,
     tenant_id: int | None = None,
     object_type: str | None = None,
+    actor: str | None = None,
+    search: str | None = None,
 ) -> list[AuditEntry]:
-    """Audit entries, newest first, optionally for one tenant or one kind of object."""
+    """Audit entries, newest first, optionally for one tenant, one kind of object, one actor, or a name
+    containing `search`."""
     query = select(AuditEntry).order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
     if tenant_id is not None:
         query = query.where(AuditEntry.tenant_id == tenant_id)
     if object_type is not None:
         query = query.where(AuditEntry.object_type == object_type)
+    if actor is not None:
+        query = query.where(AuditEntry.actor == actor)
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(AuditEntry.object_name.ilike(pattern, escape="\\"))
+
     rows = await session.scalars(query.limit(limit).offset(offset))
     return list(rows)
+
+
+# The audit entry `config apply` leaves, and the kinds of object a config file owns (and so overwrites).
+CONFIG_APPLY = ("apply", "config")
+CONFIG_OBJECTS = frozenset({"provider", "deployment", "chain", "rule", "rules", "price", "pool", "tenant"})
+
+
+async def last_config_apply(session: AsyncSession) -> AuditEntry | None:
+    """The latest `config apply` (None when the configuration was never applied from a file)."""
+    action, object_type = CONFIG_APPLY
+    query = (
+        select(AuditEntry)
+        .where(AuditEntry.action == action, AuditEntry.object_type == object_type)
+        .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+        .limit(1)
+    )
+    return (await session.scalars(query)).first()
+
+
+async def edits_since_apply(
+    session: AsyncSession, limit: int = 200
+) -> tuple[AuditEntry | None, list[AuditEntry]]:
+    """The last apply and the configuration changes made since then by anything but an apply (the admin
+    page, the CLI's one-object commands): what the next `config apply` of the same file would overwrite."""
+    applied = await last_config_apply(session)
+    if applied is None:
+        return None, []
+    # A tenant created here survives an apply (files never remove tenants); everything else is overwritten.
+    tenant_create = (AuditEntry.object_type == "tenant") & (AuditEntry.action == "create")
+    query = (
+        select(AuditEntry)
+        .where(AuditEntry.id > applied.id, AuditEntry.object_type.in_(sorted(CONFIG_OBJECTS)), ~tenant_create)
+        .order_by(AuditEntry.id)
+        .limit(limit)
+    )
+    return applied, list((await session.scalars(query)).all())

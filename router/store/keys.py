@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from types import EllipsisType
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -149,6 +149,7 @@ async def create_key(
         budget_usd=budget_usd,
     )
     session.add(key)
+    await session.flush()  # the audit entry names the key by its id
     await changed(session, actor, "create", "api_key", key.id, key.prefix, None, key_state(key), tenant.id)
     key.tenant = tenant
     return key, plaintext
@@ -253,3 +254,102 @@ def is_expired(key: ApiKey | KeySpec, now: datetime | None = None) -> bool:
     if expires_at is None:
         return False
     return expires_at <= (now or utcnow())
+
+
+async def rotate_key(
+    session: AsyncSession, prefix: str, grace: timedelta, *, actor: str = "cli"
+) -> tuple[ApiKey, str]:
+    """A new secret with the same member, limits, models and expiry; the old key keeps working for `grace`
+    (zero: it stops at once) and then expires. Returns the new row and its plaintext (shown once)."""
+    if grace < timedelta(0) or grace > timedelta(days=30):
+        raise ValueError("the grace period must be between 0 and 30 days")
+    old = await get_key(session, prefix)
+    if old.revoked_at is not None:
+        raise StoreError(f"key {old.prefix} is revoked: re-enable it or issue a new key")
+    now = utcnow()
+    remaining = as_utc(old.expires_at) - now if old.expires_at is not None else None
+    if remaining is not None and remaining <= timedelta(0):
+        raise StoreError(f"key {old.prefix} has expired: issue a new key instead")
+    new, plaintext = await create_key(
+        session,
+        old.tenant.name,
+        old.member,
+        remaining,
+        rpm=old.rpm,
+        tpm=old.tpm,
+        budget_usd=old.budget_usd,
+        allowed_models=old.allowed_models,
+        actor=actor,
+    )
+    before = key_state(old)
+    ends = now + grace
+    if old.expires_at is None or as_utc(old.expires_at) > ends:
+        old.expires_at = ends
+    await changed(
+        session, actor, "rotate", "api_key", old.id, old.prefix, before, key_state(old), old.tenant_id
+    )
+    return new, plaintext
+
+
+async def reenable_key(session: AsyncSession, prefix: str, *, actor: str = "cli") -> ApiKey:
+    """Undo a revocation (re-enabling an active key changes nothing)."""
+    key = await get_key(session, prefix)
+    if key.revoked_at is None:
+        return key
+    before = key_state(key)
+    key.revoked_at = None
+    await changed(
+        session, actor, "re-enable", "api_key", key.id, key.prefix, before, key_state(key), key.tenant_id
+    )
+    return key
+
+
+async def set_key_expiry(
+    session: AsyncSession, prefix: str, expires_at: datetime | None, *, actor: str = "cli"
+) -> ApiKey:
+    """Set when the key stops working (None: never)."""
+    key = await get_key(session, prefix)
+    before = key_state(key)
+    key.expires_at = expires_at
+    after = key_state(key)
+    if after != before:
+        await changed(session, actor, "update", "api_key", key.id, key.prefix, before, after, key.tenant_id)
+    return key
+
+
+async def search_keys(
+    session: AsyncSession,
+    *,
+    text: str | None = None,
+    status: str | None = None,
+    tenant_ids: Collection[int] | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[ApiKey], int]:
+    """Keys across tenants whose member or prefix contains `text`, by status ("active", "revoked",
+    "expired"), newest first; and how many match in all (for paging)."""
+    query = select(ApiKey)
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            ApiKey.member.ilike(pattern, escape="\\") | ApiKey.prefix.ilike(pattern, escape="\\")
+        )
+    now = utcnow()
+    if status == "revoked":
+        query = query.where(ApiKey.revoked_at.is_not(None))
+    elif status == "expired":
+        query = query.where(ApiKey.revoked_at.is_(None), ApiKey.expires_at <= now)
+    elif status == "active":
+        query = query.where(
+            ApiKey.revoked_at.is_(None), ApiKey.expires_at.is_(None) | (ApiKey.expires_at > now)
+        )
+    if tenant_ids is not None:
+        query = query.where(ApiKey.tenant_id.in_(list(tenant_ids)))
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.scalars(
+        query.options(selectinload(ApiKey.tenant))
+        .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total)

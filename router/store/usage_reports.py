@@ -289,6 +289,19 @@ async def list_usage_records(
     return list((await session.scalars(stmt)).all())
 
 
+async def recent_attempts(
+    session: AsyncSession, since: datetime, limit: int = 5000
+) -> list[tuple[datetime, list[dict[str, Any]], int | None]]:
+    """(time, attempts, ttft_ms) of the newest requests since `since`, newest first (for target health)."""
+    stmt = (
+        select(UR.created_at, UR.attempts, UR.ttft_ms)
+        .where(UR.created_at >= utc(since))
+        .order_by(UR.created_at.desc(), UR.id.desc())
+        .limit(limit)
+    )
+    return [(at, list(attempts or []), ttft) for at, attempts, ttft in (await session.execute(stmt)).all()]
+
+
 async def get_usage_record(session: AsyncSession, record_id: int) -> UR | None:
     """One request's record (the admin page's request detail)."""
     return await session.get(UR, record_id)

@@ -71,3 +71,29 @@ def test_route_explain_text_and_json(cli: CliRunner) -> None:
     assert data["rule"]["level"] == "tenant" and data["targets"] == ["deployment/gpt4o-eu"]
     missing = cli.invoke(main, ["route", "explain", "--tenant", "nobody", "--model", "m"])
     assert missing.exit_code == 1 and "no tenant named 'nobody'" in missing.output
+
+
+def test_dry_run_lists_changes_made_outside_apply_since_the_last_one(cli: CliRunner, db_url: str) -> None:
+    from router.store import catalog
+    from router.store.db import Database
+    from tests.fixtures.db import run_async
+
+    assert cli.invoke(main, ["config", "apply", "config.yaml"]).exit_code == 0
+
+    async def edit_in_the_page() -> None:
+        db = Database(db_url)
+        try:
+            async with db.transaction() as session:
+                rule = (await catalog.list_rules(session, None))[0]
+                await catalog.update_rule(session, rule.id, description="edited in the page", actor="alice")
+        finally:
+            await db.dispose()
+
+    run_async(edit_in_the_page())
+    dry = cli.invoke(main, ["config", "apply", "--dry-run", "config.yaml"])
+    assert dry.exit_code == 0, dry.output
+    assert "changed outside `config apply` since the last apply" in dry.output
+    assert "alice: update rule" in dry.output
+    assert cli.invoke(main, ["config", "apply", "config.yaml"]).exit_code == 0
+    again = cli.invoke(main, ["config", "apply", "--dry-run", "config.yaml"])
+    assert "changed outside" not in again.output

@@ -7,7 +7,8 @@ from typing import Any
 from router.admin.controllers.audit import AuditController
 from router.admin.controllers.chains import ChainsController
 from router.admin.controllers.dashboard import DashboardController
-from router.admin.controllers.keys import KeysController
+from router.admin.controllers.health import HealthController
+from router.admin.controllers.keys import AllKeysController, KeysController
 from router.admin.controllers.login import LoginController
 from router.admin.controllers.pools import PoolsController
 from router.admin.controllers.providers import ProvidersController
@@ -22,12 +23,14 @@ ROUTE_HANDLERS: list[Any] = [
     DashboardController,
     TenantsController,
     KeysController,
+    AllKeysController,
     RulesController,
     ProvidersController,
     ChainsController,
     PoolsController,
     UsageController,
     RequestsController,
+    HealthController,
     AuditController,
     UsersController,
     SigninAdminController,

@@ -9,6 +9,7 @@ from litestar.response import Redirect, Template
 
 from router.admin.auth import AdminNotFoundError
 from router.admin.deps import actor, mutating, reading
+from router.admin.drift import config_drift
 from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.web import render, see_other
@@ -75,10 +76,12 @@ class ChainsController(Controller):
         async with reading(request) as session:
             chains = await catalog.list_chains(session)
             hints = await target_hints(session)
+            drift = await config_drift(session)
         return render(
             request,
             "admin/chains.html",
             {
+                "drift": drift,
                 "chains": chains,
                 "refs": {c.id: catalog.chain_refs(c) for c in chains},
                 "target_hints": hints,

@@ -11,6 +11,7 @@ from litestar.response import Template
 from router.admin.auth import AdminNotFoundError
 from router.admin.chart import bar_chart
 from router.admin.deps import reading
+from router.admin.drift import config_drift
 from router.admin.web import render
 from router.store import tenants as tenant_store
 from router.store import usage_reports as usage_store
@@ -34,6 +35,7 @@ class DashboardController(Controller):
                 session, since=now - timedelta(hours=24), bucket="hour"
             )
             tenant_ids = {t.name: t.id for t in await tenant_store.list_tenants(session)}
+            drift = await config_drift(session)
         chart = bar_chart([(row.name or "", float(row.requests)) for row in hourly])
         return render(
             request,
@@ -44,6 +46,7 @@ class DashboardController(Controller):
                 "top_models": models[:TOP],
                 "chart": chart,
                 "tenant_ids": tenant_ids,
+                "drift": drift,
             },
         )
 

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
 from router.admin.auth import AdminNotFoundError
-from router.admin.controllers.tenants import tenant_page
-from router.admin.deps import actor, mutating, reading, tenant_or_404
+from router.admin.controllers.tenants import month_start, tenant_page
+from router.admin.deps import actor, mutating, reading, tenant_or_404, visible_tenants
 from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.reveal import reveal_cookie
 from router.admin.web import render, see_other
 from router.store import keys as key_store
+from router.store import tenants as tenant_store
 from router.store.db import StoreError
 from router.store.models import ApiKey
+from router.store.usage_reports import month_to_date_spend
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -38,6 +42,51 @@ async def key_of_tenant(session: Any, tenant_id: int, key_id: int) -> ApiKey:
         if key.id == key_id:
             return key
     raise AdminNotFoundError(f"Tenant {tenant.name} has no key with id {key_id}.")
+
+
+GRACE_CHOICES = {
+    "0": timedelta(0),
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+}
+GRACE_OPTIONS = [("1h", "1 hour"), ("24h", "24 hours"), ("7d", "7 days"), ("0", "none: stop it now")]
+
+
+async def key_page(
+    request: AnyRequest,
+    tenant_id: int,
+    key_id: int,
+    form: dict[str, Any] | None,
+    errors: dict[str, str],
+    *,
+    status: int = 200,
+) -> Template:
+    async with reading(request) as session:
+        key = await key_of_tenant(session, tenant_id, key_id)
+        spent, _ = await month_to_date_spend(session, month_start(), key_ids=[key.id], tenant_ids=[])
+    if form is None:
+        form = {
+            "rpm": key.rpm,
+            "tpm": key.tpm,
+            "budget_usd": key.budget_usd,
+            "allowed_models": "\n".join(key.allowed_models or []),
+            "expires_at": key.expires_at.strftime("%Y-%m-%dT%H:%M") if key.expires_at else "",
+        }
+    return render(
+        request,
+        "admin/key.html",
+        {
+            "key": key,
+            "tenant": key.tenant,
+            "form": form,
+            "errors": errors,
+            "spent": spent.get(key.id, 0.0),
+            "grace_options": GRACE_OPTIONS,
+            "expired": key_store.is_expired(key),
+        },
+        status=status,
+    )
 
 
 class KeysController(Controller):
@@ -73,38 +122,58 @@ class KeysController(Controller):
 
     @get("/{key_id:int}")
     async def edit(self, request: AnyRequest, tenant_id: int, key_id: int) -> Template:
-        async with reading(request) as session:
-            key = await key_of_tenant(session, tenant_id, key_id)
-        form = {
-            "rpm": key.rpm,
-            "tpm": key.tpm,
-            "budget_usd": key.budget_usd,
-            "allowed_models": "\n".join(key.allowed_models or []),
-        }
-        return render(
-            request, "admin/key.html", {"key": key, "tenant": key.tenant, "form": form, "errors": {}}
-        )
+        return await key_page(request, tenant_id, key_id, None, {})
 
     @post("/{key_id:int}/limits")
     async def set_limits(self, request: AnyRequest, tenant_id: int, key_id: int) -> Template | Redirect:
         form = Form(await request.form())
         limits = read_key_limits(form)
+        expires_at = form.datetime_local("expires_at", label="Expires at (UTC)")
         if form.ok:
             try:
                 async with mutating(request) as session:
                     key = await key_of_tenant(session, tenant_id, key_id)
                     await key_store.set_key_limits(session, key.prefix, **limits, actor=actor(request))
-                return see_other(f"/admin/tenants/{tenant_id}", "saved")
+                    await key_store.set_key_expiry(session, key.prefix, expires_at, actor=actor(request))
+                return see_other(f"/admin/tenants/{tenant_id}/keys/{key_id}", "saved")
             except (ValueError, StoreError) as exc:
                 form.error("form", sentence(exc))
-        async with reading(request) as session:
+        return await key_page(request, tenant_id, key_id, form.values, form.errors, status=422)
+
+    @post("/{key_id:int}/rotate")
+    async def rotate(self, request: AnyRequest, tenant_id: int, key_id: int) -> Template | Redirect:
+        """A new secret with the same settings; the old one keeps working for the grace period chosen."""
+        form = Form(await request.form())
+        grace = GRACE_CHOICES.get(form.raw("grace"))
+        if grace is None:
+            form.error("grace", "Choose how long the old key keeps working.")
+        else:
+            try:
+                async with mutating(request) as session:
+                    old = await key_of_tenant(session, tenant_id, key_id)
+                    key, plaintext = await key_store.rotate_key(
+                        session, old.prefix, grace, actor=actor(request)
+                    )
+            except (ValueError, StoreError) as exc:
+                form.error("grace", sentence(exc))
+            else:
+                issued = {
+                    "key": plaintext,
+                    "prefix": key.prefix,
+                    "member": key.member,
+                    "replaces": old.prefix,
+                }
+                redirect = see_other(f"/admin/tenants/{tenant_id}", "rotated")
+                redirect.cookies.append(reveal_cookie(request, tenant_id, issued))
+                return redirect
+        return await key_page(request, tenant_id, key_id, None, form.errors, status=422)
+
+    @post("/{key_id:int}/reenable")
+    async def reenable(self, request: AnyRequest, tenant_id: int, key_id: int) -> Redirect:
+        async with mutating(request) as session:
             key = await key_of_tenant(session, tenant_id, key_id)
-        return render(
-            request,
-            "admin/key.html",
-            {"key": key, "tenant": key.tenant, "form": form.values, "errors": form.errors},
-            status=422,
-        )
+            await key_store.reenable_key(session, key.prefix, actor=actor(request))
+        return see_other(f"/admin/tenants/{tenant_id}/keys/{key_id}", "reenabled")
 
     @post("/{key_id:int}/revoke")
     async def revoke(self, request: AnyRequest, tenant_id: int, key_id: int) -> Redirect:
@@ -112,3 +181,58 @@ class KeysController(Controller):
             key = await key_of_tenant(session, tenant_id, key_id)
             await key_store.revoke_key(session, key.prefix, actor=actor(request))
         return see_other(f"/admin/tenants/{tenant_id}", "revoked")
+
+
+KEY_PAGE_SIZE = 50
+KEY_STATUSES = ("active", "revoked", "expired")
+
+
+class AllKeysController(Controller):
+    """Every key the admin may see, across tenants: search by member or prefix, filter, page."""
+
+    path = "/admin/keys"
+
+    @get("/")
+    async def all_keys(self, request: AnyRequest) -> Template:
+        params = request.query_params
+        status = params.get("status") or ""
+        filters: dict[str, str] = {
+            "q": (params.get("q") or "").strip()[:200],
+            "status": status if status in KEY_STATUSES else "",
+            "tenant_id": (params.get("tenant_id") or "")[:18],
+        }
+        raw_page = params.get("page", "1")
+        page = int(raw_page) if raw_page.isdigit() and 0 < len(raw_page) < 7 and int(raw_page) > 0 else 1
+        async with reading(request) as session:
+            tenants = visible_tenants(request, await tenant_store.list_tenants(session))
+            visible = {t.id for t in tenants}
+            wanted = visible
+            if filters["tenant_id"].isdigit() and int(filters["tenant_id"]) in visible:
+                wanted = {int(filters["tenant_id"])}
+            keys, total = await key_store.search_keys(
+                session,
+                text=filters["q"] or None,
+                status=filters["status"] or None,
+                tenant_ids=wanted,
+                limit=KEY_PAGE_SIZE,
+                offset=(page - 1) * KEY_PAGE_SIZE,
+            )
+            spent, _ = await month_to_date_spend(
+                session, month_start(), key_ids=[k.id for k in keys], tenant_ids=[]
+            )
+        return render(
+            request,
+            "admin/keys.html",
+            {
+                "keys": keys,
+                "total": total,
+                "page": page,
+                "pages": max(1, -(-total // KEY_PAGE_SIZE)),
+                "filters": filters,
+                "statuses": KEY_STATUSES,
+                "tenants": tenants,
+                "spent": spent,
+                "page_query": urlencode({k: v for k, v in filters.items() if v}),
+                "is_expired": key_store.is_expired,
+            },
+        )

@@ -62,9 +62,7 @@ def read_members(form: Form) -> list[PoolMemberDraft]:
                 )
                 return []
             values[found.group(1)] = int(found.group(2))
-        members.append(
-            PoolMemberDraft(target, values.get("weight", 1), values.get("rpm"), values.get("tpm"))
-        )
+        members.append(PoolMemberDraft(target, values.get("weight", 1), values.get("rpm"), values.get("tpm")))
     return members
 
 

@@ -14,6 +14,7 @@ from litestar.response import Redirect, Template
 
 from router.admin.auth import AdminNotFoundError
 from router.admin.deps import actor, mutating, reading
+from router.admin.drift import config_drift
 from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.web import render, see_other
@@ -173,10 +174,12 @@ class ProvidersController(Controller):
         async with reading(request) as session:
             providers = await catalog.list_providers(session)
             deployments = await catalog.list_deployments(session)
+            drift = await config_drift(session)
         return render(
             request,
             "admin/providers.html",
             {
+                "drift": drift,
                 "providers": providers,
                 "deployments": deployments,
                 "kind_hints": KIND_HINTS,

@@ -10,6 +10,7 @@ from litestar.response import Template
 
 from router.admin.auth import AdminNotFoundError
 from router.admin.deps import actor, mutating, reading, tenant_or_404, visible_tenants
+from router.admin.drift import config_drift
 from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.rule_forms import (
@@ -122,10 +123,18 @@ class RulesController(Controller):
                     level_context(str(tenant.id), tenant, await catalog.list_rules(session, tenant.id))
                 )
             choices = await editor_choices(session)
+            drift = await config_drift(session)
         return render(
             request,
             "admin/rules.html",
-            {"levels": levels, "tenants": tenants, "try_form": {}, "new_form": {"enabled": "on"}, **choices},
+            {
+                "levels": levels,
+                "tenants": tenants,
+                "try_form": {},
+                "new_form": {"enabled": "on"},
+                "drift": drift,
+                **choices,
+            },
         )
 
     async def _level_section(

@@ -40,6 +40,7 @@ from router.config.schema import (
 )
 from router.config.validate import validate_config
 from router.store import catalog
+from router.store.audit import CONFIG_APPLY, record_audit
 from router.store.config_file.plan import Change, Plan, rule_draft
 from router.store.crypto import CredentialCipher
 from router.store.models import Tenant
@@ -106,6 +107,19 @@ async def apply_config(
     if not dry_run:
         for _, step in steps:
             await step()
+        # Marks when the configuration last came from a file: the admin page warns that page edits made
+        # after it are overwritten by the next apply.
+        action, object_type = CONFIG_APPLY
+        await record_audit(
+            session,
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=None,
+            object_name="config apply",
+            before=None,
+            after={"changes": len(steps)},
+        )
         await session.flush()
     return ApplyResult(tuple(c for c, _ in steps if c is not None), applied=not dry_run)
 
