@@ -297,7 +297,12 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         ],
         state=state,
         dependencies=app_dependencies(
-            settings=settings, db=services.db, snapshots=services.snapshots, gateway=services.gateway
+            settings=settings,
+            db=services.db,
+            snapshots=services.snapshots,
+            gateway=services.gateway,
+            drain=services.drain,
+            readiness=services.readiness,
         ),
         on_startup=[services.start],
         on_shutdown=[services.stop, telemetry.close],

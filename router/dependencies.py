@@ -12,7 +12,9 @@ from typing import TypeVar
 
 from litestar.di import Provide
 
+from router.gateway.health import Readiness
 from router.gateway.messages import MessagesGateway
+from router.lifecycle import Drain
 from router.routing.model import SnapshotSource
 from router.settings import Settings
 from router.store.db import Database, DbSession
@@ -28,7 +30,13 @@ def _value(value: T) -> Callable[[], T]:
 
 
 def app_dependencies(
-    *, settings: Settings, db: Database, snapshots: SnapshotSource, gateway: MessagesGateway
+    *,
+    settings: Settings,
+    db: Database,
+    snapshots: SnapshotSource,
+    gateway: MessagesGateway,
+    drain: Drain,
+    readiness: Readiness,
 ) -> dict[str, Provide]:
     """One instance of each service per process, and a read-only database session for each request whose
     handler asks for one (closed, and so rolled back, when the handler returns)."""
@@ -42,5 +50,7 @@ def app_dependencies(
         "db": Provide(_value(db), use_cache=True, sync_to_thread=False),
         "snapshots": Provide(_value(snapshots), use_cache=True, sync_to_thread=False),
         "gateway": Provide(_value(gateway), use_cache=True, sync_to_thread=False),
+        "drain": Provide(_value(drain), use_cache=True, sync_to_thread=False),
+        "readiness": Provide(_value(readiness), use_cache=True, sync_to_thread=False),
         "db_session": Provide(db_session),
     }

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Request, Response, get
 from litestar.datastructures import State
 
+from router.lifecycle import Drain
 from router.observability import metrics
 from router.settings import Settings
+
+# The process's readiness checks (app.py: Services.readiness): name -> passed.
+Readiness = Callable[[], Awaitable[dict[str, bool]]]
 
 
 @get("/healthz", include_in_schema=False)
@@ -19,13 +24,12 @@ async def healthz() -> dict[str, str]:
 
 
 @get("/readyz", include_in_schema=False)
-async def readyz(request: Request[Any, Any, State]) -> Response[dict[str, object]]:
+async def readyz(drain: Drain, readiness: Readiness) -> Response[dict[str, object]]:
     """Ready when the database answers, its schema is current and a routing snapshot is loaded; never
     while draining after SIGTERM (answered at once, without asking the database)."""
-    state = request.app.state
-    if state.drain.draining:
+    if drain.draining:
         return Response({"ready": False, "draining": True}, status_code=503)
-    checks = await state.readiness()
+    checks = await readiness()
     ready = all(checks.values())
     return Response({"ready": ready, **checks}, status_code=200 if ready else 503)
 
