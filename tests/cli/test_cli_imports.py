@@ -52,7 +52,13 @@ def test_data_commands_import_neither_litellm_nor_the_web_app(tmp_path: Path) ->
         check=True,
         capture_output=True,
     )
-    for args in (("tenant", "list"), ("key", "list"), ("config", "export"), ("db", "current")):
+    commands: tuple[tuple[str, str], ...] = (
+        ("tenant", "list"),
+        ("key", "list"),
+        ("config", "export"),
+        ("db", "current"),
+    )
+    for args in commands:
         loaded = _modules_after(tmp_path, *args)
         assert f"router.cli.{args[0]}" in loaded and "router.store.db" in loaded, args  # it did run
         # `db` commands are Alembic's own; the others check the head without it.

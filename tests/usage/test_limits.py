@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Collection
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -164,10 +165,10 @@ async def test_key_and_tenant_limits_are_independent(make_limiter: LimiterFactor
 
 async def test_keys_and_tenants_without_limits_never_touch_the_backend() -> None:
     class Exploding(MemoryBackend):
-        async def admit(self, *_: object) -> None:
+        async def admit(self, *_: Any, **__: Any) -> Any:
             raise AssertionError("backend used")
 
-        async def consume(self, *_: object) -> None:
+        async def consume(self, *_: Any, **__: Any) -> Any:
             raise AssertionError("backend used")
 
     limiter = Limiter(backend=Exploding())
