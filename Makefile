@@ -65,6 +65,7 @@ test: install-dev browser tools axe idp deploy-tools
 
 lint:
 	$(BIN)/python -m ruff check router tests bench
+	$(BIN)/python -m ruff format --check router tests bench
 	$(BIN)/python -m mypy router tests
 
 bench: install-dev
