@@ -260,7 +260,12 @@ def test_real_subprocess_creates_a_key_on_the_embedded_default(tmp_path: Path) -
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     refused = subprocess.run(
-        [str(ROUTER_BIN), "tenant", "list"], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60
+        [str(ROUTER_BIN), "tenant", "list"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert refused.returncode == 1 and "no database at" in refused.stderr
     assert list(elsewhere.iterdir()) == []

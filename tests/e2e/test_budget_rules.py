@@ -21,7 +21,11 @@ rules:
   - {match: "*", target: oai/gpt-4.1}
 """
 
-ASK: dict[str, Any] = {"model": "claude-sonnet-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
+ASK: dict[str, Any] = {
+    "model": "claude-sonnet-4-5",
+    "max_tokens": 50,
+    "messages": [{"role": "user", "content": "hi"}],
+}
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -117,4 +117,3 @@ def test_each_condition_routes_live_requests_where_explain_says(live_router: Liv
     facts = request_facts(sample, input_tokens=tokens, member=case.member)
     explained = explain(config, find_tenant_id(config, "acme"), facts)
     assert explained.targets == (f"oai/{case.upstream}",), explained.to_text()
-

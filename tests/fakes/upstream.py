@@ -237,8 +237,10 @@ class FakeUpstream:
         turns = body.get("messages") or body.get("contents") or []
         if not isinstance(turns, list):
             return 0
-        digests = [hashlib.sha256(json.dumps(turns[:k], sort_keys=True).encode()).hexdigest()
-                   for k in range(1, len(turns) + 1)]
+        digests = [
+            hashlib.sha256(json.dumps(turns[:k], sort_keys=True).encode()).hexdigest()
+            for k in range(1, len(turns) + 1)
+        ]
         with self._lock:
             seen = self._cached_prefixes.setdefault(model, set())
             hit = 0

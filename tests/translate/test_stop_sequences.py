@@ -159,7 +159,9 @@ def test_a_whole_answer_is_cut_mid_text_and_loses_the_tool_calls_after_it() -> N
                 "message": {
                     "role": "assistant",
                     "content": "ok STOP then more",
-                    "tool_calls": [{"id": "c", "type": "function", "function": {"name": "T", "arguments": "{}"}}],
+                    "tool_calls": [
+                        {"id": "c", "type": "function", "function": {"name": "T", "arguments": "{}"}}
+                    ],
                 },
             }
         ],

@@ -115,7 +115,9 @@ async def test_open_serves_during_an_outage_and_adds_the_spend_back_when_redis_r
         await asyncio.sleep(0.3)
         after = await limiter.reserve(k, t, tokens=0, cost_usd=0.0)
         assert after is not None and after.charged
-        assert float(await direct.get(budget_key) or b"nan") == pytest.approx(4.0)  # 1.0 + the 3.0 spent while away
+        assert float(await direct.get(budget_key) or b"nan") == pytest.approx(
+            4.0
+        )  # 1.0 + the 3.0 spent while away
     finally:
         await limiter.stop()
         await proxy.stop()

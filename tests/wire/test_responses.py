@@ -17,4 +17,3 @@ def test_tool_use_ids_are_toolu_plus_24_base62_characters_and_unique() -> None:
     ids = {new_tool_use_id() for _ in range(2000)}
     assert len(ids) == 2000
     assert all(re.fullmatch(r"toolu_[0-9A-Za-z]{24}", i) for i in ids)
-

@@ -344,9 +344,7 @@ class RulesController(Controller):
                     stream=form.checkbox("stream"),
                     user_id=user_id,
                 )
-                facts = request_facts(
-                    sample, input_tokens=facts_input, member=member, budget_used_pct=budget
-                )
+                facts = request_facts(sample, input_tokens=facts_input, member=member, budget_used_pct=budget)
                 explanation = explain(config, tenant_id, facts).to_dict()
         return render(
             request,
