@@ -26,7 +26,7 @@ from router.admin import sso as admin_sso
 from router.api import build_api
 from router.dependencies import app_dependencies
 from router.gateway.auth import KeyGuard
-from router.gateway.controller import MessagesController, probe_root, root
+from router.gateway.controller import MessagesController, oauth_usage, probe_root, root
 from router.gateway.cooldown import Cooldowns
 from router.gateway.errors import CONVERTED, handle_error, handle_http_exception, handle_unexpected
 from router.gateway.health import healthz, prometheus_metrics, readyz
@@ -283,6 +283,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app = Litestar(
         route_handlers=[
             MessagesController,
+            oauth_usage,
             probe_root,
             root,
             healthz,

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, Response, get, head, post
 from litestar.datastructures import State
 from litestar.response import Stream
 
 from router.gateway.messages import MessagesGateway
 from router.gateway.openapi import CountTokensOperation, MessagesOperation
+from router.gateway.usage_notices import capped_usage_report, uncapped_usage_report
+from router.store.db import DbSession
+from router.store.usage_reports import member_spend
 from router.wire.responses import new_request_id
 
 JSON = "application/json"
@@ -38,8 +43,10 @@ class MessagesController(Controller):
         request_id = _request_id(request)
         caller = await gateway.authenticate(request.headers)
         body = await request.body()
+        # Read before the call: once messages() hands back a stream, nothing may fail before it is sent.
+        notice = await gateway.usage_headers(caller)
         result = await gateway.messages(caller, request.headers, body, request_id)
-        headers = {"request-id": request_id}
+        headers = {**notice, "request-id": request_id}
         if isinstance(result, bytes):
             return Response(result, media_type=JSON, headers=headers)
         return Stream(
@@ -80,3 +87,18 @@ async def probe_root() -> None:
 @get("/", include_in_schema=False, status_code=200)
 async def root() -> dict[str, str]:
     return {"service": "router", "api": "/v1/messages", "admin": "/admin"}
+
+
+@get("/api/oauth/usage", include_in_schema=False, summary="The caller's spend against their budget")
+async def oauth_usage(
+    request: Request[Any, Any, State], gateway: MessagesGateway, db_session: DbSession
+) -> Response[bytes]:
+    """Claude Code's `/usage` dollars (gateway protocol, "Usage-limit headers"): the budget the usage headers
+    describe, in cents, for a proxy key or a signed-in member's token alike."""
+    caller = await gateway.authenticate(request.headers)
+    standings = await gateway.budgets(caller)
+    if standings:
+        report = capped_usage_report(standings)
+    else:
+        report = uncapped_usage_report(*await member_spend(db_session, caller.key.id, datetime.now(UTC)))
+    return Response(msgspec.json.encode(report), media_type=JSON, headers={"cache-control": "no-store"})

@@ -22,6 +22,7 @@ from router.gateway.cooldown import Cooldowns
 from router.gateway.errors import as_api_error
 from router.gateway.keepalive import PING_FRAME, with_pings
 from router.gateway.pools import PoolBalancer
+from router.gateway.usage_notices import standing_headers
 from router.observability.tracing import AttemptSpan, Tracing
 from router.providers.base import EventStream, ProviderError, UpstreamCall
 from router.providers.hub import ProviderHub
@@ -42,12 +43,13 @@ from router.routing.model import (
 )
 from router.routing.resolve import Resolver, check_key_model
 from router.usage.accounting import Accounting, Exchange
-from router.usage.limit_rules import Reservation
+from router.usage.limit_rules import BudgetStanding, Reservation
 from router.usage.limits import Limiter
 from router.usage.quotas import MemoryQuotas
 from router.wire.errors import (
     ApiError,
     ApiInternalError,
+    NotFoundError,
     PermissionDeniedError,
     RateLimitError,
 )
@@ -275,6 +277,15 @@ class MessagesGateway:
                 self._pools.finished(member.target.ref)
                 await self._pools.settle(member, ex.usage.get("output_tokens", 0))
 
+    async def usage_headers(self, caller: Caller) -> dict[str, str]:
+        """Claude Code's usage notice for a caller with a budget (`anthropic-ratelimit-unified-*`); none
+        for a caller without one. No I/O unless the caller has a budget."""
+        return standing_headers(await self.budgets(caller))
+
+    async def budgets(self, caller: Caller) -> list[BudgetStanding]:
+        """The caller's monthly budgets (its key's and its tenant's) and where they stand."""
+        return await self._limiter.budgets(caller.key, caller.tenant)
+
     # -- POST /v1/messages/count_tokens ---------------------------------------------------------------
 
     async def count_tokens(
@@ -305,7 +316,11 @@ class MessagesGateway:
         if not caller.tenant.enabled:
             # The same refusal /v1/messages gives: a disabled tenant's keys see no models, not an empty list.
             raise PermissionDeniedError(f"tenant '{caller.tenant.name}' is disabled")
-        return _encode(list_models(self._resolver_for(config), caller.key, caller.tenant))
+        listed = list_models(self._resolver_for(config), caller.key, caller.tenant)
+        if listed is None:
+            # Gateway protocol: a 404 makes Claude Code fall back to its built-in list, with no retry storm.
+            raise NotFoundError("no Claude model is routed for this caller")
+        return _encode(listed)
 
     # -- helpers --------------------------------------------------------------------------------------
 

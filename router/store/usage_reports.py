@@ -34,6 +34,17 @@ UR = UsageRecord
 # ------------------------------------------------------------------------------------------- budgets
 
 
+async def member_spend(session: AsyncSession, key_id: int, now: datetime) -> tuple[float, float, float]:
+    """USD one key spent this UTC month, today, and this week (from Monday), for its own usage report."""
+    today = utc(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    starts = (today.replace(day=1), today, today - timedelta(days=today.weekday()))
+    month, day, week = [
+        (await month_to_date_spend(session, start, key_ids=[key_id], tenant_ids=()))[0].get(key_id, 0.0)
+        for start in starts
+    ]
+    return month, day, week
+
+
 async def month_to_date_spend(
     session: AsyncSession,
     month_start: datetime,

@@ -68,6 +68,21 @@ class Reservation:
     charged: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class BudgetStanding:
+    """Where one monthly budget stands: what Claude Code's usage notices and /api/oauth/usage report."""
+
+    scope: ScopeKind
+    budget_usd: float
+    spent_usd: float
+    resets_at: datetime
+
+    @property
+    def utilization(self) -> float:
+        """Fraction of the budget spent (1.0 and above once it is spent; a $0 budget is always spent)."""
+        return self.spent_usd / self.budget_usd if self.budget_usd > 0 else 1.0
+
+
 class LimitBackend(Protocol):
     async def admit(
         self, scopes: Sequence[Scope], now: float, tokens: int = 0, cost_usd: float = 0.0

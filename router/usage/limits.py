@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from router.store.db import Database
 
 from router.usage.limit_rules import (
+    BudgetStanding,
     LimitBackend,
     Reservation,
     Scope,
@@ -49,6 +50,7 @@ from router.usage.limit_rules import (
     minute_window,
     month_label,
     month_start,
+    next_month_start,
     verdict,
 )
 
@@ -152,6 +154,20 @@ class Limiter:
             if s.limits.budget_usd is not None
         ]
         return max(used)
+
+    async def budgets(self, key: KeySpec, tenant: TenantSpec) -> list[BudgetStanding]:
+        """Read-only: the monthly budgets of the key and its tenant and their month-to-date spend (no I/O
+        for a caller without a budget). Claude Code's usage notices and /api/oauth/usage read it."""
+        scopes = [s for s in _scopes(key, tenant) if s.limits.budget_usd is not None]
+        if not scopes:
+            return []
+        now = self._clock()
+        spent = await self.backend.budget_spend(scopes, now)
+        resets_at = next_month_start(now)
+        return [
+            BudgetStanding(s.kind, float(s.limits.budget_usd or 0.0), amount, resets_at)
+            for s, amount in zip(scopes, spent, strict=True)
+        ]
 
     async def consume(self, key: KeySpec, tenant: TenantSpec, tokens: int, cost_usd: float) -> None:
         """Add a finished request's tokens and cost to the counters of whichever limits apply."""

@@ -9,7 +9,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anthropic
@@ -412,3 +412,173 @@ def test_silent_stream_gaps_carry_pings(start_router: Callable[..., LiveRouter],
     )
     with router.client(key).messages.stream(**ASK) as stream:
         assert stream.get_final_message().content[0].text == "slow and steady"  # type: ignore[union-attr]
+
+
+# ---- model discovery --------------------------------------------------------------------------------
+
+
+def test_models_lists_anthropic_style_ids_the_callers_rules_route(live_router: LiveRouter) -> None:
+    live_router.apply(
+        """
+providers:
+  - {name: oai, kind: openai, api_base: "${UPSTREAM}/v1", api_key: "${OPENAI_API_KEY}"}
+rules:
+  - {match: "team-alias", target: oai/gpt-4.1}
+  - {match: "claude-sonnet-*", target: oai/gpt-4.1}
+  - {match: "claude-opus-4-1", target: oai/gpt-4.1}
+"""
+    )
+    key = live_router.key("acme", "mia")
+
+    models = live_router.client(key).models.list()
+
+    ids = [m.id for m in models.data]
+    assert set(ids) == {"claude-sonnet-5-5", "claude-sonnet-4-5", "claude-sonnet-4-0", "claude-opus-4-1"}
+    assert all(re.fullmatch(r"claude-[a-z]+-\d+-\d+", i) for i in ids)
+    assert {m.id: m.display_name for m in models.data}["claude-sonnet-4-5"] == "Claude Sonnet 4.5"
+
+
+def test_models_is_a_404_when_no_claude_id_is_routed_so_the_client_keeps_its_own_list(
+    live_router: LiveRouter,
+) -> None:
+    live_router.apply(
+        """
+providers:
+  - {name: oai, kind: openai, api_base: "${UPSTREAM}/v1", api_key: "${OPENAI_API_KEY}"}
+rules:
+  - {match: "gpt-*", target: oai/gpt-4.1}
+"""
+    )
+    key = live_router.key("acme", "ned")
+    with live_router.http() as http:
+        response = http.get("/v1/models", headers={"x-api-key": key})
+    assert _error(response)[:2] == (404, "not_found_error")
+    assert "x-should-retry" not in response.headers
+
+
+# ---- usage notices -----------------------------------------------------------------------------------
+
+UNIFIED = "anthropic-ratelimit-unified-"
+
+
+def _unified(response: httpx.Response) -> dict[str, str]:
+    return {k[len(UNIFIED) :]: v for k, v in response.headers.items() if k.startswith(UNIFIED)}
+
+
+def _spend_until(router: LiveRouter, key: str, floor: float) -> httpx.Response:
+    """Ask until the usage headers show at least `floor` (spend is counted just after each answer)."""
+    deadline = time.monotonic() + 10
+    while True:
+        response = _post(router, key, ASK)
+        assert response.status_code == 200, response.text
+        if float(_unified(response).get("overage-utilization", "0")) >= floor:
+            return response
+        assert time.monotonic() < deadline, _unified(response)
+        time.sleep(0.1)
+
+
+def _next_month_start() -> int:
+    from router.usage.limit_rules import next_month_start
+
+    return int(next_month_start(time.time()).timestamp())
+
+
+def test_capped_member_gets_unified_usage_headers_on_each_success(live_router: LiveRouter) -> None:
+    live_router.apply(OPENAI_ONLY)
+    # gpt-4.1's output is $8 per million tokens (LiteLLM's cost map): each answer below spends $8.
+    key = live_router.key("acme", "cap", budget_usd=10.0)
+    live_router.upstream.set_default(Reply(text="costly", output_tokens=1_000_000, input_tokens=10))
+
+    fresh = _unified(_post(live_router, key, ASK))
+    assert fresh == {
+        "status": "allowed",
+        "representative-claim": "overage",
+        "overage-status": "allowed",
+        "overage-utilization": "0.00",
+        "reset": str(_next_month_start()),
+        "overage-reset": str(_next_month_start()),
+    }
+
+    warned = _unified(_spend_until(live_router, key, 0.75))
+    assert warned["status"] == warned["overage-status"] == "allowed_warning"
+    assert warned["overage-utilization"] == "0.80"
+    assert warned["overage-surpassed-threshold"] == "0.75"
+
+
+def test_usage_headers_pass_95_percent_and_never_show_1_while_allowed(live_router: LiveRouter) -> None:
+    live_router.apply(OPENAI_ONLY)
+    key = live_router.key("acme", "cap95", budget_usd=8.3)
+    live_router.upstream.set_default(Reply(text="costly", output_tokens=1_000_000, input_tokens=10))
+    _post(live_router, key, ASK)
+
+    nearly = _unified(_spend_until(live_router, key, 0.95))
+
+    assert (nearly["overage-utilization"], nearly["overage-surpassed-threshold"]) == ("0.96", "0.95")
+
+
+def test_uncapped_caller_gets_no_usage_headers_and_no_upstream_ratelimit_headers(routed: Routed) -> None:
+    response = _post(routed.router, routed.key, ASK)
+    assert response.status_code == 200
+    assert not [h for h in response.headers if h.startswith("anthropic-ratelimit")]
+
+
+def test_usage_endpoint_answers_the_cap_in_cents_matching_the_headers(live_router: LiveRouter) -> None:
+    live_router.apply(OPENAI_ONLY)
+    key = live_router.key("acme", "dollars", budget_usd=10.0)
+    # One $8 answer, then answers that cost next to nothing while we wait for the headers to show it.
+    live_router.upstream.script(
+        Reply(text="costly", output_tokens=1_000_000, input_tokens=10), model="gpt-4.1"
+    )
+    live_router.upstream.set_default(Reply(text="cheap", output_tokens=1, input_tokens=1))
+    _post(live_router, key, ASK)
+    headers = _unified(_spend_until(live_router, key, 0.75))
+
+    with live_router.http() as http:
+        response = http.get("/api/oauth/usage", headers={"authorization": f"Bearer {key}"})
+
+    assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["extra_usage"] == {
+        "is_enabled": True,
+        "monthly_limit": 1000,
+        "used_credits": 800,
+        "utilization": 80,
+        "currency": "USD",
+    }
+    [row] = body["limits"]
+    assert row["kind"] == "spend" and row["group"] == "monthly" and row["is_active"] is True
+    assert row["percent"] == round(float(headers["overage-utilization"]) * 100)
+    assert row["severity"] == "warning"
+    # The same instant as the reset header, to the second.
+    resets = datetime.strptime(row["resets_at"], "%Y-%m-%dT%H:%M:%S.000Z").replace(tzinfo=UTC)
+    assert int(resets.timestamp()) == int(headers["overage-reset"])
+
+
+def test_usage_endpoint_for_an_uncapped_caller_lists_no_limits_and_its_spend(live_router: LiveRouter) -> None:
+    live_router.apply(OPENAI_ONLY)
+    key = live_router.key("acme", "free")
+    live_router.upstream.script(
+        Reply(text="costly", output_tokens=1_000_000, input_tokens=10), model="gpt-4.1"
+    )
+    assert _post(live_router, key, ASK).status_code == 200
+
+    deadline = time.monotonic() + 10
+    while True:
+        with live_router.http() as http:
+            body = http.get("/api/oauth/usage", headers={"x-api-key": key}).json()
+        if body["extra_usage"]["used_credits"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+
+    assert body["limits"] == []
+    usage = body["extra_usage"]
+    assert (usage["monthly_limit"], usage["utilization"]) == (None, None)
+    assert usage["used_credits"] == usage["daily"]["used_credits"] == usage["weekly"]["used_credits"] == 800
+    assert usage["daily"]["limit"] is None and usage["weekly"]["utilization"] is None
+
+
+def test_usage_endpoint_refuses_an_unknown_credential(live_router: LiveRouter) -> None:
+    live_router.apply(OPENAI_ONLY)
+    with live_router.http() as http:
+        response = http.get("/api/oauth/usage", headers={"authorization": "Bearer sk-rt-nope"})
+    assert _error(response)[:2] == (401, "authentication_error")

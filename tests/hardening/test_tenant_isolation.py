@@ -68,16 +68,30 @@ def test_a_tenants_rules_apply_to_its_own_keys_only(router: LiveRouter) -> None:
     ]
 
 
-def test_models_list_shows_only_what_the_keys_tenant_routes(router: LiveRouter) -> None:
-    alpha, bravo = router.key("alpha", "ann"), router.key("bravo", "bob")
-    with router.http() as http:
+def test_models_list_shows_only_what_the_keys_tenant_routes(live: LiveRouter) -> None:
+    # No global rule: each tenant routes only its own names (listed as Anthropic-style ids, as Claude
+    # Code's gateway protocol asks).
+    live.apply(
+        """
+providers:
+  - {name: oai, kind: openai, api_base: "${UPSTREAM}/v1", api_key: "${OPENAI_API_KEY}"}
+tenants:
+  - name: alpha
+    rules:
+      - {match: "claude-opus-4-5", target: oai/gpt-4.1}
+  - name: bravo
+    rules:
+      - {match: "claude-haiku-*", target: oai/gpt-4.1}
+"""
+    )
+    alpha, bravo = live.key("alpha", "ann"), live.key("bravo", "bob")
+    with live.http() as http:
         seen = {
             name: {m["id"] for m in http.get("/v1/models", headers={"x-api-key": key}).json()["data"]}
             for name, key in (("alpha", alpha), ("bravo", bravo))
         }
-    assert "bravo-special" in seen["bravo"]
-    assert "bravo-special" not in seen["alpha"]
-    assert "claude-sonnet-4-5" in seen["alpha"] and "claude-sonnet-4-5" in seen["bravo"]
+    assert seen["alpha"] == {"claude-opus-4-5"}
+    assert "claude-haiku-4-5" in seen["bravo"] and "claude-opus-4-5" not in seen["bravo"]
 
 
 def test_usage_is_recorded_against_the_tenant_and_key_that_spent_it(router: LiveRouter) -> None:

@@ -305,3 +305,25 @@ async def test_budget_used_pct_reads_the_tightest_budget_without_counting(
     await limiter.consume(k, t, 100, 4.0)
     assert await limiter.budget_used_pct(k, t) == pytest.approx(60.0)
     assert await limiter.budget_used_pct(key(Limits()), tenant()) is None
+
+
+async def test_budgets_report_spend_read_only_on_either_backend(make_limiter: LimiterFactory) -> None:
+    """The accessor behind Claude Code's usage notices: month-to-date spend per budget, never a refusal."""
+    clock = Clock()
+    limiter = make_limiter(clock, spend_source({3: 2.0}, {7: 9.5}))
+    k = key(Limits(budget_usd=4.0), key_id=3, tenant_id=7)
+    t = tenant(Limits(budget_usd=10.0), tenant_id=7)
+    assert await limiter.budgets(key(), tenant()) == []  # no budget, no read
+
+    standings = {s.scope: s for s in await limiter.budgets(k, t)}
+    assert (standings["key"].spent_usd, standings["key"].budget_usd) == (2.0, 4.0)
+    assert standings["tenant"].utilization == pytest.approx(0.95)
+    assert standings["key"].resets_at == datetime(2025, 4, 1, tzinfo=UTC)
+
+    await limiter.admit(k, t)
+    await limiter.consume(k, t, 100, 1.0)
+    after = {s.scope: s.spent_usd for s in await limiter.budgets(k, t)}
+    assert after == {"key": pytest.approx(3.0), "tenant": pytest.approx(10.5)}
+    # Reading never counts as a request: the spent tenant budget refuses on admission only.
+    with pytest.raises(LimitExceeded):
+        await limiter.admit(k, t)
