@@ -48,6 +48,12 @@ OVERFLOW = {
     "anthropic": ("prompt is too long: 210000 tokens > 200000 maximum", (210000, 200000)),
 }
 
+@pytest.fixture
+def live_router(start_router: Callable[..., LiveRouter]) -> LiveRouter:
+    """These rules are not about timeouts: a roomy first-byte wait keeps them steady on a busy machine."""
+    return start_router(upstream_first_byte_timeout=15.0)
+
+
 OPENAI_ONLY = """
 providers:
   - {name: oai, kind: openai, api_base: "${UPSTREAM}/v1", api_key: "${OPENAI_API_KEY}"}
