@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     # A load balancer's idle timeout must exceed it (times the targets a chain may try): see
     # docs/gateway-contract.md, "Keep-alives and the first-byte wait".
     upstream_first_byte_timeout: float = 120.0
+    # The most of one upstream answer the router buffers: a whole non-streamed body, and one SSE line (or
+    # event). Past either the client gets a clear error (502 api_error) and memory is let go.
+    upstream_max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    upstream_max_line_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # Once a stream has started, an `event: ping` goes out after this many seconds of upstream silence,
     # so neither the client nor a load balancer idles out while a reasoning model thinks.
     stream_ping_interval: float = Field(default=10.0, gt=0)

@@ -141,7 +141,7 @@ class AnthropicPath:
         )
         stopped = False
         try:
-            async for payload in sse_data(resp.content):
+            async for payload in sse_data(resp.content, where):
                 if stopped:
                     continue
                 try:

@@ -26,6 +26,7 @@ from router.providers.model_info import ModelFacts, describe_model
 from router.providers.openai_wire import OpenAIWirePath
 from router.providers.policy import Failure
 from router.providers.tokens import count_with_litellm
+from router.providers.transport import SIZE_LIMITS
 from router.routing.model import ProviderSpec, Target
 from router.settings import Settings
 from router.wire.errors import ApiError
@@ -81,6 +82,7 @@ class ProviderHub:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         runtime.use_remote_cost_map(settings.litellm_remote_cost_map)
+        SIZE_LIMITS.configure(settings.upstream_max_body_bytes, settings.upstream_max_line_bytes)
         self._session: aiohttp.ClientSession | None = None
         self._paths: dict[Path, _Path] = {}
         self._anthropic: AnthropicPath | None = None

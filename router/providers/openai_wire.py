@@ -158,7 +158,7 @@ class OpenAIWirePath:
         complete = False
         finished = False
         try:
-            async for payload in sse_data(resp.content):
+            async for payload in sse_data(resp.content, where):
                 if complete:
                     continue  # drain to the end so the connection goes back to the pool
                 if payload == _DONE:

@@ -12,9 +12,51 @@ import msgspec
 from router.providers.base import ProviderError
 from router.providers.errors import classify_exception, classify_http, not_json, timeout_error
 
-__all__ = ["Deadlines", "open_post", "read_json", "sse_data"]
+__all__ = ["SIZE_LIMITS", "Deadlines", "SizeLimits", "open_post", "read_json", "sse_data"]
 
 _decode = msgspec.json.decode
+
+# An upstream's error body is read this far at most: enough for any real error message.
+ERROR_BODY_CAP = 64 * 1024
+
+
+class SizeLimits:
+    """How much of an upstream answer is buffered: a whole non-streamed body, and one SSE line. Past either,
+    the call fails with a clear error and the connection is dropped, so an upstream cannot exhaust memory.
+    Set once at start-up from Settings (upstream_max_body_bytes, upstream_max_line_bytes) by the hub."""
+
+    __slots__ = ("body", "line")
+
+    def __init__(self, body: int = 32 * 1024 * 1024, line: int = 4 * 1024 * 1024) -> None:
+        self.body = body
+        self.line = line
+
+    def configure(self, body: int, line: int) -> None:
+        self.body, self.line = body, line
+
+
+SIZE_LIMITS = SizeLimits()
+
+
+def too_large(what: str, limit: int, where: str) -> ProviderError:
+    return ProviderError(
+        502, f"{where}: the upstream's {what} is larger than the router accepts ({limit:,} bytes)"
+    )
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, limit: int, where: str) -> bytes:
+    """The body, refusing (ProviderError) as soon as it passes `limit` bytes: never buffered whole."""
+    length = resp.content_length
+    if length is not None and length > limit:
+        resp.close()
+        raise too_large("answer", limit, where)
+    body = bytearray()
+    async for piece in resp.content.iter_any():
+        body += piece
+        if len(body) > limit:
+            resp.close()
+            raise too_large("answer", limit, where)
+    return bytes(body)
 
 
 class Deadlines:
@@ -60,7 +102,7 @@ async def open_post(
         return resp
     try:
         async with asyncio.timeout_at(deadlines.total):
-            raw = await resp.read()
+            raw = await resp.content.read(ERROR_BODY_CAP)
     except Exception:  # the error body itself failed to arrive: classify by status alone
         raw = b""
     finally:
@@ -74,9 +116,11 @@ async def read_json(
     """The whole body, decoded; a body that is not JSON (or is cut short) is a retryable failure."""
     try:
         async with asyncio.timeout_at(deadlines.total):
-            raw = await resp.read()
+            raw = await _read_capped(resp, SIZE_LIMITS.body, where)
     except TimeoutError:
         raise timeout_error(where, "the upstream answer did not complete in time") from None
+    except ProviderError:
+        raise
     except Exception as exc:  # boundary: a cut body (ClientPayloadError) and friends
         raise classify_exception(exc, credential, where) from None
     finally:
@@ -87,14 +131,17 @@ async def read_json(
         raise not_json(resp.status, raw, credential, where) from None
 
 
-async def sse_data(content: aiohttp.StreamReader) -> AsyncIterator[bytes]:
+async def sse_data(content: aiohttp.StreamReader, where: str = "upstream") -> AsyncIterator[bytes]:
     """The `data:` payload of each server-sent event (multi-line data joined with newlines).
 
-    Our own line splitting over `iter_any()`: no per-line limit (a tool call's arguments can make long
-    lines) and fewer awaits than readline.
+    Our own line splitting over `iter_any()`, with fewer awaits than readline. One line (a tool call's
+    arguments can make long ones), and one event's data, may be up to SIZE_LIMITS.line bytes; past that
+    the stream fails (ProviderError) rather than buffer without end.
     """
     buf = bytearray()
     data: list[bytes] = []
+    limit = SIZE_LIMITS.line
+    pending = 0
     async for piece in content.iter_any():
         buf += piece
         start = 0
@@ -110,12 +157,18 @@ async def sse_data(content: aiohttp.StreamReader) -> AsyncIterator[bytes]:
                 if data:
                     yield data[0] if len(data) == 1 else b"\n".join(data)
                     data = []
+                    pending = 0
             elif line.startswith(b"data:"):
                 value = line[5:]
                 data.append(value[1:] if value.startswith(b" ") else value)
+                pending += len(value)
+                if pending > limit:
+                    raise too_large("stream event", limit, where)
             # event:, id:, retry: and comments carry nothing we need (Anthropic repeats the type in data).
         if start:
             del buf[:start]
+        if len(buf) > limit:  # what is left is one line still without its end
+            raise too_large("stream line", limit, where)
     if buf.startswith(b"data:"):
         value = bytes(buf[5:]).strip()
         data.append(value)
