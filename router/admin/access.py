@@ -87,6 +87,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/admin/sign-in"): A.READ,
     ("POST", "/admin/sign-in/members"): A.WRITE,
     ("POST", "/admin/sign-in/members/{position:int}/delete"): A.WRITE,
+    ("POST", "/admin/sign-in/members/{position:int}/managed-settings"): A.WRITE,
     ("POST", "/admin/sign-in/tenants/{tenant_id:int}/managed-settings"): A.WRITE,
     ("POST", "/admin/sign-in/sessions/{session_id:str}/revoke"): A.WRITE,
     # usage pages and exports: scoped principals always see one of their tenants

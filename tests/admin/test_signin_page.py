@@ -28,6 +28,17 @@ async def test_groups_are_added_and_removed_in_the_page(admin: AdminClient) -> N
     assert "No tenant named" in unknown.text
     twice = await admin.post("/admin/sign-in/members", {"group": "engineering", "tenant": "eng"})
     assert twice.status_code == 422
+    # The group's own settings, layered over the tenant's for people in it.
+    layered = await admin.post(
+        "/admin/sign-in/members/0/managed-settings", {"managed_settings": '{"env": {"B": "2"}}'}
+    )
+    assert layered.status_code == 303
+    async with admin.db.session() as session:
+        assert (await list_sso_mappings(session))[0] == [
+            MemberMapping("engineering", "eng", {"env": {"B": "2"}})
+        ]
+    bad = await admin.post("/admin/sign-in/members/0/managed-settings", {"managed_settings": "nope"})
+    assert bad.status_code == 422 and "Not valid JSON" in bad.text
     removed = await admin.post("/admin/sign-in/members/0/delete")
     assert removed.status_code == 303
     async with admin.db.session() as session:

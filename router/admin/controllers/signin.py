@@ -45,6 +45,10 @@ async def signin_page(
         else ""
         for t in tenants
     }
+    group_documents = [
+        json.dumps(m.managed_settings, indent=2, sort_keys=True) if m.managed_settings is not None else ""
+        for m in members
+    ]
     return render(
         request,
         "admin/signin.html",
@@ -55,12 +59,30 @@ async def signin_page(
             "admins": admins,
             "tenants": tenants,
             "documents": documents,
+            "group_documents": group_documents,
             "sessions": [(s, names.get(s.tenant_id, "?")) for s in sessions],
             "forms": forms or {},
             "errors": errors or {},
         },
         status=status,
     )
+
+
+def _settings_document(form: Form) -> dict[str, Any] | None:
+    """The posted managed settings: a JSON object (checked like config-as-code's), or None when emptied."""
+    text = form.raw("managed_settings").strip()
+    if not text:
+        return None
+    try:
+        parsed = json.loads(text)
+    except ValueError as exc:
+        form.error("managed_settings", f"Not valid JSON: {exc}.")
+        return None
+    problem = managed_settings_error(parsed)
+    if problem:
+        form.error("managed_settings", f"The settings {problem}.")
+        return None
+    return parsed  # type: ignore[no-any-return]
 
 
 class SigninAdminController(Controller):
@@ -100,22 +122,29 @@ class SigninAdminController(Controller):
                 await replace_sso_mappings(session, members, admins, actor=actor(request))
         return see_other(PATH, "deleted")
 
+    @post("/members/{position:int}/managed-settings")
+    async def save_group_settings(self, request: AnyRequest, position: int) -> Template | Redirect:
+        form = Form(await request.form())
+        document = _settings_document(form)
+        if form.ok:
+            async with mutating(request) as session:
+                members, admins = await list_sso_mappings(session)
+                if 0 <= position < len(members):
+                    m = members[position]
+                    members[position] = MemberMapping(m.group, m.tenant, document)
+                    await replace_sso_mappings(session, members, admins, actor=actor(request))
+            return see_other(PATH, "saved")
+        return await signin_page(
+            request,
+            forms={f"group-{position}": form.values},
+            errors={f"group-{position}": form.errors},
+            status=422,
+        )
+
     @post("/tenants/{tenant_id:int}/managed-settings")
     async def save_managed_settings(self, request: AnyRequest, tenant_id: int) -> Template | Redirect:
         form = Form(await request.form())
-        text = form.raw("managed_settings").strip()
-        document: dict[str, Any] | None = None
-        if text:
-            try:
-                parsed = json.loads(text)
-            except ValueError as exc:
-                form.error("managed_settings", f"Not valid JSON: {exc}.")
-            else:
-                problem = managed_settings_error(parsed)
-                if problem:
-                    form.error("managed_settings", f"The settings {problem}.")
-                else:
-                    document = parsed
+        document = _settings_document(form)
         if form.ok:
             async with mutating(request) as session:
                 tenant = await tenant_or_404(session, tenant_id)
