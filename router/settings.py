@@ -77,8 +77,8 @@ class Settings(BaseSettings):
     upstream_max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     upstream_max_line_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # Once a stream has started, an `event: ping` goes out after this many seconds of upstream silence,
-    # so neither the client nor a load balancer idles out while a reasoning model thinks.
-    stream_ping_interval: float = Field(default=10.0, gt=0)
+    # so neither the client nor a load balancer idles out while a reasoning model thinks (0: no pings).
+    stream_ping_interval: float = Field(default=10.0, ge=0)
     # A target that keeps failing is skipped for this long (seconds), per process.
     cooldown_seconds: float = 30.0
     cooldown_after_failures: int = 3
