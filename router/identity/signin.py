@@ -1,7 +1,9 @@
 """Password sign-in for the admin page: per-address rate limit, per-name lock, argon2, then a session.
 
 The order is what makes it hold under load and concurrency:
-1. the client address is charged (a cheap atomic UPDATE); over the limit -> refused, no argon2;
+1. the client address is charged: first in this process's memory (an address over the limit here is
+   refused without any query), then in the database (one atomic UPDATE, the count all replicas share);
+   over the limit -> refused, no argon2;
 2. the user name is charged before its password is checked (store/throttle.py), known or not;
 3. at most `ARGON2_SLOTS` password checks run at once in this process, a few more may wait; the rest are
    refused at once, so a flood of sign-ins cannot take the CPU from /v1 traffic;
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -79,6 +82,29 @@ class _Argon2Gate:
 _gate = _Argon2Gate(ARGON2_SLOTS, ARGON2_WAITERS)
 
 
+class LocalWindow:
+    """This process's own count per client address and window: once an address is over the limit here, it
+    is refused without touching the database (the database count stays the one all replicas share)."""
+
+    MAX_ADDRESSES = 10_000
+
+    def __init__(self) -> None:
+        self._counts: dict[str, tuple[float, int]] = {}
+
+    def over(self, address: str, limit: int, window: float, now: float) -> bool:
+        start, count = self._counts.get(address, (now, 0))
+        if now - start >= window:
+            start, count = now, 0
+        if len(self._counts) >= self.MAX_ADDRESSES and address not in self._counts:
+            self._counts.clear()
+        self._counts[address] = (start, count + 1)
+        return count + 1 > limit
+
+    def retry_after(self, address: str, window: float, now: float) -> int:
+        start, _count = self._counts.get(address, (now, 0))
+        return max(1, int(start + window - now) + 1)
+
+
 def _seconds_until(until: datetime | None, now: datetime) -> int:
     if until is None:
         return 1
@@ -100,11 +126,26 @@ async def _audit_failure(db: Database, username: str, address: str | None, reaso
 
 
 async def sign_in(
-    db: Database, username: str, password: str, *, address: str | None, policy: SignInPolicy
+    db: Database,
+    username: str,
+    password: str,
+    *,
+    address: str | None,
+    policy: SignInPolicy,
+    local: LocalWindow | None = None,
 ) -> SignInResult:
+    """`local`: this app's in-memory per-address counts (one per app, on its state)."""
     now = utcnow()
     username = username.strip()[:200]
     if address:
+        tick = time.monotonic()
+        if local is not None and local.over(
+            address, policy.attempts_per_address, policy.address_window_seconds, tick
+        ):
+            return SignInResult(
+                SignInStatus.RATE_LIMITED,
+                retry_after=local.retry_after(address, policy.address_window_seconds, tick),
+            )
         async with db.transaction() as session:
             count = await throttle.charge_address(
                 session, address, window_seconds=policy.address_window_seconds

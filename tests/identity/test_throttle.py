@@ -171,3 +171,21 @@ async def test_password_sign_in_can_be_switched_off(database: Database) -> None:
     )
     result = await signin.sign_in(database, "root", PASSWORD, address=None, policy=policy)
     assert result.status is SignInStatus.INVALID
+
+
+async def test_an_address_over_the_limit_here_is_refused_without_a_query(
+    database: Database, wide_gate: list[str]
+) -> None:
+    policy = SignInPolicy(absolute_seconds=3600, attempts_per_address=2, address_window_seconds=60)
+    local = signin.LocalWindow()
+    results = [
+        await signin.sign_in(database, f"x{i}", "nope", address="10.9.9.9", policy=policy, local=local)
+        for i in range(4)
+    ]
+    assert [r.status for r in results] == [SignInStatus.INVALID] * 2 + [SignInStatus.RATE_LIMITED] * 2
+    # The database saw only the two attempts the process let through.
+    assert (await _row(database, throttle.address_key("10.9.9.9"))).failures == 2
+    fresh = signin.LocalWindow()
+    assert (
+        not fresh.over("a", 1, 60, 0.0) and fresh.over("a", 1, 60, 1.0) and not fresh.over("a", 1, 60, 61.0)
+    )

@@ -46,6 +46,15 @@ def sign_in_policy(request: AnyRequest) -> signin.SignInPolicy:
     )
 
 
+def local_window(request: AnyRequest) -> signin.LocalWindow:
+    """This app's in-memory per-address sign-in counts (made on first use, kept on the app's state)."""
+    window = request.app.state.get("sign_in_window")
+    if not isinstance(window, signin.LocalWindow):
+        window = signin.LocalWindow()
+        request.app.state["sign_in_window"] = window
+    return window
+
+
 def client_address(request: AnyRequest) -> str | None:
     # uvicorn has already replaced it with X-Forwarded-For when the proxy is trusted (forwarded_allow_ips).
     return request.client.host if request.client else None
@@ -133,6 +142,7 @@ class LoginController(Controller):
             password,
             address=client_address(request),
             policy=sign_in_policy(request),
+            local=local_window(request),
         )
         if result.status in (signin.SignInStatus.LOCKED, signin.SignInStatus.RATE_LIMITED):
             seconds = result.retry_after
