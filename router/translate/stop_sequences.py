@@ -52,11 +52,15 @@ class StopScanner:
     (the text block ends, or the upstream stopped) and starts afresh for the next text block.
     """
 
-    __slots__ = ("_held", "_longest", "_sequences", "matched")
+    __slots__ = ("_by_first", "_held", "_longest", "_sequences", "matched")
 
     def __init__(self, sequences: Iterable[str] | None) -> None:
         self._sequences = _normalised(sequences)
         self._longest = max((len(s) for s in self._sequences), default=0)
+        # Sequences by their first character: a held tail must begin like one of them.
+        self._by_first: dict[str, list[str]] = {}
+        for seq in self._sequences:
+            self._by_first.setdefault(seq[0], []).append(seq)
         self._held = ""
         self.matched: str | None = None
 
@@ -86,8 +90,13 @@ class StopScanner:
 
     def _pending_tail(self, text: str) -> int:
         """The length of the longest tail of `text` that is a proper prefix of some sequence."""
-        for size in range(min(len(text), self._longest - 1), 0, -1):
-            tail = text[-size:]
-            if any(len(s) > size and s.startswith(tail) for s in self._sequences):
+        start = max(0, len(text) - (self._longest - 1))
+        for at in range(start, len(text)):
+            candidates = self._by_first.get(text[at])
+            if not candidates:
+                continue
+            tail = text[at:]
+            size = len(text) - at
+            if any(len(seq) > size and seq.startswith(tail) for seq in candidates):
                 return size
         return 0
