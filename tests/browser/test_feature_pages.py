@@ -190,3 +190,26 @@ rules:
     shot(page, screenshots, "health-390")
     assert_clean(page)
     context.close()
+
+
+def test_tenants_and_rules_can_be_searched_and_tenants_paged(chromium: Any, live_router: LiveRouter) -> None:
+    site = seed_site(live_router)
+    for i in range(52):
+        live_router.key(f"team-{i:02d}", "dev@example.com")
+    context, page = new_page(chromium, site)
+    page.goto(f"{site.base}/admin/tenants")
+    assert page.locator("main table tbody tr").count() == 50
+    page.get_by_role("link", name="Next →").click()
+    assert page.locator("main table tbody tr").count() == 3
+    page.get_by_label("Name contains").fill("team-4")
+    page.get_by_role("button", name="Find").click()
+    names = page.locator("main table tbody tr td:first-child").all_inner_texts()
+    assert names == [f"team-4{i}" for i in range(10)], names
+    page.goto(f"{site.base}/admin/rules")
+    page.get_by_label("Show rules containing").fill("opus")
+    page.get_by_role("button", name="Filter").click()
+    rows = page.locator("#level-global tr.editable")
+    assert rows.count() == 1
+    assert rows.first.locator("td").first.inner_text() == "2"  # still its place in the order
+    assert_clean(page)
+    context.close()

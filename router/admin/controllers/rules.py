@@ -92,6 +92,13 @@ def level_context(level: str, tenant: Tenant | None, rules: list[Rule]) -> dict[
     }
 
 
+def rule_matches_text(rule: Rule, text: str) -> bool:
+    """Whether the filter text appears in the rule's pattern, route or description (any case)."""
+    route = rule.chain.name if rule.chain is not None else rule.target or ""
+    haystack = " ".join([format_match(rule.match, rule.match_kind), route, rule.description or ""])
+    return text.lower() in haystack.lower()
+
+
 def rule_label(number: int, rule: Rule) -> str:
     return f"rule #{number} ({format_match(rule.match, rule.match_kind)})"
 
@@ -124,10 +131,15 @@ class RulesController(Controller):
                 )
             choices = await editor_choices(session)
             drift = await config_drift(session)
+        # A filter hides rows but keeps every rule's number: # is always the evaluation order.
+        wanted = (request.query_params.get("q") or "").strip()[:200]
+        for lv in levels:
+            lv["hidden"] = {r.id for r in lv["rules"] if wanted and not rule_matches_text(r, wanted)}
         return render(
             request,
             "admin/rules.html",
             {
+                "rule_filter": wanted,
                 "levels": levels,
                 "tenants": tenants,
                 "try_form": {},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
@@ -84,19 +85,51 @@ def month_start() -> datetime:
     return datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+TENANT_PAGE_SIZE = 50
+
+
 class TenantsController(Controller):
     path = "/admin/tenants"
 
     async def _list_page(
         self, request: AnyRequest, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None
     ) -> Template:
+        params = request.query_params
+        status = params.get("status") or ""
+        filters = {
+            "q": (params.get("q") or "").strip()[:100],
+            "status": status if status in ("enabled", "disabled") else "",
+        }
+        raw_page = params.get("page", "1")
+        page = int(raw_page) if raw_page.isdigit() and 0 < len(raw_page) < 7 and int(raw_page) > 0 else 1
         async with reading(request) as session:
             tenants = visible_tenants(request, await tenant_store.list_tenants(session))
+            tenants = [
+                t
+                for t in tenants
+                if filters["q"].lower() in t.name.lower()
+                and (not filters["status"] or t.enabled == (filters["status"] == "enabled"))
+            ]
+            pages = max(1, -(-len(tenants) // TENANT_PAGE_SIZE))
+            tenants = tenants[(page - 1) * TENANT_PAGE_SIZE : page * TENANT_PAGE_SIZE]
             key_counts = await tenant_store.count_keys_by_tenant(session)
+            _, spend = await month_to_date_spend(
+                session, month_start(), key_ids=[], tenant_ids=[t.id for t in tenants]
+            )
         return render(
             request,
             "admin/tenants.html",
-            {"tenants": tenants, "key_counts": key_counts, "form": form or {}, "errors": errors or {}},
+            {
+                "tenants": tenants,
+                "key_counts": key_counts,
+                "spend": spend,
+                "form": form or {},
+                "errors": errors or {},
+                "filters": filters,
+                "page": page,
+                "pages": pages,
+                "page_query": urlencode({k: v for k, v in filters.items() if v}),
+            },
             status=422 if errors else 200,
         )
 
