@@ -336,6 +336,7 @@ class MessagesGateway:
         """This request's call to any target of its route (one message id for every attempt)."""
         message_id = new_message_id()
         anthropic_beta = headers.get("anthropic-beta")
+        anthropic_version = headers.get("anthropic-version")
 
         def call(target: Target) -> UpstreamCall:
             return UpstreamCall.build(
@@ -346,6 +347,7 @@ class MessagesGateway:
                 message_id=message_id,
                 overrides=route.overrides,
                 anthropic_beta=anthropic_beta,
+                anthropic_version=anthropic_version,
                 timeout=self._timeout,
                 first_byte_timeout=first_byte_timeout,
             )

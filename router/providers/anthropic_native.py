@@ -27,8 +27,6 @@ __all__ = ["ANTHROPIC_VERSION", "AnthropicPath"]
 ANTHROPIC_VERSION: Final = "2023-06-01"
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.decode
-# What a count_tokens body may carry (a Messages body without the generation settings).
-_COUNT_FIELDS: Final = ("model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers")
 
 
 class AnthropicPath:
@@ -41,7 +39,9 @@ class AnthropicPath:
         base = (provider.api_base or kind_info(provider.kind).default_base or "").rstrip("/")
         if base.endswith("/v1"):
             base = base[:-3]
-        headers = {"content-type": "application/json", "anthropic-version": ANTHROPIC_VERSION}
+        # Gateway protocol: anthropic-version and anthropic-beta pass as the client sent them.
+        version = call.anthropic_version or ANTHROPIC_VERSION
+        headers = {"content-type": "application/json", "anthropic-version": version}
         headers.update(extra_headers(provider.extra_params))
         if provider.credential:
             headers["x-api-key"] = provider.credential
@@ -176,8 +176,8 @@ class AnthropicPath:
         credential = call.target.provider.credential
         where = call.target.ref
         url, headers = self._endpoint(call, "/count_tokens")
-        full = self._body(call, stream=False)
-        body = {k: full[k] for k in _COUNT_FIELDS if k in full}
+        # The client's count body as sent (gateway protocol: body fields pass unchanged), bar the model.
+        body = self._body(call, stream=False)
         deadlines = Deadlines(call.first_byte_timeout, call.timeout)
         resp = await open_post(
             self._session,

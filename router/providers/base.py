@@ -44,6 +44,8 @@ class UpstreamCall:
     overrides: Mapping[str, Any] = field(default_factory=dict)
     # The client's anthropic-beta header, forwarded to Anthropic targets only.
     anthropic_beta: str | None = None
+    # The client's anthropic-version header, likewise forwarded to Anthropic targets only.
+    anthropic_version: str | None = None
     # Seconds for the whole call; the first byte must come within first_byte_timeout.
     timeout: float = 600.0
     first_byte_timeout: float = 120.0
@@ -59,6 +61,7 @@ class UpstreamCall:
         message_id: str | None = None,
         overrides: Mapping[str, Any] | None = None,
         anthropic_beta: str | None = None,
+        anthropic_version: str | None = None,
         timeout: float = 600.0,
         first_byte_timeout: float = 120.0,
     ) -> UpstreamCall:
@@ -73,6 +76,7 @@ class UpstreamCall:
             input_tokens_estimate=estimate_tokens(body),
             overrides=overrides if overrides is not None else {},
             anthropic_beta=anthropic_beta,
+            anthropic_version=anthropic_version,
             timeout=timeout,
             first_byte_timeout=first_byte_timeout,
         )

@@ -48,6 +48,7 @@ OVERFLOW = {
     "anthropic": ("prompt is too long: 210000 tokens > 200000 maximum", (210000, 200000)),
 }
 
+
 @pytest.fixture
 def live_router(start_router: Callable[..., LiveRouter]) -> LiveRouter:
     """These rules are not about timeouts: a roomy first-byte wait keeps them steady on a busy machine."""
@@ -292,15 +293,38 @@ def test_anthropic_targets_get_the_body_and_betas_unchanged(live_router: LiveRou
         "some_future_field": {"nested": [1, "two", None]},
         "tags": {"project": "router"},
     }
+    # A version the router has never heard of still passes as sent.
+    headers = {"x-api-key": key, **CLAUDE_CODE_HEADERS, "anthropic-version": "2099-01-01"}
     with live_router.http() as http:
-        response = http.post("/v1/messages", json=body, headers={"x-api-key": key, **CLAUDE_CODE_HEADERS})
+        response = http.post("/v1/messages", json=body, headers=headers)
     assert response.status_code == 200, response.text
 
     sent = live_router.upstream.requests_for(kind="anthropic")[-1]
+    assert sent.headers["anthropic-version"] == "2099-01-01"
     # Only the model may change (it is the target's own name here too, and max_tokens is within caps).
     assert sent.json == {**body, "model": "claude-sonnet-4-5"}
     assert sent.headers["anthropic-beta"] == CLAUDE_CODE_HEADERS["anthropic-beta"]
     assert sent.headers["x-api-key"] == "sk-ant-provider-credential"
+
+
+def test_anthropic_count_tokens_gets_the_body_unchanged(live_router: LiveRouter) -> None:
+    live_router.apply(ANTHROPIC_ONLY)
+    key = live_router.key("acme", "xavi")
+    body = {
+        "model": "claude-sonnet-4-5",
+        "messages": [{"role": "user", "content": "count me"}],
+        "context_management": {"edits": []},
+        "some_future_field": True,
+    }
+    with live_router.http() as http:
+        response = http.post(
+            "/v1/messages/count_tokens", json=body, headers={"x-api-key": key, **CLAUDE_CODE_HEADERS}
+        )
+    assert response.status_code == 200, response.text
+    sent = live_router.upstream.requests_for(kind="anthropic")[-1]
+    assert sent.path == "/v1/messages/count_tokens"
+    assert sent.json == body
+    assert sent.headers["anthropic-beta"] == CLAUDE_CODE_HEADERS["anthropic-beta"]
 
 
 # ---- auto mode's safeguards ------------------------------------------------------------------------
