@@ -74,6 +74,7 @@ def key_state(key: ApiKey) -> dict[str, Any]:
     return {
         "prefix": key.prefix,
         "member": key.member,
+        "alias": key.alias,
         "tenant_id": key.tenant_id,
         "expires_at": key.expires_at,
         "revoked_at": key.revoked_at,
@@ -119,9 +120,11 @@ async def create_key(
     tpm: int | None = None,
     budget_usd: float | None = None,
     allowed_models: Sequence[str] | None = None,
+    alias: str | None = None,
     actor: str = "cli",
 ) -> tuple[ApiKey, str]:
     """A new key for `member` of the tenant; returns the row and the plaintext (shown once, never stored)."""
+    alias = check_alias(alias)
     member = member.strip()
     if not member:
         raise ValueError("the member name must not be empty")
@@ -139,6 +142,7 @@ async def create_key(
     key = ApiKey(
         tenant_id=tenant.id,
         member=member,
+        alias=alias,
         key_hash=hash_key(plaintext),
         prefix=prefix,
         created_at=utcnow(),
@@ -279,6 +283,7 @@ async def rotate_key(
         tpm=old.tpm,
         budget_usd=old.budget_usd,
         allowed_models=old.allowed_models,
+        alias=old.alias,
         actor=actor,
     )
     before = key_state(old)
@@ -301,6 +306,26 @@ async def reenable_key(session: AsyncSession, prefix: str, *, actor: str = "cli"
     await changed(
         session, actor, "re-enable", "api_key", key.id, key.prefix, before, key_state(key), key.tenant_id
     )
+    return key
+
+
+def check_alias(alias: str | None) -> str | None:
+    """A trimmed alias of at most 100 printable characters (None or blank: no alias)."""
+    alias = (alias or "").strip() or None
+    if alias is not None and (len(alias) > 100 or any(ord(ch) < 32 for ch in alias)):
+        raise ValueError("the alias must be at most 100 printable characters")
+    return alias
+
+
+async def set_key_alias(
+    session: AsyncSession, prefix: str, alias: str | None, *, actor: str = "cli"
+) -> ApiKey:
+    key = await get_key(session, prefix)
+    before = key_state(key)
+    key.alias = check_alias(alias)
+    after = key_state(key)
+    if after != before:
+        await changed(session, actor, "update", "api_key", key.id, key.prefix, before, after, key.tenant_id)
     return key
 
 
@@ -332,7 +357,9 @@ async def search_keys(
     if text:
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(
-            ApiKey.member.ilike(pattern, escape="\\") | ApiKey.prefix.ilike(pattern, escape="\\")
+            ApiKey.member.ilike(pattern, escape="\\")
+            | ApiKey.prefix.ilike(pattern, escape="\\")
+            | ApiKey.alias.ilike(pattern, escape="\\")
         )
     now = utcnow()
     if status == "revoked":

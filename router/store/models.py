@@ -84,6 +84,8 @@ class ApiKey(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     member: Mapped[str] = mapped_column(String(200))
+    # A name the admin gives the key ("laptop", "CI"); shown beside its prefix.
+    alias: Mapped[str | None] = mapped_column(String(100), default=None)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

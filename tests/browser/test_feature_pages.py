@@ -42,6 +42,11 @@ def test_rotate_with_grace_revoke_reenable_and_expiry(
     page.get_by_role("link", name=re.compile(r"sk-rt-")).first.click()
     key_url = page.url
     old_prefix = site.key[:12]
+    # An alias names the key beside its prefix (and survives rotation).
+    page.get_by_label("Alias").fill("ann's laptop")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(r"notice=saved"))
+    assert "“ann's laptop”" in page.locator("h1").inner_text()
     # Rotate, the old key working for another hour: the new secret is shown once on the tenant page.
     page.get_by_label("Old key keeps working for").select_option("1h")
     page.get_by_role("button", name="Rotate key").click()
@@ -49,6 +54,7 @@ def test_rotate_with_grace_revoke_reenable_and_expiry(
     new_key = page.locator("#issued-key").input_value()
     assert new_key.startswith("sk-rt-") and new_key != site.key
     assert f"It replaces {old_prefix}" in page.locator(".secret-once").inner_text()
+    assert page.locator("#keys-title + .table-wrap").get_by_text("ann's laptop").count() == 2
     shot(page, screenshots, "keys-rotated-1280")
     assert works(live_router, new_key) and works(live_router, site.key)
     page.goto(key_url)
@@ -93,11 +99,11 @@ def test_keys_are_found_across_tenants_by_member_prefix_and_status(
     assert page.locator("main tbody tr").count() == 50
     page.get_by_role("link", name="Next →").click()
     assert page.locator("main tbody tr").count() == 7
-    page.get_by_label("Member or prefix").fill("bob@")
+    page.get_by_label("Member, alias or prefix").fill("bob@")
     page.get_by_role("button", name="Find").click()
     rows = page.locator("main tbody tr")
     assert rows.count() == 1 and "globex" in rows.first.inner_text()
-    page.get_by_label("Member or prefix").fill(site.key[:10])
+    page.get_by_label("Member, alias or prefix").fill(site.key[:10])
     page.get_by_role("button", name="Find").click()
     assert (
         page.locator("main tbody tr").count() == 1

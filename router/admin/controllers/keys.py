@@ -72,6 +72,7 @@ async def key_page(
             "budget_usd": key.budget_usd,
             "allowed_models": "\n".join(key.allowed_models or []),
             "expires_at": key.expires_at.strftime("%Y-%m-%dT%H:%M") if key.expires_at else "",
+            "alias": key.alias or "",
         }
     return render(
         request,
@@ -96,6 +97,7 @@ class KeysController(Controller):
     async def issue(self, request: AnyRequest, tenant_id: int) -> Template | Redirect:
         form = Form(await request.form())
         member = form.text("member", required=True, max_len=200, label="Member") or ""
+        alias = form.text("alias", max_len=100, label="Alias")
         limits = read_key_limits(form)
         expires = None
         if form.raw("expires"):
@@ -108,7 +110,7 @@ class KeysController(Controller):
                 async with mutating(request) as session:
                     tenant = await tenant_or_404(session, tenant_id)
                     key, plaintext = await key_store.create_key(
-                        session, tenant.name, member, expires, **limits, actor=actor(request)
+                        session, tenant.name, member, expires, **limits, alias=alias, actor=actor(request)
                     )
             except (ValueError, StoreError) as exc:
                 form.error("member", sentence(exc))
@@ -129,12 +131,14 @@ class KeysController(Controller):
         form = Form(await request.form())
         limits = read_key_limits(form)
         expires_at = form.datetime_local("expires_at", label="Expires at (UTC)")
+        alias = form.text("alias", max_len=100, label="Alias")
         if form.ok:
             try:
                 async with mutating(request) as session:
                     key = await key_of_tenant(session, tenant_id, key_id)
                     await key_store.set_key_limits(session, key.prefix, **limits, actor=actor(request))
                     await key_store.set_key_expiry(session, key.prefix, expires_at, actor=actor(request))
+                    await key_store.set_key_alias(session, key.prefix, alias, actor=actor(request))
                 return see_other(f"/admin/tenants/{tenant_id}/keys/{key_id}", "saved")
             except (ValueError, StoreError) as exc:
                 form.error("form", sentence(exc))
