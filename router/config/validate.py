@@ -54,7 +54,7 @@ __all__ = [
     "override_errors",
     "parse_target_ref",
     "pattern_error",
-    "pool_errors",
+    "pool_issues",
     "price_issues",
     "provider_issues",
     "provider_kind_error",
@@ -418,33 +418,30 @@ def _whole(value: Any, low: int, high: int | None = None) -> bool:
     )
 
 
-def pool_errors(
-    pool: PoolDraft, providers: Iterable[str], deployments: Iterable[str]
-) -> list[tuple[str, str]]:
-    """(field, problem) for a pool: its name, strategy, and each member's target, weight and quotas."""
-    problems: list[tuple[str, str]] = []
-    if (problem := name_error(pool.name)) is not None:
-        problems.append(("name", problem))
-    if pool.strategy not in POOL_STRATEGIES:
-        problems.append(("strategy", f"must be one of {', '.join(POOL_STRATEGIES)}, not {pool.strategy!r}"))
-    if not pool.members:
-        problems.append(("members", "a pool needs at least one member"))
-    known_providers, known_deployments = set(providers), set(deployments)
+def pool_issues(p: PoolDraft, known: KnownNames) -> list[ValidationIssue]:
+    """Every problem with one pool (paths: name, strategy, members, members[I].target/weight/rpm/tpm).
+    Members must be targets (not pools)."""
+    issues = _Issues()
+    issues.add("name", name_error(p.name))
+    if p.strategy not in POOL_STRATEGIES:
+        issues.add("strategy", f"must be one of {', '.join(POOL_STRATEGIES)}, not {p.strategy!r}")
+    if not p.members:
+        issues.add("members", "a pool needs at least one member")
     seen: set[str] = set()
-    for j, m in enumerate(pool.members):
+    for j, m in enumerate(p.members):
         where = f"members[{j}]"
-        if (problem := target_ref_error(m.target, known_providers, known_deployments)) is not None:
-            problems.append((f"{where}.target", problem))
-        elif m.target in seen:
-            problems.append((f"{where}.target", f"{m.target!r} is listed twice"))
+        problem = target_ref_error(m.target, known.providers, known.deployments)
+        if problem is None and m.target in seen:
+            problem = f"{m.target!r} is listed twice"
+        issues.add(f"{where}.target", problem)
         seen.add(m.target)
         if not _whole(m.weight, 1, MAX_POOL_WEIGHT):
-            problems.append((f"{where}.weight", f"must be a whole number from 1 to {MAX_POOL_WEIGHT}"))
+            issues.add(f"{where}.weight", f"must be a whole number from 1 to {MAX_POOL_WEIGHT}")
         for key in ("rpm", "tpm"):
             value = getattr(m, key)
             if value is not None and not _whole(value, 1, 2**62):
-                problems.append((f"{where}.{key}", f"must be a whole number >= 1, not {value!r}"))
-    return problems
+                issues.add(f"{where}.{key}", f"must be a whole number >= 1, not {value!r}")
+    return issues
 
 
 class _Checker:
@@ -490,8 +487,7 @@ class _Checker:
             self.under(f"deployments[{i}]", deployment_issues(d, self.known))
         self.unique("pools", (p.name for p in cfg.pools), "pool")
         for i, pool in enumerate(cfg.pools):
-            for key, problem in pool_errors(pool, self.providers, self.deployments):
-                self.add(f"pools[{i}].{key}", problem)
+            self.under(f"pools[{i}]", pool_issues(pool, self.known))
         self.unique("chains", (c.name for c in cfg.chains), "chain")
         for i, c in enumerate(cfg.chains):
             self.under(f"chains[{i}]", chain_issues(c, self.known))

@@ -11,12 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from router.config.drafts import PoolDraft, PoolMemberDraft
-from router.config.validate import pool_errors
+from router.config.validate import pool_issues
 from router.store.catalog._base import (
     CatalogConflict,
     CatalogError,
     changed,
     known_names,
+    raise_first,
     target_users,
 )
 from router.store.db import NotFoundError
@@ -64,11 +65,7 @@ async def find_pool(session: AsyncSession, name: str) -> Pool | None:
 
 
 async def _check(session: AsyncSession, draft: PoolDraft) -> None:
-    known = await known_names(session)
-    problems = pool_errors(draft, known.providers, known.deployments)
-    if problems:
-        field, message = problems[0]
-        raise CatalogError(message, field=field or None)
+    raise_first(pool_issues(draft, await known_names(session)), whole="name")
 
 
 def _set_members(row: Pool, members: Sequence[PoolMemberDraft]) -> None:
