@@ -98,6 +98,7 @@ class ProviderError(Exception):
         retry_after: float | None = None,
         prompt_tokens: int | None = None,
         window: int | None = None,
+        relay: str | None = None,
     ) -> None:
         super().__init__(message)
         # The upstream's HTTP status (or the nearest one for failures without an answer), for the record.
@@ -108,6 +109,8 @@ class ProviderError(Exception):
         # A context overflow's counts, where the provider said them.
         self.prompt_tokens = prompt_tokens
         self.window = window
+        # The upstream's own message, to reach the client word for word (Anthropic's 400/413 wording).
+        self.relay = relay
 
     @property
     def retryable(self) -> bool:

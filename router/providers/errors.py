@@ -158,7 +158,18 @@ def classify_http(
     context = is_context_window_message(message) or (code or "") == "context_length_exceeded"
     if context and status < 500:
         return _context_window(status, text, message)
-    return ProviderError(status, text, retry_after=parse_retry_after(headers))
+    # Anthropic's own 400/413 wording is relayed as it is: Claude Code's recovery (stripping thinking
+    # blocks, images, betas ...) matches it, some of it as the whole message (gateway protocol, Errors).
+    relay = message if status in (400, 413) and _is_anthropic_envelope(raw) else None
+    return ProviderError(status, text, retry_after=parse_retry_after(headers), relay=relay)
+
+
+def _is_anthropic_envelope(raw: bytes) -> bool:
+    try:
+        body = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return False
+    return isinstance(body, dict) and body.get("type") == "error" and isinstance(body.get("error"), dict)
 
 
 def classify_payload_error(body: Mapping[str, Any], credential: str | None, where: str) -> ProviderError:

@@ -188,6 +188,8 @@ class ClassifiedFailure(Protocol):
     def prompt_tokens(self) -> int | None: ...
     @property
     def window(self) -> int | None: ...
+    @property
+    def relay(self) -> str | None: ...
 
 
 def client_error(
@@ -206,6 +208,8 @@ def client_error(
         message = context_overflow_message(tokens, limit)
     elif error.failure is Failure.UNREACHABLE:
         message = UNREACHABLE_MESSAGE
+    elif error.relay is not None:
+        message = error.relay
     else:
         message = _clean(error.message)
     return policy.client(message, retry_after=error.retry_after, should_retry=policy.should_retry)

@@ -135,6 +135,16 @@ rules:
     assert [r.model for r in live_router.upstream.requests] == ["gpt-4o-mini", "gpt-4.1"]
 
 
+def test_anthropics_own_400_wording_reaches_the_client_word_for_word(live_router: LiveRouter) -> None:
+    """Claude Code's recovery matches Anthropic's wording (here: strip thinking blocks and retry)."""
+    live_router.apply(ANTHROPIC_ONLY)
+    key = live_router.key("acme", "quinn")
+    wording = "messages.1.content.0: Invalid `signature` in `thinking` block"
+    live_router.upstream.script(Fail(400, wording), model="claude-sonnet-4-5")
+
+    assert _error(_post(live_router, key, ASK)) == (400, "invalid_request_error", wording)
+
+
 # ---- errors and retries as the client reads them ------------------------------------------------------
 
 

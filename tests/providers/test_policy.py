@@ -102,3 +102,10 @@ def test_client_messages_carry_no_exception_class_names() -> None:
     assert client_error(ProviderError(502, "t: Error converting to valid response")).message == (
         "t: Error converting to valid response"
     )
+
+
+def test_anthropics_own_wording_is_relayed_word_for_word() -> None:
+    error = ProviderError(
+        400, "ant/claude: Input is too long.", relay="Invalid `signature` in `thinking` block"
+    )
+    assert client_error(error).message == "Invalid `signature` in `thinking` block"
