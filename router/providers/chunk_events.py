@@ -35,7 +35,7 @@ async def chunk_events(
     where: str,
 ) -> AsyncIterator[list[StreamEvent]]:
     """Batches of events, one per upstream chunk (the first batch: message_start and the first deltas)."""
-    counting = asyncio.ensure_future(count_with_litellm(call))
+    counting = asyncio.ensure_future(count_with_litellm(call, background=True))
     try:
         try:
             async with asyncio.timeout_at(deadlines.first_byte):

@@ -35,7 +35,9 @@ def _count(call: UpstreamCall) -> int:
     return count
 
 
-async def count_with_litellm(call: UpstreamCall) -> int:
-    if len(call.body) > _THREAD_THRESHOLD:
+async def count_with_litellm(call: UpstreamCall, *, background: bool = False) -> int:
+    """`background`: always on a worker thread. The first count in a process loads the tokenizer (a second
+    or more of CPU), which must not stall the event loop while a stream waits for its first chunk."""
+    if background or len(call.body) > _THREAD_THRESHOLD:
         return await asyncio.to_thread(_count, call)
     return _count(call)

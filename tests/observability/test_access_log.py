@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,10 +25,19 @@ rules:
 SECRET_PROMPT = "the launch code is 0000"
 
 
-def _access_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [
-        r for r in caplog.records if r.name == "router.access" and getattr(r, "path", "").startswith("/v1")
-    ]
+def _access_lines(caplog: pytest.LogCaptureFixture, wait: float = 5.0) -> list[logging.LogRecord]:
+    """The /v1 access lines. A line is written once its response is sent, so the client may read the body a
+    moment before the server's thread logs it: wait for it, briefly."""
+    deadline = time.monotonic() + wait
+    while True:
+        lines = [
+            r
+            for r in caplog.records
+            if r.name == "router.access" and getattr(r, "path", "").startswith("/v1")
+        ]
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.02)
 
 
 def _ask(router: LiveRouter, key: str, *, stream: bool) -> str:
