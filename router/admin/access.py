@@ -53,6 +53,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/admin/rules/try"): A.READ_TENANT,
     ("POST", "/admin/rules/{level:str}"): A.WRITE_TENANT,
     ("POST", "/admin/rules/{level:str}/validate"): A.READ_TENANT,
+    ("POST", "/admin/rules/{level:str}/reorder"): A.WRITE_TENANT,
     ("GET", "/admin/rules/{level:str}/{rule_id:int}"): A.READ_TENANT,
     ("GET", "/admin/rules/{level:str}/{rule_id:int}/edit"): A.WRITE_TENANT,
     ("POST", "/admin/rules/{level:str}/{rule_id:int}"): A.WRITE_TENANT,

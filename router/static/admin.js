@@ -64,3 +64,36 @@ document.addEventListener("htmx:afterSettle", function () {
     if (target) target.focus();
   });
 });
+
+// Rules: drag a row onto another to put it there (the keyboard way is the ↑/↓ buttons and "Place").
+let dragged = null;
+document.addEventListener("dragstart", function (event) {
+  const row = event.target.closest && event.target.closest("tr[data-rule-id]");
+  if (!row) return;
+  dragged = row;
+  row.classList.add("dragging");
+  event.dataTransfer.effectAllowed = "move";
+  event.dataTransfer.setData("text/plain", row.getAttribute("data-rule-id"));
+});
+document.addEventListener("dragover", function (event) {
+  const row = event.target.closest && event.target.closest("tr[data-rule-id]");
+  if (dragged && row && row.parentNode === dragged.parentNode) event.preventDefault();
+});
+document.addEventListener("drop", function (event) {
+  const row = event.target.closest && event.target.closest("tr[data-rule-id]");
+  if (!dragged || !row || row === dragged || row.parentNode !== dragged.parentNode) return;
+  event.preventDefault();
+  const rows = Array.from(row.parentNode.querySelectorAll("tr[data-rule-id]"));
+  const below = rows.indexOf(dragged) < rows.indexOf(row);
+  row.parentNode.insertBefore(dragged, below ? row.nextSibling : row);
+  const order = Array.from(row.parentNode.querySelectorAll("tr[data-rule-id]"))
+    .map(function (r) { return r.getAttribute("data-rule-id"); }).join(",");
+  htmx.ajax("POST", dragged.getAttribute("data-reorder"), {
+    target: dragged.getAttribute("data-level"), swap: "outerHTML",
+    values: {order: order, moved: dragged.getAttribute("data-rule-id")},
+  });
+});
+document.addEventListener("dragend", function () {
+  if (dragged) dragged.classList.remove("dragging");
+  dragged = null;
+});

@@ -159,3 +159,16 @@ def test_rule_editing_works_by_keyboard_alone(
     shot(page, screenshots, f"defect3-rule-keyboard-{width}")
     assert_clean(page)
     context.close()
+
+
+def test_a_rule_dragged_onto_another_takes_its_place(chromium: Any, live_router: LiveRouter) -> None:
+    site = seed_site(live_router)
+    context, page = new_page(chromium, site)
+    page.goto(f"{site.base}/admin/rules")
+    rows = page.locator("#level-global tr.editable")
+    rows.nth(2).drag_to(rows.nth(0))
+    page.locator("#level-global .level-status").get_by_text("Moved rule #1 (*).").wait_for()
+    assert [m for _, m in table_matches(page)] == ["*", "claude-haiku-*", "claude-opus-*"]
+    page.wait_for_function("() => document.activeElement.getAttribute('aria-label') === 'Rule 1: *'")
+    assert_clean(page)
+    context.close()

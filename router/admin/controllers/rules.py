@@ -294,6 +294,27 @@ class RulesController(Controller):
             focus=f"#rule-{rule_id} .move-{direction}",
         )
 
+    @post("/{level:str}/reorder")
+    async def reorder(self, request: AnyRequest, level: str) -> Template:
+        """The order a drag and drop left (every rule id of the level, top first); the keyboard way is ↑/↓."""
+        form = Form(await request.form())
+        raw = form.raw("order")
+        ids = [int(part) for part in raw.split(",") if part.strip().isdigit()][:10_000]
+        moved = form.integer("moved", maximum=2**62, label="Rule")
+        try:
+            async with mutating(request) as session:
+                tenant = await resolve_level(session, level)
+                await catalog.reorder_rules(session, tenant.id if tenant else None, ids, actor=actor(request))
+        except catalog.CatalogError as exc:
+            return await self._level_section(request, level, notice=sentence(exc.message))
+        return await self._level_section(
+            request,
+            level,
+            changed_id=moved,
+            notice="Moved {rule}." if moved else "Reordered.",
+            focus=f"#rule-{moved}" if moved else None,
+        )
+
     @post("/{level:str}/{rule_id:int}/delete")
     async def delete(self, request: AnyRequest, level: str, rule_id: int) -> Template:
         async with mutating(request) as session:
