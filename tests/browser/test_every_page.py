@@ -90,8 +90,15 @@ def test_every_admin_page_fits_a_phone_passes_axe_and_sends_its_headers(
             response = page.goto(f"{site.base}{path}")
             assert response is not None
             headers = response.headers
-            if "script-src 'self'" not in headers.get("content-security-policy", ""):
-                failures.append(f"{name}: no Content-Security-Policy")
+            csp = headers.get("content-security-policy", "")
+            if not all(
+                part in csp for part in ("default-src 'self'", "script-src 'self'", "frame-ancestors 'none'")
+            ):
+                failures.append(f"{name}: Content-Security-Policy is {csp!r}")
+            if "unsafe-inline" in csp or "unsafe-eval" in csp:
+                failures.append(f"{name}: Content-Security-Policy allows inline script or eval")
+            if headers.get("x-frame-options") != "DENY" or headers.get("cache-control") != "no-store":
+                failures.append(f"{name}: framing or caching headers missing")
             if headers.get("x-content-type-options") != "nosniff":
                 failures.append(f"{name}: no nosniff")
             if label == "390" and (overflow := sideways_overflow(page)) > 0:
