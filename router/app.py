@@ -13,6 +13,8 @@ import logging
 import os
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
@@ -54,10 +56,13 @@ from router.store.db import Database
 from router.store.keys import find_keys_by_hashes
 from router.store.legacy_env import import_legacy_env
 from router.store.snapshot import ModelFacts, SnapshotHolder
+from router.store.usage_writes import UsageEvent, existing_request_ids, write_usage_batch
 from router.usage.accounting import Accounting
 from router.usage.limits import Limiter
 from router.usage.quotas import member_quotas
 from router.usage.recorder import UsageRecorder
+from router.usage.spool import UsageSpool
+from router.usage.spool import replay as replay_spool
 
 log = logging.getLogger("router")
 
@@ -107,6 +112,7 @@ class Services:
             queue_size=settings.usage_queue_size,
             batch_size=settings.usage_batch_size,
             flush_interval=settings.usage_flush_interval,
+            spool=UsageSpool(Path(settings.usage_spool_dir)) if settings.usage_spool_dir else None,
         )
         limiter = Limiter(settings, db)
         members = MemberTokens(
@@ -172,8 +178,29 @@ class Services:
         # the usage writer keep trying in the background and /readyz says "not ready".
         await _bounded(self._first_run(), STARTUP_DATABASE_WAIT, "first-run checks")
         await _bounded(self.snapshots.start(), STARTUP_DATABASE_WAIT, "the first routing snapshot load")
+        if self.settings.usage_spool_dir:
+            await _bounded(self._replay_spool(), STARTUP_DATABASE_WAIT, "replaying the usage spool")
         await self.recorder.start()
         await self.limiter.start()
+
+    async def _replay_spool(self) -> None:
+        """Records a crashed process had made durable but not written: into the database, before serving."""
+
+        async def existing(since: datetime, until: datetime, ids: Sequence[str]) -> set[str]:
+            async with self.db.session() as session:
+                return await existing_request_ids(session, since, until, ids)
+
+        async def write(events: Sequence[UsageEvent]) -> None:
+            async with self.db.transaction() as session:
+                await write_usage_batch(session, events)
+
+        try:
+            inserted = await replay_spool(Path(self.settings.usage_spool_dir), existing, write)
+        except Exception:  # the boundary of start-up: segments that failed stay for the next start
+            log.exception("replaying the usage spool failed; its segments stay for the next start")
+            return
+        if inserted:
+            log.warning("usage spool: %d records of a crashed process written", inserted)
 
     async def _first_run(self) -> None:
         try:

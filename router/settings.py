@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     usage_queue_size: int = 50_000
     usage_batch_size: int = 500
     usage_flush_interval: float = 0.5
+    # Crash durability: each usage record is appended and fsynced (group commit) to a local spool in this
+    # directory before its response completes, and replayed on the next start after a crash. Empty: off.
+    usage_spool_dir: str = "usage-spool"
     # Requests per minute each key may make to /v1/messages/count_tokens, counted apart from its messages
     # (as Anthropic limits it separately); 0 turns the limit off.
     count_tokens_rpm: int = Field(default=600, ge=0)

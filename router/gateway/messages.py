@@ -7,6 +7,7 @@ and hands it to usage/accounting.py, which records it off the request path.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -174,7 +175,10 @@ class MessagesGateway:
                 raise self._failed(ex, outcome, body)
             ex.target = outcome.target
             ex.absorb_message(outcome.result)
-            self._accounting.finish(ex, status=200, error_type=None, outcome="ok")
+            durable = self._accounting.finish(ex, status=200, error_type=None, outcome="ok")
+            if durable is not None:
+                # The answer leaves only once its usage record would survive a crash.
+                await asyncio.shield(durable)
             if outcome.member is not None:
                 await self._pools.settle(outcome.member, ex.usage.get("output_tokens", 0))
             return _encode(outcome.result)
@@ -272,7 +276,10 @@ class MessagesGateway:
                     span.fail(error_type or "client_cancelled")
                 span.end()
             await stream.aclose()
-            self._accounting.finish(ex, status=status, error_type=error_type, outcome=outcome)
+            durable = self._accounting.finish(ex, status=status, error_type=error_type, outcome=outcome)
+            if durable is not None and outcome != "client_cancelled":
+                # The stream ends only once its usage record would survive a crash.
+                await asyncio.shield(durable)
             if member is not None:
                 self._pools.finished(member.target.ref)
                 await self._pools.settle(member, ex.usage.get("output_tokens", 0))

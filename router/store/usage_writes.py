@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, case, insert, update
+from sqlalchemy import Table, case, insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -229,3 +229,20 @@ def is_permanent_write_error(exc: BaseException) -> bool:
         return True
     # A StatementError that is not a DBAPIError failed while binding parameters: the data, not the server.
     return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
+
+
+async def existing_request_ids(
+    session: AsyncSession, since: datetime, until: datetime, request_ids: Sequence[str]
+) -> set[str]:
+    """Which of these request ids have a row created in [since, until] (the time index narrows the scan):
+    the spool's replay inserts only the others."""
+    found: set[str] = set()
+    ids = list(request_ids)
+    for start in range(0, len(ids), 1000):
+        stmt = select(USAGE_TABLE.c.request_id).where(
+            USAGE_TABLE.c.created_at >= utc(since),
+            USAGE_TABLE.c.created_at <= utc(until),
+            USAGE_TABLE.c.request_id.in_(ids[start : start + 1000]),
+        )
+        found.update((await session.scalars(stmt)).all())
+    return found

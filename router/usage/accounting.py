@@ -94,7 +94,11 @@ class Accounting:
         self._limiter = limiter
         self._background: set[asyncio.Task[None]] = set()
 
-    def finish(self, ex: Exchange, *, status: int, error_type: str | None, outcome: str) -> None:
+    def finish(
+        self, ex: Exchange, *, status: int, error_type: str | None, outcome: str
+    ) -> asyncio.Future[None] | None:
+        """Record the exchange and settle its limits; returns what to await before the response completes
+        for the record to survive a crash (None when there is no spool)."""
         usage = ex.usage
         input_tokens = usage.get("input_tokens", 0)
         output_tokens = usage.get("output_tokens", 0)
@@ -128,7 +132,7 @@ class Accounting:
             error_type=error_type,
             outcome=outcome,
         )
-        self._recorder.record(event, tenant_name=tenant.name)
+        durable = self._recorder.record(event, tenant_name=tenant.name)
         note = access_note()
         if note is not None:
             note.tenant, note.key_prefix, note.model = tenant.name, key.prefix, ex.model
@@ -149,6 +153,7 @@ class Accounting:
             task = asyncio.get_running_loop().create_task(counting)
             self._background.add(task)
             task.add_done_callback(self._background.discard)
+        return durable
 
 
 def usage_of(usage: Any) -> dict[str, int]:

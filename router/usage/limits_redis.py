@@ -147,6 +147,7 @@ class RedisBackend:
         pool_size: int = 64,
         pool_timeout: float = 2.0,
         on_down: OnRedisDown = "open",
+        socket_timeout: float = 2.0,
     ) -> RedisBackend:
         """A blocking pool: when every connection is busy an admission waits for one (up to
         `pool_timeout`) instead of failing as if Redis were down. Each admission holds a connection for one
@@ -155,7 +156,8 @@ class RedisBackend:
             url,
             max_connections=max(1, pool_size),
             timeout=pool_timeout,
-            socket_timeout=0.5,
+            # A reply slower than this is an outage (a loaded host may be slow; a dead one never answers).
+            socket_timeout=socket_timeout,
             socket_connect_timeout=0.5,
             retry=Retry(NoBackoff(), 0),
             health_check_interval=30,

@@ -27,6 +27,7 @@ from router.store.usage_writes import UsageEvent, is_permanent_write_error, writ
 if TYPE_CHECKING:
     from router.settings import Settings
     from router.store.db import Database
+    from router.usage.spool import UsageSpool
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class UsageRecorder:
         is_permanent: IsPermanent | None = None,
         dead_letter: WriteDeadLetters | None = None,
         probe: Probe | None = None,
+        spool: UsageSpool | None = None,
     ) -> None:
         if database is None and write_batch is None:
             raise ValueError("UsageRecorder needs a database or a write_batch function")
@@ -72,6 +74,8 @@ class UsageRecorder:
         self._is_permanent = is_permanent or _default_is_permanent
         self._dead_letter = dead_letter or self._dead_letter_to_database
         self._probe = probe or self._probe_database
+        # Crash durability (usage/spool.py): every record is on local disk before its response completes.
+        self.spool = spool
         self._queue: asyncio.Queue[UsageEvent] = asyncio.Queue(maxsize=queue_size)
         self._batch_size = max(1, batch_size)
         self._flush_interval = flush_interval
@@ -107,7 +111,7 @@ class UsageRecorder:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def record(self, event: UsageEvent, tenant_name: str | None = None) -> None:
+    def record(self, event: UsageEvent, tenant_name: str | None = None) -> asyncio.Future[None] | None:
         """Hand one event off the request path: never blocks, never raises. The event is bounded to its
         columns first, so no client or upstream value can make the database refuse it."""
         event.bounded()
@@ -115,7 +119,14 @@ class UsageRecorder:
             metrics.observe(event, tenant_name if tenant_name is not None else _tenant_label(event))
         except Exception:  # metrics are best effort; the record itself must still go through
             log.exception("usage metrics observe failed")
+        durable: asyncio.Future[None] | None = None
+        if self.spool is not None:
+            try:
+                durable = self.spool.append(event)
+            except OSError as exc:  # the spool's disk: the record still goes to the database
+                log.error("usage spool append failed (%s); this record is not crash-durable", exc)
         self._enqueue(event)
+        return durable
 
     def _enqueue(self, event: UsageEvent) -> None:
         try:
@@ -136,6 +147,8 @@ class UsageRecorder:
             return
         self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name="usage-recorder")
+        if self.spool is not None:
+            await self.spool.start()
         metrics.track_recorder(self)
 
     async def stop(self, timeout: float = 20.0) -> None:  # noqa: ASYNC109 - the drain's own deadline
@@ -154,6 +167,8 @@ class UsageRecorder:
                 await task
             log.error("usage recorder stopped after %.1fs with %d records unwritten", timeout, lost)
         self._task = None
+        if self.spool is not None:
+            await self.spool.stop()
 
     async def flush(self) -> None:
         """Wait until everything recorded so far is written (tests, and admin pages that want fresh data)."""
@@ -246,6 +261,7 @@ class UsageRecorder:
                 delay = min(delay * 2, BACKOFF_CAP)
             else:
                 self.written += len(batch)
+                self._handled(batch)
                 return
 
     async def _rows_at_fault(self, exc: BaseException) -> bool:
@@ -279,6 +295,7 @@ class UsageRecorder:
                     return [*part, *(event for rest in reversed(stack) for event in rest)]
             else:
                 self.written += len(part)
+                self._handled(part)
         return []
 
     async def _set_aside(self, event: UsageEvent, exc: BaseException) -> bool:
@@ -294,6 +311,7 @@ class UsageRecorder:
             if not isinstance(letter_exc, NoDeadLetterStore) and not await self._rows_at_fault(letter_exc):
                 return False
             self.dropped += 1
+            self._handled([event])
             log.error(
                 "usage record %s refused by the database (%s) and could not be set aside (%s); dropped",
                 event.request_id,
@@ -302,6 +320,7 @@ class UsageRecorder:
             )
             return True
         self.dead_lettered += 1
+        self._handled([event])
         log.error(
             "usage record %s refused by the database (%s); set aside as a dead letter "
             "(`router usage-dead-letters` lists and replays them)",
@@ -309,6 +328,10 @@ class UsageRecorder:
             reason,
         )
         return True
+
+    def _handled(self, events: Sequence[UsageEvent]) -> None:
+        if self.spool is not None:
+            self.spool.handled(events)
 
     async def _write_to_database(self, events: Sequence[UsageEvent]) -> None:
         assert self._database is not None
