@@ -25,9 +25,14 @@ ANTHROPIC_STYLE_ID: Final = re.compile(r"claude-(?P<family>[a-z]+)-(?P<major>\d{
 
 # Ids Claude Code and the SDKs send by default (newest first); an id only shows when a rule routes it.
 WELL_KNOWN_MODELS: Final = (
+    # The ids Claude Code 2.1.332 itself names (grep of the binary), newest families first.
     "claude-opus-5-5",
     "claude-sonnet-5-5",
     "claude-haiku-5-5",
+    "claude-opus-4-8",
+    "claude-opus-4-7",
+    "claude-opus-4-6",
+    "claude-sonnet-4-6",
     "claude-opus-4-5",
     "claude-sonnet-4-5",
     "claude-haiku-4-5",

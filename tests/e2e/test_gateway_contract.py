@@ -473,7 +473,13 @@ rules:
     models = live_router.client(key).models.list()
 
     ids = [m.id for m in models.data]
-    assert set(ids) == {"claude-sonnet-5-5", "claude-sonnet-4-5", "claude-sonnet-4-0", "claude-opus-4-1"}
+    assert set(ids) == {
+        "claude-sonnet-5-5",
+        "claude-sonnet-4-6",
+        "claude-sonnet-4-5",
+        "claude-sonnet-4-0",
+        "claude-opus-4-1",
+    }
     assert all(re.fullmatch(r"claude-[a-z]+-\d+-\d+", i) for i in ids)
     assert {m.id: m.display_name for m in models.data}["claude-sonnet-4-5"] == "Claude Sonnet 4.5"
 
