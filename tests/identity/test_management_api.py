@@ -183,7 +183,7 @@ async def test_the_served_openapi_document_describes_the_management_api(api: Any
 
 def api_routes(app: Litestar) -> Iterator[tuple[str, str]]:
     for route in app.routes:
-        if isinstance(route, HTTPRoute) and route.path.startswith("/api/"):
+        if isinstance(route, HTTPRoute) and route.path.startswith("/api/v1/"):
             for method in route.route_handler_map:
                 if method not in ("OPTIONS", "HEAD"):
                     yield method, route.path
