@@ -16,7 +16,7 @@ from tests.fakes import Reply
 from tests.fakes.upstream import FakeUpstream
 from tests.fixtures.db import _sqlite_copy
 
-DRAIN = 2.0
+DRAIN = 4.0
 
 
 def test_sigterm_turns_unready_keeps_serving_for_the_drain_and_finishes_streams(
@@ -29,8 +29,8 @@ def test_sigterm_turns_unready_keeps_serving_for_the_drain_and_finishes_streams(
     process = serve(db_url, port, tmp_path, ROUTER_SHUTDOWN_DRAIN_SECONDS=str(DRAIN))
     try:
         wait_until_answers(f"{base}/readyz", process)
-        # A stream that lasts beyond the drain: 40 chunks 0.1 s apart.
-        fake_upstream.script(Reply(text="x" * 40, chunk_size=1, chunk_delay=0.1), Reply(text="still here"))
+        # A stream that lasts beyond the drain: 60 chunks 0.1 s apart.
+        fake_upstream.script(Reply(text="x" * 60, chunk_size=1, chunk_delay=0.1), Reply(text="still here"))
         client = anthropic.Anthropic(api_key=key, base_url=base, max_retries=0)
         streamed: dict[str, object] = {}
 
@@ -74,7 +74,7 @@ def test_sigterm_turns_unready_keeps_serving_for_the_drain_and_finishes_streams(
         assert time.monotonic() - signalled < DRAIN
 
         reader.join(timeout=30)
-        assert streamed == {"text": "x" * 40, "stop": "end_turn"}
+        assert streamed == {"text": "x" * 60, "stop": "end_turn"}
         # uvicorn re-raises the SIGTERM it handled once it is done, as servers conventionally do.
         assert process.wait(timeout=30) in (0, -signal.SIGTERM)
         assert time.monotonic() - signalled >= DRAIN
