@@ -1,4 +1,5 @@
-"""`router usage`: usage totals from the terminal, grouped and filtered, as a table, JSON or CSV."""
+"""`router usage`: usage totals from the terminal, grouped and filtered, as a table, JSON or CSV; and the
+operator's `router usage rebuild-rollups`."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from typing import Any, cast
 
 import click
 
-from router.cli.common import CliError, cli_errors, load_settings, reading, run
+from router.cli.common import CliError, cli_errors, load_settings, reading, run, transaction
 from router.settings import Settings
 from router.store.usage_reports import GROUP_BY_CHOICES, GroupBy, UsageRow, aggregate_usage, resolve_tenant_id
+from router.store.usage_rollups import rebuild_rollups
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -117,7 +119,7 @@ async def _query(
         )
 
 
-@click.command("usage")
+@click.group("usage", invoke_without_command=True)
 @click.option("--tenant", help="Tenant name (or id).")
 @click.option("--key", "key_prefix", metavar="PREFIX", help="API key prefix.")
 @click.option("--model", help="Requested model name.")
@@ -141,7 +143,9 @@ def usage(
     group_by: str | None,
     fmt: str,
 ) -> None:
-    """Requests, errors, tokens and cost from the usage records."""
+    """Requests, errors, tokens and cost (from the hourly rollups), or one of the commands below."""
+    if ctx.invoked_subcommand is not None:
+        return
     settings = ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
     now = datetime.now(UTC)
     start = parse_moment(since, now=now)
@@ -166,3 +170,25 @@ def usage(
         click.echo(render_csv(rows, group_by))
     else:
         click.echo(render_table(rows, group_by or "name"))
+
+
+async def _rebuild(settings: Settings, since: datetime | None) -> int:
+    async with transaction(settings) as session:
+        return await rebuild_rollups(session, since)
+
+
+@usage.command("rebuild-rollups")
+@click.option(
+    "--since", default=None, help="First hour to recompute: a duration ago or an ISO date (default: all)."
+)
+@click.pass_context
+@cli_errors
+def rebuild_rollups_command(ctx: click.Context, since: str | None) -> None:
+    """Recompute the hourly rollups from the raw usage rows (from --since's hour on). Idempotent: a repair
+    tool for rows loaded or deleted behind the writer's back."""
+    settings = ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
+    start = parse_moment(since) if since else None
+    written = run(_rebuild(settings, start))
+    hour = start.replace(minute=0, second=0, microsecond=0) if start else None
+    where = f"from {hour.isoformat()}" if hour else "for all hours"
+    click.echo(f"rebuilt {written} hourly rollup rows {where}")

@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.audit import record_audit
 from router.store.db import as_utc
-from router.store.models import MemberPageSession, Tenant, UsageRecord, utcnow
+from router.store.models import MemberPageSession, Tenant, utcnow
 from router.store.tenants import get_tenant
+from router.store.usage_reports import time_parts
+from router.store.usage_rollups import NANOS_PER_USD
 from router.store.version import bump_config_version
 
 MAX_TOKEN_LENGTH = 100
@@ -72,21 +74,21 @@ async def end_member_session(session: AsyncSession, digest: str) -> None:
 
 
 async def member_totals(session: AsyncSession, tenant_id: int, member: str, since: datetime) -> MemberTotals:
-    """A member's usage in one tenant since `since`, by the member name usage records carry (the e-mail)."""
-    ur = UsageRecord
-    row = (
-        await session.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(ur.input_tokens), 0),
-                func.coalesce(func.sum(ur.output_tokens), 0),
-                func.coalesce(func.sum(ur.cost_usd), 0.0),
-            ).where(
-                ur.tenant_id == tenant_id, func.lower(ur.member) == member.lower(), ur.created_at >= since
+    """A member's usage in one tenant since `since`, by the member name usage records carry (the e-mail);
+    from the hourly rollups (raw rows only for a start inside an hour)."""
+    totals = [0, 0, 0, 0]
+    for part in time_parts(since, None):
+        table = part.table
+        requests, _, inp, out, _, _, nanos = part.measures(session)
+        row = (
+            await session.execute(
+                select(requests, inp, out, nanos).where(
+                    *part.window, table.tenant_id == tenant_id, func.lower(table.member) == member.lower()
+                )
             )
-        )
-    ).one()
-    return MemberTotals(int(row[0]), int(row[1]), int(row[2]), float(row[3]))
+        ).one()
+        totals = [a + int(b or 0) for a, b in zip(totals, row, strict=True)]
+    return MemberTotals(totals[0], totals[1], totals[2], totals[3] / NANOS_PER_USD)
 
 
 async def set_member_self_service(

@@ -280,6 +280,44 @@ class UsageRecord(Base):
     outcome: Mapped[str] = mapped_column(String(20), default="ok")
 
 
+class UsageHourly(Base):
+    """Hourly rollup of usage_records, kept by the writer in the same transaction as the raw rows.
+
+    One row per UTC hour and group (tenant, key, member, requested model, target, outcome). `dims` is a hash
+    of the group's values (NULLs included), so that one unique index serves the upsert on both backends
+    (a unique index over nullable columns would let NULL groups repeat). Cost is summed in integer
+    nano-dollars: exact sums, and no float noise in reports and exports.
+    """
+
+    __tablename__ = "usage_hourly"
+    __table_args__ = (
+        UniqueConstraint("hour", "dims", name="uq_usage_hourly_hour_dims"),
+        Index("ix_usage_hourly_tenant_hour", "tenant_id", "hour"),
+        Index("ix_usage_hourly_key_hour", "key_id", "hour"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    dims: Mapped[str] = mapped_column(String(40))
+    tenant_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    key_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    key_prefix: Mapped[str | None] = mapped_column(String(32), default=None)
+    member: Mapped[str | None] = mapped_column(String(200), default=None)
+    requested_model: Mapped[str] = mapped_column(String(300), default="")
+    target: Mapped[str | None] = mapped_column(String(300), default=None)
+    outcome: Mapped[str] = mapped_column(String(20), default="ok")
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    errors: Mapped[int] = mapped_column(BigInteger, default=0)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_nanousd: Mapped[int] = mapped_column(BigInteger, default=0)
+    latency_ms_sum: Mapped[int] = mapped_column(BigInteger, default=0)
+    ttft_ms_sum: Mapped[int] = mapped_column(BigInteger, default=0)
+    ttft_count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class UsageDeadLetter(Base):
     """A usage record the database refused even after the writer bounded it: kept aside, whole, so that
     it never blocks the records behind it; `router usage-dead-letters` lists and replays them."""

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, String, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.store.models import ApiKey, Tenant, UsageRecord
+from router.store.models import ApiKey, Tenant, UsageHourly, UsageRecord
+from router.store.usage_rollups import NANOS_PER_USD, hour_of, hour_text_expr, raw_measures
 from router.store.usage_writes import utc
 
 GroupBy = Literal["model", "key", "target", "tenant", "day", "hour", "month"]
@@ -30,6 +31,7 @@ GROUP_BY_CHOICES: tuple[str, ...] = ("model", "key", "target", "tenant", "day", 
 ERROR_OUTCOMES = ("error", "rejected")
 
 UR = UsageRecord
+UH = UsageHourly
 
 # ------------------------------------------------------------------------------------------- budgets
 
@@ -52,27 +54,81 @@ async def month_to_date_spend(
     key_ids: Collection[int] | None = None,
     tenant_ids: Collection[int] | None = None,
 ) -> tuple[dict[int, float], dict[int, float]]:
-    """USD spent since `month_start`, per key id and per tenant id (None: all; an empty collection: none)."""
+    """USD spent since `month_start`, per key id and per tenant id (None: all; an empty collection: none).
+
+    Read from the hourly rollups (raw rows only for a start inside an hour)."""
     since = utc(month_start)
     by_key: dict[int, float] = {}
     by_tenant: dict[int, float] = {}
-    if key_ids is None or key_ids:
-        stmt = select(UR.key_id, func.sum(UR.cost_usd)).where(UR.created_at >= since, UR.key_id.is_not(None))
-        if key_ids is not None:
-            stmt = stmt.where(UR.key_id.in_(list(key_ids)))
-        for key_id, total in (await session.execute(stmt.group_by(UR.key_id))).all():
-            if key_id is not None:
-                by_key[int(key_id)] = float(total or 0.0)
-    if tenant_ids is None or tenant_ids:
-        stmt = select(UR.tenant_id, func.sum(UR.cost_usd)).where(
-            UR.created_at >= since, UR.tenant_id.is_not(None)
-        )
-        if tenant_ids is not None:
-            stmt = stmt.where(UR.tenant_id.in_(list(tenant_ids)))
-        for tenant_id, total in (await session.execute(stmt.group_by(UR.tenant_id))).all():
-            if tenant_id is not None:
-                by_tenant[int(tenant_id)] = float(total or 0.0)
+    for column, ids, out in (("key_id", key_ids, by_key), ("tenant_id", tenant_ids, by_tenant)):
+        if ids is not None and not ids:
+            continue
+        nanos: dict[int, int] = {}
+        for part in time_parts(since, None):
+            subject = getattr(part.table, column)
+            cost = part.measures(session)[6]
+            stmt = select(subject, cost).where(*part.window, subject.is_not(None)).group_by(subject)
+            if ids is not None:
+                stmt = stmt.where(subject.in_(list(ids)))
+            for subject_id, total in (await session.execute(stmt)).all():
+                if subject_id is not None:
+                    nanos[int(subject_id)] = nanos.get(int(subject_id), 0) + int(total or 0)
+        out.update({subject_id: total / NANOS_PER_USD for subject_id, total in nanos.items()})
     return by_key, by_tenant
+
+
+# ------------------------------------------------------------------------------------ rollups or raw
+
+
+@dataclass(frozen=True, slots=True)
+class TimePart:
+    """One piece of a time range and the table that answers it: whole hours from the rollups, the partial
+    hours at either end from the raw rows (indexed by time, at most an hour each)."""
+
+    table: Any  # UsageRecord or UsageHourly (same dimension columns)
+    window: tuple[ColumnElement[bool], ...]
+
+    @property
+    def raw(self) -> bool:
+        return self.table is UR
+
+    @property
+    def time(self) -> Any:
+        return UR.created_at if self.raw else UH.hour
+
+    def measures(self, session: AsyncSession) -> list[ColumnElement[Any]]:
+        """requests, errors, four token kinds, cost in nano-USD (as in MEASURES' order, without latency)."""
+        if self.raw:
+            return raw_measures(session.get_bind().dialect.name)[:7]
+        return [
+            func.coalesce(func.sum(getattr(UH, name)), 0)
+            for name in ("requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
+                         "cache_write_tokens", "cost_nanousd")
+        ]  # fmt: skip
+
+
+def _ceil_hour(value: datetime) -> datetime:
+    floor = hour_of(value)
+    return floor if floor == value else floor + timedelta(hours=1)
+
+
+def time_parts(since: datetime, until: datetime | None) -> list[TimePart]:
+    start = utc(since)
+    end = utc(until) if until is not None else None
+    first = _ceil_hour(start)
+    last = hour_of(end) if end is not None else None
+    if last is not None and first >= last:
+        return [TimePart(UR, (UR.created_at >= start, UR.created_at < end))]
+    parts: list[TimePart] = []
+    if start < first:
+        parts.append(TimePart(UR, (UR.created_at >= start, UR.created_at < first)))
+    if last is None:
+        parts.append(TimePart(UH, (UH.hour >= first,)))
+    else:
+        parts.append(TimePart(UH, (UH.hour >= first, UH.hour < last)))
+        if end is not None and last < end:
+            parts.append(TimePart(UR, (UR.created_at >= last, UR.created_at < end)))
+    return parts
 
 
 # -------------------------------------------------------------------------------------------- reads
@@ -140,31 +196,25 @@ async def _conditions(session: AsyncSession, filters: UsageFilters) -> list[Colu
     return where
 
 
-_PG_FORMATS = {"hour": "YYYY-MM-DD HH24:00", "day": "YYYY-MM-DD", "month": "YYYY-MM"}
-_SQLITE_FORMATS = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "month": "%Y-%m"}
-
-
-def _bucket_expr(session: AsyncSession, bucket: str) -> ColumnElement[str]:
-    """The UTC bucket of created_at as text, identical on both backends ("2025-05-01 13:00", …)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.timezone("UTC", UR.created_at), _PG_FORMATS[bucket])
-    return func.strftime(_SQLITE_FORMATS[bucket], UR.created_at)
-
-
-def _totals() -> list[ColumnElement[Any]]:
-    return [
-        func.count().label("requests"),
-        func.coalesce(func.sum(case((UR.outcome.in_(ERROR_OUTCOMES), 1), else_=0)), 0).label("errors"),
-        func.coalesce(func.sum(UR.input_tokens), 0).label("input_tokens"),
-        func.coalesce(func.sum(UR.output_tokens), 0).label("output_tokens"),
-        func.coalesce(func.sum(UR.cache_read_tokens), 0).label("cache_read_tokens"),
-        func.coalesce(func.sum(UR.cache_write_tokens), 0).label("cache_write_tokens"),
-        func.coalesce(func.sum(UR.cost_usd), 0.0).label("cost_usd"),
-    ]
+async def _subject_conditions(
+    session: AsyncSession, filters: UsageFilters, table: Any
+) -> list[ColumnElement[bool]]:
+    """The filters other than time, on raw rows or rollups (both carry the same dimension columns)."""
+    where: list[ColumnElement[bool]] = []
+    if filters.tenant_id is not None:
+        where.append(table.tenant_id == filters.tenant_id)
+    if filters.key_prefix is not None:
+        key_id = await session.scalar(select(ApiKey.id).where(ApiKey.prefix == filters.key_prefix))
+        where.append(table.key_id == key_id if key_id is not None else table.key_prefix == filters.key_prefix)
+    if filters.model is not None:
+        where.append(table.requested_model == filters.model)
+    if filters.target is not None:
+        where.append(table.target == filters.target)
+    return where
 
 
 def _usage_row(name: Any, values: Sequence[Any]) -> UsageRow:
-    requests, errors, inp, out, cread, cwrite, cost = values
+    requests, errors, inp, out, cread, cwrite, nanos = values
     return UsageRow(
         name=None if name is None else str(name),
         requests=int(requests),
@@ -173,7 +223,7 @@ def _usage_row(name: Any, values: Sequence[Any]) -> UsageRow:
         output_tokens=int(out),
         cache_read_tokens=int(cread),
         cache_write_tokens=int(cwrite),
-        cost_usd=float(cost),
+        cost_usd=int(nanos) / NANOS_PER_USD,
     )
 
 
@@ -188,41 +238,49 @@ async def aggregate_usage(
     target: str | None = None,
     group_by: GroupBy | None = None,
 ) -> list[UsageRow]:
-    """Totals per group in one GROUP BY query; without `group_by`, one row named "total".
+    """Totals per group; without `group_by`, one row named "total". Whole hours come from the hourly rollups,
+    the partial hours at either end from raw rows; the pieces are summed here.
 
     Time groups come oldest first; other groups by cost, then requests, descending.
     """
     filters = UsageFilters(since, until, tenant_id, key_prefix, model, target)
-    where = await _conditions(session, filters)
-    totals = _totals()
+    dialect = session.get_bind().dialect.name
+    sums: dict[str | None, list[int]] = {}
     if group_by is None:
-        row = (await session.execute(select(*totals).where(*where))).one()
-        return [_usage_row("total", tuple(row))]
-    if group_by == "tenant":
-        # Grouped by id (the index's column); the name comes along for display (id when the tenant is gone).
-        stmt = (
-            select(UR.tenant_id, Tenant.name, *totals)
-            .outerjoin(Tenant, Tenant.id == UR.tenant_id)
-            .where(*where)
-            .group_by(UR.tenant_id, Tenant.name)
-        )
-        rows = [
-            _usage_row(name if name is not None else tid, tuple(rest))
-            for tid, name, *rest in (await session.execute(stmt)).all()
-        ]
-    else:
-        column: ColumnElement[Any]
-        if group_by in ("day", "hour", "month"):
-            column = _bucket_expr(session, group_by)
+        sums["total"] = [0] * 7
+    for part in time_parts(since, until):
+        table = part.table
+        where = [*part.window, *await _subject_conditions(session, filters, table)]
+        measures = part.measures(session)
+        stmt: Any
+        if group_by is None:
+            stmt = select(literal("total"), *measures).where(*where)
+        elif group_by == "tenant":
+            # Grouped by id (the index's column); the name is for display (the id once the tenant is gone).
+            label = func.coalesce(Tenant.name, func.cast(table.tenant_id, String))
+            stmt = (
+                select(label, *measures)
+                .outerjoin(Tenant, Tenant.id == table.tenant_id)
+                .where(*where)
+                .group_by(table.tenant_id, Tenant.name)
+            )
         else:
-            plain: dict[str, ColumnElement[Any]] = {
-                "model": UR.requested_model.expression,
-                "key": UR.key_prefix.expression,
-                "target": UR.target.expression,
-            }
-            column = plain[group_by]
-        stmt = select(column.label("name"), *totals).where(*where).group_by(column)
-        rows = [_usage_row(name, tuple(rest)) for name, *rest in (await session.execute(stmt)).all()]
+            column: ColumnElement[Any]
+            if group_by in ("day", "hour", "month"):
+                column = hour_text_expr(dialect, part.time, group_by)
+            else:
+                column = {"model": table.requested_model, "key": table.key_prefix, "target": table.target}[
+                    group_by
+                ]
+            stmt = select(column, *measures).where(*where).group_by(column)
+        for name, *values in (await session.execute(stmt)).all():
+            key = None if name is None else str(name)
+            current = sums.setdefault(key, [0] * 7)
+            for i, value in enumerate(values):
+                current[i] += int(value or 0)
+    rows = [_usage_row(name, values) for name, values in sums.items()]
+    if group_by is None:
+        return rows
     if group_by in ("day", "hour", "month"):
         return sorted(rows, key=lambda r: r.name or "")
     return sorted(rows, key=lambda r: (-r.cost_usd, -r.requests, r.name or ""))

@@ -21,6 +21,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.models import ApiKey, UsageRecord
+from router.store.usage_rollups import add_to_rollups
 
 # asyncpg allows 32767 bind parameters per statement, SQLite 32766: keep a multi-VALUES insert below both.
 _MAX_PARAMS = 30_000
@@ -174,7 +175,8 @@ def _bound_attempt(attempt: Any) -> dict[str, Any]:
 async def insert_usage_batch(
     session: AsyncSession, events: Sequence[UsageEvent], *, multi_values: bool = False
 ) -> None:
-    """Insert the events with one INSERT statement executed for every row (the caller commits).
+    """Insert the events with one INSERT statement executed for every row, and add them to their hours'
+    rollups (store/usage_rollups.py) in the same transaction, so the two never disagree (the caller commits).
 
     executemany (the default) sends one cached, prepared statement with many parameter sets. The other form,
     one `INSERT … VALUES (…), (…), …` (`multi_values=True`), must compile a new statement per batch size;
@@ -186,10 +188,11 @@ async def insert_usage_batch(
     rows = [_row(event) for event in events]
     if not multi_values:
         await session.execute(insert(USAGE_TABLE), rows)
-        return
-    per_statement = max(1, _MAX_PARAMS // len(EVENT_FIELDS))
-    for start in range(0, len(rows), per_statement):
-        await session.execute(insert(USAGE_TABLE).values(rows[start : start + per_statement]))
+    else:
+        per_statement = max(1, _MAX_PARAMS // len(EVENT_FIELDS))
+        for start in range(0, len(rows), per_statement):
+            await session.execute(insert(USAGE_TABLE).values(rows[start : start + per_statement]))
+    await add_to_rollups(session, events)
 
 
 def _row(event: UsageEvent) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -136,3 +137,16 @@ def test_durations_and_dates_parse_to_utc_moments() -> None:
     assert parse_moment("24h", now=now) == now - timedelta(hours=24)
     assert parse_moment("30m", now=now) == now - timedelta(minutes=30)
     assert parse_moment("2025-05-01", now=now) == datetime(2025, 5, 1, tzinfo=UTC)
+
+
+def test_rebuild_rollups_recomputes_them_from_raw_rows_and_is_idempotent(cli_db: str) -> None:
+    before = json.loads(run(cli_db, "--since", "30d", "--format", "json").output)
+    sqlite3.connect(cli_db.split("///", 1)[1]).execute("DELETE FROM usage_hourly").connection.commit()
+    assert json.loads(run(cli_db, "--since", "30d", "--format", "json").output)[0]["requests"] == 0
+    for _ in range(2):
+        rebuilt = run(cli_db, "rebuild-rollups", "--since", "30d")
+        assert rebuilt.exit_code == 0 and rebuilt.output.startswith("rebuilt 4 hourly rollup rows from ")
+        assert json.loads(run(cli_db, "--since", "30d", "--format", "json").output) == before
+    assert run(cli_db, "rebuild-rollups").output == "rebuilt 4 hourly rollup rows for all hours\n"
+    bad = run(cli_db, "rebuild-rollups", "--since", "last tuesday")
+    assert bad.exit_code == 1 and bad.output.startswith("error: not a duration")

@@ -1,0 +1,196 @@
+"""Hourly usage rollups (usage_hourly): kept by the writer in the same transaction as the raw rows, and
+rebuilt from raw rows by the operator's repair tool (`router usage rebuild-rollups`).
+
+Reports read these instead of raw rows (store/usage_reports.py), so their cost follows the number of hours
+and groups, not the number of requests. Cost is summed in integer nano-dollars, rounded per row the same
+way here, in the rebuild's SQL and in the reports' raw edges (floor(usd * 1e9 + 0.5)), so the three agree
+to the nano-dollar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol, cast
+
+from sqlalchemy import Connection, Table, case, delete, func, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from router.store.models import UsageHourly, UsageRecord
+
+ROLLUP_TABLE = cast(Table, UsageHourly.__table__)
+DIMENSIONS: tuple[str, ...] = (
+    "tenant_id", "key_id", "key_prefix", "member", "requested_model", "target", "outcome",
+)  # fmt: skip
+MEASURES: tuple[str, ...] = (
+    "requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+    "cost_nanousd", "latency_ms_sum", "ttft_ms_sum", "ttft_count",
+)  # fmt: skip
+# Failures and refusals count as errors; a client hanging up is not our error.
+ERROR_OUTCOMES = ("error", "rejected")
+NANOS_PER_USD = 1_000_000_000
+_HOUR_TEXT = "%Y-%m-%d %H:00"
+_INSERT_CHUNK = 1000
+MAX_COUNT = 2**63 - 1
+
+
+class RolledUp(Protocol):
+    """What a rollup reads of one usage event (store/usage_writes.py: UsageEvent, which imports this)."""
+
+    created_at: datetime
+    tenant_id: int | None
+    key_id: int | None
+    key_prefix: str | None
+    member: str | None
+    requested_model: str
+    target: str | None
+    outcome: str
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: float
+    latency_ms: int
+    ttft_ms: int | None
+
+
+def utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def hour_of(value: datetime) -> datetime:
+    return utc(value).replace(minute=0, second=0, microsecond=0)
+
+
+def usd_to_nanos(usd: float) -> int:
+    return min(max(math.floor(usd * 1e9 + 0.5), 0), MAX_COUNT)
+
+
+def dims_hash(values: Sequence[Any]) -> str:
+    """The group's identity for the unique index: a hash of its dimension values, NULLs distinct from ''."""
+    return hashlib.sha1(json.dumps(list(values), separators=(",", ":")).encode()).hexdigest()
+
+
+def rollup_rows(events: Iterable[RolledUp]) -> list[dict[str, Any]]:
+    """The batch's increments, one per (hour, group), in (hour, dims) order so that concurrent writers take
+    row locks in one order (no deadlocks on PostgreSQL)."""
+    groups: dict[tuple[datetime, str], dict[str, Any]] = {}
+    for event in events:
+        dims = [getattr(event, name) for name in DIMENSIONS]
+        hour = hour_of(event.created_at)
+        key = (hour, dims_hash(dims))
+        row = groups.get(key)
+        if row is None:
+            row = groups[key] = {"hour": hour, "dims": key[1], **dict(zip(DIMENSIONS, dims, strict=True))}
+            row.update(dict.fromkeys(MEASURES, 0))
+        row["requests"] += 1
+        row["errors"] += event.outcome in ERROR_OUTCOMES
+        row["input_tokens"] += event.input_tokens
+        row["output_tokens"] += event.output_tokens
+        row["cache_read_tokens"] += event.cache_read_tokens
+        row["cache_write_tokens"] += event.cache_write_tokens
+        row["cost_nanousd"] += usd_to_nanos(event.cost_usd)
+        row["latency_ms_sum"] += event.latency_ms
+        if event.ttft_ms is not None:
+            row["ttft_ms_sum"] += event.ttft_ms
+            row["ttft_count"] += 1
+    return [groups[key] for key in sorted(groups)]
+
+
+async def add_to_rollups(session: AsyncSession, events: Sequence[RolledUp]) -> None:
+    """Add the batch to its hours' rollups, in the caller's transaction (the one inserting the raw rows)."""
+    rows = rollup_rows(events)
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ROLLUP_TABLE)
+    update = {name: ROLLUP_TABLE.c[name] + stmt.excluded[name] for name in MEASURES}
+    await session.execute(stmt.on_conflict_do_update(index_elements=["hour", "dims"], set_=update), rows)
+
+
+def cost_nanos_expr(dialect: str, usd: ColumnElement[Any]) -> ColumnElement[int]:
+    """floor(usd * 1e9 + 0.5) per row as an integer, as `usd_to_nanos` computes it (costs are never negative:
+    SQLite's CAST truncates, which is floor for them; PostgreSQL's CAST would round half to even)."""
+    scaled = usd * 1e9 + 0.5
+    if dialect == "postgresql":
+        return cast(ColumnElement[int], func.floor(scaled).cast(postgresql.BIGINT))
+    return cast(ColumnElement[int], func.cast(scaled, sqlite.INTEGER))
+
+
+def hour_text_expr(dialect: str, column: ColumnElement[Any], fmt: str = "hour") -> ColumnElement[str]:
+    """The UTC bucket of a time column as text, identical on both backends ("2025-05-01 13:00", …)."""
+    if dialect == "postgresql":
+        pg = {"hour": "YYYY-MM-DD HH24:00", "day": "YYYY-MM-DD", "month": "YYYY-MM"}[fmt]
+        return func.to_char(func.timezone("UTC", column), pg)
+    lite = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "month": "%Y-%m"}[fmt]
+    return func.strftime(lite, column)
+
+
+def raw_measures(dialect: str) -> list[ColumnElement[Any]]:
+    """Raw rows summed into the rollup's measures, in MEASURES order."""
+    ur = UsageRecord
+    return [
+        func.count(),
+        func.coalesce(func.sum(case((ur.outcome.in_(ERROR_OUTCOMES), 1), else_=0)), 0),
+        func.coalesce(func.sum(ur.input_tokens), 0),
+        func.coalesce(func.sum(ur.output_tokens), 0),
+        func.coalesce(func.sum(ur.cache_read_tokens), 0),
+        func.coalesce(func.sum(ur.cache_write_tokens), 0),
+        func.coalesce(func.sum(cost_nanos_expr(dialect, ur.cost_usd.expression)), 0),
+        func.coalesce(func.sum(ur.latency_ms), 0),
+        func.coalesce(func.sum(ur.ttft_ms), 0),
+        func.count(ur.ttft_ms),
+    ]
+
+
+def rebuild_rollups_sync(connection: Connection, since: datetime | None = None) -> int:
+    """Recompute the rollups of every hour from `since`'s hour on (all hours without it) from the raw rows;
+    returns the number of rollup rows written. Idempotent.
+
+    On PostgreSQL the rollup table is locked (EXCLUSIVE: reads go on, writers wait) for the transaction,
+    so a batch committed meanwhile is either in the raw rows read here or added after the rebuild commits.
+    SQLite has one writer at a time: the DELETE comes first, so the write lock is held before the read.
+    """
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        connection.execute(text("LOCK TABLE usage_hourly IN EXCLUSIVE MODE"))
+    start = hour_of(since) if since is not None else None
+    wipe = delete(ROLLUP_TABLE)
+    if start is not None:
+        wipe = wipe.where(ROLLUP_TABLE.c.hour >= start)
+    connection.execute(wipe)
+    ur = UsageRecord
+    bucket = hour_text_expr(dialect, ur.created_at.expression)
+    dims = [getattr(ur, name).expression for name in DIMENSIONS]
+    stmt = select(bucket, *dims, *raw_measures(dialect)).group_by(bucket, *dims)
+    if start is not None:
+        stmt = stmt.where(ur.created_at >= start)
+    written = 0
+    chunk: list[dict[str, Any]] = []
+    for bucket_text, *values in connection.execute(stmt).all():
+        group = values[: len(DIMENSIONS)]
+        row = {
+            "hour": datetime.strptime(bucket_text, _HOUR_TEXT).replace(tzinfo=UTC),
+            "dims": dims_hash(group),
+            **dict(zip(DIMENSIONS, group, strict=True)),
+            **{name: int(v or 0) for name, v in zip(MEASURES, values[len(DIMENSIONS) :], strict=True)},
+        }
+        chunk.append(row)
+        if len(chunk) >= _INSERT_CHUNK:
+            connection.execute(insert(ROLLUP_TABLE), chunk)
+            written += len(chunk)
+            chunk = []
+    if chunk:
+        connection.execute(insert(ROLLUP_TABLE), chunk)
+        written += len(chunk)
+    return written
+
+
+async def rebuild_rollups(session: AsyncSession, since: datetime | None = None) -> int:
+    """`rebuild_rollups_sync` in the session's transaction (the caller commits)."""
+    return await session.run_sync(lambda sync_session: rebuild_rollups_sync(sync_session.connection(), since))
