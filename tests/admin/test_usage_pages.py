@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from router.store import tenants as tenant_store
-from router.store.models import UsageRecord
+from router.store.usage_writes import UsageEvent, write_usage_batch
 from tests.admin.conftest import AdminClient
 
 
@@ -14,7 +14,7 @@ async def record_usage(client: AdminClient) -> int:
     async with client.db.transaction() as session:
         tenant = await tenant_store.create_tenant(session, "acme", actor="test")
         rows = [
-            UsageRecord(
+            UsageEvent(
                 created_at=now - timedelta(minutes=5),
                 request_id="r1",
                 tenant_id=tenant.id,
@@ -27,7 +27,7 @@ async def record_usage(client: AdminClient) -> int:
                 cost_usd=0.5,
                 outcome="ok",
             ),
-            UsageRecord(
+            UsageEvent(
                 created_at=now - timedelta(minutes=3),
                 request_id="r2",
                 tenant_id=tenant.id,
@@ -39,7 +39,8 @@ async def record_usage(client: AdminClient) -> int:
                 outcome="error",
             ),
         ]
-        session.add_all(rows)
+        # Through the usage writer: raw rows and their hourly rollups, which the pages' aggregates read.
+        await write_usage_batch(session, rows)
     return tenant.id
 
 

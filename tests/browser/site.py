@@ -143,14 +143,14 @@ def db_url(sqlite_template: Path, tmp_path: Path) -> str:
 
 
 def add_usage(live: LiveRouter, records: list[dict[str, Any]]) -> None:
-    """Usage rows written straight to the database (as the usage writer would), for page tests."""
-    from router.store.models import UsageRecord
+    """Usage rows written straight to the database by the usage writer's batch (raw rows and rollups)."""
+    from router.store.usage_writes import UsageEvent, write_usage_batch
 
     async def run() -> None:
         db = Database(live.settings.database_url)
         try:
             async with db.transaction() as session:
-                session.add_all([UsageRecord(**r) for r in records])
+                await write_usage_batch(session, [UsageEvent(**r) for r in records])
         finally:
             await db.dispose()
 

@@ -1,7 +1,7 @@
 """Hourly usage rollups (usage_hourly), kept by the usage writer; filled from the existing raw rows.
 
-Revision ID: 0007_usage_hourly
-Revises: 0006_member_pages
+Revision ID: 0008_usage_hourly
+Revises: 0007_key_alias
 Create Date: 2026-12-06 05:20:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_usage_hourly"
-down_revision: str | None = "0006_member_pages"
+revision: str = "0008_usage_hourly"
+down_revision: str | None = "0007_key_alias"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
