@@ -49,7 +49,7 @@ def upgrade() -> None:
                 "ttft_ms_sum",
                 "ttft_count",
             )
-        ),  # fmt: skip
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_usage_hourly")),
         sa.UniqueConstraint("hour", "dims", name="uq_usage_hourly_hour_dims"),
     )

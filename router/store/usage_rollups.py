@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Connection, Table, case, delete, func, insert, select, text
+from sqlalchemy import Connection, Float, Table, case, delete, func, insert, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -37,6 +37,11 @@ NANOS_PER_USD = 1_000_000_000
 _HOUR_TEXT = "%Y-%m-%d %H:00"
 _INSERT_CHUNK = 1000
 MAX_COUNT = 2**63 - 1
+# What one request may add to a rollup measure (tokens, nano-USD, milliseconds): far above any real request
+# (7e13), yet 131,072 hostile rows at the cap in one hour and group still fit a BIGINT sum. Raw rows keep
+# their values; the rebuild applies the same cap, so writer and rebuild agree.
+ROW_CAP = 2**46
+USD_CAP = ROW_CAP / 1e9
 
 
 class RolledUp(Protocol):
@@ -68,7 +73,12 @@ def hour_of(value: datetime) -> datetime:
 
 
 def usd_to_nanos(usd: float) -> int:
-    return min(max(math.floor(usd * 1e9 + 0.5), 0), MAX_COUNT)
+    # Capped before scaling: 1e300 * 1e9 is infinite (and an error on PostgreSQL).
+    return min(max(math.floor(min(usd, USD_CAP) * 1e9 + 0.5), 0), ROW_CAP)
+
+
+def _capped(value: int) -> int:
+    return min(value, ROW_CAP)
 
 
 def dims_hash(values: Sequence[Any]) -> str:
@@ -90,14 +100,14 @@ def rollup_rows(events: Iterable[RolledUp]) -> list[dict[str, Any]]:
             row.update(dict.fromkeys(MEASURES, 0))
         row["requests"] += 1
         row["errors"] += event.outcome in ERROR_OUTCOMES
-        row["input_tokens"] += event.input_tokens
-        row["output_tokens"] += event.output_tokens
-        row["cache_read_tokens"] += event.cache_read_tokens
-        row["cache_write_tokens"] += event.cache_write_tokens
+        row["input_tokens"] += _capped(event.input_tokens)
+        row["output_tokens"] += _capped(event.output_tokens)
+        row["cache_read_tokens"] += _capped(event.cache_read_tokens)
+        row["cache_write_tokens"] += _capped(event.cache_write_tokens)
         row["cost_nanousd"] += usd_to_nanos(event.cost_usd)
-        row["latency_ms_sum"] += event.latency_ms
+        row["latency_ms_sum"] += _capped(event.latency_ms)
         if event.ttft_ms is not None:
-            row["ttft_ms_sum"] += event.ttft_ms
+            row["ttft_ms_sum"] += _capped(event.ttft_ms)
             row["ttft_count"] += 1
     return [groups[key] for key in sorted(groups)]
 
@@ -116,7 +126,8 @@ async def add_to_rollups(session: AsyncSession, events: Sequence[RolledUp]) -> N
 def cost_nanos_expr(dialect: str, usd: ColumnElement[Any]) -> ColumnElement[int]:
     """floor(usd * 1e9 + 0.5) per row as an integer, as `usd_to_nanos` computes it (costs are never negative:
     SQLite's CAST truncates, which is floor for them; PostgreSQL's CAST would round half to even)."""
-    scaled = usd * 1e9 + 0.5
+    least = func.least if dialect == "postgresql" else func.min
+    scaled = least(usd, literal(USD_CAP, Float)) * 1e9 + 0.5  # capped first, as in usd_to_nanos
     if dialect == "postgresql":
         return cast(ColumnElement[int], func.floor(scaled).cast(postgresql.BIGINT))
     return cast(ColumnElement[int], func.cast(scaled, sqlite.INTEGER))
@@ -131,19 +142,29 @@ def hour_text_expr(dialect: str, column: ColumnElement[Any], fmt: str = "hour") 
     return func.strftime(lite, column)
 
 
+def _cap_expr(dialect: str, value: ColumnElement[Any]) -> ColumnElement[int]:
+    # SQLite's two-argument min() is scalar; PostgreSQL's least() skips a NULL, hence the coalesce.
+    least = func.least if dialect == "postgresql" else func.min
+    return cast(ColumnElement[int], least(func.coalesce(value, 0), ROW_CAP))
+
+
 def raw_measures(dialect: str) -> list[ColumnElement[Any]]:
-    """Raw rows summed into the rollup's measures, in MEASURES order."""
+    """Raw rows summed into the rollup's measures (MEASURES order), each row capped as the writer caps it."""
     ur = UsageRecord
+
+    def total(value: ColumnElement[Any]) -> ColumnElement[Any]:
+        return func.coalesce(func.sum(_cap_expr(dialect, value)), 0)
+
     return [
         func.count(),
         func.coalesce(func.sum(case((ur.outcome.in_(ERROR_OUTCOMES), 1), else_=0)), 0),
-        func.coalesce(func.sum(ur.input_tokens), 0),
-        func.coalesce(func.sum(ur.output_tokens), 0),
-        func.coalesce(func.sum(ur.cache_read_tokens), 0),
-        func.coalesce(func.sum(ur.cache_write_tokens), 0),
-        func.coalesce(func.sum(cost_nanos_expr(dialect, ur.cost_usd.expression)), 0),
-        func.coalesce(func.sum(ur.latency_ms), 0),
-        func.coalesce(func.sum(ur.ttft_ms), 0),
+        total(ur.input_tokens.expression),
+        total(ur.output_tokens.expression),
+        total(ur.cache_read_tokens.expression),
+        total(ur.cache_write_tokens.expression),
+        total(cost_nanos_expr(dialect, ur.cost_usd.expression)),
+        total(ur.latency_ms.expression),
+        total(ur.ttft_ms.expression),
         func.count(ur.ttft_ms),
     ]
 

@@ -127,3 +127,18 @@ async def test_reports_read_rollups_for_whole_hours_and_raw_rows_for_the_partial
     assert by_key[10] == pytest.approx(sum(e.cost_usd for e in after if e.key_id == 10), abs=1e-6)
     # Half a cent in many rows: the rollup's integer nano-dollars print without float noise.
     assert len(repr(total.cost_usd).split(".")[1]) <= 9
+
+
+async def test_hostile_counts_are_capped_alike_by_the_writer_and_the_rebuild(usage_db: Database) -> None:
+    huge = [
+        event(created_at=T0, input_tokens=2**63 - 1, latency_ms=2**63 - 1, cost_usd=1e300, ttft_ms=2**62)
+        for _ in range(3)
+    ]
+    async with usage_db.transaction() as session:
+        await write_usage_batch(session, huge)
+    kept = await _rollups(usage_db)
+    async with usage_db.transaction() as session:
+        await rebuild_rollups(session)
+    assert await _rollups(usage_db) == kept
+    (measures,) = kept.values()
+    assert measures[0] == 3 and measures[2] == 3 * 2**46 and measures[6] == 3 * 2**46
