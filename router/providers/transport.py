@@ -54,6 +54,8 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int, where: str) -> 
     async for piece in resp.content.iter_any():
         body += piece
         if len(body) > limit:
+            # Let the buffer go now: the exception's traceback keeps this frame (and its locals) alive.
+            del body[:]
             resp.close()
             raise too_large("answer", limit, where)
     return bytes(body)
@@ -163,11 +165,14 @@ async def sse_data(content: aiohttp.StreamReader, where: str = "upstream") -> As
                 data.append(value[1:] if value.startswith(b" ") else value)
                 pending += len(value)
                 if pending > limit:
+                    del buf[:]
+                    data.clear()
                     raise too_large("stream event", limit, where)
             # event:, id:, retry: and comments carry nothing we need (Anthropic repeats the type in data).
         if start:
             del buf[:start]
         if len(buf) > limit:  # what is left is one line still without its end
+            del buf[:]
             raise too_large("stream line", limit, where)
     if buf.startswith(b"data:"):
         value = bytes(buf[5:]).strip()
