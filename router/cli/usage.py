@@ -15,6 +15,14 @@ import click
 from router.cli.common import CliError, cli_errors, load_settings, reading, run, transaction
 from router.settings import Settings
 from router.store.usage_reports import GROUP_BY_CHOICES, GroupBy, UsageRow, aggregate_usage, resolve_tenant_id
+from router.store.usage_chargeback import (
+    ChargebackInputError,
+    chargeback,
+    chargeback_csv,
+    chargeback_json,
+    parse_groups,
+    parse_month,
+)
 from router.store.usage_rollups import rebuild_rollups
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -192,3 +200,34 @@ def rebuild_rollups_command(ctx: click.Context, since: str | None) -> None:
     hour = start.replace(minute=0, second=0, microsecond=0) if start else None
     where = f"from {hour.isoformat()}" if hour else "for all hours"
     click.echo(f"rebuilt {written} hourly rollup rows {where}")
+
+
+async def _chargeback(settings: Settings, month: str, by: tuple[str, ...], fmt: str) -> str:
+    start, end = parse_month(month)
+    async with reading(settings) as session:
+        rows = await chargeback(session, start, end, by)
+    return chargeback_json(rows, by, month) if fmt == "json" else chargeback_csv(rows, by).rstrip("\n")
+
+
+@usage.command("export")
+@click.option("--month", required=True, metavar="YYYY-MM", help="Calendar month (UTC).")
+@click.option(
+    "--by",
+    "group_by",
+    default="tenant,member,model",
+    show_default=True,
+    help="Comma-separated: tenant, key, member, model, target.",
+)
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.pass_context
+@cli_errors
+def export_command(ctx: click.Context, month: str, group_by: str, fmt: str) -> None:
+    """Chargeback: one month's requests, tokens by kind and cost per group, from the hourly rollups (costs
+    exact to the nano-dollar)."""
+    settings = ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
+    try:
+        parse_month(month)
+        by = parse_groups(group_by)
+    except ChargebackInputError as exc:
+        raise CliError(str(exc)) from None
+    click.echo(run(_chargeback(settings, month, by, fmt)))

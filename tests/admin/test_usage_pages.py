@@ -89,3 +89,27 @@ async def test_json_api_groups_and_requires_a_session(admin: AdminClient) -> Non
     assert bad.status_code == 422 and "group_by" in bad.json()["errors"]
     admin.http.cookies.clear()
     assert (await admin.http.get("/admin/api/usage")).status_code == 303
+
+
+async def test_chargeback_download_for_a_month_with_exact_costs(admin: AdminClient) -> None:
+    await record_usage(admin)
+    month = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m")
+    page = await admin.get("/admin/usage?range=24h")
+    assert 'action="/admin/usage/chargeback"' in page.text
+    response = await admin.http.get(f"/admin/usage/chargeback?month={month}&by=tenant,member,model")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert f'filename="chargeback-{month}.csv"' in response.headers["content-disposition"]
+    lines = response.text.strip().splitlines()
+    assert lines[0] == (
+        "tenant,member,model,requests,errors,input_tokens,output_tokens,cache_read_tokens,"
+        "cache_write_tokens,cost_usd"
+    )
+    assert lines[1] == "acme,ann,claude-sonnet-4,1,0,100,20,0,0,0.500000000"
+    assert lines[2] == "acme,bob,'=cmd|calc,1,1,0,0,0,0,0.000000000"
+    as_json = await admin.http.get(f"/admin/usage/chargeback?month={month}&by=model&format=json")
+    assert as_json.json()["total"] == {
+        "requests": 2, "errors": 1, "input_tokens": 100, "output_tokens": 20, "cache_read_tokens": 0,
+        "cache_write_tokens": 0, "cost_usd": "0.500000000",
+    }  # fmt: skip
+    bad = await admin.http.get("/admin/usage/chargeback?month=2025-13&by=colour&format=xls")
+    assert bad.status_code == 422 and set(bad.json()["errors"]) == {"month", "by", "format"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -150,3 +151,84 @@ def test_rebuild_rollups_recomputes_them_from_raw_rows_and_is_idempotent(cli_db:
     assert run(cli_db, "rebuild-rollups").output == "rebuilt 4 hourly rollup rows for all hours\n"
     bad = run(cli_db, "rebuild-rollups", "--since", "last tuesday")
     assert bad.exit_code == 1 and bad.output.startswith("error: not a duration")
+
+
+async def _seed_month(url: str) -> list[float]:
+    database = Database(url)
+    tenant_id, (key_id,) = await add_tenant_with_keys(database, "beta", ["rk-b"])
+    june = datetime(2025, 6, 1, tzinfo=UTC)
+    costs = [0.1, 0.2, 0.3, 0.000_000_4, 1 / 3, 0.7]
+    events = [
+        event(
+            created_at=june + timedelta(days=i * 5, minutes=i),
+            tenant_id=tenant_id,
+            key_id=key_id,
+            key_prefix="rk-b",
+            member="ann@example.com" if i % 2 else "bob@example.com",
+            requested_model="claude-sonnet-4" if i < 3 else "claude-haiku",
+            input_tokens=100 * (i + 1),
+            cache_read_tokens=i,
+            cost_usd=cost,
+        )
+        for i, cost in enumerate(costs)
+    ]
+    # Outside June: the month before and the first instant of the next.
+    events += [
+        event(created_at=june - timedelta(seconds=1), tenant_id=tenant_id, cost_usd=9.0),
+        event(created_at=datetime(2025, 7, 1, tzinfo=UTC), tenant_id=tenant_id, cost_usd=9.0),
+    ]
+    async with database.transaction() as session:
+        await insert_usage_batch(session, events)
+    await database.dispose()
+    return costs
+
+
+def test_chargeback_export_groups_a_month_with_exact_costs(cli_db: str) -> None:
+    costs = asyncio.run(_seed_month(cli_db))
+    result = run(cli_db, "export", "--month", "2025-06", "--by", "tenant,member,model", "--format", "json")
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    rows = body["rows"]
+    assert {(r["tenant"], r["member"], r["model"]) for r in rows} == {
+        ("beta", "bob@example.com", "claude-sonnet-4"),
+        ("beta", "ann@example.com", "claude-sonnet-4"),
+        ("beta", "ann@example.com", "claude-haiku"),
+        ("beta", "bob@example.com", "claude-haiku"),
+    }
+    assert sum(r["requests"] for r in rows) == 6 == body["total"]["requests"]
+    assert body["total"]["input_tokens"] == sum(100 * (i + 1) for i in range(6))
+    # Exact decimals: 0.1 + 0.3 is 0.4, not 0.4000000000000001; the total is the rows' sum.
+    by_pair = {(r["member"], r["model"]): r["cost_usd"] for r in rows}
+    assert by_pair[("bob@example.com", "claude-sonnet-4")] == "0.400000000"
+    assert by_pair[("ann@example.com", "claude-haiku")] == "0.700000400"
+    assert body["total"]["cost_usd"] == "1.633333733"
+    assert abs(float(body["total"]["cost_usd"]) - sum(costs)) < 0.005
+    # The same totals as the rollups' own report for the month.
+    june = run(
+        cli_db, "--since", "2025-06-01", "--until", "2025-07-01", "--tenant", "beta", "--format", "json"
+    )
+    assert json.loads(june.output)[0]["requests"] == 6
+    assert round(json.loads(june.output)[0]["cost_usd"], 2) == round(float(body["total"]["cost_usd"]), 2)
+    as_csv = run(cli_db, "export", "--month", "2025-06", "--by", "model")
+    lines = list(csv.DictReader(io.StringIO(as_csv.output)))
+    assert [line["model"] for line in lines] == ["claude-haiku", "claude-sonnet-4"]
+    assert [line["cost_usd"] for line in lines] == ["1.033333733", "0.600000000"]
+    assert set(lines[0]) == {
+        "model", "requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
+        "cache_write_tokens", "cost_usd",
+    }  # fmt: skip
+
+
+def test_chargeback_export_refuses_a_bad_month_or_grouping_in_one_line(cli_db: str) -> None:
+    for args, message in [
+        (["--month", "2025-13"], "error: not a month (YYYY-MM): '2025-13'"),
+        (["--month", "June"], "error: not a month (YYYY-MM): 'June'"),
+        (
+            ["--month", "2025-06", "--by", "tenant,colour"],
+            "error: cannot group by 'colour': use one or more of",
+        ),
+        (["--month", "2025-06", "--by", "model,model"], "error: a grouping is repeated: 'model,model'"),
+    ]:
+        result = run(cli_db, "export", *args)
+        assert result.exit_code == 1 and result.output.startswith(message), result.output
+        assert len(result.output.strip().splitlines()) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,6 +17,7 @@ from router.admin.usage_filters import GROUPS, RANGES, UsageQuery, parse_usage_q
 from router.admin.web import render
 from router.store import keys as key_store
 from router.store import tenants as tenant_store
+from router.store import usage_chargeback as chargeback_store
 from router.store import usage_reports as usage_store
 from router.store.usage_reports import GroupBy
 
@@ -51,6 +53,11 @@ async def usage_tables(session: Any, query: UsageQuery, page: int = 1) -> dict[s
         "pages": pages,
         "members": await key_store.members_by_prefix(session, prefixes),
     }
+
+
+def last_month() -> str:
+    first = datetime.now(UTC).replace(day=1)
+    return (first - timedelta(days=1)).strftime("%Y-%m")
 
 
 def page_number(request: AnyRequest) -> int:
@@ -89,6 +96,8 @@ class UsageController(Controller):
                 "chart": chart,
                 "table_groups": TABLE_GROUPS,
                 "query_string": request.url.query or "",
+                "last_month": last_month(),
+                "chargeback_groups": chargeback_store.CHARGEBACK_GROUPS,
                 "page_query": urlencode([(k, v) for k, v in request.query_params.items() if k != "page"]),
             },
             status=422 if query.errors else 200,
@@ -113,6 +122,39 @@ class UsageController(Controller):
             lines(),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="usage-{stamp}.csv"'},
+        )
+
+    @get("/usage/chargeback")
+    async def chargeback_download(self, request: AnyRequest) -> Response[Any]:
+        """One month per group (?month=YYYY-MM&by=tenant,member,model&format=csv|json), from the rollups;
+        a tenant-scoped admin gets only their tenants' rows."""
+        month = request.query_params.get("month", "")
+        errors: dict[str, str] = {}
+        try:
+            start, end = chargeback_store.parse_month(month)
+        except chargeback_store.ChargebackInputError as exc:
+            errors["month"] = str(exc)
+        try:
+            by = chargeback_store.parse_groups(request.query_params.get("by", "tenant,member,model"))
+        except chargeback_store.ChargebackInputError as exc:
+            errors["by"] = str(exc)
+        fmt = request.query_params.get("format", "csv")
+        if fmt not in ("csv", "json"):
+            errors["format"] = "Use csv or json."
+        if errors:
+            return Response({"errors": errors}, status_code=422)
+        async with reading(request) as session:
+            everything = await tenant_store.list_tenants(session)
+            visible = visible_tenants(request, everything)
+            scope = None if len(visible) == len(everything) else [t.id for t in visible]
+            rows = await chargeback_store.chargeback(session, start, end, by, tenant_ids=scope)
+        if fmt == "json":
+            body = chargeback_store.chargeback_json(rows, by, month)
+            return Response(body, media_type="application/json")
+        return Response(
+            chargeback_store.chargeback_csv(rows, by),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="chargeback-{month}.csv"'},
         )
 
     @get("/api/usage")
