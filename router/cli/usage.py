@@ -14,7 +14,6 @@ import click
 
 from router.cli.common import CliError, cli_errors, load_settings, reading, run, transaction
 from router.settings import Settings
-from router.store.usage_reports import GROUP_BY_CHOICES, GroupBy, UsageRow, aggregate_usage, resolve_tenant_id
 from router.store.usage_chargeback import (
     ChargebackInputError,
     chargeback,
@@ -23,6 +22,7 @@ from router.store.usage_chargeback import (
     parse_groups,
     parse_month,
 )
+from router.store.usage_reports import GROUP_BY_CHOICES, GroupBy, UsageRow, aggregate_usage, resolve_tenant_id
 from router.store.usage_rollups import rebuild_rollups
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
