@@ -13,7 +13,9 @@ from typing import Any, cast
 import click
 
 from router.cli.common import CliError, cli_errors, load_settings, reading, run, transaction
+from router.observability.logging import redact
 from router.settings import Settings
+from router.store.models import Tenant, UsageRecord
 from router.store.usage_chargeback import (
     ChargebackInputError,
     chargeback,
@@ -22,7 +24,14 @@ from router.store.usage_chargeback import (
     parse_groups,
     parse_month,
 )
-from router.store.usage_reports import GROUP_BY_CHOICES, GroupBy, UsageRow, aggregate_usage, resolve_tenant_id
+from router.store.usage_reports import (
+    GROUP_BY_CHOICES,
+    GroupBy,
+    UsageRow,
+    aggregate_usage,
+    find_usage_record,
+    resolve_tenant_id,
+)
 from router.store.usage_rollups import rebuild_rollups
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -231,3 +240,99 @@ def export_command(ctx: click.Context, month: str, group_by: str, fmt: str) -> N
     except ChargebackInputError as exc:
         raise CliError(str(exc)) from None
     click.echo(run(_chargeback(settings, month, by, fmt)))
+
+
+async def _detail(settings: Settings, ref: str) -> dict[str, Any]:
+    async with reading(settings) as session:
+        record = await find_usage_record(session, ref)
+        if record is None:
+            raise CliError(f"no request with id {ref!r}")
+        tenant = await session.get(Tenant, record.tenant_id) if record.tenant_id is not None else None
+        return request_detail(record, tenant.name if tenant is not None else None)
+
+
+def request_detail(record: UsageRecord, tenant_name: str | None) -> dict[str, Any]:
+    """One request as plain data: the record's fields and its attempts, error text masked of credentials
+    (providers scrub them already; this is the second lock on the door)."""
+    attempts = []
+    for number, attempt in enumerate(record.attempts or [], start=1):
+        error = attempt.get("error")
+        attempts.append(
+            {
+                "attempt": number,
+                "target": attempt.get("target"),
+                "pool": attempt.get("pool"),
+                "status": attempt.get("status"),
+                "error_type": attempt.get("error_type"),
+                "error": redact(error) if isinstance(error, str) else None,
+                "latency_ms": attempt.get("latency_ms"),
+                # TTFT is measured on the answer, which the last attempt gave when the request succeeded.
+                "ttft_ms": record.ttft_ms if number == len(record.attempts) and record.target else None,
+            }
+        )
+    return {
+        "id": record.id,
+        "request_id": record.request_id,
+        "created_at": record.created_at.replace(tzinfo=record.created_at.tzinfo or UTC).isoformat(),
+        "tenant": tenant_name or record.tenant_id,
+        "key_prefix": record.key_prefix,
+        "member": record.member,
+        "requested_model": record.requested_model,
+        "target": record.target,
+        "upstream_model": record.upstream_model,
+        "stream": record.stream,
+        "outcome": record.outcome,
+        "status": record.status,
+        "error_type": record.error_type,
+        "input_tokens": record.input_tokens,
+        "output_tokens": record.output_tokens,
+        "cache_read_tokens": record.cache_read_tokens,
+        "cache_write_tokens": record.cache_write_tokens,
+        "tokens_estimated": record.tokens_estimated,
+        "cost_usd": record.cost_usd,
+        "latency_ms": record.latency_ms,
+        "ttft_ms": record.ttft_ms,
+        "attempts": attempts,
+    }
+
+
+def render_detail(detail: dict[str, Any]) -> str:
+    fields = [
+        (name, detail[name])
+        for name in (
+            "request_id", "created_at", "tenant", "key_prefix", "member", "requested_model", "target",
+            "upstream_model", "stream", "outcome", "status", "error_type", "input_tokens", "output_tokens",
+            "cache_read_tokens", "cache_write_tokens", "tokens_estimated", "cost_usd", "latency_ms",
+            "ttft_ms",
+        )
+    ]  # fmt: skip
+    width = max(len(name) for name, _ in fields)
+    lines = [f"{name.ljust(width)}  {_format_value(name, value)}" for name, value in fields]
+    lines.append("")
+    headers = ["#", "target", "status", "error_type", "latency_ms", "ttft_ms", "error"]
+    rows = [
+        [str(a["attempt"]), a["target"] or "-", str(a["status"]), a["error_type"] or "-",
+         _format_value("latency_ms", a["latency_ms"]), _format_value("ttft_ms", a["ttft_ms"]),
+         (a["error"] or "-").replace("\n", " ")]
+        for a in detail["attempts"]
+    ]  # fmt: skip
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    for cells in [headers, *rows]:
+        lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(cells)).rstrip())
+    if not rows:
+        lines.append("(no attempts: the request was refused before any target was tried)")
+    return "\n".join(lines)
+
+
+@usage.command("show")
+@click.argument("request_id")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+@cli_errors
+def show_command(ctx: click.Context, request_id: str, fmt: str) -> None:
+    """One request: its record and every attempt (target, status, error, latency, time to first token)."""
+    settings = ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
+    if not request_id.strip() or len(request_id) > 64:
+        raise CliError("a request id is 1 to 64 characters")
+    detail = run(_detail(settings, request_id.strip()))
+    click.echo(json.dumps(detail, indent=2) if fmt == "json" else render_detail(detail))

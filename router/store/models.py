@@ -249,6 +249,8 @@ class UsageRecord(Base):
         Index("ix_usage_key_time", "key_id", "created_at"),
         Index("ix_usage_model_time", "requested_model", "created_at"),
         Index("ix_usage_time", "created_at"),
+        # Request detail by id (`router usage show`), at any table size.
+        Index("ix_usage_request_id", "request_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -376,6 +376,16 @@ async def get_usage_record(session: AsyncSession, record_id: int) -> UR | None:
     return await session.get(UR, record_id)
 
 
+async def find_usage_record(session: AsyncSession, ref: str) -> UR | None:
+    """One request's record by its request id (the newest, should a client have reused one), or by the row
+    id as digits; the same record the admin page's request detail shows."""
+    stmt = select(UR).where(UR.request_id == ref).order_by(UR.created_at.desc(), UR.id.desc()).limit(1)
+    record = await session.scalar(stmt)
+    if record is None and ref.isdigit() and len(ref) < 19:
+        record = await get_usage_record(session, int(ref))
+    return record
+
+
 async def count_usage_records(session: AsyncSession, filters: UsageFilters) -> int:
     stmt = select(func.count()).select_from(UR).where(*await _conditions(session, filters))
     return int(await session.scalar(stmt) or 0)

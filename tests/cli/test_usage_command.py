@@ -232,3 +232,54 @@ def test_chargeback_export_refuses_a_bad_month_or_grouping_in_one_line(cli_db: s
         result = run(cli_db, "export", *args)
         assert result.exit_code == 1 and result.output.startswith(message), result.output
         assert len(result.output.strip().splitlines()) == 1
+
+
+def test_show_prints_one_request_with_its_attempts_and_scrubbed_errors(cli_db: str) -> None:
+    async def seed() -> None:
+        database = Database(cli_db)
+        async with database.transaction() as session:
+            await insert_usage_batch(
+                session,
+                [
+                    event(
+                        request_id="req_detail_1",
+                        created_at=datetime(2025, 6, 3, 10, 0, tzinfo=UTC),
+                        key_prefix="rk-a",
+                        requested_model="claude-sonnet-4",
+                        target="azure/gpt4o",
+                        attempts=[
+                            {
+                                "target": "openai/gpt-4.1",
+                                "status": 429,
+                                "error_type": "rate_limit_error",
+                                "latency_ms": 40,
+                                "error": "quota hit for key sk-live0123456789abcdef",
+                            },
+                            {"target": "azure/gpt4o", "status": 200, "error_type": None, "latency_ms": 900},
+                        ],
+                        latency_ms=950,
+                        ttft_ms=310,
+                        cost_usd=0.25,
+                    )
+                ],
+            )
+        await database.dispose()
+
+    asyncio.run(seed())
+    text_out = run(cli_db, "show", "req_detail_1")
+    assert text_out.exit_code == 0, text_out.output
+    assert "sk-live0123456789abcdef" not in text_out.output and "quota hit for key" in text_out.output
+    lines = text_out.output.splitlines()
+    assert any(line.split() == ["ttft_ms", "310"] for line in lines)
+    first = next(line for line in lines if line.startswith("1 "))
+    assert first.split()[:4] == ["1", "openai/gpt-4.1", "429", "rate_limit_error"]
+    second = next(line for line in lines if line.startswith("2 "))
+    assert second.split()[:6] == ["2", "azure/gpt4o", "200", "-", "900", "310"]
+    as_json = json.loads(run(cli_db, "show", "req_detail_1", "--format", "json").output)
+    assert [a["status"] for a in as_json["attempts"]] == [429, 200]
+    assert as_json["attempts"][0]["ttft_ms"] is None and as_json["attempts"][1]["ttft_ms"] == 310
+    assert "sk-live0123456789abcdef" not in json.dumps(as_json)
+    by_row_id = json.loads(run(cli_db, "show", str(as_json["id"]), "--format", "json").output)
+    assert by_row_id["request_id"] == "req_detail_1"
+    missing = run(cli_db, "show", "req_nope")
+    assert missing.exit_code == 1 and missing.output.strip() == "error: no request with id 'req_nope'"
