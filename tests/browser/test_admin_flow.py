@@ -70,7 +70,7 @@ def test_admin_configures_routing_and_sees_the_request(
 
     # A tenant.
     page.goto(f"{base}/admin/tenants")
-    page.get_by_label("Name").fill("team-a")
+    page.get_by_label("Name", exact=True).fill("team-a")
     page.get_by_role("button", name="Create tenant").click()
     page.wait_for_url(re.compile(r"/admin/tenants/\d+"))
     tenant_url = page.url.split("?")[0]
@@ -131,7 +131,7 @@ def test_admin_configures_routing_and_sees_the_request(
     # A key for a member, shown once with the Claude Code settings.
     page.goto(tenant_url)
     page.get_by_text("Issue a key").click()
-    page.get_by_label("Member").fill("ann@example.com")
+    page.get_by_label("Member", exact=True).fill("ann@example.com")
     page.get_by_role("button", name="Issue key").click()
     key = page.locator("#issued-key").input_value()
     assert key.startswith("sk-rt-")

@@ -98,13 +98,16 @@ def test_keys_are_found_across_tenants_by_member_prefix_and_status(
     assert "57 keys." in page.locator("main").inner_text()
     assert page.locator("main tbody tr").count() == 50
     page.get_by_role("link", name="Next →").click()
+    page.wait_for_url(re.compile(r"page=2"))
     assert page.locator("main tbody tr").count() == 7
     page.get_by_label("Member, alias or prefix").fill("bob@")
     page.get_by_role("button", name="Find").click()
+    page.wait_for_url(re.compile(r"q=bob"))
     rows = page.locator("main tbody tr")
     assert rows.count() == 1 and "globex" in rows.first.inner_text()
     page.get_by_label("Member, alias or prefix").fill(site.key[:10])
     page.get_by_role("button", name="Find").click()
+    page.wait_for_url(re.compile(r"q=sk-rt"))
     assert (
         page.locator("main tbody tr").count() == 1
         and "ann@example.com" in page.locator("main tbody").inner_text()
@@ -144,6 +147,7 @@ def test_audit_log_to_the_second_with_links_filters_and_the_config_drift_notice(
     )
     page.get_by_label("Object type").select_option("api_key")
     page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r"type=api_key"))
     assert page.locator("main tbody tr").count() == 1
     page.locator("main tbody tr").first.get_by_role("link").click()
     page.wait_for_url(re.compile(r"/admin/tenants/\d+/keys/\d+$"))
@@ -206,14 +210,17 @@ def test_tenants_and_rules_can_be_searched_and_tenants_paged(chromium: Any, live
     page.goto(f"{site.base}/admin/tenants")
     assert page.locator("main table tbody tr").count() == 50
     page.get_by_role("link", name="Next →").click()
+    page.wait_for_url(re.compile(r"page=2"))
     assert page.locator("main table tbody tr").count() == 3
     page.get_by_label("Name contains").fill("team-4")
     page.get_by_role("button", name="Find").click()
+    page.wait_for_url(re.compile(r"q=team-4"))
     names = page.locator("main table tbody tr td:first-child").all_inner_texts()
     assert names == [f"team-4{i}" for i in range(10)], names
     page.goto(f"{site.base}/admin/rules")
     page.get_by_label("Show rules containing").fill("opus")
     page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r"q=opus"))
     rows = page.locator("#level-global tr.editable")
     assert rows.count() == 1
     assert rows.first.locator("td").first.inner_text() == "2"  # still its place in the order

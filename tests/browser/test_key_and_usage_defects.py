@@ -83,7 +83,7 @@ def test_reloading_the_key_issued_page_issues_no_second_key(
     page.get_by_role("link", name="acme").click()
     keys_before = page.locator("#keys-title + .table-wrap tbody tr").count()
     page.get_by_text("Issue a key").click()
-    page.get_by_label("Member").fill("bob@example.com")
+    page.get_by_label("Member", exact=True).fill("bob@example.com")
     page.get_by_role("button", name="Issue key").click()
     key = page.locator("#issued-key").input_value()
     assert key.startswith("sk-rt-")
@@ -120,6 +120,7 @@ def test_usage_tables_fit_names_break_only_at_separators_and_small_costs_show(
     # Latest requests page: 50 per page, then "Older".
     assert page.locator("main table.requests tbody tr").count() == 50
     page.get_by_role("link", name="Older →").click()
+    page.wait_for_url(re.compile(r"page=2"))
     assert page.locator("main table.requests tbody tr").count() == 10
     page.get_by_role("link", name="← Newer").wait_for()
     shot(page, screenshots, f"defect5-usage-{width}")
