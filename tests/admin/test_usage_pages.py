@@ -113,3 +113,13 @@ async def test_chargeback_download_for_a_month_with_exact_costs(admin: AdminClie
     }  # fmt: skip
     bad = await admin.http.get("/admin/usage/chargeback?month=2025-13&by=colour&format=xls")
     assert bad.status_code == 422 and set(bad.json()["errors"]) == {"month", "by", "format"}
+
+
+async def test_a_request_is_found_by_its_request_id(admin: AdminClient) -> None:
+    await record_usage(admin)
+    found = await admin.http.get("/admin/requests/?id=r2", follow_redirects=False)
+    assert found.status_code in (302, 303) and found.headers["location"].startswith("/admin/requests/")
+    detail = await admin.get(found.headers["location"])
+    assert detail.status_code == 200 and "r2" in detail.text and "=cmd|calc" in detail.text
+    missing = await admin.http.get("/admin/requests/?id=nope")
+    assert missing.status_code == 404

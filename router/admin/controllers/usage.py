@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
-from litestar.response import Stream, Template
+from litestar.response import Redirect, Stream, Template
 
 from router.admin.auth import AdminNotFoundError
 from router.admin.chart import METRICS, bar_chart
@@ -190,6 +190,18 @@ class RequestsController(Controller):
     """One request's detail: what was asked, every attempt (target, status, error, latency), TTFT, cost."""
 
     path = "/admin/requests"
+
+    @get("/")
+    async def find_request(self, request: AnyRequest) -> Redirect:
+        """?id=REQUEST_ID (or a row id): to that request's detail page."""
+        ref = request.query_params.get("id", "").strip()
+        record = None
+        if ref and len(ref) <= 64:
+            async with reading(request) as session:
+                record = await usage_store.find_usage_record(session, ref)
+        if record is None or not can_see_tenant(request, record.tenant_id):
+            raise AdminNotFoundError(f"There is no request with id {ref[:64]!r}.")
+        return Redirect(path=f"/admin/requests/{record.id}")
 
     @get("/{record_id:int}")
     async def request_detail(self, request: AnyRequest, record_id: int) -> Template:
