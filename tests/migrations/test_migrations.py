@@ -62,3 +62,43 @@ async def test_migrations_current_is_false_on_an_empty_database(empty_db_url: st
         assert not await migrations_current(db)
     finally:
         await db.dispose()
+
+
+async def test_the_rollup_migration_fills_rollups_from_existing_raw_rows(empty_db_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, insert
+
+    from router.store.models import UsageHourly
+    from router.store.usage_writes import USAGE_TABLE
+    from tests.usage.helpers import event
+
+    await upgrade_to_head(empty_db_url)
+    await downgrade(empty_db_url, "0007_key_alias")
+    start = datetime(2025, 4, 1, 8, 15, tzinfo=UTC)
+    rows = [
+        event(
+            created_at=start + timedelta(minutes=25 * i), tenant_id=1, cost_usd=0.25, input_tokens=10
+        ).as_row()
+        for i in range(6)
+    ]
+    db = Database(empty_db_url)
+    try:
+        async with db.transaction() as session:
+            await session.execute(insert(USAGE_TABLE), rows)
+        await upgrade_to_head(empty_db_url)
+        async with db.session() as session:
+            hours, requests, tokens, nanos = (
+                await session.execute(
+                    select(
+                        func.count(),
+                        func.sum(UsageHourly.requests),
+                        func.sum(UsageHourly.input_tokens),
+                        func.sum(UsageHourly.cost_nanousd),
+                    )
+                )
+            ).one()
+    finally:
+        await db.dispose()
+    # 08:15 .. 10:20, 25 minutes apart: three hours, every request, every token and cent.
+    assert (hours, requests, tokens, nanos) == (3, 6, 60, 1_500_000_000)
