@@ -96,7 +96,9 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/admin/usage.csv"): A.READ_TENANT,
     ("GET", "/admin/api/usage"): A.READ_TENANT,
     ("GET", "/admin/api/usage/timeseries"): A.READ_TENANT,
+    ("GET", "/admin/requests"): A.READ_TENANT,  # ?id=REQUEST_ID: the record's tenant is checked too
     ("GET", "/admin/requests/{record_id:int}"): A.READ_TENANT,  # the record's tenant is checked too
+    ("GET", "/admin/usage/chargeback"): A.READ_TENANT,  # rows only for the caller's tenants
     ("GET", "/admin/health"): A.READ,
     ("POST", "/admin/health/test"): A.WRITE,  # calls every upstream: like a provider's own test
     ("GET", "/admin/audit"): A.READ,
