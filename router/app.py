@@ -61,6 +61,7 @@ from router.usage.accounting import Accounting
 from router.usage.limits import Limiter
 from router.usage.quotas import member_quotas
 from router.usage.recorder import UsageRecorder
+from router.usage.retention import RawUsagePruner
 from router.usage.spool import UsageSpool
 from router.usage.spool import replay as replay_spool
 
@@ -94,6 +95,7 @@ class Services:
     # Signed-in members' minted tokens and what the request path knows about them (identity/members.py).
     members: MemberTokens | None = None
     tracing: Tracing | None = None
+    retention: RawUsagePruner | None = None
     _started: list[str] = field(default_factory=list)
 
     @classmethod
@@ -182,6 +184,9 @@ class Services:
             await _bounded(self._replay_spool(), STARTUP_DATABASE_WAIT, "replaying the usage spool")
         await self.recorder.start()
         await self.limiter.start()
+        if self.retention is None:
+            self.retention = RawUsagePruner(self.db, self.settings.usage_retention_days)
+        self.retention.start()
 
     async def _replay_spool(self) -> None:
         """Records a crashed process had made durable but not written: into the database, before serving."""
@@ -223,6 +228,8 @@ class Services:
     async def stop(self) -> None:
         grace = self.settings.shutdown_grace_seconds
         await self.snapshots.stop()
+        if self.retention is not None:
+            await self.retention.stop()
         await self.recorder.stop(timeout=grace)
         await self.limiter.stop()
         await self.gateway.close()

@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import click
 
-from router.cli.common import CliError, cli_errors, load_settings, reading, run, transaction
+from router.cli.common import CliError, cli_errors, load_settings, open_database, reading, run, transaction
 from router.observability.logging import redact
 from router.settings import Settings
 from router.store.models import Tenant, UsageRecord
@@ -32,6 +32,7 @@ from router.store.usage_reports import (
     find_usage_record,
     resolve_tenant_id,
 )
+from router.store.usage_retention import prune_raw_usage
 from router.store.usage_rollups import rebuild_rollups
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -336,3 +337,21 @@ def show_command(ctx: click.Context, request_id: str, fmt: str) -> None:
         raise CliError("a request id is 1 to 64 characters")
     detail = run(_detail(settings, request_id.strip()))
     click.echo(json.dumps(detail, indent=2) if fmt == "json" else render_detail(detail))
+
+
+async def _prune(settings: Settings, before: datetime) -> int:
+    async with open_database(settings) as db:
+        return await prune_raw_usage(db, before)
+
+
+@usage.command("prune")
+@click.option("--older-than", "older_than", required=True, help="Age: 90d, 12w, … or an ISO date.")
+@click.pass_context
+@cli_errors
+def prune_command(ctx: click.Context, older_than: str) -> None:
+    """Delete raw usage rows older than this, in batches; the hourly rollups (and every report) keep them.
+    The service does the same hourly when ROUTER_USAGE_RETENTION_DAYS is set."""
+    settings = ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
+    before = parse_moment(older_than)
+    deleted = run(_prune(settings, before))
+    click.echo(f"deleted {deleted} raw usage rows created before {before.isoformat()}")

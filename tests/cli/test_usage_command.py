@@ -283,3 +283,12 @@ def test_show_prints_one_request_with_its_attempts_and_scrubbed_errors(cli_db: s
     assert by_row_id["request_id"] == "req_detail_1"
     missing = run(cli_db, "show", "req_nope")
     assert missing.exit_code == 1 and missing.output.strip() == "error: no request with id 'req_nope'"
+
+
+def test_prune_deletes_old_raw_rows_and_reports_keep_them(cli_db: str) -> None:
+    before = json.loads(run(cli_db, "--since", "30d", "--format", "json").output)
+    pruned = run(cli_db, "prune", "--older-than", "5d")
+    assert pruned.exit_code == 0 and pruned.output.startswith("deleted 1 raw usage rows created before ")
+    assert json.loads(run(cli_db, "--since", "30d", "--format", "json").output) == before
+    bad = run(cli_db, "prune", "--older-than", "ages")
+    assert bad.exit_code == 1 and bad.output.startswith("error: not a duration")
