@@ -61,7 +61,7 @@ deploy-tools:
 	  echo "kubectl is not installed: the Kubernetes manifest checks will skip"; }
 
 test: install-dev browser tools axe idp deploy-tools
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint:
 	$(BIN)/python -m ruff check router tests bench

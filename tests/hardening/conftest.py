@@ -67,14 +67,19 @@ def live(start_sqlite_router: StartRouter) -> LiveRouter:
 
 @pytest.fixture(scope="module")
 def module_router(
-    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, fake_upstream_server: FakeUpstream
+    request: pytest.FixtureRequest,
+    sqlite_template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_upstream_server: FakeUpstream,
 ) -> Iterator[LiveRouter]:
     """One service for a whole module (saves a start per test); its upstream is the session's fake, so a
     test that scripts it must also take `fake_upstream` (which resets it). Cool-downs are off: they are
-    the one piece of state by which one test's failures would change the next test's route."""
+    the one piece of state by which one test's failures would change the next test's route. A module may
+    set `ROUTER_OVERRIDES` (settings by name) for its own service."""
     path = tmp_path_factory.mktemp("module-router") / "router.db"
     shutil.copyfile(sqlite_template, path)
-    settings = router_settings(f"sqlite+aiosqlite:///{path}", cooldown_after_failures=1_000_000)
+    overrides = getattr(request.module, "ROUTER_OVERRIDES", {})
+    settings = router_settings(f"sqlite+aiosqlite:///{path}", cooldown_after_failures=1_000_000, **overrides)
     app = create_app(settings, configure_logs=False)
     server = ServerThread(app)
     server.start()
