@@ -226,3 +226,27 @@ def test_tenants_and_rules_can_be_searched_and_tenants_paged(chromium: Any, live
     assert rows.first.locator("td").first.inner_text() == "2"  # still its place in the order
     assert_clean(page)
     context.close()
+
+
+def test_config_drift_notice_shows_on_the_tenant_list_and_tenant_page(
+    chromium: Any, live_router: LiveRouter, screenshots: Path
+) -> None:
+    site = seed_site(live_router)  # applies a config file, as `router config apply` does
+    context, page = new_page(chromium, site)
+    page.goto(f"{site.base}/admin/tenants")
+    drift = page.locator(".drift")
+    assert "Configuration last applied from a file by test" in drift.inner_text()
+    assert "overwritten by the next" in drift.inner_text()
+    # A tenant edit made here is counted on the tenant's own page (the next apply would undo it).
+    page.locator("main tbody tr").first.get_by_role("link").click()
+    page.wait_for_url(re.compile(r"/admin/tenants/\d+$"))
+    assert "Configuration last applied from a file by test" in page.locator(".drift").inner_text()
+    page.locator("#lim-rpm").fill("77")
+    page.get_by_role("button", name="Save limits").click()
+    page.wait_for_url(re.compile(r"notice="))
+    assert "1 change made since then" in page.locator(".drift").inner_text()
+    shot(page, screenshots, "tenant-drift-notice-1280")
+    page.goto(f"{site.base}/admin/tenants")
+    assert "1 change made since then" in page.locator(".drift").inner_text()
+    assert_clean(page)
+    context.close()

@@ -10,6 +10,7 @@ from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
 from router.admin.deps import actor, mutating, reading, tenant_or_404, visible_tenants
+from router.admin.drift import config_drift
 from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.reveal import take_reveal
@@ -55,6 +56,7 @@ async def tenant_page(
         key_spend, tenant_spend = await month_to_date_spend(
             session, month_start(), key_ids=[k.id for k in keys], tenant_ids=[tenant.id]
         )
+        drift = await config_drift(session)
     all_forms: dict[str, dict[str, Any]] = {
         "rename": {"name": tenant.name},
         "limits": limits_form(tenant),
@@ -74,6 +76,7 @@ async def tenant_page(
             "base_url": base_url(request),
             "key_spend": key_spend,
             "tenant_spend": tenant_spend.get(tenant.id, 0.0),
+            "drift": drift,
         },
         status=422 if any(errors.values()) else 200,
         cookies=[cleared] if cleared else None,
@@ -116,6 +119,7 @@ class TenantsController(Controller):
             _, spend = await month_to_date_spend(
                 session, month_start(), key_ids=[], tenant_ids=[t.id for t in tenants]
             )
+            drift = await config_drift(session)
         return render(
             request,
             "admin/tenants.html",
@@ -129,6 +133,7 @@ class TenantsController(Controller):
                 "page": page,
                 "pages": pages,
                 "page_query": urlencode({k: v for k, v in filters.items() if v}),
+                "drift": drift,
             },
             status=422 if errors else 200,
         )
