@@ -86,11 +86,11 @@ document.addEventListener("drop", function (event) {
   const rows = Array.from(row.parentNode.querySelectorAll("tr[data-rule-id]"));
   const below = rows.indexOf(dragged) < rows.indexOf(row);
   row.parentNode.insertBefore(dragged, below ? row.nextSibling : row);
-  const order = Array.from(row.parentNode.querySelectorAll("tr[data-rule-id]"))
-    .map(function (r) { return r.getAttribute("data-rule-id"); }).join(",");
+  // Name the row it was dropped on, not the whole order: a filtered or paged table shows only some rules.
   htmx.ajax("POST", dragged.getAttribute("data-reorder"), {
     target: dragged.getAttribute("data-level"), swap: "outerHTML",
-    values: {order: order, moved: dragged.getAttribute("data-rule-id")},
+    values: {moved: dragged.getAttribute("data-rule-id"), where: below ? "after" : "before",
+             anchor: row.getAttribute("data-rule-id")},
   });
 });
 document.addEventListener("dragend", function () {

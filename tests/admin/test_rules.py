@@ -161,3 +161,45 @@ async def test_rule_changes_are_audited_with_the_admin_as_actor(admin: AdminClie
     page = await admin.get("/admin/audit")
     assert page.status_code == 200
     assert "root" in page.text and "delete" in page.text and "claude-haiku-*" in page.text
+
+
+async def test_a_level_rerender_keeps_the_filter_of_the_page_it_was_made_on(admin: AdminClient) -> None:
+    ids = await seed(admin)
+    moved = await admin.htmx(
+        "POST",
+        f"/admin/rules/global/{ids['second']}/move",
+        {"direction": "up"},
+        headers={"HX-Current-URL": "http://testserver/admin/rules?q=haiku"},
+    )
+    assert moved.status_code == 200, moved.text
+    assert rule_order(moved.text) == [str(ids["second"])]  # "claude-*" does not contain "haiku"
+    assert moved.headers["HX-Replace-Url"] == "/admin/rules?q=haiku"
+
+
+async def test_a_drop_places_the_rule_beside_the_row_it_landed_on(admin: AdminClient) -> None:
+    ids = await seed(admin)
+    dropped = await admin.htmx(
+        "POST",
+        "/admin/rules/global/reorder",
+        {"moved": str(ids["second"]), "where": "before", "anchor": str(ids["first"])},
+    )
+    assert dropped.status_code == 200, dropped.text
+    assert rule_order(dropped.text)[:2] == [str(ids["second"]), str(ids["first"])]
+    assert "Moved rule #1 (claude-haiku-*)." in dropped.text
+    elsewhere = await admin.htmx(
+        "POST",
+        "/admin/rules/global/reorder",
+        {"moved": str(ids["theirs"]), "where": "before", "anchor": str(ids["first"])},
+    )
+    assert elsewhere.status_code == 404  # another level's rule cannot be dropped here
+
+
+async def test_rule_tables_page_by_fifty_and_number_rules_by_their_place(admin: AdminClient) -> None:
+    await seed(admin)
+    async with admin.db.transaction() as session:
+        for i in range(50):
+            await catalog.create_rule(session, match=f"m{i:02d}", target="oa/gpt-4.1", actor="test")
+    page2 = await admin.get("/admin/rules?page_global=2")
+    assert "Page 2 of 2" in page2.text and 'aria-label="Rule 51: m48"' in page2.text
+    assert 'aria-label="Rule 1: claude-*"' not in page2.text
+    assert 'href="/admin/rules" rel="prev"' in page2.text

@@ -3,12 +3,13 @@ editing by keyboard alone (at desktop and phone widths)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser.site import DESKTOP, PHONE, assert_clean, db_url, new_page, seed_site, shot
+from tests.browser.site import DESKTOP, PHONE, SEED, assert_clean, db_url, new_page, seed_site, shot
 from tests.fixtures.app import LiveRouter
 
 __all__ = ["db_url"]
@@ -170,5 +171,76 @@ def test_a_rule_dragged_onto_another_takes_its_place(chromium: Any, live_router:
     page.locator("#level-global .level-status").get_by_text("Moved rule #1 (*).").wait_for()
     assert [m for _, m in table_matches(page)] == ["*", "claude-haiku-*", "claude-opus-*"]
     page.wait_for_function("() => document.activeElement.getAttribute('aria-label') === 'Rule 1: *'")
+    assert_clean(page)
+    context.close()
+
+
+MANY_RULES = (
+    SEED.split("rules:")[0]
+    + "rules:\n"
+    + "".join(f'  - {{match: "claude-m{i:02d}", target: oai/gpt-4.1}}\n' for i in range(51))
+    + '  - {match: "*", target: oai/gpt-4.1}\n'
+)
+
+
+def test_rule_tables_page_keeping_the_evaluation_order_and_a_move_shows_the_moved_rules_page(
+    chromium: Any, live_router: LiveRouter, screenshots: Path
+) -> None:
+    site = seed_site(live_router, config=MANY_RULES)  # 52 global rules: two pages of 50
+    context, page = new_page(chromium, site)
+    page.goto(f"{site.base}/admin/rules")
+    first = table_matches(page)
+    assert len(first) == 50 and first[0] == ("1", "claude-m00") and first[-1] == ("50", "claude-m49")
+    pager = page.locator("#level-global nav.pager")
+    assert "Page 1 of 2" in pager.inner_text()
+    pager.get_by_role("link", name="Next →").click()
+    page.wait_for_url(re.compile(r"page_global=2"))
+    assert table_matches(page) == [("51", "claude-m50"), ("52", "*")]
+    shot(page, screenshots, "rules-paged-1280")
+    # By keyboard: ↑ on rule #51 moves it to #50, on page 1, and that page is the one re-rendered.
+    page.locator("#level-global tr.editable").first.locator(".move-up").focus()
+    page.keyboard.press("Enter")
+    page.locator("#level-global .level-status").get_by_text("Moved rule #50 (claude-m50).").wait_for()
+    moved = table_matches(page)
+    assert len(moved) == 50 and moved[-2:] == [("49", "claude-m48"), ("50", "claude-m50")]
+    assert "Page 1 of 2" in pager.inner_text()
+    page.wait_for_url(re.compile(r"/admin/rules$"))  # a reload shows the same page
+    page.wait_for_function(
+        "() => document.activeElement.closest('tr').getAttribute('aria-label') === 'Rule 50: claude-m50'"
+    )
+    assert_clean(page)
+    context.close()
+
+
+def test_the_rules_filter_survives_an_edit_a_move_and_a_drag(chromium: Any, live_router: LiveRouter) -> None:
+    site = seed_site(live_router)
+    context, page = new_page(chromium, site)
+    page.goto(f"{site.base}/admin/rules?q=claude-")
+    assert table_matches(page) == [("1", "claude-haiku-*"), ("2", "claude-opus-*")]  # "*" is filtered out
+    status = page.locator("#level-global .level-status")
+    # Edit by keyboard: Enter opens the row's editor, Enter in a field saves.
+    page.locator("#level-global tr.editable").first.focus()
+    page.keyboard.press("Enter")
+    page.locator("#level-global tr.editing").wait_for()
+    page.wait_for_function("() => document.activeElement.name === 'match'")
+    page.keyboard.press("End")
+    page.keyboard.type("x")
+    page.keyboard.press("Enter")
+    status.get_by_text("Saved rule #1 (claude-haiku-*x).").wait_for()
+    assert table_matches(page) == [("1", "claude-haiku-*x"), ("2", "claude-opus-*")]
+    # Move by keyboard: ↓ on rule #1.
+    page.locator("#level-global tr.editable").first.locator(".move-down").focus()
+    page.keyboard.press("Enter")
+    status.get_by_text("Moved rule #2 (claude-haiku-*x).").wait_for()
+    assert table_matches(page) == [("1", "claude-opus-*"), ("2", "claude-haiku-*x")]
+    # Drag (the table shows two of the level's three rules): the dropped rule takes the row's place.
+    rows = page.locator("#level-global tr.editable")
+    rows.nth(1).drag_to(rows.nth(0))
+    status.get_by_text("Moved rule #1 (claude-haiku-*x).").wait_for()
+    assert table_matches(page) == [("1", "claude-haiku-*x"), ("2", "claude-opus-*")]
+    assert page.get_by_label("Show rules containing").input_value() == "claude-"
+    assert "q=claude-" in page.url
+    page.reload()
+    assert table_matches(page) == [("1", "claude-haiku-*x"), ("2", "claude-opus-*")]
     assert_clean(page)
     context.close()

@@ -4,6 +4,7 @@ and the "try it" box that explains which rule a request would match and why earl
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from litestar import Controller, Request, get, post
 from litestar.response import Template
@@ -13,6 +14,7 @@ from router.admin.deps import actor, mutating, reading, tenant_or_404, visible_t
 from router.admin.drift import config_drift
 from router.admin.forms import Form
 from router.admin.messages import sentence
+from router.admin.paging import page_count, page_number, pager
 from router.admin.rule_forms import (
     EFFORT_OPTIONS,
     default_placement,
@@ -39,6 +41,8 @@ from router.store.models import Rule, Tenant
 
 AnyRequest = Request[Any, Any, Any]
 GLOBAL = "global"
+RULE_PAGE_SIZE = 50
+RULES_PATH = "/admin/rules"
 
 
 async def resolve_level(session: Any, level: str) -> Tenant | None:
@@ -99,6 +103,49 @@ def rule_matches_text(rule: Rule, text: str) -> bool:
     return text.lower() in haystack.lower()
 
 
+def page_param(level: str) -> str:
+    return f"page_{level}"
+
+
+def list_state(query: Any) -> dict[str, str]:
+    """The rules page's filter text and each level's page, from its query (a client value: bounded)."""
+    state = {"q": (query.get("q") or "").strip()[:200]}
+    for key in query:
+        if key.startswith("page_") and len(key) < 30:
+            number = page_number(query.get(key))
+            if number > 1:
+                state[key] = str(number)
+    return state
+
+
+def state_from_page_url(request: AnyRequest) -> dict[str, str]:
+    """An htmx re-render keeps the filter and pages of the page it was made on (htmx names its URL)."""
+    url = request.headers.get("hx-current-url") or ""
+    return list_state(dict(parse_qsl(urlsplit(url[:4000]).query)))
+
+
+def state_url(state: dict[str, str]) -> str:
+    values = {k: v for k, v in state.items() if v}
+    return f"{RULES_PATH}?{urlencode(values)}" if values else RULES_PATH
+
+
+def page_level(lv: dict[str, Any], state: dict[str, str], *, show_id: int | None = None) -> None:
+    """Filter and page one level's table in place. Rows keep their place in the whole level (the #
+    column is always the evaluation order); `show_id` picks the page holding that rule, so a moved,
+    saved or added rule is on screen. Updates `state` with the page shown."""
+    wanted = state.get("q", "")
+    visible = [(i, r) for i, r in enumerate(lv["rules"]) if not wanted or rule_matches_text(r, wanted)]
+    pages = page_count(len(visible), RULE_PAGE_SIZE)
+    param = page_param(lv["level"])
+    page = min(page_number(state.get(param)), pages)
+    at = next((n for n, (_, r) in enumerate(visible) if r.id == show_id), None)
+    if at is not None:
+        page = at // RULE_PAGE_SIZE + 1
+    state[param] = str(page) if page > 1 else ""
+    lv["shown"] = visible[(page - 1) * RULE_PAGE_SIZE : page * RULE_PAGE_SIZE]
+    lv["pager"] = pager(RULES_PATH, state, param, page, pages, f"Pages of {lv['level_name'].lower()}")
+
+
 def rule_label(number: int, rule: Rule) -> str:
     return f"rule #{number} ({format_match(rule.match, rule.match_kind)})"
 
@@ -132,9 +179,10 @@ class RulesController(Controller):
             choices = await editor_choices(session)
             drift = await config_drift(session)
         # A filter hides rows but keeps every rule's number: # is always the evaluation order.
-        wanted = (request.query_params.get("q") or "").strip()[:200]
+        state = list_state(request.query_params)
+        wanted = state["q"]
         for lv in levels:
-            lv["hidden"] = {r.id for r in lv["rules"] if wanted and not rule_matches_text(r, wanted)}
+            page_level(lv, state)
         return render(
             request,
             "admin/rules.html",
@@ -167,9 +215,13 @@ class RulesController(Controller):
             rules = await catalog.list_rules(session, tenant.id if tenant else None)
             choices = await editor_choices(session)
         lv = level_context(level, tenant, rules)
+        state = state_from_page_url(request)
+        page_level(lv, state, show_id=changed_id)
         number = next((n for n, r in enumerate(rules, start=1) if r.id == changed_id), None)
         if notice and number is not None:
             notice = notice.format(rule=rule_label(number, rules[number - 1]))
+            if not any(r.id == changed_id for _, r in lv["shown"]):
+                notice += f" It does not contain “{state['q']}”, so the filter hides it."
         warning = None
         if changed_id in lv["shadows"]:
             by, match = lv["shadows"][changed_id]
@@ -189,6 +241,9 @@ class RulesController(Controller):
                 **choices,
             },
             status=422 if new_errors else 200,
+            # The address bar follows the page shown (a move can cross a page boundary), so a reload or
+            # the next re-render keeps it.
+            headers={"HX-Replace-Url": state_url(state)},
         )
 
     @post("/{level:str}")
@@ -301,10 +356,19 @@ class RulesController(Controller):
         raw = form.raw("order")
         ids = [int(part) for part in raw.split(",") if part.strip().isdigit()][:10_000]
         moved = form.integer("moved", maximum=2**62, label="Rule")
+        # A drop names the row it landed on: a filtered or paged table does not show the whole level.
+        where = form.raw("where")
+        anchor = form.integer("anchor", maximum=2**62, label="Rule")
         try:
             async with mutating(request) as session:
                 tenant = await resolve_level(session, level)
-                await catalog.reorder_rules(session, tenant.id if tenant else None, ids, actor=actor(request))
+                if moved and anchor and where in ("before", "after"):
+                    await rule_in_level(session, level, moved)
+                    await catalog.place_rule(session, moved, where, anchor, actor=actor(request))
+                else:
+                    await catalog.reorder_rules(
+                        session, tenant.id if tenant else None, ids, actor=actor(request)
+                    )
         except catalog.CatalogError as exc:
             return await self._level_section(request, level, notice=sentence(exc.message))
         return await self._level_section(
