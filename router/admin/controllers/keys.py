@@ -14,6 +14,7 @@ from router.admin.controllers.tenants import month_start, tenant_page
 from router.admin.deps import actor, mutating, reading, tenant_or_404, visible_tenants
 from router.admin.forms import Form
 from router.admin.messages import sentence
+from router.admin.paging import page_count, page_number, pager
 from router.admin.reveal import reveal_cookie
 from router.admin.web import render, see_other
 from router.store import keys as key_store
@@ -205,8 +206,7 @@ class AllKeysController(Controller):
             "status": status if status in KEY_STATUSES else "",
             "tenant_id": (params.get("tenant_id") or "")[:18],
         }
-        raw_page = params.get("page", "1")
-        page = int(raw_page) if raw_page.isdigit() and 0 < len(raw_page) < 7 and int(raw_page) > 0 else 1
+        page = page_number(params.get("page"))
         async with reading(request) as session:
             tenants = visible_tenants(request, await tenant_store.list_tenants(session))
             visible = {t.id for t in tenants}
@@ -231,7 +231,10 @@ class AllKeysController(Controller):
                 "keys": keys,
                 "total": total,
                 "page": page,
-                "pages": max(1, -(-total // KEY_PAGE_SIZE)),
+                "pages": page_count(total, KEY_PAGE_SIZE),
+                "pager": pager(
+                    "/admin/keys", filters, "page", page, page_count(total, KEY_PAGE_SIZE), "Key pages"
+                ),
                 "filters": filters,
                 "statuses": KEY_STATUSES,
                 "tenants": tenants,

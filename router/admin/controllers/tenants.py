@@ -13,6 +13,7 @@ from router.admin.deps import actor, mutating, reading, tenant_or_404, visible_t
 from router.admin.drift import config_drift
 from router.admin.forms import Form
 from router.admin.messages import sentence
+from router.admin.paging import page_count, page_number, pager
 from router.admin.reveal import take_reveal
 from router.admin.web import base_url, render, see_other
 from router.store import keys as key_store
@@ -103,8 +104,7 @@ class TenantsController(Controller):
             "q": (params.get("q") or "").strip()[:100],
             "status": status if status in ("enabled", "disabled") else "",
         }
-        raw_page = params.get("page", "1")
-        page = int(raw_page) if raw_page.isdigit() and 0 < len(raw_page) < 7 and int(raw_page) > 0 else 1
+        page = page_number(params.get("page"))
         async with reading(request) as session:
             tenants = visible_tenants(request, await tenant_store.list_tenants(session))
             tenants = [
@@ -113,7 +113,7 @@ class TenantsController(Controller):
                 if filters["q"].lower() in t.name.lower()
                 and (not filters["status"] or t.enabled == (filters["status"] == "enabled"))
             ]
-            pages = max(1, -(-len(tenants) // TENANT_PAGE_SIZE))
+            pages = page_count(len(tenants), TENANT_PAGE_SIZE)
             tenants = tenants[(page - 1) * TENANT_PAGE_SIZE : page * TENANT_PAGE_SIZE]
             key_counts = await tenant_store.count_keys_by_tenant(session)
             _, spend = await month_to_date_spend(
@@ -132,6 +132,7 @@ class TenantsController(Controller):
                 "filters": filters,
                 "page": page,
                 "pages": pages,
+                "pager": pager("/admin/tenants", filters, "page", page, pages, "Tenant pages"),
                 "page_query": urlencode({k: v for k, v in filters.items() if v}),
                 "drift": drift,
             },
