@@ -18,7 +18,7 @@ from router.providers.errors import classify_exception, classify_payload_error, 
 from router.providers.extra_params import extra_headers
 from router.providers.kinds import kind_info
 from router.providers.policy import Failure
-from router.providers.transport import Deadlines, open_post, read_json, sse_data
+from router.providers.transport import Deadlines, open_post, post_for_object, read_json, sse_data
 from router.translate.anthropic_native import prepare_native_request, rewrite_model
 from router.wire.stream_events import StreamEvent
 
@@ -67,26 +67,11 @@ class AnthropicPath:
         return body
 
     async def complete(self, call: UpstreamCall) -> dict[str, Any]:
-        credential = call.target.provider.credential
-        where = call.target.ref
         url, headers = self._endpoint(call, "")
         data = _encode(self._body(call, stream=False))
-        deadlines = Deadlines(call.first_byte_timeout, call.timeout)
-        resp = await open_post(
-            self._session,
-            url,
-            headers=headers,
-            data=data,
-            deadlines=deadlines,
-            connect_timeout=self._connect_timeout,
-            credential=credential,
-            where=where,
-        )
-        obj = await read_json(resp, deadlines=deadlines, credential=credential, where=where)
-        if not isinstance(obj, dict):
-            raise not_json(resp.status, _encode(obj), credential, where)
+        obj = await post_for_object(self._session, call, url, headers, data, self._connect_timeout)
         if obj.get("type") == "error" or "content" not in obj:
-            raise classify_payload_error(obj, credential, where)
+            raise classify_payload_error(obj, call.target.provider.credential, call.target.ref)
         return rewrite_model(obj, call.requested_model)
 
     def stream(self, call: UpstreamCall) -> EventStream:

@@ -21,7 +21,7 @@ from router.providers.extra_params import OPENAI_WIRE_BODY_EXTRAS, extra_headers
 from router.providers.kinds import KindInfo, kind_info
 from router.providers.params import map_params
 from router.providers.policy import Failure
-from router.providers.transport import Deadlines, open_post, read_json, sse_data
+from router.providers.transport import Deadlines, open_post, post_for_object, sse_data
 from router.routing.model import Target
 from router.translate.from_openai import to_anthropic_message
 from router.translate.quirks import quirks_for
@@ -99,26 +99,11 @@ class OpenAIWirePath:
 
     async def complete(self, call: UpstreamCall) -> dict[str, Any]:
         info = kind_info(call.target.provider.kind)
-        credential = call.target.provider.credential
-        where = call.target.ref
         url, headers = endpoint(call.target, info)
         data = _encode(build_body(call, info, stream=False))
-        deadlines = Deadlines(call.first_byte_timeout, call.timeout)
-        resp = await open_post(
-            self._session,
-            url,
-            headers=headers,
-            data=data,
-            deadlines=deadlines,
-            connect_timeout=self._connect_timeout,
-            credential=credential,
-            where=where,
-        )
-        obj = await read_json(resp, deadlines=deadlines, credential=credential, where=where)
-        if not isinstance(obj, dict):
-            raise not_json(resp.status, _encode(obj), credential, where)
+        obj = await post_for_object(self._session, call, url, headers, data, self._connect_timeout)
         if "choices" not in obj:
-            raise classify_payload_error(obj, credential, where)
+            raise classify_payload_error(obj, call.target.provider.credential, call.target.ref)
         return to_anthropic_message(
             obj,
             model=call.requested_model,

@@ -9,10 +9,10 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from router.providers.base import ProviderError
+from router.providers.base import ProviderError, UpstreamCall
 from router.providers.errors import classify_exception, classify_http, not_json, timeout_error
 
-__all__ = ["SIZE_LIMITS", "Deadlines", "SizeLimits", "open_post", "read_json", "sse_data"]
+__all__ = ["SIZE_LIMITS", "Deadlines", "SizeLimits", "open_post", "post_for_object", "read_json", "sse_data"]
 
 _decode = msgspec.json.decode
 
@@ -131,6 +131,35 @@ async def read_json(
         return _decode(raw)
     except msgspec.DecodeError:
         raise not_json(resp.status, raw, credential, where) from None
+
+
+async def post_for_object(
+    session: aiohttp.ClientSession,
+    call: UpstreamCall,
+    url: str,
+    headers: Mapping[str, str],
+    data: bytes,
+    connect_timeout: float,
+) -> dict[str, Any]:
+    """A non-streamed call: POST within the call's deadlines and read the whole answer, which must be a JSON
+    object (anything else is a retryable failure)."""
+    credential = call.target.provider.credential
+    where = call.target.ref
+    deadlines = Deadlines(call.first_byte_timeout, call.timeout)
+    resp = await open_post(
+        session,
+        url,
+        headers=headers,
+        data=data,
+        deadlines=deadlines,
+        connect_timeout=connect_timeout,
+        credential=credential,
+        where=where,
+    )
+    obj = await read_json(resp, deadlines=deadlines, credential=credential, where=where)
+    if not isinstance(obj, dict):
+        raise not_json(resp.status, msgspec.json.encode(obj), credential, where)
+    return obj
 
 
 async def sse_data(content: aiohttp.StreamReader, where: str = "upstream") -> AsyncIterator[bytes]:
