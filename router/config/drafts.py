@@ -98,6 +98,8 @@ class TenantDraft:
     budget_usd: float | None = None
     # Claude Code managed settings for the tenant's signed-in members; None: no policy.
     managed_settings: dict[str, Any] | None = None
+    # Members issue, rotate and revoke their own keys on /me.
+    member_self_service: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
 
 from router.config.drafts import (
     ChainDraft,
@@ -134,6 +134,8 @@ class TenantModel(_Strict):
     allowed_targets: list[str] | None = None
     rules: list[RuleModel] = []
     managed_settings: dict[str, Any] | None = None
+    # Whether members issue, rotate and revoke their own keys on /me.
+    member_self_service: StrictBool = False
 
 
 class PriceModel(_Strict):
@@ -290,6 +292,7 @@ def parse_config(text: str, env: Mapping[str, str]) -> DesiredConfig:
                 tpm=t.limits.tpm if t.limits else None,
                 budget_usd=t.limits.budget_usd if t.limits else None,
                 managed_settings=t.managed_settings,
+                member_self_service=t.member_self_service,
             )
             for t in model.tenants
         ),
@@ -453,6 +456,8 @@ def render_config(cfg: DesiredConfig) -> str:
             item["rules"] = [_rule_dict(r) for r in t.rules]
         if t.managed_settings is not None:
             item["managed_settings"] = _escape(t.managed_settings)
+        if t.member_self_service:
+            item["member_self_service"] = True
         tenants.append(item)
     doc["tenants"] = tenants
     if cfg.prices:

@@ -323,7 +323,7 @@ def limit_issues(rpm: Any, tpm: Any, budget_usd: Any) -> list[ValidationIssue]:
 
 def tenant_issues(t: TenantDraft, known: KnownNames) -> list[ValidationIssue]:
     """Every problem with one tenant's own fields (paths: name, limits.KEY, allowed_targets[J],
-    managed_settings); its rules are rules (rule_issues)."""
+    managed_settings, member_self_service); its rules are rules (rule_issues)."""
     issues = _Issues()
     issues.add("name", name_error(t.name, "tenant name"))
     for issue in limit_issues(t.rpm, t.tpm, t.budget_usd):
@@ -333,6 +333,8 @@ def tenant_issues(t: TenantDraft, known: KnownNames) -> list[ValidationIssue]:
             ref_problem = target_ref_error(ref, known.providers, known.deployments, known.pools)
             issues.add(f"allowed_targets[{j}]", ref_problem)
     issues.add("managed_settings", managed_settings_error(t.managed_settings))
+    if not isinstance(t.member_self_service, bool):
+        issues.add("member_self_service", f"must be true or false, not {t.member_self_service!r}")
     return issues
 
 

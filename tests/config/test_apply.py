@@ -235,3 +235,23 @@ async def test_a_changed_credential_is_reported_without_its_value(
     async with database.session() as s:
         audit = (await s.scalars(select(AuditEntry))).all()
     assert all("sk-rotated" not in str(a.before) + str(a.after) for a in audit)
+
+
+async def test_member_self_service_round_trips_through_apply_and_export(
+    database: Database, cipher: CredentialCipher
+) -> None:
+    allowed = EXAMPLE.replace("  - name: acme\n", "  - name: acme\n    member_self_service: true\n")
+    await apply(database, allowed, cipher)
+    async with database.session() as s:
+        acme = await s.scalar(select(Tenant).where(Tenant.name == "acme"))
+    assert acme is not None and acme.member_self_service is True
+    exported = await export(database)
+    assert yaml.safe_load(exported.text)["tenants"][0]["member_self_service"] is True
+    assert (await apply(database, exported.text, cipher)).lines() == ["no changes"]
+    assert (await apply(database, EXAMPLE, cipher)).lines() == ["~ tenant acme (member_self_service)"]
+    async with database.session() as s:
+        acme = await s.scalar(select(Tenant).where(Tenant.name == "acme"))
+    assert acme is not None and acme.member_self_service is False
+    assert "member_self_service" not in yaml.safe_load((await export(database)).text)["tenants"][0]
+    with pytest.raises(ConfigFileError, match="member_self_service"):
+        await apply(database, allowed.replace("member_self_service: true", "member_self_service: 3"), cipher)

@@ -179,6 +179,7 @@ async def current_config(session: AsyncSession) -> DesiredConfig:
                 tpm=t.tpm,
                 budget_usd=t.budget_usd,
                 managed_settings=dict(t.managed_settings) if t.managed_settings is not None else None,
+                member_self_service=t.member_self_service,
             )
             for t in tenants
         ),

@@ -29,6 +29,7 @@ from router.config.drafts import (
 from router.routing.patterns import format_match
 from router.store import catalog
 from router.store.crypto import CredentialCipher, CredentialDecryptError
+from router.store.member_pages import set_member_self_service
 from router.store.models import Chain, Deployment, ModelPrice, Pool, Provider, Rule, Tenant
 from router.store.signin import (
     AdminMapping,
@@ -256,6 +257,8 @@ class Plan:
             self.upserts.append((Change("+", f"tenant {t.name}"), step))
             if t.managed_settings is not None:
                 self.upserts.append((None, partial(self._set_managed, t.name, t.managed_settings)))
+            if t.member_self_service:
+                self.upserts.append((None, partial(self._set_self_service, t.name, True)))
             return
         old = {
             "rpm": row.rpm,
@@ -275,12 +278,18 @@ class Plan:
         if row.managed_settings != t.managed_settings:
             managed = partial(self._set_managed, t.name, t.managed_settings)
             self.upserts.append((Change("~", f"tenant {t.name} (managed_settings)"), managed))
+        if row.member_self_service != t.member_self_service:
+            switch = partial(self._set_self_service, t.name, t.member_self_service)
+            self.upserts.append((Change("~", f"tenant {t.name} (member_self_service)"), switch))
 
     async def _set_managed(self, name: str, settings: dict[str, Any] | None) -> None:
         # A tenant created by this apply exists only now.
         tenant = await get_tenant_by_name(self.session, name)
         if tenant is not None:
             await set_tenant_managed_settings(self.session, tenant, settings, actor=self.actor)
+
+    async def _set_self_service(self, name: str, allowed: bool) -> None:
+        await set_member_self_service(self.session, name, allowed, actor=self.actor)
 
     async def _sso(self) -> None:
         """The SSO mappings are replaced as a whole (they have no names); after tenants exist."""
