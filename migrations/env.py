@@ -2,7 +2,8 @@
 
 URL, first found: a connection handed in by router/store/migrate.py (config.attributes["connection"]),
 `-x url=...`, config.attributes["url"], `sqlalchemy.url` in alembic.ini, then Settings.database_url.
-SQLite gets batch mode (ALTER TABLE by copy); every backend compares column types.
+SQLite gets batch mode (ALTER TABLE by copy); every backend compares column types. PostgreSQL's usage
+partitions are not in models.py: `include_name` keeps autogenerate and `alembic check` off them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import Connection
 from router.settings import Settings
 from router.store.db import create_engine_for
 from router.store.models import Base
+from router.store.partitions import include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -40,6 +42,7 @@ def do_run_migrations(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -63,6 +66,7 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         render_as_batch=url.startswith("sqlite"),
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

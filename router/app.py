@@ -185,7 +185,11 @@ class Services:
         await self.recorder.start()
         await self.limiter.start()
         if self.retention is None:
-            self.retention = RawUsagePruner(self.db, self.settings.usage_retention_days)
+            self.retention = RawUsagePruner(
+                self.db,
+                self.settings.usage_retention_days,
+                partitions_ahead=self.settings.usage_partitions_ahead,
+            )
         self.retention.start()
 
     async def _replay_spool(self) -> None:

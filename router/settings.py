@@ -89,9 +89,12 @@ class Settings(BaseSettings):
     # Crash durability: each usage record is appended and fsynced (group commit) to a local spool in this
     # directory before its response completes, and replayed on the next start after a crash. Empty: off.
     usage_spool_dir: str = "usage-spool"
-    # Raw usage rows older than this many days are deleted (hourly, in batches); the hourly rollups that
-    # reports read are kept. 0 keeps raw rows forever.
+    # Raw usage rows older than this many days are deleted hourly (PostgreSQL: whole monthly partitions once
+    # the month is past this age; SQLite: by date, in batches); the hourly rollups that reports read are
+    # kept. 0 keeps raw rows forever.
     usage_retention_days: int = Field(default=0, ge=0)
+    # PostgreSQL: monthly partitions of the raw usage rows kept created ahead of the current month.
+    usage_partitions_ahead: int = Field(default=2, ge=0, le=24)
     # Requests per minute each key may make to /v1/messages/count_tokens, counted apart from its messages
     # (as Anthropic limits it separately); 0 turns the limit off.
     count_tokens_rpm: int = Field(default=600, ge=0)

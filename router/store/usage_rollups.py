@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Connection, Float, Table, case, delete, func, insert, literal, select, text
@@ -193,12 +193,33 @@ def rebuild_rollups_sync(connection: Connection, since: datetime | None = None) 
     ur = UsageRecord
     bucket = hour_text_expr(dialect, ur.created_at.expression)
     dims = [getattr(ur, name).expression for name in DIMENSIONS]
-    stmt = select(bucket, *dims, *raw_measures(dialect)).group_by(bucket, *dims)
+    bounds = select(func.min(ur.created_at), func.max(ur.created_at))
     if start is not None:
-        stmt = stmt.where(ur.created_at >= start)
+        bounds = bounds.where(ur.created_at >= start)
+    first, last = connection.execute(bounds).one()
+    if first is None or last is None:
+        return 0
+    written = 0
+    # A day at a time: the groups of one day in memory (not of years), each read over the time index.
+    day = hour_of(utc(first)).replace(hour=0)
+    if start is not None and start > day:
+        day = start
+    while day <= utc(last):
+        following = (day + timedelta(days=1)).replace(hour=0)
+        stmt = (
+            select(bucket, *dims, *raw_measures(dialect))
+            .where(ur.created_at >= day, ur.created_at < following)
+            .group_by(bucket, *dims)
+        )
+        written += _insert_rollups(connection, connection.execute(stmt).all())
+        day = following
+    return written
+
+
+def _insert_rollups(connection: Connection, groups: Sequence[Any]) -> int:
     written = 0
     chunk: list[dict[str, Any]] = []
-    for bucket_text, *values in connection.execute(stmt).all():
+    for bucket_text, *values in groups:
         group = values[: len(DIMENSIONS)]
         row = {
             "hour": datetime.strptime(bucket_text, _HOUR_TEXT).replace(tzinfo=UTC),
