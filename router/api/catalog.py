@@ -4,22 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, delete, get, patch, post
 
 from router.api.auth import api_principal
-from router.api.deps import actor, mutating, reading
+from router.api.deps import actor, mutating, reading, sent
 from router.api.errors import NO_SUCH, ApiError
+from router.api.rules import move_rule, update_rule
 from router.api.schemas import (
     ChainIn,
     ChainOut,
+    ChainPatch,
     DeploymentIn,
     DeploymentOut,
+    DeploymentPatch,
     ProviderIn,
     ProviderOut,
+    ProviderPatch,
     RuleIn,
+    RuleMove,
     RuleOut,
+    RulePatch,
 )
 from router.api.tenants import create_rule, delete_rule, rule_out
+from router.identity.roles import CREDENTIALS_ARE_OWNERS, may_set_credentials
 from router.store import catalog
 from router.store.crypto import CredentialCipher
 from router.store.models import Chain, Deployment, Provider
@@ -34,6 +41,7 @@ def provider_out(p: Provider) -> ProviderOut:
         kind=p.kind,
         api_base=p.api_base,
         api_version=p.api_version,
+        extra_params=dict(p.extra_params or {}),
         has_credential=bool(p.credential_encrypted),
     )
 
@@ -75,9 +83,24 @@ class RulesApi(Controller):
     async def create_global_rule(self, request: AnyRequest, data: RuleIn) -> RuleOut:
         return await create_rule(request, None, data)
 
+    @patch("/{rule_id:int}")
+    async def update_global_rule(self, request: AnyRequest, rule_id: int, data: RulePatch) -> RuleOut:
+        """Change the fields sent; a new target clears the chain and the reverse."""
+        return await update_rule(request, None, rule_id, data)
+
+    @post("/{rule_id:int}/move", status_code=200)
+    async def move_global_rule(self, request: AnyRequest, rule_id: int, data: RuleMove) -> list[RuleOut]:
+        """Put the rule at `position` (1 = evaluated first) among the global rules; answers them in order."""
+        return await move_rule(request, None, rule_id, data)
+
     @delete("/{rule_id:int}")
     async def delete_global_rule(self, request: AnyRequest, rule_id: int) -> None:
         await delete_rule(request, None, rule_id)
+
+
+def _credential_check(request: AnyRequest, data: ProviderIn | ProviderPatch) -> None:
+    if "api_key" in data.model_fields_set and not may_set_credentials(api_principal(request)):
+        raise ApiError(403, CREDENTIALS_ARE_OWNERS, field="api_key")
 
 
 class ProvidersApi(Controller):
@@ -91,6 +114,8 @@ class ProvidersApi(Controller):
 
     @post("/")
     async def create_provider(self, request: AnyRequest, data: ProviderIn) -> ProviderOut:
+        """Admins create providers without a credential; only owners send `api_key`."""
+        _credential_check(request, data)
         cipher: CredentialCipher = request.app.state["cipher"]
         async with mutating(request) as session:
             provider = await catalog.create_provider(
@@ -101,7 +126,22 @@ class ProvidersApi(Controller):
                 api_base=data.api_base,
                 api_version=data.api_version,
                 api_key=data.api_key,
+                extra_params=data.extra_params,
                 actor=actor(request),
+            )
+            return provider_out(provider)
+
+    @patch("/{provider_id:int}")
+    async def update_provider(
+        self, request: AnyRequest, provider_id: int, data: ProviderPatch
+    ) -> ProviderOut:
+        """Change the fields sent. `api_key` (owners only) replaces the credential; null removes it."""
+        _credential_check(request, data)
+        changes = sent(data, nullable=frozenset({"api_base", "api_version", "api_key"}))
+        cipher: CredentialCipher = request.app.state["cipher"]
+        async with mutating(request) as session:
+            provider = await catalog.update_provider(
+                session, provider_id, cipher=cipher, **changes, actor=actor(request)
             )
             return provider_out(provider)
 
@@ -134,6 +174,15 @@ class DeploymentsApi(Controller):
             )
             return deployment_out(await catalog.get_deployment(session, row.id))
 
+    @patch("/{deployment_id:int}")
+    async def update_deployment(
+        self, request: AnyRequest, deployment_id: int, data: DeploymentPatch
+    ) -> DeploymentOut:
+        changes = sent(data, nullable=frozenset({"api_version"}))
+        async with mutating(request) as session:
+            await catalog.update_deployment(session, deployment_id, **changes, actor=actor(request))
+            return deployment_out(await catalog.get_deployment(session, deployment_id))
+
     @delete("/{deployment_id:int}")
     async def delete_deployment(self, request: AnyRequest, deployment_id: int) -> None:
         async with mutating(request) as session:
@@ -161,6 +210,13 @@ class ChainsApi(Controller):
                 actor=actor(request),
             )
             return chain_out(await catalog.get_chain(session, row.id))
+
+    @patch("/{chain_id:int}")
+    async def update_chain(self, request: AnyRequest, chain_id: int, data: ChainPatch) -> ChainOut:
+        """Change the fields sent; `targets` replaces the whole ordered list."""
+        async with mutating(request) as session:
+            await catalog.update_chain(session, chain_id, **sent(data), actor=actor(request))
+            return chain_out(await catalog.get_chain(session, chain_id))
 
     @delete("/{chain_id:int}")
     async def delete_chain(self, request: AnyRequest, chain_id: int) -> None:

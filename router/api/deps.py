@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Request
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.api.auth import api_principal
@@ -51,3 +52,21 @@ async def tenant_or_404(session: AsyncSession, tenant_id: int) -> Tenant:
     if tenant is None:
         raise ApiError(404, NO_SUCH)
     return tenant
+
+
+# A null in these means "empty" rather than "clear": the store keeps an empty mapping.
+_EMPTY_WHEN_NULL = frozenset({"when", "overrides", "extra_params"})
+
+
+def sent(model: BaseModel, *, nullable: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The fields the caller sent (the others stay as they are); a null is refused (422, naming the field)
+    unless the field may be cleared."""
+    changes: dict[str, Any] = {}
+    for name in sorted(model.model_fields_set):
+        value = getattr(model, name)
+        if value is None and name in _EMPTY_WHEN_NULL:
+            value = {}
+        elif value is None and name not in nullable:
+            raise ApiError(422, f"{name}: may not be null (leave it out to keep it)", field=name)
+        changes[name] = value
+    return changes

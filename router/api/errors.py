@@ -99,10 +99,24 @@ def handle_validation(_request: Request[Any, Any, Any], exc: ValidationException
     return error_response(422, f"{field}: {message}" if field else message, field)
 
 
+# The store's name for a field where the API's body names it otherwise.
+_API_NAMES = {"conditions": "when"}
+
+
+def api_field(field: str | None) -> str | None:
+    """`conditions.max_tokens` -> `when.max_tokens`: the field as the caller wrote it."""
+    if not field:
+        return field
+    head, dot, rest = field.partition(".")
+    return _API_NAMES.get(head, head) + dot + rest
+
+
 def handle_store_error(_request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     message = str(exc)
     if isinstance(exc, CatalogError):
-        return error_response(422 if not isinstance(exc, AlreadyExistsError) else 409, message, exc.field)
+        status = 422 if not isinstance(exc, AlreadyExistsError) else 409
+        field = api_field(exc.field)
+        return error_response(status, f"{field}: {exc.message}" if field else exc.message, field)
     if isinstance(exc, AlreadyExistsError):
         return error_response(409, message, "name")
     if isinstance(exc, NotFoundError):

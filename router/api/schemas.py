@@ -86,6 +86,24 @@ class RuleIn(In):
     enabled: bool = True
 
 
+class RulePatch(In):
+    """Only the fields sent change; a new target clears the chain and the reverse."""
+
+    match: str | None = None
+    match_kind: str | None = None
+    when: dict[str, Any] | None = None
+    target: str | None = None
+    chain: str | None = None
+    overrides: dict[str, Any] | None = None
+    description: str | None = None
+    enabled: bool | None = None
+
+
+class RuleMove(In):
+    # The rule's new place in its level's evaluation order: 1 is evaluated first.
+    position: int
+
+
 class RuleOut(BaseModel):
     id: int
     tenant_id: int | None
@@ -104,6 +122,19 @@ class ProviderIn(In):
     kind: str
     api_base: str | None = None
     api_version: str | None = None
+    extra_params: dict[str, Any] | None = None
+    # Owners only. A plain key, or a JSON object's text for providers with several secrets.
+    api_key: str | None = None
+
+
+class ProviderPatch(In):
+    """Only the fields sent change. `api_key` (owners only) replaces the credential; null removes it."""
+
+    name: str | None = None
+    kind: str | None = None
+    api_base: str | None = None
+    api_version: str | None = None
+    extra_params: dict[str, Any] | None = None
     api_key: str | None = None
 
 
@@ -113,6 +144,7 @@ class ProviderOut(BaseModel):
     kind: str
     api_base: str | None
     api_version: str | None
+    extra_params: dict[str, Any]
     # Credentials never leave the router: only whether one is set.
     has_credential: bool
 
@@ -122,6 +154,14 @@ class DeploymentIn(In):
     provider: str
     deployment: str
     model: str
+    api_version: str | None = None
+
+
+class DeploymentPatch(In):
+    name: str | None = None
+    provider: str | None = None
+    deployment: str | None = None
+    model: str | None = None
     api_version: str | None = None
 
 
@@ -139,6 +179,13 @@ class ChainIn(In):
     targets: list[str]
     retries: int = 0
     backoff_ms: int = 250
+
+
+class ChainPatch(In):
+    name: str | None = None
+    targets: list[str] | None = None
+    retries: int | None = None
+    backoff_ms: int | None = None
 
 
 class ChainOut(BaseModel):

@@ -3,8 +3,8 @@
 Pure: no web framework, no database. A `Principal` is whoever signed in (a browser session or an API token);
 `decide` says whether it may use a route of a given `Access` level on a given tenant.
 
-- owner: everything, including admin users and providers (which hold credentials).
-- admin: all configuration, no user management, no provider credentials.
+- owner: everything, including admin users and providers' credentials.
+- admin: all configuration (providers' other settings too), no user management, no provider credentials.
 - tenant-admin: its tenants' keys, key limits and tenant rules; reads its tenants' usage and the global rules.
 - viewer: reads everything, or only its tenants when it has some.
 
@@ -84,6 +84,15 @@ class Principal:
 
     def visible(self, tenant_ids: Iterable[int]) -> list[int]:
         return [tenant_id for tenant_id in tenant_ids if self.sees_tenant(tenant_id)]
+
+
+def may_set_credentials(principal: Principal | None) -> bool:
+    """Whether the principal may set, replace or remove a provider's credential (its api key, or the JSON
+    object of its secrets): owners only. Admins edit everything else about a provider."""
+    return principal is not None and principal.role is Role.OWNER
+
+
+CREDENTIALS_ARE_OWNERS = "only an owner sets, replaces or removes a provider's credential"
 
 
 def validate_grant(role: Role, tenant_ids: Iterable[int] | None) -> None:

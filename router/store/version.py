@@ -29,6 +29,16 @@ async def bump_config_version(session: AsyncSession) -> int:
     return 1
 
 
+async def hold_config_writes(session: AsyncSession) -> None:
+    """Make concurrent configuration writers that read before they write (an order, a next position) take
+    turns until this transaction ends: a no-op UPDATE of the version row takes its row lock on PostgreSQL
+    (read committed: the next statement after the wait sees the committed order) and the write lock on
+    SQLite (other writers wait out the busy timeout). Call it before the first read."""
+    await session.execute(
+        update(ConfigVersion).where(ConfigVersion.id == _ROW_ID).values(version=ConfigVersion.version)
+    )
+
+
 async def get_config_version(session: AsyncSession) -> int:
     """The current version (0 when the row is missing)."""
     version = await session.scalar(select(ConfigVersion.version).where(ConfigVersion.id == _ROW_ID))

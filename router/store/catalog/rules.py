@@ -17,6 +17,7 @@ from router.routing.patterns import format_match, parse_match
 from router.store.catalog._base import CatalogError, Direction, changed, known_names, raise_first
 from router.store.db import NotFoundError
 from router.store.models import Chain, Rule, Tenant
+from router.store.version import hold_config_writes
 
 
 def rule_state(r: Rule, chain: str | None) -> dict[str, Any]:
@@ -123,6 +124,7 @@ async def create_rule(
     actor: str = "cli",
 ) -> Rule:
     """A rule at the end of its level (or at `position`). `chain` is a chain name; give it or `target`."""
+    await hold_config_writes(session)
     pattern, kind = normalise_match(match, match_kind)
     conds, overs = _clean(conditions, CONDITION_KEYS), _clean(overrides, OVERRIDE_KEYS)
     await _check_rule_fields(session, pattern, kind, conds, target or None, chain or None, overs)
@@ -246,6 +248,7 @@ async def _apply_order(
 
 async def move_rule(session: AsyncSession, rule_id: int, direction: Direction, *, actor: str = "cli") -> Rule:
     """Swap the rule with its neighbour in evaluation order (up = earlier); at either end, nothing moves."""
+    await hold_config_writes(session)
     row = await get_rule(session, rule_id)
     rows = await list_rules(session, row.tenant_id)
     index = next(i for i, r in enumerate(rows) if r.id == row.id)
@@ -275,6 +278,7 @@ async def reorder_rules(
     session: AsyncSession, tenant_id: int | None, ordered_ids: Sequence[int], *, actor: str = "cli"
 ) -> list[Rule]:
     """Put a level's rules in this order; `ordered_ids` must name exactly that level's rules."""
+    await hold_config_writes(session)
     rows = await list_rules(session, tenant_id)
     by_id = {r.id: r for r in rows}
     if sorted(ordered_ids) != sorted(by_id):
@@ -291,6 +295,7 @@ async def place_rule(
 
     `where` is "top", "bottom", "before" or "after" (the last two need `anchor_id`). Returns the level's
     rules in their new evaluation order."""
+    await hold_config_writes(session)
     row = await get_rule(session, rule_id)
     rows = [r for r in await list_rules(session, row.tenant_id) if r.id != row.id]
     if where == "top":
@@ -305,5 +310,21 @@ async def place_rule(
     else:
         raise CatalogError(f"unknown placement {where!r} (top, bottom, before or after)", field="place")
     rows.insert(index, row)
+    await _apply_order(session, rows, actor, row.tenant_id)
+    return rows
+
+
+async def move_rule_to(session: AsyncSession, rule_id: int, number: int, *, actor: str = "cli") -> list[Rule]:
+    """Put one rule at place `number` (1 = evaluated first) of its level, the others keeping their order.
+    Returns the level's rules in their new evaluation order."""
+    await hold_config_writes(session)
+    row = await get_rule(session, rule_id)
+    rows = [r for r in await list_rules(session, row.tenant_id) if r.id != row.id]
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= len(rows) + 1:
+        raise CatalogError(
+            f"must be a place from 1 to {len(rows) + 1} in this level's order, not {number!r}",
+            field="position",
+        )
+    rows.insert(number - 1, row)
     await _apply_order(session, rows, actor, row.tenant_id)
     return rows

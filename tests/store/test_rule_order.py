@@ -1,0 +1,53 @@
+"""A level's rule order under concurrent changes: each move or new rule is taken in turn (none computed from
+an order another change has since replaced), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+from router.store import catalog
+from router.store.crypto import CredentialCipher
+from router.store.db import Database
+
+
+async def _level(database: Database) -> list[tuple[int, int]]:
+    async with database.session() as session:
+        return [(r.id, r.position) for r in await catalog.list_rules(session, None)]
+
+
+async def test_concurrent_moves_to_the_top_each_take_effect(database: Database) -> None:
+    async with database.transaction() as session:
+        await catalog.create_provider(
+            session, cipher=CredentialCipher("k" * 32), name="openai", kind="openai", api_key="sk"
+        )
+        for i in range(12):
+            await catalog.create_rule(session, match=f"model-{i}", target="openai/gpt-4.1")
+    ids = [rule_id for rule_id, _ in await _level(database)]
+    movers = ids[-8:]
+
+    async def to_the_top(rule_id: int) -> None:
+        async with database.transaction() as session:
+            await catalog.move_rule_to(session, rule_id, 1, actor="test")
+
+    await asyncio.gather(*(to_the_top(rule_id) for rule_id in movers))
+    level = await _level(database)
+    order = [rule_id for rule_id, _ in level]
+    # Taken in turn, every moved rule ends above every rule not moved; a move made from a stale order
+    # would have pushed an earlier-moved rule back down.
+    assert set(order[: len(movers)]) == set(movers), order
+    assert order[len(movers) :] == ids[: -len(movers)]
+    assert [position for _, position in level] == list(range(len(ids)))
+
+
+async def test_rules_added_at_once_get_places_of_their_own(database: Database) -> None:
+    async with database.transaction() as session:
+        await catalog.create_provider(
+            session, cipher=CredentialCipher("k" * 32), name="openai", kind="openai", api_key="sk"
+        )
+
+    async def add(i: int) -> None:
+        async with database.transaction() as session:
+            await catalog.create_rule(session, match=f"model-{i}", target="openai/gpt-4.1", actor="test")
+
+    await asyncio.gather(*(add(i) for i in range(8)))
+    assert sorted(position for _, position in await _level(database)) == list(range(8))
