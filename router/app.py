@@ -24,6 +24,9 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from router.admin import build_admin, first_run_setup_token
+from router.alerts.delivery import WebhookSender
+from router.alerts.evaluator import AlertEvaluator
+from router.alerts.service import AlertService
 from router.admin import sso as admin_sso
 from router.api import build_api
 from router.dependencies import app_dependencies
@@ -96,6 +99,7 @@ class Services:
     members: MemberTokens | None = None
     tracing: Tracing | None = None
     retention: RawUsagePruner | None = None
+    alerts: AlertService | None = None
     _started: list[str] = field(default_factory=list)
 
     @classmethod
@@ -155,6 +159,19 @@ class Services:
             ping_interval=settings.stream_ping_interval,
         )
         drain = Drain(settings.shutdown_drain_seconds)
+        alerts = AlertService(
+            AlertEvaluator(db, attempt_counts=cooldowns.tally.counts, cooled=cooldowns.cooled),
+            WebhookSender(
+                db,
+                cipher,
+                timeout=settings.alert_webhook_timeout,
+                max_attempts=settings.alert_delivery_attempts,
+                retry_seconds=settings.alert_retry_seconds,
+                max_retry_seconds=settings.alert_max_retry_seconds,
+            ),
+            interval=settings.alert_interval,
+            budget_interval=settings.alert_budget_interval,
+        )
         return cls(
             settings,
             db,
@@ -167,6 +184,7 @@ class Services:
             drain,
             members=members,
             tracing=tracing,
+            alerts=alerts,
         )
 
     async def start(self) -> None:
@@ -191,6 +209,8 @@ class Services:
                 partitions_ahead=self.settings.usage_partitions_ahead,
             )
         self.retention.start()
+        if self.alerts is not None:
+            self.alerts.start()
 
     async def _replay_spool(self) -> None:
         """Records a crashed process had made durable but not written: into the database, before serving."""
@@ -234,6 +254,8 @@ class Services:
         await self.snapshots.stop()
         if self.retention is not None:
             await self.retention.stop()
+        if self.alerts is not None:
+            await self.alerts.stop()
         await self.recorder.stop(timeout=grace)
         await self.limiter.stop()
         await self.gateway.close()
@@ -316,6 +338,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             "device_signin": device,
             "members": services.members,
             "telemetry": telemetry,
+            "alerts": services.alerts,
         }
     )
     app = Litestar(

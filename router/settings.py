@@ -95,6 +95,15 @@ class Settings(BaseSettings):
     usage_retention_days: int = Field(default=0, ge=0)
     # PostgreSQL: monthly partitions of the raw usage rows kept created ahead of the current month.
     usage_partitions_ahead: int = Field(default=2, ge=0, le=24)
+    # Alerts (config `alerts:`): how often each process evaluates error rates and cool-downs, and budgets
+    # (seconds; budgets read the rollups, so less often); a webhook's timeout; attempts per delivery, the
+    # first retry's delay (doubling on each retry, at most alert_max_retry_seconds).
+    alert_interval: float = Field(default=10.0, gt=0)
+    alert_budget_interval: float = Field(default=60.0, gt=0)
+    alert_webhook_timeout: float = Field(default=5.0, gt=0)
+    alert_delivery_attempts: int = Field(default=6, ge=1, le=20)
+    alert_retry_seconds: float = Field(default=5.0, ge=0)
+    alert_max_retry_seconds: float = Field(default=600.0, ge=0)
     # Requests per minute each key may make to /v1/messages/count_tokens, counted apart from its messages
     # (as Anthropic limits it separately); 0 turns the limit off.
     count_tokens_rpm: int = Field(default=600, ge=0)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "AlertDraft",
     "ChainDraft",
     "ConfigInvalid",
     "DeploymentDraft",
@@ -153,6 +154,34 @@ class PoolDraft:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertDraft:
+    """A webhook told when something watched crosses a threshold (router/alerts/).
+
+    `watch`: "budget" (percent of a tenant's, member's or key's budget used in its window), "error_rate"
+    (percent of a target's attempts failing over the last `window_minutes`), "cooldown" (a target being
+    skipped after repeated failures; no thresholds). The webhook URL and the signing secret are secrets
+    (a Slack hook's path is its token): kept encrypted, exported only as their `${ENV}` references.
+    """
+
+    name: str
+    watch: str
+    webhook: str = field(default="", repr=False)
+    thresholds: tuple[float, ...] = ()
+    # Budget alerts: only these tenants' budgets (None: every tenant), only these kinds of subject.
+    tenants: tuple[str, ...] | None = None
+    subjects: tuple[str, ...] | None = None
+    # Error-rate and cool-down alerts: only targets matching these refs or globs (None: every target).
+    targets: tuple[str, ...] | None = None
+    window_minutes: int = 5
+    min_requests: int = 10
+    secret: str | None = field(default=None, repr=False)
+    enabled: bool = True
+    # The `${ENV}` names the webhook and the secret came from (export writes them back).
+    webhook_ref: str | None = None
+    secret_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DesiredConfig:
     providers: tuple[ProviderDraft, ...] = ()
     deployments: tuple[DeploymentDraft, ...] = ()
@@ -162,6 +191,7 @@ class DesiredConfig:
     prices: tuple[PriceDraft, ...] = ()
     sso: SsoDraft = SsoDraft()
     pools: tuple[PoolDraft, ...] = ()
+    alerts: tuple[AlertDraft, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

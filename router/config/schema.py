@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
 
 from router.config.drafts import (
+    AlertDraft,
     ChainDraft,
     ConfigInvalid,
     DeploymentDraft,
@@ -37,6 +38,7 @@ from router.routing.patterns import format_match, parse_match
 
 __all__ = [
     "ConfigFileError",
+    "default_alert_refs",
     "default_credential_ref",
     "env_vars_needed",
     "parse_config",
@@ -163,6 +165,20 @@ class SsoModel(_Strict):
     admins: list[SsoAdminModel] = []
 
 
+class AlertModel(_Strict):
+    name: str
+    watch: str
+    webhook: str
+    thresholds: list[float] = []
+    tenants: list[str] | None = None
+    subjects: list[str] | None = None
+    targets: list[str] | None = None
+    window_minutes: int = 5
+    min_requests: int = 10
+    secret: str | None = None
+    enabled: bool = True
+
+
 class ConfigModel(_Strict):
     providers: list[ProviderModel] = []
     deployments: list[DeploymentModel] = []
@@ -172,6 +188,7 @@ class ConfigModel(_Strict):
     tenants: list[TenantModel] = []
     prices: list[PriceModel] = []
     sso: SsoModel | None = None
+    alerts: list[AlertModel] = []
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -242,6 +259,7 @@ def parse_config(text: str, env: Mapping[str, str]) -> DesiredConfig:
             whole = _WHOLE_VAR.fullmatch(key) if isinstance(key, str) else None
             if whole:
                 refs[i] = whole.group(1)
+    alert_refs = _whole_var_refs(raw.get("alerts"), ("webhook", "secret"))
     missing: list[ValidationIssue] = []
     data = substitute_env(raw, env, "", missing)
     if missing:
@@ -303,6 +321,38 @@ def parse_config(text: str, env: Mapping[str, str]) -> DesiredConfig:
             for p in model.prices
         ),
         sso=_sso(model.sso),
+        alerts=tuple(_alert(a, alert_refs.get(i, {})) for i, a in enumerate(model.alerts)),
+    )
+
+
+def _whole_var_refs(items: Any, fields: tuple[str, ...]) -> dict[int, dict[str, str]]:
+    """For each list item, the fields whose raw value is a whole `${VAR}`: their variable names."""
+    refs: dict[int, dict[str, str]] = {}
+    if isinstance(items, list):
+        for i, item in enumerate(items):
+            for name in fields:
+                value = item.get(name) if isinstance(item, dict) else None
+                whole = _WHOLE_VAR.fullmatch(value) if isinstance(value, str) else None
+                if whole:
+                    refs.setdefault(i, {})[name] = whole.group(1)
+    return refs
+
+
+def _alert(m: AlertModel, refs: Mapping[str, str]) -> AlertDraft:
+    return AlertDraft(
+        name=m.name,
+        watch=m.watch,
+        webhook=m.webhook,
+        thresholds=tuple(m.thresholds),
+        tenants=tuple(m.tenants) if m.tenants is not None else None,
+        subjects=tuple(m.subjects) if m.subjects is not None else None,
+        targets=tuple(m.targets) if m.targets is not None else None,
+        window_minutes=m.window_minutes,
+        min_requests=m.min_requests,
+        secret=m.secret or None,
+        enabled=m.enabled,
+        webhook_ref=refs.get("webhook"),
+        secret_ref=refs.get("secret") if m.secret else None,
     )
 
 
@@ -321,6 +371,11 @@ def _sso(model: SsoModel | None) -> SsoDraft:
 def default_credential_ref(provider_name: str) -> str:
     """The variable export names for a credential set without one: `azure-eu` -> `AZURE_EU_API_KEY`."""
     return _env_name(provider_name, "API_KEY")
+
+
+def default_alert_refs(alert_name: str) -> tuple[str, str]:
+    """The variables export names for an alert's webhook and secret: `spend` -> ALERT_SPEND_WEBHOOK, ..."""
+    return _env_name("alert", alert_name, "WEBHOOK"), _env_name("alert", alert_name, "SECRET")
 
 
 def _env_name(*parts: str) -> str:
@@ -352,7 +407,35 @@ def env_vars_needed(cfg: DesiredConfig) -> list[str]:
         refs: dict[str, str] = {}
         _secret_params(p.name, p.extra_params, refs)
         names.extend(refs)
+    for a in cfg.alerts:
+        names.extend(ref for ref in _alert_refs(a) if ref)
     return names
+
+
+def _alert_refs(a: AlertDraft) -> tuple[str, str | None]:
+    """The `${VAR}` names an alert's webhook and secret are exported as (None: no secret)."""
+    webhook, secret = default_alert_refs(a.name)
+    return a.webhook_ref or webhook, (a.secret_ref or secret) if a.secret or a.secret_ref else None
+
+
+def _alert_dict(a: AlertDraft) -> dict[str, Any]:
+    webhook_ref, secret_ref = _alert_refs(a)
+    item: dict[str, Any] = {"name": _escape(a.name), "watch": a.watch, "webhook": "${" + webhook_ref + "}"}
+    if a.thresholds:
+        item["thresholds"] = [int(t) if float(t).is_integer() else t for t in a.thresholds]
+    for key in ("tenants", "subjects", "targets"):
+        value = getattr(a, key)
+        if value is not None:
+            item[key] = _escape(list(value))
+    if a.watch != "budget" and a.window_minutes != 5:
+        item["window_minutes"] = a.window_minutes
+    if a.watch == "error_rate" and a.min_requests != 10:
+        item["min_requests"] = a.min_requests
+    if secret_ref:
+        item["secret"] = "${" + secret_ref + "}"
+    if not a.enabled:
+        item["enabled"] = False
+    return item
 
 
 def _escape(value: Any) -> Any:
@@ -495,4 +578,6 @@ def render_config(cfg: DesiredConfig) -> str:
                 admin["tenants"] = list(a.tenants)
             admins.append(_escape(admin))
         doc["sso"] = {"members": members, "admins": admins}
+    if cfg.alerts:
+        doc["alerts"] = [_alert_dict(a) for a in cfg.alerts]
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110)

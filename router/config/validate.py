@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from router.config.drafts import (
+    AlertDraft,
     ChainDraft,
     DeploymentDraft,
     DesiredConfig,
@@ -35,6 +36,10 @@ from router.routing.errors import RuleError
 from router.routing.patterns import GLOB_CHARS, compile_pattern
 
 __all__ = [
+    "ALERT_SUBJECTS",
+    "ALERT_WATCHES",
+    "MAX_ALERT_THRESHOLDS",
+    "MAX_ALERT_WINDOW_MINUTES",
     "MAX_CHAIN_BACKOFF_MS",
     "MAX_CHAIN_RETRIES",
     "OVERRIDE_KEYS",
@@ -43,6 +48,7 @@ __all__ = [
     "RESERVED_PROVIDER_NAMES",
     "SECRET_PARAM",
     "KnownNames",
+    "alert_issues",
     "api_base_error",
     "chain_issues",
     "deployment_issues",
@@ -62,6 +68,7 @@ __all__ = [
     "target_ref_error",
     "tenant_issues",
     "validate_config",
+    "webhook_error",
 ]
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -446,6 +453,105 @@ def pool_issues(p: PoolDraft, known: KnownNames) -> list[ValidationIssue]:
     return issues
 
 
+ALERT_WATCHES = ("budget", "error_rate", "cooldown")
+# Whose budgets a budget alert watches (the budgets table's subject kinds).
+ALERT_SUBJECTS = ("tenant", "member", "key")
+MAX_ALERT_THRESHOLDS = 10
+MAX_ALERT_WINDOW_MINUTES = 60
+MAX_WEBHOOK_CHARS = 2000
+# Percent: a budget may be overrun (the last request admitted passes it by its own cost), so thresholds past
+# 100 make sense there; an error rate is at most 100.
+MAX_BUDGET_THRESHOLD = 1000.0
+
+
+def webhook_error(url: Any) -> str | None:
+    """http(s), a host, no user:password@, no #fragment. Messages never repeat the URL: its path or query
+    may be the hook's token."""
+    if not isinstance(url, str) or not url.strip():
+        return "must be an http:// or https:// URL"
+    if len(url) > MAX_WEBHOOK_CHARS:
+        return f"must be at most {MAX_WEBHOOK_CHARS} characters"
+    if any(ord(ch) < 33 for ch in url):
+        return "must not contain spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme not in ("http", "https"):
+        return f"must be an http:// or https:// URL, not {parts.scheme or 'a URL without a scheme'}:"
+    if not parts.hostname:
+        return "must name a host"
+    if parts.username is not None or parts.password is not None:
+        return "must not contain a user name or password (use the alert's secret to sign instead)"
+    if parts.fragment:
+        return "must not have a #fragment"
+    return None
+
+
+def _number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and value == value
+
+
+def alert_issues(a: AlertDraft) -> list[ValidationIssue]:
+    """Every problem with one alert (paths: name, watch, webhook, secret, thresholds[I], tenants[I],
+    subjects[I], targets[I], window_minutes, min_requests). Tenant names are checked against the database
+    by the store (a file need not list the tenants it alerts on)."""
+    issues = _Issues()
+    issues.add("name", name_error(a.name, "alert name"))
+    if a.watch not in ALERT_WATCHES:
+        issues.add("watch", f"must be one of {', '.join(ALERT_WATCHES)}, not {a.watch!r}")
+    issues.add("webhook", webhook_error(a.webhook))
+    if a.secret is not None and not (isinstance(a.secret, str) and 8 <= len(a.secret) <= 500):
+        issues.add("secret", "must be 8 to 500 characters (or left out for unsigned messages)")
+    if a.watch == "cooldown":
+        if a.thresholds:
+            issues.add("thresholds", "a cooldown alert has no thresholds: it fires when a target is cooled")
+    elif a.watch in ALERT_WATCHES:
+        if not a.thresholds:
+            issues.add("thresholds", "give at least one threshold in percent, e.g. [50, 80, 100]")
+        if len(a.thresholds) > MAX_ALERT_THRESHOLDS:
+            issues.add("thresholds", f"at most {MAX_ALERT_THRESHOLDS} thresholds")
+        top = MAX_BUDGET_THRESHOLD if a.watch == "budget" else 100.0
+        seen: set[float] = set()
+        for i, value in enumerate(a.thresholds):
+            if not _number(value) or not 0 < value <= top:
+                issues.add(
+                    f"thresholds[{i}]", f"must be a percentage above 0 and at most {top:g}, not {value!r}"
+                )
+            elif value in seen:
+                issues.add(f"thresholds[{i}]", f"{value:g} is listed twice")
+            seen.add(value)
+    if a.watch != "budget":
+        if a.tenants is not None:
+            issues.add("tenants", "only budget alerts are limited to tenants (use targets: for targets)")
+        if a.subjects is not None:
+            issues.add("subjects", "only budget alerts watch subjects (tenant, member, key)")
+    else:
+        if a.targets is not None:
+            issues.add("targets", "budget alerts watch budgets, not targets (use tenants: to limit them)")
+        if a.tenants is not None and not a.tenants:
+            issues.add("tenants", "name at least one tenant, or leave tenants out for all")
+        for i, name in enumerate(a.tenants or ()):
+            issues.add(f"tenants[{i}]", name_error(name, "tenant name"))
+        if a.subjects is not None and not a.subjects:
+            issues.add("subjects", f"name at least one of {', '.join(ALERT_SUBJECTS)}, or leave it out")
+        for i, kind in enumerate(a.subjects or ()):
+            if kind not in ALERT_SUBJECTS:
+                issues.add(f"subjects[{i}]", f"must be one of {', '.join(ALERT_SUBJECTS)}, not {kind!r}")
+    if a.targets is not None and a.watch != "budget":
+        if not a.targets:
+            issues.add("targets", "name at least one target, or leave targets out for all")
+        for i, ref in enumerate(a.targets):
+            if not isinstance(ref, str) or not ref.strip() or len(ref) > 300:
+                issues.add(f"targets[{i}]", "must be a target ref or glob (e.g. openai/* ), 1-300 characters")
+    if not _whole(a.window_minutes, 1, MAX_ALERT_WINDOW_MINUTES):
+        issues.add("window_minutes", f"must be a whole number from 1 to {MAX_ALERT_WINDOW_MINUTES}")
+    if not _whole(a.min_requests, 1, 1_000_000):
+        issues.add("min_requests", "must be a whole number from 1 to 1000000")
+    return issues
+
+
 class _Checker:
     def __init__(self, cfg: DesiredConfig) -> None:
         self.cfg = cfg
@@ -505,6 +611,9 @@ class _Checker:
         self.unique("prices", (p.target for p in cfg.prices), "price")
         for i, price in enumerate(cfg.prices):
             self.under(f"prices[{i}]", price_issues(price, self.known))
+        self.unique("alerts", (a.name for a in cfg.alerts), "alert")
+        for i, alert in enumerate(cfg.alerts):
+            self.under(f"alerts[{i}]", alert_issues(alert))
         return self.issues
 
     def sso(self, sso: SsoDraft, tenants: set[str]) -> None:

@@ -546,3 +546,70 @@ class SigninSession(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None, index=True)
     revoked_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+
+
+class Alert(Timestamps, Base):
+    """A webhook told when something watched crosses a threshold (config `alerts:`, router/alerts/).
+
+    The webhook URL is a secret (a Slack hook's path is its token): stored encrypted like provider
+    credentials, with only its host in clear for pages; the signing secret likewise."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    # "budget", "error_rate" or "cooldown"
+    watch: Mapped[str] = mapped_column(String(20))
+    # Percentages, ascending.
+    thresholds: Mapped[list[float]] = mapped_column(JSON, default=list)
+    # Budget alerts: tenant names and subject kinds ("tenant", "member", "key") watched; None: all.
+    tenants: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    subjects: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    # Error-rate and cool-down alerts: target refs or globs watched; None: all.
+    targets: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    window_minutes: Mapped[int] = mapped_column(Integer, default=5)
+    min_requests: Mapped[int] = mapped_column(Integer, default=10)
+    webhook_encrypted: Mapped[str] = mapped_column(Text)
+    webhook_host: Mapped[str] = mapped_column(String(255))
+    webhook_ref: Mapped[str | None] = mapped_column(String(200), default=None)
+    secret_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    secret_ref: Mapped[str | None] = mapped_column(String(200), default=None)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AlertDelivery(Base):
+    """One firing of an alert and its delivery to the webhook.
+
+    The unique (alert, subject, threshold, window start) is the claim: the replica whose insert lands owns
+    the firing, so several replicas evaluating the same numbers send it once. Sending (and retrying, with
+    back-off) takes a short lease on the row, so a retry is never sent twice either, and a replica that
+    dies mid-delivery leaves it to the others. Rows outlive their alert (alert_id set NULL) as history."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        UniqueConstraint(
+            "alert_id", "subject", "threshold", "window_start", name="uq_alert_deliveries_firing"
+        ),
+        Index("ix_alert_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"), default=None)
+    alert_name: Mapped[str] = mapped_column(String(100))
+    # "tenant:acme", "key:rk-ab12", "member:acme/ann", "target:openai/gpt-4.1", "test"
+    subject: Mapped[str] = mapped_column(String(400))
+    threshold: Mapped[float] = mapped_column(Float, default=0.0)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    value: Mapped[float] = mapped_column(Float, default=0.0)
+    # The JSON body sent (the same on every attempt).
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # "pending" (to send, or to retry at next_attempt_at), "delivered", "failed" (gave up), "superseded"
+    # (a higher threshold of the same subject and window was crossed at the same time and sent instead).
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

@@ -4,8 +4,8 @@
 then plans the changes against the current rows (`plan.py`) and carries them out through `store.catalog`
 and `store.tenants` in the caller's transaction: each is audited and bumps the config version, and the
 caller's commit or rollback makes them all-or-nothing. Things absent from the file are removed: providers,
-deployments, chains, rules and prices. Tenants absent from the file are kept (they own keys and usage);
-only their rules are removed.
+deployments, chains, rules, prices and alerts. Tenants absent from the file are kept (they own keys and
+usage); only their rules are removed.
 
 Rules carry no names, so each level (the global rules, each tenant's) is compared in evaluation order:
 rule i of the file against rule i of the database; positions become the file's indexes.
@@ -33,6 +33,7 @@ from router.config.drafts import (
 )
 from router.config.schema import (
     ConfigFileError,
+    default_alert_refs,
     default_credential_ref,
     env_vars_needed,
     parse_config,
@@ -40,6 +41,7 @@ from router.config.schema import (
 )
 from router.config.validate import validate_config
 from router.store import catalog
+from router.store.alerts import alert_draft, list_alerts
 from router.store.audit import CONFIG_APPLY, record_audit
 from router.store.config_file.plan import Change, Plan, rule_draft
 from router.store.crypto import CredentialCipher
@@ -193,6 +195,7 @@ async def current_config(session: AsyncSession) -> DesiredConfig:
             members=tuple(SsoMemberDraft(m.group, m.tenant, m.managed_settings) for m in members),
             admins=tuple(SsoAdminDraft(a.group, a.role, a.tenants) for a in admins),
         ),
+        alerts=tuple(alert_draft(a, *default_alert_refs(a.name)) for a in await list_alerts(session)),
     )
 
 

@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from router.config.drafts import (
+    AlertDraft,
     ChainDraft,
+    ConfigInvalid,
     DeploymentDraft,
     DesiredConfig,
     PoolDraft,
@@ -25,12 +27,14 @@ from router.config.drafts import (
     ProviderDraft,
     RuleDraft,
     TenantDraft,
+    ValidationIssue,
 )
 from router.routing.patterns import format_match
+from router.store import alerts as alert_store
 from router.store import catalog
 from router.store.crypto import CredentialCipher, CredentialDecryptError
 from router.store.member_pages import set_member_self_service
-from router.store.models import Chain, Deployment, ModelPrice, Pool, Provider, Rule, Tenant
+from router.store.models import Alert, Chain, Deployment, ModelPrice, Pool, Provider, Rule, Tenant
 from router.store.signin import (
     AdminMapping,
     MemberMapping,
@@ -75,6 +79,18 @@ def rule_draft(row: Rule) -> RuleDraft:
     )
 
 
+_ALERT_FIELDS = (
+    "watch",
+    "thresholds",
+    "tenants",
+    "subjects",
+    "targets",
+    "window_minutes",
+    "min_requests",
+    "enabled",
+)
+
+
 def _changed_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     return [k for k in new if old.get(k) != new[k]]
 
@@ -105,6 +121,7 @@ class Plan:
         pools = {p.name: p for p in (await s.scalars(select(Pool).options(selectinload(Pool.members)))).all()}
         tenants = {t.name: t for t in (await s.scalars(select(Tenant))).all()}
         prices = {p.target: p for p in (await s.scalars(select(ModelPrice))).all()}
+        alerts = {a.name: a for a in (await s.scalars(select(Alert))).all()}
         for p in d.providers:
             self._provider(providers.get(p.name), p)
         for dep in d.deployments:
@@ -117,6 +134,10 @@ class Plan:
             self._tenant(tenants.get(t.name), t)
         for price in d.prices:
             self._price(prices.get(price.target), price)
+        self._check_alert_tenants({*tenants, *(t.name for t in d.tenants)})
+        # After tenants: an alert may name tenants this apply creates.
+        for alert in d.alerts:
+            self._alert(alerts.get(alert.name), alert)
         await self._rule_level(None, "rule", d.rules)
         # Tenants absent from the file are kept, but lose their rules.
         wanted = {t.name: t for t in d.tenants}
@@ -125,6 +146,7 @@ class Plan:
             await self._rule_level(name, f"tenant {name} rule", draft.rules if draft else ())
         await self._sso()
         self._remove(prices, {p.target for p in d.prices}, "price", catalog.delete_price)
+        self._remove(alerts, {a.name for a in d.alerts}, "alert", alert_store.delete_alert)
         self._remove(chains, {c.name for c in d.chains}, "chain", catalog.delete_chain)
         self._remove(pools, {p.name for p in d.pools}, "pool", catalog.delete_pool)
         self._remove(deployments, {x.name for x in d.deployments}, "deployment", catalog.delete_deployment)
@@ -300,6 +322,49 @@ class Plan:
         step = partial(replace_sso_mappings, self.session, members, admins, actor=self.actor)
         text = f"sso ({len(members)} member groups, {len(admins)} admin groups)"
         self.rules.append((Change("~", text), step))
+
+    def _check_alert_tenants(self, known: set[str]) -> None:
+        """Alerts may name tenants of the file or of the database (a file need not list every tenant)."""
+        issues = [
+            ValidationIssue(f"alerts[{i}].tenants[{j}]", f"unknown tenant {name!r}")
+            for i, a in enumerate(self.desired.alerts)
+            for j, name in enumerate(a.tenants or ())
+            if name not in known
+        ]
+        if issues:
+            raise ConfigInvalid(issues)
+
+    def _decrypts_to(self, token: str | None, value: str | None) -> bool:
+        if token is None or value is None:
+            return token is None and value is None
+        try:
+            return self.cipher.decrypt(token) == value
+        except CredentialDecryptError:
+            return False
+
+    def _alert(self, row: Alert | None, a: AlertDraft) -> None:
+        if row is None:
+            step = partial(alert_store.create_alert, self.session, a, cipher=self.cipher, actor=self.actor)
+            self.upserts.append((Change("+", f"alert {a.name} ({a.watch})"), step))
+            return
+        old = {k: getattr(row, k) for k in _ALERT_FIELDS}
+        new = {k: getattr(a, k) for k in _ALERT_FIELDS}
+        for key in ("tenants", "subjects", "targets"):
+            new[key] = list(new[key]) if new[key] is not None else None
+        new["thresholds"] = sorted(float(t) for t in a.thresholds)
+        old["thresholds"] = [float(t) for t in row.thresholds or []]
+        changed = _changed_fields(old, new)
+        if not self._decrypts_to(row.webhook_encrypted, a.webhook) or row.webhook_ref != a.webhook_ref:
+            changed.append("webhook")
+        if not self._decrypts_to(row.secret_encrypted, a.secret) or (
+            a.secret is not None and row.secret_ref != a.secret_ref
+        ):
+            changed.append("secret")
+        if changed:
+            step = partial(
+                alert_store.update_alert, self.session, row.id, a, cipher=self.cipher, actor=self.actor
+            )
+            self.upserts.append((Change("~", f"alert {a.name} ({', '.join(changed)})"), step))
 
     def _price(self, row: ModelPrice | None, p: PriceDraft) -> None:
         fields: dict[str, Any] = {

@@ -1,0 +1,80 @@
+"""The alert tasks of one process: evaluate every `interval` seconds (budgets every `budget_interval`),
+and send due deliveries as soon as this process claims one and every `poll` seconds (retries, and firings a
+replica that stopped left behind). Started and stopped with the app, like the usage writer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from router.alerts.delivery import WebhookSender
+from router.alerts.evaluator import AlertEvaluator
+
+log = logging.getLogger(__name__)
+
+
+class AlertService:
+    def __init__(
+        self,
+        evaluator: AlertEvaluator,
+        sender: WebhookSender,
+        *,
+        interval: float = 10.0,
+        budget_interval: float = 60.0,
+        poll: float = 2.0,
+    ) -> None:
+        self.evaluator = evaluator
+        self.sender = sender
+        self.interval = interval
+        self.budget_interval = budget_interval
+        self.poll = poll
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._budgets_at = -float("inf")
+
+    def start(self) -> None:
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._evaluate_loop(), name="alerts-evaluate"),
+                asyncio.create_task(self._send_loop(), name="alerts-send"),
+            ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self.sender.close()
+
+    async def evaluate_once(self) -> list[int]:
+        now = time.monotonic()
+        budgets = now - self._budgets_at >= self.budget_interval
+        if budgets:
+            self._budgets_at = now
+        claimed = await self.evaluator.evaluate(budgets=budgets)
+        if claimed:
+            self._wake.set()
+        return claimed
+
+    async def _evaluate_loop(self) -> None:
+        while True:
+            try:
+                await self.evaluate_once()
+            except Exception:  # a database away now is tried again next round; the service goes on
+                log.exception("alert evaluation failed; trying again in %.0f s", self.interval)
+            await asyncio.sleep(self.interval)
+
+    async def _send_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
+            self._wake.clear()
+            try:
+                while await self.sender.send_due():
+                    pass
+            except Exception:  # as above: the rows stay pending and are tried again
+                log.exception("alert delivery failed; trying again in %.0f s", self.poll)
