@@ -24,10 +24,10 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from router.admin import build_admin, first_run_setup_token
+from router.admin import sso as admin_sso
 from router.alerts.delivery import WebhookSender
 from router.alerts.evaluator import AlertEvaluator
 from router.alerts.service import AlertService
-from router.admin import sso as admin_sso
 from router.api import build_api
 from router.dependencies import app_dependencies
 from router.gateway.auth import KeyGuard
