@@ -45,7 +45,7 @@ from router.identity.members import MemberTokens
 from router.identity.oidc import OidcClient
 from router.identity.routes import SIGNIN_ROUTES, DeviceCompletion
 from router.identity.tokens import TokenSigner
-from router.lifecycle import Drain
+from router.lifecycle import DatabaseOutageGrace, Drain
 from router.me import ME_ROUTES
 from router.me import page as me_page
 from router.observability.access import access_log_middleware
@@ -95,6 +95,7 @@ class Services:
     limiter: Limiter
     gateway: MessagesGateway
     drain: Drain
+    database_grace: DatabaseOutageGrace
     # Signed-in members' minted tokens and what the request path knows about them (identity/members.py).
     members: MemberTokens | None = None
     tracing: Tracing | None = None
@@ -182,6 +183,7 @@ class Services:
             limiter,
             gateway,
             drain,
+            DatabaseOutageGrace(settings.readiness_database_grace_seconds),
             members=members,
             tracing=tracing,
             alerts=alerts,
@@ -264,7 +266,9 @@ class Services:
         if self.tracing is not None:
             await self.tracing.shutdown()
 
-    async def readiness(self) -> dict[str, bool]:
+    async def readiness(self) -> tuple[bool, dict[str, bool]]:
+        """Whether to take requests, and the checks behind it (a database outage is ridden out for a
+        while: see DatabaseOutageGrace)."""
         try:
             # A probe must answer within its own timeout even when the database stopped talking.
             database = await asyncio.wait_for(self.db.ping(), timeout=STARTUP_DATABASE_WAIT)
@@ -277,13 +281,15 @@ class Services:
                 from router.store.migrate import migrations_current
 
                 schema = await asyncio.wait_for(migrations_current(self.db), timeout=5)
-            except Exception:  # an unreadable schema is "not ready", not a crash of the probe
-                schema = False
-        return {
+            except Exception:  # the database stopped answering between the two: an outage, not a crash
+                database = False
+        checks = {
             "database": database,
             "schema_current": schema,
             "snapshot": self.snapshots.current is not None,
         }
+        ready = checks["snapshot"] and self.database_grace.ready(reachable=database, schema_current=schema)
+        return ready, checks
 
 
 def _tune_gc() -> None:

@@ -16,6 +16,8 @@ import logging
 import os
 import signal
 import threading
+import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -70,3 +72,28 @@ class Drain:
         # The default disposition: restore it and deliver the signal again.
         signal.signal(signal.SIGTERM, previous)
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+class DatabaseOutageGrace:
+    """Whether a database that stopped answering should take this replica out of rotation yet.
+
+    The request path does not need the database (routing snapshot and keys in memory; usage spooled and
+    retried), and every replica shares the same one: were readiness to fail at the first missed ping, a
+    database restart would take every replica out of the load balancer at once and turn a blip the
+    requests never notice into an outage. So a replica that has reached its database stays ready for
+    `seconds` after the last check that did; past that (cut off for long) it reports not ready. A replica
+    that never reached it, or finds its schema behind, is not ready at once.
+    """
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = max(0.0, seconds)
+        self._clock = clock
+        self._last_reached: float | None = None
+
+    def ready(self, *, reachable: bool, schema_current: bool) -> bool:
+        now = self._clock()
+        if reachable:
+            if schema_current:
+                self._last_reached = now
+            return schema_current
+        return self._last_reached is not None and now - self._last_reached <= self.seconds

@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     # longest stream that must survive a restart) before the usage queue is drained and the process exits.
     shutdown_drain_seconds: float = 0.0
     shutdown_grace_seconds: float = 20.0
+    # A replica that has reached its database stays ready this long after it stops answering (a restart or
+    # fail-over): requests do not need it, and every replica shares it, so failing at once would take them
+    # all out of the load balancer together. 0: not ready from the first failed check.
+    readiness_database_grace_seconds: float = Field(default=30.0, ge=0)
 
     # Company sign-in (OIDC), shared by the admin sign-in and the Claude Code sign-in. The one redirect URI to
     # register at the IdP is `{public_url}/oidc/callback`.

@@ -13,8 +13,8 @@ from router.lifecycle import Drain
 from router.observability import metrics
 from router.settings import Settings
 
-# The process's readiness checks (app.py: Services.readiness): name -> passed.
-Readiness = Callable[[], Awaitable[dict[str, bool]]]
+# The process's readiness (app.py: Services.readiness): ready or not, and its checks (name -> passed).
+Readiness = Callable[[], Awaitable[tuple[bool, dict[str, bool]]]]
 
 
 @get("/healthz", include_in_schema=False)
@@ -25,12 +25,12 @@ async def healthz() -> dict[str, str]:
 
 @get("/readyz", include_in_schema=False)
 async def readyz(drain: Drain, readiness: Readiness) -> Response[dict[str, object]]:
-    """Ready when the database answers, its schema is current and a routing snapshot is loaded; never
-    while draining after SIGTERM (answered at once, without asking the database)."""
+    """Ready when the database answers, its schema is current and a routing snapshot is loaded (a replica
+    that was ready rides out a database outage for a while); never while draining after SIGTERM (answered
+    at once, without asking the database)."""
     if drain.draining:
         return Response({"ready": False, "draining": True}, status_code=503)
-    checks = await readiness()
-    ready = all(checks.values())
+    ready, checks = await readiness()
     return Response({"ready": ready, **checks}, status_code=200 if ready else 503)
 
 
