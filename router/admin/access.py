@@ -59,11 +59,12 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/admin/rules/{level:str}/{rule_id:int}"): A.WRITE_TENANT,
     ("POST", "/admin/rules/{level:str}/{rule_id:int}/move"): A.WRITE_TENANT,
     ("POST", "/admin/rules/{level:str}/{rule_id:int}/delete"): A.WRITE_TENANT,
-    # providers hold credentials: owners only change them; deployments and chains are configuration
+    # providers: admins create and edit them; a form that touches the credential is the owners' (the
+    # handler answers 403), and so is deleting one (its credential goes with it)
     ("GET", "/admin/providers"): A.READ,
-    ("POST", "/admin/providers"): A.OWNER,
+    ("POST", "/admin/providers"): A.WRITE,
     ("GET", "/admin/providers/{provider_id:int}"): A.READ,
-    ("POST", "/admin/providers/{provider_id:int}"): A.OWNER,
+    ("POST", "/admin/providers/{provider_id:int}"): A.WRITE,
     ("POST", "/admin/providers/{provider_id:int}/delete"): A.OWNER,
     ("POST", "/admin/providers/{provider_id:int}/test"): A.WRITE,
     ("POST", "/admin/deployments"): A.WRITE,

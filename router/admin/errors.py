@@ -55,8 +55,12 @@ def handle_csrf(request: AnyRequest, _exc: CsrfRejectedError) -> Template:
     )
 
 
-def handle_forbidden(request: AnyRequest, _exc: RoleForbiddenError) -> Template:
-    return error_page(request, 403, "Not allowed", "Your role does not allow this. Ask an owner for access.")
+def handle_forbidden(request: AnyRequest, exc: RoleForbiddenError) -> Template:
+    # A handler may say which part of the form was beyond the role (e.g. a provider's credential).
+    detail = str(exc.detail or "")
+    if not detail or detail == RoleForbiddenError.detail:
+        detail = "Your role does not allow this. Ask an owner for access."
+    return error_page(request, 403, "Not allowed", detail)
 
 
 def handle_not_found(request: AnyRequest, exc: NotFoundException) -> Template:

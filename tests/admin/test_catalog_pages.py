@@ -6,7 +6,9 @@ import re
 from typing import Any
 
 from router.store import catalog
-from tests.admin.conftest import SECRET, AdminClient
+from router.store.crypto import CredentialCipher
+from router.store.models import Provider
+from tests.admin.conftest import ADMIN_PASSWORD, SECRET, AdminClient, create_admin
 
 SECRET_CREDENTIAL = "sk-very-secret-credential-123"
 
@@ -174,3 +176,57 @@ async def test_missing_objects_are_404(admin: AdminClient) -> None:
     for url in ("/admin/providers/999", "/admin/chains/999", "/admin/tenants/999/keys/1"):
         assert (await admin.get(url)).status_code == 404, url
     assert SECRET  # the module's constants stay in use
+
+
+async def test_admins_edit_a_providers_settings_but_only_owners_touch_its_credential(
+    anon: AdminClient,
+) -> None:
+    async with anon.db.transaction() as session:
+        made = await catalog.create_provider(
+            session,
+            cipher=CredentialCipher(SECRET),
+            name="oa",
+            kind="openai",
+            api_base="http://127.0.0.1:9/v1",
+            api_key=SECRET_CREDENTIAL,
+        )
+    provider_id = made.id
+    stored = made.credential_encrypted
+    await create_admin(anon.db, "editor", role="admin")
+    await anon.sign_in("editor", ADMIN_PASSWORD)
+
+    page = await anon.get(f"/admin/providers/{provider_id}")
+    assert page.status_code == 200
+    assert 'name="api_key"' not in page.text and "Only an owner sets, replaces or removes it" in page.text
+    assert "Delete provider" not in page.text
+    saved = await anon.post(
+        f"/admin/providers/{provider_id}",
+        {
+            "name": "oa",
+            "kind": "openai",
+            "api_base": "http://127.0.0.1:9/v2",
+            "extra_params": '{"timeout": 30}',
+        },
+    )
+    assert saved.status_code == 303, saved.text
+
+    for credential in ({"api_key": "sk-admin-tries"}, {"remove_credential": "on"}):
+        refused = await anon.post(
+            f"/admin/providers/{provider_id}",
+            {"name": "oa", "kind": "openai", "api_base": "http://127.0.0.1:9/v3", **credential},
+        )
+        assert refused.status_code == 403 and "Only an owner" in refused.text, credential
+    async with anon.db.session() as session:
+        row = await session.get(Provider, provider_id)
+    # The settings the admin may change changed; the refused forms saved nothing, credential included.
+    assert row is not None and row.api_base == "http://127.0.0.1:9/v2" and row.extra_params == {"timeout": 30}
+    assert row.credential_encrypted == stored
+
+    await anon.get("/admin/providers")
+    bare = await anon.post("/admin/providers", {"name": "groq", "kind": "groq"})
+    assert bare.status_code == 303, bare.text
+    keyed = await anon.post("/admin/providers", {"name": "mistral", "kind": "mistral", "api_key": "m-key"})
+    assert keyed.status_code == 403
+    async with anon.db.session() as session:
+        assert await catalog.find_provider(session, "mistral") is None
+    assert (await anon.post(f"/admin/providers/{provider_id}/delete")).status_code == 403

@@ -218,7 +218,8 @@ async def test_role_by_route_matrix(world_app: tuple[Litestar, World], database:
     assert table[("POST", "/admin/tenants/{tenant_id:int}/keys", "beta")][ta] == "404"
     assert table[("POST", "/admin/tenants/{tenant_id:int}/keys", "alpha")][ta] == "allowed"
     assert table[("POST", "/admin/tenants/{tenant_id:int}/limits", "alpha")][ta] == "403"
-    assert table[("POST", "/admin/providers", None)]["admin"] == "403"
+    assert table[("POST", "/admin/providers", None)]["admin"] == "allowed"
+    assert table[("POST", "/admin/providers/{provider_id:int}/delete", None)]["admin"] == "403"
     assert table[("POST", "/admin/chains", None)]["viewer"] == "403"
     assert table[("GET", "/admin/usage.csv", None)]["viewer(alpha)"] == "303"
     print_matrix(table)

@@ -1,7 +1,9 @@
 """Providers and Azure deployments: create, edit, delete, test the connection.
 
 Credentials are write-only: the form has an empty password field; blank keeps the stored one, a value
-replaces it, "remove" clears it. Nothing decrypted ever goes into a page.
+replaces it, "remove" clears it. Nothing decrypted ever goes into a page. Admins create and edit providers'
+other settings; only owners see the credential field, and a form that sets, replaces or removes a credential
+from anyone else is refused (403) with nothing saved.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
-from router.admin.auth import AdminNotFoundError
+from router.admin.auth import AdminNotFoundError, RoleForbiddenError, current_principal
 from router.admin.deps import actor, mutating, reading
 from router.admin.drift import config_drift
 from router.admin.forms import Form
@@ -25,6 +27,7 @@ from router.config.validate import (
     name_error,
     provider_kind_error,
 )
+from router.identity.roles import CREDENTIALS_ARE_OWNERS, may_set_credentials
 from router.routing.model import ProviderSpec
 from router.store import catalog
 from router.store.crypto import CredentialDecryptError
@@ -159,6 +162,13 @@ async def run_test(request: AnyRequest, spec_of: Any, model: str) -> tuple[bool,
     return bool(ok), str(message)
 
 
+def credential_check(request: AnyRequest, form: Form) -> None:
+    """Refuse (403) a form from a non-owner that would set, replace or remove a credential."""
+    touches = bool(form.values.get("api_key", "").strip()) or form.checkbox("remove_credential")
+    if touches and not may_set_credentials(current_principal(request)):
+        raise RoleForbiddenError(detail=sentence(CREDENTIALS_ARE_OWNERS))
+
+
 class ProvidersController(Controller):
     path = "/admin"
 
@@ -184,6 +194,7 @@ class ProvidersController(Controller):
                 "deployments": deployments,
                 "kind_hints": KIND_HINTS,
                 "provider_form": provider_form or {"kind": "openai"},
+                "may_set_credentials": may_set_credentials(current_principal(request)),
                 "provider_errors": provider_errors or {},
                 "deployment_form": deployment_form or {},
                 "deployment_errors": deployment_errors or {},
@@ -198,6 +209,7 @@ class ProvidersController(Controller):
     @post("/providers")
     async def create_provider(self, request: AnyRequest) -> Template | Redirect:
         form = Form(await request.form())
+        credential_check(request, form)
         values = read_provider(form)
         api_key = form.values.get("api_key", "").strip() or None
         if api_key is not None and len(api_key) > 4000:
@@ -230,6 +242,7 @@ class ProvidersController(Controller):
             {
                 "provider": provider,
                 "has_credential": provider.credential_encrypted is not None,
+                "may_set_credentials": may_set_credentials(current_principal(request)),
                 "deployments": deployments,
                 "kind_hints": KIND_HINTS,
                 "form": form or provider_values(provider),
@@ -245,6 +258,7 @@ class ProvidersController(Controller):
     @post("/providers/{provider_id:int}")
     async def update_provider(self, request: AnyRequest, provider_id: int) -> Template | Redirect:
         form = Form(await request.form())
+        credential_check(request, form)
         values = read_provider(form)
         changes: dict[str, Any] = dict(values)
         new_key = form.values.get("api_key", "").strip()
