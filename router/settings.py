@@ -109,7 +109,8 @@ class Settings(BaseSettings):
     count_tokens_rpm: int = Field(default=600, ge=0)
     # Log prompts and responses: off unless explicitly turned on.
     log_requests: bool = False
-    # /metrics needs `Authorization: Bearer <metrics_token>` when set; otherwise an admin session.
+    # /metrics needs `Authorization: Bearer <metrics_token>`; unset, only signed-in admins read the text
+    # (at /admin/metrics, where their session cookie is sent).
     metrics_token: str | None = Field(default=None, repr=False)
     # Admin sessions (server-side): end after this long without a request, and at the latest after this long.
     admin_session_idle_seconds: float = Field(default=2 * 60 * 60, gt=0)

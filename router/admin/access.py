@@ -101,6 +101,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/admin/requests/{record_id:int}"): A.READ_TENANT,  # the record's tenant is checked too
     ("GET", "/admin/usage/chargeback"): A.READ_TENANT,  # rows only for the caller's tenants
     ("GET", "/admin/health"): A.READ,
+    ("GET", "/admin/metrics"): A.READ,  # this replica's Prometheus text: every tenant's name is in it
     ("POST", "/admin/health/test"): A.WRITE,  # calls every upstream: like a provider's own test
     ("GET", "/admin/audit"): A.READ,
     # admin users

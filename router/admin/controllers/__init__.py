@@ -10,6 +10,7 @@ from router.admin.controllers.dashboard import DashboardController
 from router.admin.controllers.health import HealthController
 from router.admin.controllers.keys import AllKeysController, KeysController
 from router.admin.controllers.login import LoginController
+from router.admin.controllers.metrics import MetricsController
 from router.admin.controllers.pools import PoolsController
 from router.admin.controllers.providers import ProvidersController
 from router.admin.controllers.rules import RulesController
@@ -31,6 +32,7 @@ ROUTE_HANDLERS: list[Any] = [
     UsageController,
     RequestsController,
     HealthController,
+    MetricsController,
     AuditController,
     UsersController,
     SigninAdminController,
