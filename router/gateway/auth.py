@@ -9,6 +9,15 @@ looked up in the database, but a flood of unknown keys must not become a flood o
   concurrent look-ups of the same key share one answer;
 - answers, hits and misses alike, are cached for a couple of seconds (and dropped when the snapshot moves).
 So N distinct unknown keys cost about (flood duration / min_interval) queries, not N.
+
+A flood also costs the event loop: each refusal is an HTTP request parsed and answered, and a closed-loop
+attacker sends the next one as soon as the last is refused, so on one process (one core) valid keys wait
+behind them. Past `free_refusals` unknown keys in a second, each further refusal is held for
+`refusal_delay` to twice that (a sleep, no work; spread so that held refusals do not come back in one
+burst): an attacker on N connections then gets at most N / refusal_delay answers a second, and a client
+with a mistyped key still gets its 401 at once. While refusals are held, look-ups are a second apart
+(FLOOD_LOOKUP_INTERVAL), so a flood costs at most one query per second however many keys it brings
+(5,000 distinct keys at c=64 take about a minute: ~60 queries, against 4,918 before any of this).
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -45,6 +55,10 @@ _MISS_TTL = 2.0
 _MISS_CACHE_SIZE = 10_000
 MIN_LOOKUP_INTERVAL = 0.05
 MAX_LOOKUP_BATCH = 500
+# Unknown-key refusals per second answered at once; the rest wait REFUSAL_DELAY seconds first.
+FREE_REFUSALS = 20
+REFUSAL_DELAY = 0.5
+FLOOD_LOOKUP_INTERVAL = 1.0
 
 
 def key_from_headers(headers: Mapping[str, str]) -> str | None:
@@ -66,6 +80,9 @@ class KeyGuard:
         *,
         min_interval: float = MIN_LOOKUP_INTERVAL,
         max_batch: int = MAX_LOOKUP_BATCH,
+        free_refusals: int = FREE_REFUSALS,
+        refusal_delay: float = REFUSAL_DELAY,
+        flood_interval: float = FLOOD_LOOKUP_INTERVAL,
     ) -> None:
         self._lookup = lookup
         # Claude Code signed in through the IdP sends a minted token instead of a key: the same Caller.
@@ -80,6 +97,13 @@ class KeyGuard:
         self._asked: dict[str, asyncio.Future[KeySpec | None]] = {}
         self._runner: asyncio.Task[None] | None = None
         self.queries = 0
+        self._free_refusals = free_refusals
+        self._refusal_delay = refusal_delay
+        self._flood_interval = flood_interval
+        # Unknown-key refusals in the current one-second window, and in the window before it.
+        self._refusal_window = 0.0
+        self._refusals = 0
+        self._previous_refusals = 0
 
     async def authenticate(self, headers: Mapping[str, str], config: RoutingConfig) -> KeySpec:
         key = key_from_headers(headers)
@@ -101,18 +125,42 @@ class KeyGuard:
         if spec is None:
             if not minted and not is_key_format(key):
                 KEYS_REFUSED.labels("format").inc()
+                await self._slow_down()
                 raise AuthenticationError("invalid API key")
             spec = await self._lookup_uncached(digest, config.version)
         # A revoked or expired key will not come back: `x-should-retry: false` makes Claude Code ask for a
         # new credential at once instead of retrying for minutes. An unknown key keeps the client's retries
         # (it may exist in a replica's database we could not reach).
         if spec is None:
+            await self._slow_down()
             raise AuthenticationError("invalid API key")
         if spec.revoked:
             raise AuthenticationError("this API key has been revoked", should_retry=False)
         if spec.expires_at is not None and spec.expires_at <= datetime.now(UTC):
             raise AuthenticationError("this API key has expired", should_retry=False)
         return spec
+
+    async def _slow_down(self) -> None:
+        """Hold an unknown key's refusal once this second has seen `free_refusals` of them."""
+        now = time.monotonic()
+        self._roll(now)
+        self._refusals += 1
+        if self._flooded(now):
+            KEYS_REFUSED.labels("delayed").inc()
+            await asyncio.sleep(self._refusal_delay * (1.0 + random.random()))
+
+    def _roll(self, now: float) -> None:
+        age = now - self._refusal_window
+        if age >= 1.0:
+            self._previous_refusals = self._refusals if age < 2.0 else 0
+            self._refusal_window, self._refusals = now, 0
+
+    def _flooded(self, now: float) -> bool:
+        """More unknown keys than `free_refusals` in this window, or in the one before (a flood does not
+        get `free_refusals` fresh answers every second)."""
+        self._roll(now)
+        busiest = max(self._refusals, self._previous_refusals)
+        return self._refusal_delay > 0 and busiest > self._free_refusals
 
     async def _lookup_uncached(self, digest: str, version: int) -> KeySpec | None:
         if version != self._version:
@@ -157,8 +205,9 @@ class KeyGuard:
                     if not future.done():
                         future.set_result(spec)
                 self._asked = {}
+            pause = self._flood_interval if self._flooded(time.monotonic()) else self._min_interval
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.sleep(self._min_interval)
+                await asyncio.sleep(pause)
 
     def _remember(self, digest: str, spec: KeySpec | None, expiry: float) -> None:
         self._extra[digest] = (spec, expiry)

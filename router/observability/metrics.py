@@ -54,7 +54,8 @@ KEY_LOOKUPS = Counter(
 )
 KEYS_REFUSED = Counter(
     "router_keys_refused",
-    "Requests refused for their key before any lookup: not in our key format, or a cached miss.",
+    "Requests refused for their key before any lookup (not in our key format, a cached miss), and "
+    "refusals held back during a flood of unknown keys (delayed).",
     ["reason"],
     registry=REGISTRY,
 )

@@ -8,11 +8,12 @@ import asyncio
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 import httpx
 import pytest
 
-from router.gateway.auth import MIN_LOOKUP_INTERVAL, KeyGuard
+from router.gateway.auth import FREE_REFUSALS, MIN_LOOKUP_INTERVAL, KeyGuard
 from router.routing.model import KeySpec, Limits, RoutingConfig
 from router.store.keys import KEY_PREFIX, hash_key
 from router.wire.errors import AuthenticationError
@@ -65,7 +66,7 @@ async def test_a_key_not_in_our_format_is_refused_without_a_lookup(key: str) -> 
 
 async def test_concurrent_lookups_of_one_key_share_one_query_and_its_miss_is_cached() -> None:
     lookup = CountingLookup()
-    guard = KeyGuard(lookup, min_interval=0.0)
+    guard = KeyGuard(lookup, min_interval=0.0, refusal_delay=0)
     key = _random_key()
     config = _empty_config()
     assert await asyncio.gather(*(_try(guard, key, config) for _ in range(200))) == [None] * 200
@@ -77,7 +78,7 @@ async def test_concurrent_lookups_of_one_key_share_one_query_and_its_miss_is_cac
 async def test_five_thousand_distinct_unknown_keys_cost_a_handful_of_queries() -> None:
     known_key = _random_key()
     lookup = CountingLookup({hash_key(known_key): _spec()})
-    guard = KeyGuard(lookup)
+    guard = KeyGuard(lookup, refusal_delay=0)  # batching alone (the flood's slow-down is tested below)
     config = _empty_config()
     keys = [_random_key() for _ in range(5_000)]
     results = await asyncio.gather(*(_try(guard, k, config) for k in [*keys, known_key]))
@@ -138,3 +139,52 @@ def test_a_flood_of_unknown_keys_on_the_service_costs_few_queries_and_valid_keys
     # At most one query per pause (50 ms), however many distinct keys arrive: a bound by construction.
     assert 1 <= queries <= elapsed / MIN_LOOKUP_INTERVAL + 2, (queries, elapsed)
     assert queries <= len(flooding) / 2, queries
+
+
+async def test_a_closed_loop_flood_at_c64_costs_at_most_one_query_per_flood_interval() -> None:
+    """5,000 distinct unknown keys from 64 attackers, each sending its next key as soon as the last is refused
+    (the issue's flood, with the delays scaled down 25x so that the test takes seconds): every one refused,
+    refusals past the free ones held back, and look-ups at most one per flood interval."""
+    flood_interval, delay = 0.04, 0.02
+    lookup = CountingLookup(delay=0.001)
+    guard = KeyGuard(lookup, refusal_delay=delay, flood_interval=flood_interval)
+    config = _empty_config()
+    keys = [_random_key() for _ in range(5_000)]
+    refused = 0
+
+    async def attacker() -> None:
+        nonlocal refused
+        while keys:
+            assert await _try(guard, keys.pop(), config) is None
+            refused += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(attacker() for _ in range(64)))
+    elapsed = time.monotonic() - started
+    assert refused == 5_000 and sum(lookup.calls) == 5_000
+    # The stated bound: until the flood is noticed (the first second's free refusals) one query per
+    # MIN_LOOKUP_INTERVAL, then one per flood interval; 64 keys' refusals are held `delay` or more each.
+    assert len(lookup.calls) <= 1.0 / MIN_LOOKUP_INTERVAL + elapsed / flood_interval + 2, (
+        lookup.calls,
+        elapsed,
+    )
+    assert elapsed >= (5_000 - 2 * FREE_REFUSALS) / 64 * delay
+    # About one query per 64 keys, not one per key.
+    assert len(lookup.calls) <= 5_000 / 64 * 2, len(lookup.calls)
+
+
+async def test_a_mistyped_key_is_refused_at_once_and_a_known_key_is_never_held_during_a_flood() -> None:
+    known = _random_key()
+    config = replace(_empty_config(), keys={hash_key(known): _spec()})
+    guard = KeyGuard(CountingLookup(), refusal_delay=0.5, min_interval=0.0)
+    started = time.monotonic()
+    assert await _try(guard, "sk-rt-typo", config) is None
+    assert await _try(guard, _random_key(), config) is None
+    assert time.monotonic() - started < 0.3  # a lone wrong key: its 401 at once
+    flood = [asyncio.ensure_future(_try(guard, _random_key(), config)) for _ in range(200)]
+    await asyncio.sleep(0.05)
+    started = time.monotonic()
+    spec = await _try(guard, known, config)
+    assert spec is not None and time.monotonic() - started < 0.1  # answered from memory, not held
+    assert not all(f.done() for f in flood)  # ...while the flood's refusals are still held back
+    assert await asyncio.gather(*flood) == [None] * 200
