@@ -265,6 +265,8 @@ def request_detail(record: UsageRecord, tenant_name: str | None) -> dict[str, An
                 "pool": attempt.get("pool"),
                 "status": attempt.get("status"),
                 "error_type": attempt.get("error_type"),
+                # Why it failed, as a word a report can filter on ("timeout", "upstream_too_large", ...).
+                "failure": attempt.get("failure"),
                 "error": redact(error) if isinstance(error, str) else None,
                 "latency_ms": attempt.get("latency_ms"),
                 # TTFT is measured on the answer, which the last attempt gave when the request succeeded.
@@ -310,9 +312,9 @@ def render_detail(detail: dict[str, Any]) -> str:
     width = max(len(name) for name, _ in fields)
     lines = [f"{name.ljust(width)}  {_format_value(name, value)}" for name, value in fields]
     lines.append("")
-    headers = ["#", "target", "status", "error_type", "latency_ms", "ttft_ms", "error"]
+    headers = ["#", "target", "status", "error_type", "failure", "latency_ms", "ttft_ms", "error"]
     rows = [
-        [str(a["attempt"]), a["target"] or "-", str(a["status"]), a["error_type"] or "-",
+        [str(a["attempt"]), a["target"] or "-", str(a["status"]), a["error_type"] or "-", a["failure"] or "-",
          _format_value("latency_ms", a["latency_ms"]), _format_value("ttft_ms", a["ttft_ms"]),
          (a["error"] or "-").replace("\n", " ")]
         for a in detail["attempts"]

@@ -41,6 +41,9 @@ class Attempt:
     pool: str | None = None
     # What went wrong, in full (the client may be told less, e.g. "upstream unreachable").
     error: str | None = None
+    # Why, as the upstream-error policy classed it (router.providers.policy.Failure: "timeout",
+    # "upstream_too_large", ...): the reason a report can filter on, where `error` is prose.
+    failure: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -53,7 +56,14 @@ class Attempt:
             out["pool"] = self.pool
         if self.error:
             out["error"] = self.error[:ERROR_TEXT_MAX]
+        if self.failure is not None:
+            out["failure"] = self.failure
         return out
+
+    def failed(self, exc: ProviderError) -> None:
+        """This attempt's answer failed after all (a stream broken after its first byte)."""
+        self.status, self.error_type = exc.status, exc.error_type
+        self.error, self.failure = exc.message, exc.failure.value
 
 
 @dataclass(slots=True)
@@ -157,7 +167,13 @@ class _Walk(Generic[T]):
             except ProviderError as exc:
                 outcome.attempts.append(
                     Attempt(
-                        target.ref, exc.status, exc.error_type, _ms_since(started), pool_name, exc.message
+                        target.ref,
+                        exc.status,
+                        exc.error_type,
+                        _ms_since(started),
+                        pool_name,
+                        exc.message,
+                        exc.failure.value,
                     )
                 )
                 log.warning("attempt at %s failed (%s): %s", target.ref, exc.status, exc.message)

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from router.gateway.attempts import Outcome, walk_route
+from router.gateway.attempts import Attempt, Outcome, walk_route
 from router.gateway.auth import KeyGuard
 from router.gateway.capabilities import targets_able_to_serve
 from router.gateway.catalog import list_models
@@ -215,7 +215,7 @@ class MessagesGateway:
         if opened.member is not None:
             # A streaming member stays busy until its stream ends.
             self._pools.started(opened.member.target.ref)
-        return self._relay(ex, stream, first, span, opened.member)
+        return self._relay(ex, stream, first, span, opened.member, opened.attempts[-1])
 
     def _attempt_span(self, call: UpstreamCall, body: bytes) -> AttemptSpan | None:
         if self._tracing is None:
@@ -250,6 +250,7 @@ class MessagesGateway:
         first: list[StreamEvent],
         span: AttemptSpan | None = None,
         member: PoolMember | None = None,
+        committed: Attempt | None = None,
     ) -> AsyncIterator[bytes]:
         """SSE frames to the client, one write per upstream chunk; a failure after the first byte ends the
         stream with an `error` event."""
@@ -268,6 +269,8 @@ class MessagesGateway:
             outcome = "ok"
         except ProviderError as exc:
             outcome, status, error_type = "error", exc.status, exc.error_type
+            if committed is not None:
+                committed.failed(exc)  # the record says why the answer ended (an oversized line, say)
             yield encode_error_event(error_type, client_error(exc).message)
         finally:
             ex.end_stream(cancelled=outcome == "client_cancelled", upstream_estimated=stream.usage_estimated)

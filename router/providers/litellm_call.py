@@ -16,6 +16,7 @@ from router.providers.chunk_events import chunk_events
 from router.providers.errors import classify_exception, timeout_error
 from router.providers.extra_params import GENERATION_PARAMS, credential_kwargs, litellm_extras
 from router.providers.kinds import api_base_for, kind_info
+from router.providers.litellm_http import CapWatch, watch
 from router.providers.litellm_shapes import chunk_to_dict, response_to_dict
 from router.providers.policy import Failure
 from router.providers.runtime import litellm
@@ -67,6 +68,13 @@ def build_kwargs(call: UpstreamCall, *, stream: bool) -> dict[str, Any]:
     return kwargs
 
 
+def _raise_if_capped(capped: CapWatch, call: UpstreamCall) -> None:
+    """LiteLLM wraps a size cap's error in its own exception: the watch says the answer was too large."""
+    too_large = capped.error(call.target.ref)
+    if too_large is not None:
+        raise too_large from None
+
+
 def _upstream_finished(wrapper: Any) -> bool:
     """Whether the provider itself sent a finish reason (LiteLLM's CustomStreamWrapper records it)."""
     missing = object()
@@ -82,12 +90,14 @@ class LiteLLMPath:
         where = call.target.ref
         kwargs = build_kwargs(call, stream=False)
         deadlines = Deadlines(call.first_byte_timeout, call.timeout)
+        capped = watch()
         try:
             async with asyncio.timeout_at(deadlines.first_byte):
                 resp = await litellm().acompletion(**kwargs)
         except TimeoutError:
             raise timeout_error(where, f"no answer within {deadlines.first_byte_seconds:g}s") from None
         except Exception as exc:  # boundary: LiteLLM's exception classes become classified errors
+            _raise_if_capped(capped, call)
             raise classify_exception(exc, credential, where) from None
         return to_anthropic_message(
             response_to_dict(resp),
@@ -113,7 +123,12 @@ class LiteLLMPath:
         return EventStream.from_batches(produce)
 
     async def _chunks(self, call: UpstreamCall, kwargs: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        wrapper = await litellm().acompletion(**kwargs)
+        capped = watch()
+        try:
+            wrapper = await litellm().acompletion(**kwargs)
+        except Exception:
+            _raise_if_capped(capped, call)
+            raise
         try:
             async for chunk in wrapper:
                 out = chunk_to_dict(chunk)
@@ -126,6 +141,11 @@ class LiteLLMPath:
                         failure=Failure.BAD_RESPONSE,
                     )
                 yield out
+        except ProviderError:
+            raise
+        except Exception:
+            _raise_if_capped(capped, call)
+            raise
         finally:
             aclose = getattr(wrapper, "aclose", None)
             if aclose is not None:

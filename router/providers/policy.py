@@ -57,6 +57,8 @@ class Failure(StrEnum):
     TIMEOUT = "timeout"  # 408 / 504, or no answer (or no next chunk) within our deadlines
     UPSTREAM = "upstream"  # any other 5xx (and 409)
     BAD_RESPONSE = "bad_response"  # not JSON, an error inside a 200, a stream cut short
+    # The answer (non-streamed body, or one stream line) passed the router's size caps: cut, not read whole.
+    ANSWER_TOO_LARGE = "upstream_too_large"
     UNREACHABLE = "unreachable"  # no connection: refused, reset, DNS; the client never sees host or port
 
 
@@ -84,6 +86,8 @@ POLICY: Final[dict[Failure, Policy]] = {
     Failure.TIMEOUT: Policy(retryable=True, larger_window=False, client=GatewayTimeoutError),
     Failure.UPSTREAM: Policy(retryable=True, larger_window=False, client=ApiInternalError),
     Failure.BAD_RESPONSE: Policy(retryable=True, larger_window=False, client=ApiInternalError),
+    # Another target (or a retry) may well answer within the caps; this one's answer is not kept.
+    Failure.ANSWER_TOO_LARGE: Policy(retryable=True, larger_window=False, client=ApiInternalError),
     Failure.UNREACHABLE: Policy(retryable=True, larger_window=False, client=ApiInternalError),
 }
 # Said to the client instead of the transport's text (which names our upstream's host and port); the

@@ -56,6 +56,10 @@ def _configure(lm: Any) -> None:
     lm.disable_hf_tokenizer_download = True
     for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # Before any client exists: the upstream size caps on every HTTP answer LiteLLM reads.
+    from router.providers.litellm_http import install
+
+    install()
 
 
 def litellm() -> Any:

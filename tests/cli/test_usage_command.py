@@ -274,7 +274,7 @@ def test_show_prints_one_request_with_its_attempts_and_scrubbed_errors(cli_db: s
     first = next(line for line in lines if line.startswith("1 "))
     assert first.split()[:4] == ["1", "openai/gpt-4.1", "429", "rate_limit_error"]
     second = next(line for line in lines if line.startswith("2 "))
-    assert second.split()[:6] == ["2", "azure/gpt4o", "200", "-", "900", "310"]
+    assert second.split()[:7] == ["2", "azure/gpt4o", "200", "-", "-", "900", "310"]
     as_json = json.loads(run(cli_db, "show", "req_detail_1", "--format", "json").output)
     assert [a["status"] for a in as_json["attempts"]] == [429, 200]
     assert as_json["attempts"][0]["ttft_ms"] is None and as_json["attempts"][1]["ttft_ms"] == 310

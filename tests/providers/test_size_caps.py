@@ -13,8 +13,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from router.cli.usage import render_detail, request_detail
 from router.store.db import Database
 from router.store.models import UsageRecord
+from tests.fakes.upstream_script import Reply
 from tests.fixtures.app import LiveRouter
 from tests.fixtures.db import run_async
 
@@ -140,4 +142,60 @@ def test_answers_past_the_caps_fail_clearly_and_are_not_read_to_the_end(
         time.sleep(0.1)
     assert [r.outcome for r in rows] == ["error", "error", "error"]
     assert all(r.status >= 500 for r in rows)
+    assert [r.attempts[-1]["failure"] for r in rows] == ["upstream_too_large"] * 3
     assert httpx.get(f"{router.base_url}/healthz").status_code == 200
+
+
+GEMINI = """
+providers:
+  - {name: gem, kind: gemini, api_base: "${UPSTREAM}", api_key: "${GEMINI_API_KEY}"}
+rules:
+  - {match: "*", target: gem/gemini-2.5-pro}
+"""
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_an_oversized_gemini_answer_through_litellm_fails_clearly_and_the_record_says_why(
+    start_router: Callable[..., LiveRouter],
+) -> None:
+    """The LiteLLM path (Gemini through `acompletion`) has the same caps: a non-streamed answer past the body
+    cap and a stream whose one event line passes the line cap end in a clear Anthropic error, and each usage
+    record's attempt says `upstream_too_large`; an answer within the caps still arrives."""
+    router = start_router(upstream_max_body_bytes=BODY_CAP, upstream_max_line_bytes=LINE_CAP)
+    router.apply(GEMINI)
+    key = router.key("acme", "alice")
+    huge = "b" * (
+        2 * BODY_CAP
+    )  # one text part: the body past the body cap, its one SSE line past the line cap
+    # A chain's retries and a cooled target must not hide the first failure: one reply per request.
+    router.upstream.script(Reply(text=huge), model="gemini-2.5-pro")
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    with router.http() as http:
+        response = http.post("/v1/messages", json=body, headers={"x-api-key": key})
+        assert response.status_code >= 500, response.text
+        error = response.json()
+        assert error["type"] == "error" and error["error"]["type"] == "api_error"
+        assert "larger than the router accepts" in error["error"]["message"]
+        assert f"{BODY_CAP:,} bytes" in error["error"]["message"]
+
+        router.upstream.script(Reply(text=huge, chunk_size=len(huge)), model="gemini-2.5-pro")
+        with http.stream(
+            "POST", "/v1/messages", json={**body, "stream": True}, headers={"x-api-key": key}
+        ) as r:
+            text = r.read().decode()
+        assert "larger than the router accepts" in text and f"{LINE_CAP:,} bytes" in text
+
+        router.upstream.script(Reply(text="small enough"), model="gemini-2.5-pro")
+        fine = http.post("/v1/messages", json=body, headers={"x-api-key": key})
+        assert fine.status_code == 200 and fine.json()["content"][0]["text"] == "small enough"
+    deadline = time.monotonic() + 10
+    while len(rows := _records(router.settings.database_url)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [r.outcome for r in rows] == ["error", "error", "ok"]
+    for row in rows[:2]:
+        assert row.attempts[-1]["failure"] == "upstream_too_large", row.attempts
+        assert "larger than the router accepts" in row.attempts[-1]["error"]
+    # The request detail (page and `router usage show`) names the reason too.
+    detail = request_detail(rows[0], "acme")
+    assert detail["attempts"][-1]["failure"] == "upstream_too_large"
+    assert "upstream_too_large" in render_detail(detail)

@@ -1,0 +1,144 @@
+"""Size caps on LiteLLM's own HTTP traffic (Gemini, Vertex, Bedrock and every other `acompletion` provider).
+
+LiteLLM builds its httpx clients itself (and caches them), so the caps cannot be handed over per call. Every
+async client it makes, its own handler's and the OpenAI SDK's alike, gets its transport from one factory,
+`AsyncHTTPHandler.create_async_transport`; `install` wraps what that factory returns in `CappedTransport`
+(once, right after LiteLLM is imported, before any client exists). The wrapper reads nothing by itself: it
+counts the bytes as LiteLLM reads them and raises as soon as a non-streamed body passes
+`SIZE_LIMITS.body` (or announces more in Content-Length), or one line of an event stream passes
+`SIZE_LIMITS.line`. So a hostile upstream costs at most about one cap of memory, never its whole answer.
+
+LiteLLM wraps whatever a transport raises in its own exception types, so the reason travels beside it:
+the call opens a `CapWatch` (a context variable the transport reads when the request is sent), the transport
+marks it, and the caller turns a marked failure into the same `too_large` error our own paths raise.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import importlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from router.providers.base import ProviderError
+from router.providers.transport import SIZE_LIMITS, too_large
+
+__all__ = ["CapWatch", "CappedTransport", "install", "watch"]
+
+
+class CapWatch:
+    """One upstream call's record of a cap it hit (what, and the limit), if any."""
+
+    __slots__ = ("limit", "what")
+
+    def __init__(self) -> None:
+        self.what: str | None = None
+        self.limit = 0
+
+    def hit(self, what: str, limit: int) -> None:
+        self.what, self.limit = what, limit
+
+    def error(self, where: str) -> ProviderError | None:
+        """The clear error for the client and the record, when this call was cut at a cap."""
+        return too_large(self.what, self.limit, where) if self.what is not None else None
+
+
+_WATCH: contextvars.ContextVar[CapWatch | None] = contextvars.ContextVar("litellm_cap_watch", default=None)
+
+
+def watch() -> CapWatch:
+    """Start watching the LiteLLM call about to be made in this task (and the tasks it starts)."""
+    current = CapWatch()
+    _WATCH.set(current)
+    return current
+
+
+class AnswerTooLarge(httpx.ReadError):
+    """Raised inside LiteLLM's read when a cap is passed (it reaches us wrapped; the CapWatch says why)."""
+
+
+class _CappedStream(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream, events: bool, watcher: CapWatch | None) -> None:
+        self._inner = inner
+        self._events = events
+        self._watch = watcher
+
+    def _refuse(self, what: str, limit: int) -> AnswerTooLarge:
+        if self._watch is not None:
+            self._watch.hit(what, limit)
+        return AnswerTooLarge(f"the upstream's {what} is larger than the router accepts ({limit:,} bytes)")
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        body_limit, line_limit = SIZE_LIMITS.body, SIZE_LIMITS.line
+        total = 0
+        line = 0  # bytes of the event-stream line still open
+        async for chunk in self._inner:
+            if self._events:
+                if line + len(chunk) > line_limit and _longest_line(chunk, line) > line_limit:
+                    raise self._refuse("stream line", line_limit)
+                end = chunk.rfind(b"\n")
+                line = line + len(chunk) if end < 0 else len(chunk) - end - 1
+            else:
+                total += len(chunk)
+                if total > body_limit:
+                    raise self._refuse("answer", body_limit)
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _longest_line(chunk: bytes, open_line: int) -> int:
+    """The longest line in `chunk`, the first one continuing a line `open_line` bytes long."""
+    longest, start, carried = 0, 0, open_line
+    while True:
+        end = chunk.find(b"\n", start)
+        if end < 0:
+            return max(longest, carried + len(chunk) - start)
+        longest = max(longest, carried + end - start)
+        start, carried = end + 1, 0
+
+
+class CappedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport whose responses cannot be read past the size caps (see the module's doc)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        watcher = _WATCH.get()
+        response = await self.inner.handle_async_request(request)
+        events = "text/event-stream" in response.headers.get("content-type", "")
+        declared = response.headers.get("content-length", "")
+        if not events and declared.isdigit() and int(declared) > SIZE_LIMITS.body:
+            await response.aclose()  # refused unread
+            if watcher is not None:
+                watcher.hit("answer", SIZE_LIMITS.body)
+            raise AnswerTooLarge(
+                f"the upstream's answer is larger than the router accepts ({SIZE_LIMITS.body:,} bytes)"
+            )
+        stream = response.stream
+        assert isinstance(stream, httpx.AsyncByteStream)
+        response.stream = _CappedStream(stream, events, watcher)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def install() -> None:
+    """Wrap every async transport LiteLLM creates from now on in `CappedTransport` (idempotent)."""
+    handler = importlib.import_module("litellm.llms.custom_httpx.http_handler").AsyncHTTPHandler
+    original = handler.create_async_transport
+    if getattr(original, "router_capped", False):
+        return
+
+    def create_async_transport(*args: Any, **kwargs: Any) -> httpx.AsyncBaseTransport:
+        return CappedTransport(original(*args, **kwargs))
+
+    create_async_transport.router_capped = True  # type: ignore[attr-defined]
+    handler.create_async_transport = staticmethod(create_async_transport)
+    # The older private name is an alias some call sites still use.
+    handler._create_async_transport = staticmethod(create_async_transport)
