@@ -34,6 +34,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/admin/tenants"): A.READ_TENANT,
     ("POST", "/admin/tenants"): A.WRITE,
     ("GET", "/admin/tenants/{tenant_id:int}"): A.READ_TENANT,
+    # read-only: the tenant's and the global rules and the targets they reach (names only)
+    ("GET", "/admin/tenants/{tenant_id:int}/reach"): A.READ_TENANT,
     ("POST", "/admin/tenants/{tenant_id:int}/rename"): A.WRITE,
     ("POST", "/admin/tenants/{tenant_id:int}/enabled"): A.WRITE,
     ("POST", "/admin/tenants/{tenant_id:int}/limits"): A.WRITE,

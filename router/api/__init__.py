@@ -12,7 +12,7 @@ from router.api.auth import api_guard
 from router.api.catalog import ChainsApi, DeploymentsApi, ProvidersApi, RulesApi
 from router.api.errors import EXCEPTION_HANDLERS
 from router.api.people import MeApi, UsageApi, UsersApi
-from router.api.rules import TenantRuleChangesApi
+from router.api.rules import TenantRulesApi
 from router.api.tenants import TenantsApi
 
 API_PREFIX = "/api/v1"
@@ -23,7 +23,7 @@ def build_api() -> Router:
         path=API_PREFIX,
         route_handlers=[
             TenantsApi,
-            TenantRuleChangesApi,
+            TenantRulesApi,
             RulesApi,
             ProvidersApi,
             DeploymentsApi,

@@ -23,6 +23,7 @@ API_ACCESS: dict[tuple[str, str], Access] = {
     ("PATCH", f"{T}/keys/{{key_id:int}}"): A.WRITE_TENANT,
     ("DELETE", f"{T}/keys/{{key_id:int}}"): A.WRITE_TENANT,
     ("GET", f"{T}/rules"): A.READ_TENANT,
+    ("GET", f"{T}/reach"): A.READ_TENANT,  # read-only: the tenant's and the global rules, and their targets
     ("POST", f"{T}/rules"): A.WRITE_TENANT,
     ("PATCH", f"{T}/rules/{{rule_id:int}}"): A.WRITE_TENANT,
     ("POST", f"{T}/rules/{{rule_id:int}}/move"): A.WRITE_TENANT,

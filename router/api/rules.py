@@ -1,4 +1,5 @@
-"""Rule updates and moves at either level (global: /api/v1/rules, a tenant's: /api/v1/tenants/{id}/rules).
+"""Rule updates and moves at either level (global: /api/v1/rules, a tenant's: /api/v1/tenants/{id}/rules), and
+what a tenant's rules reach (/api/v1/tenants/{id}/reach: read-only, for its tenant-admins too).
 
 The catalog validates (config/validate.py, as the pages and `config apply` do) and keeps the order consistent
 under concurrent moves (store/catalog/rules.py); nothing here checks a value again.
@@ -8,14 +9,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, patch, post
+from litestar import Controller, Request, get, patch, post
 
-from router.api.deps import actor, mutating, sent, tenant_or_404
+from router.api.deps import actor, mutating, reading, sent, tenant_or_404
 from router.api.errors import NO_SUCH, ApiError
-from router.api.schemas import RuleMove, RuleOut, RulePatch
+from router.api.schemas import (
+    ReachOut,
+    ReachRefOut,
+    ReachRuleOut,
+    ReachTargetOut,
+    RuleMove,
+    RuleOut,
+    RulePatch,
+)
 from router.api.tenants import rule_out
+from router.routing.reach import Reach
 from router.store import catalog
 from router.store.models import Rule
+from router.store.reach import reach_of
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -50,7 +61,37 @@ async def move_rule(
         return [rule_out(r) for r in rows]
 
 
-class TenantRuleChangesApi(Controller):
+def reach_out(reach: Reach) -> ReachOut:
+    return ReachOut(
+        tenant=reach.tenant,
+        allowed_targets=list(reach.allowed_targets) if reach.allowed_targets is not None else None,
+        rules=[
+            ReachRuleOut(
+                level=r.level,
+                number=r.number,
+                id=r.id,
+                match=r.match,
+                when=r.conditions,
+                chain=r.chain,
+                targets=[ReachRefOut(ref=ref, allowed=ok) for ref, ok in r.refs],
+                unreachable=r.unreachable,
+            )
+            for r in reach.rules
+        ],
+        targets=[
+            ReachTargetOut(
+                ref=t.ref,
+                provider=t.info.provider if t.info else None,
+                kind=t.info.kind if t.info else None,
+                model=t.info.model if t.info else None,
+                via=list(t.via),
+            )
+            for t in reach.targets
+        ],
+    )
+
+
+class TenantRulesApi(Controller):
     path = "/tenants"
     tags = ["tenants"]
 
@@ -67,3 +108,11 @@ class TenantRuleChangesApi(Controller):
     ) -> list[RuleOut]:
         """Put the rule at `position` (1 = evaluated first) among its tenant's rules, answered in order."""
         return await move_rule(request, tenant_id, rule_id, data)
+
+    @get("/{tenant_id:int}/reach")
+    async def tenant_reach(self, request: AnyRequest, tenant_id: int) -> ReachOut:
+        """The tenant's rules then the global ones, in evaluation order, with the targets each sends to
+        after the tenant's allowed targets, and every target its requests can reach (no URL, no secret)."""
+        async with reading(request) as session:
+            await tenant_or_404(session, tenant_id)
+            return reach_out(await reach_of(session, tenant_id))

@@ -230,3 +230,37 @@ class WhoAmI(BaseModel):
     name: str
     role: str
     tenant_ids: list[int] | None
+
+
+class ReachRefOut(BaseModel):
+    ref: str
+    # False: the tenant's allowed_targets leave it out (requests skip it).
+    allowed: bool
+
+
+class ReachRuleOut(BaseModel):
+    level: str
+    number: int
+    id: int
+    match: str
+    when: dict[str, Any]
+    chain: str | None
+    targets: list[ReachRefOut]
+    unreachable: str | None
+
+
+class ReachTargetOut(BaseModel):
+    ref: str
+    provider: str | None
+    kind: str | None
+    model: str | None
+    via: list[str]
+
+
+class ReachOut(BaseModel):
+    """What one tenant's requests can reach: no base URL, no credential."""
+
+    tenant: str
+    allowed_targets: list[str] | None
+    rules: list[ReachRuleOut]
+    targets: list[ReachTargetOut]

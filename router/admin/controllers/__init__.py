@@ -13,6 +13,7 @@ from router.admin.controllers.login import LoginController
 from router.admin.controllers.metrics import MetricsController
 from router.admin.controllers.pools import PoolsController
 from router.admin.controllers.providers import ProvidersController
+from router.admin.controllers.reach import ReachController
 from router.admin.controllers.rules import RulesController
 from router.admin.controllers.signin import SigninAdminController
 from router.admin.controllers.tenants import TenantsController
@@ -23,6 +24,7 @@ ROUTE_HANDLERS: list[Any] = [
     LoginController,
     DashboardController,
     TenantsController,
+    ReachController,
     KeysController,
     AllKeysController,
     RulesController,
