@@ -105,6 +105,14 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/admin/health"): A.READ,
     ("GET", "/admin/metrics"): A.READ,  # this replica's Prometheus text: every tenant's name is in it
     ("POST", "/admin/health/test"): A.WRITE,  # calls every upstream: like a provider's own test
+    # alerts: global configuration; the webhook and its secret are write-only
+    ("GET", "/admin/alerts"): A.READ,
+    ("POST", "/admin/alerts"): A.WRITE,
+    ("GET", "/admin/alerts/deliveries"): A.READ,
+    ("GET", "/admin/alerts/{alert_id:int}"): A.READ,
+    ("POST", "/admin/alerts/{alert_id:int}"): A.WRITE,
+    ("POST", "/admin/alerts/{alert_id:int}/delete"): A.WRITE,
+    ("POST", "/admin/alerts/{alert_id:int}/test"): A.WRITE,
     ("GET", "/admin/audit"): A.READ,
     # admin users
     ("GET", "/admin/users"): A.OWNER,

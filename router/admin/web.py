@@ -24,6 +24,7 @@ NOTICES = {
     "reenabled": "Key re-enabled.",
     "signed_out": "Signed out.",
     "welcome": "Admin account created. Welcome!",
+    "test_queued": "Test message queued: see the deliveries below.",
 }
 
 

@@ -50,6 +50,10 @@ class AlertService:
         self._tasks = []
         await self.sender.close()
 
+    def wake(self) -> None:
+        """Look for due deliveries now (a test message was queued)."""
+        self._wake.set()
+
     async def evaluate_once(self) -> list[int]:
         now = time.monotonic()
         budgets = now - self._budgets_at >= self.budget_interval

@@ -126,8 +126,9 @@ def concrete_paths(path: str, world: World) -> Iterator[tuple[str, str | None]]:
             "provider_id": str(world.provider_id),
             "deployment_id": str(world.deployment_id),
             "chain_id": str(world.chain_id),
-            # No pool in the world: a pool route answers 404 past the guard, which is what the matrix checks.
+            # No pool or alert in the world: their routes answer 404 past the guard, which the matrix checks.
             "pool_id": "999",
+            "alert_id": "999",
             "position": "0",
             "rest": "no/such/page",
             "file_path": "admin.css",

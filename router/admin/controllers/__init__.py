@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from router.admin.controllers.alerts import AlertsController
 from router.admin.controllers.audit import AuditController
 from router.admin.controllers.chains import ChainsController
 from router.admin.controllers.dashboard import DashboardController
@@ -35,6 +36,7 @@ ROUTE_HANDLERS: list[Any] = [
     RequestsController,
     HealthController,
     MetricsController,
+    AlertsController,
     AuditController,
     UsersController,
     SigninAdminController,
