@@ -48,9 +48,13 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # Prefix of every Redis key, so that deployments (or test runs) can share one Redis.
     redis_namespace: str = "router"
-    # Redis connections per process for limits: an admission holds one for a round trip, so 64 serve
-    # thousands of requests at once; when all are busy a request waits up to redis_pool_timeout seconds.
-    redis_pool_size: int = Field(default=64, ge=1)
+    # The most requests one process is sized to have in flight at once; per-process resources follow from
+    # it (the Redis pool for limits: one connection per 16 requests, 4 to 256).
+    concurrency: int = Field(default=1024, ge=1)
+    # Redis connections per process for limits, when not derived from `concurrency`. An admission holds
+    # one for a round trip; when all are busy a request waits up to redis_pool_timeout seconds, then that
+    # request alone is refused (529), never served uncounted.
+    redis_pool_size: int | None = Field(default=None, ge=1)
     redis_pool_timeout: float = Field(default=2.0, gt=0)
     # While Redis cannot be asked: "open" serves limited requests uncounted (their spend is added back when
     # Redis returns), "closed" refuses them (529 overloaded_error). Logged and counted in /metrics.

@@ -62,8 +62,9 @@ KEYS_REFUSED = Counter(
 
 REDIS_UNAVAILABLE = Counter(
     "router_limits_redis_unavailable",
-    "Limited requests decided without Redis (unreachable, or no pooled connection in time), by decision: "
-    "open (served uncounted; their spend is added back when Redis returns) or closed (refused).",
+    "Limited requests decided without Redis, by decision: open (Redis unreachable: served uncounted, their "
+    "spend added back when Redis returns), closed (Redis unreachable: refused) or busy (no pooled "
+    "connection within the pool timeout: refused).",
     ["decision"],
     registry=REGISTRY,
 )

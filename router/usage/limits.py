@@ -83,14 +83,14 @@ class Limiter:
         if backend is None:
             source = database_spend_source(database) if database is not None else None
             if settings is not None and settings.redis_url:
-                from router.usage.limits_redis import RedisBackend
+                from router.usage.limits_redis import RedisBackend, pool_size_for
 
                 prefix = namespace or settings.redis_namespace
                 backend = RedisBackend.from_url(
                     settings.redis_url,
                     source,
                     namespace=prefix,
-                    pool_size=settings.redis_pool_size,
+                    pool_size=settings.redis_pool_size or pool_size_for(settings.concurrency),
                     pool_timeout=settings.redis_pool_timeout,
                     on_down=settings.limits_on_redis_down,
                 )

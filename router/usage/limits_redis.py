@@ -6,14 +6,21 @@ GET per tpm and budget limit); a refusal adds one more to give back the rpm incr
 counter is created from the database's month-to-date spend (SET NX) the first time it is missing, and
 `consume` only adds to a counter that exists (otherwise the next admission seeds it, spend included).
 
-Redis down or slow (short socket timeouts, no client retries): fail open, log a warning, and leave Redis
-alone for `retry_after_failure` seconds so that requests do not each pay a connection timeout.
+Redis down or slow (short socket timeouts, no client retries): ROUTER_LIMITS_ON_REDIS_DOWN decides (open:
+serve uncounted and add the spend back later; closed: refuse), logged, and Redis is left alone for
+`retry_after_failure` seconds so that requests do not each pay a connection timeout.
+
+The connection pool is a different matter: it is sized from the configured concurrency (`pool_size_for`)
+and blocks, so a burst waits its turn for a connection. A request that still finds none within
+`pool_timeout` is refused on its own (529, retry shortly): never served uncounted, and Redis is not
+declared down for everyone else because this process was busy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Sequence
 from typing import Any, cast
@@ -21,6 +28,7 @@ from typing import Any, cast
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from router.observability.metrics import REDIS_UNAVAILABLE
@@ -111,6 +119,39 @@ class LimitsUnavailable(OverloadedError):
     """ROUTER_LIMITS_ON_REDIS_DOWN=closed and Redis cannot be asked: a limited request is refused (529)."""
 
 
+class LimitsBusy(OverloadedError):
+    """Every pooled Redis connection stayed busy for the whole pool timeout: this request is refused (529)."""
+
+
+class PoolExhausted(RedisError):
+    """No pooled connection freed up within the pool timeout (Redis itself may be fine)."""
+
+
+# Concurrent requests per pooled connection: an admission holds one for a single round trip (well under a
+# millisecond), so a burst of the whole configured concurrency clears within ~16 round trips per connection.
+REQUESTS_PER_CONNECTION = 16
+MIN_POOL, MAX_POOL = 4, 256
+
+
+def pool_size_for(concurrency: int) -> int:
+    """The Redis pool for a process configured to serve `concurrency` requests at once (Settings.concurrency);
+    Settings.redis_pool_size overrides it."""
+    return max(MIN_POOL, min(MAX_POOL, math.ceil(concurrency / REQUESTS_PER_CONNECTION)))
+
+
+class _WaitingPool(BlockingConnectionPool):  # type: ignore[type-arg]
+    """A blocking pool whose timeout says so (PoolExhausted), instead of redis-py's ConnectionError that
+    reads like an outage."""
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().get_connection(*args, **kwargs)
+        except RedisConnectionError as exc:
+            if isinstance(exc.__cause__, TimeoutError):
+                raise PoolExhausted(f"no Redis connection free within {self.timeout}s") from exc
+            raise
+
+
 class RedisBackend:
     def __init__(
         self,
@@ -151,8 +192,9 @@ class RedisBackend:
     ) -> RedisBackend:
         """A blocking pool: when every connection is busy an admission waits for one (up to
         `pool_timeout`) instead of failing as if Redis were down. Each admission holds a connection for one
-        round trip, so `pool_size` (Settings.redis_pool_size) serves many times as many requests at once."""
-        pool: BlockingConnectionPool[Any] = BlockingConnectionPool.from_url(
+        round trip, so `pool_size` (`pool_size_for(Settings.concurrency)`, or Settings.redis_pool_size)
+        serves many times as many requests at once."""
+        pool: BlockingConnectionPool[Any] = _WaitingPool.from_url(
             url,
             max_connections=max(1, pool_size),
             timeout=pool_timeout,
@@ -210,6 +252,9 @@ class RedisBackend:
                 if kind != "unseeded":
                     break
                 await self._seed([scopes[index - 1]], now)
+        except PoolExhausted:
+            REDIS_UNAVAILABLE.labels("busy").inc()
+            raise LimitsBusy("rate limits are busy right now; retry shortly", retry_after=1) from None
         except _REDIS_ERRORS as exc:
             self._went_down(exc)
             return self._unavailable()
@@ -232,6 +277,8 @@ class RedisBackend:
             values = await self.client.mget([self.key(s, "budget", month) for s in scopes])
             missing = [s for s, v in zip(scopes, values, strict=True) if v is None]
             seeded = await self._seed(missing, now) if missing else {}
+        except PoolExhausted:
+            return [0.0 for _ in scopes]  # the admission that follows waits (or is refused) in turn
         except _REDIS_ERRORS as exc:
             self._went_down(exc)
             return [0.0 for _ in scopes]
@@ -319,6 +366,8 @@ class RedisBackend:
             try:
                 await self._adjust_script(keys=keys, args=[*deltas, *ttls])
                 return
+            except PoolExhausted:
+                pass  # kept below and added with the next admission, as after an outage
             except _REDIS_ERRORS as exc:
                 self._went_down(exc)
         # Redis is away: keep what was spent, and add it back when it returns.
@@ -339,7 +388,8 @@ class RedisBackend:
             for key, (delta, ttl) in owed.items():
                 current, _ = self._owed.get(key, (0.0, ttl))
                 self._owed[key] = (current + delta, ttl)
-            self._went_down(exc)
+            if not isinstance(exc, PoolExhausted):
+                self._went_down(exc)
             return
         log.info("redis is back: added the spend of %d counters settled while it was away", len(keys))
 

@@ -7,15 +7,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
+import httpx
 import pytest
 import redis.asyncio as aredis
 
 from router.observability import metrics
 from router.routing.model import Limits
+from router.settings import Settings
 from router.usage.limit_rules import LimitExceeded
 from router.usage.limits import Limiter
-from router.usage.limits_redis import LimitsUnavailable, RedisBackend
+from router.usage.limits_redis import LimitsBusy, LimitsUnavailable, RedisBackend, pool_size_for
+from tests.fixtures.app import LiveRouter
 from tests.usage.conftest import REDIS_URL, TcpProxy
 from tests.usage.test_limits import key, tenant
 
@@ -123,3 +127,85 @@ async def test_open_serves_during_an_outage_and_adds_the_spend_back_when_redis_r
         await limiter.stop()
         await proxy.stop()
         await direct.aclose()  # type: ignore[attr-defined]
+
+
+def test_the_pool_is_sized_from_the_configured_concurrency_unless_set() -> None:
+    def pool_of(**settings: Any) -> int:
+        limiter = Limiter(Settings(_env_file=None, redis_url=REDIS_URL, **settings))
+        backend = limiter.backend
+        assert isinstance(backend, RedisBackend)
+        return int(backend.client.connection_pool.max_connections)
+
+    assert pool_of() == 64  # the default concurrency, 1,024: one connection per 16 requests
+    assert pool_of(concurrency=160) == 10
+    assert pool_of(concurrency=10) == 4 and pool_of(concurrency=100_000) == 256  # within 4..256
+    assert pool_of(concurrency=160, redis_pool_size=3) == 3  # set explicitly: as set
+    assert pool_size_for(500) == 32
+
+
+async def test_a_pool_busy_past_its_timeout_refuses_that_request_and_neither_serves_it_nor_calls_redis_down(
+    redis_namespace: str,
+) -> None:
+    """One pooled connection, held by a slow command: an admission waits the pool timeout (bounded), then is
+    refused (529) and counted as busy; it is not served uncounted (`open`), and Redis is not declared down:
+    the next admission, once the connection is free, is counted as usual."""
+    backend = RedisBackend.from_url(
+        REDIS_URL, None, namespace=redis_namespace, pool_size=1, pool_timeout=0.3, on_down="open"
+    )
+    limiter = Limiter(backend=backend, clock=_mid_minute())
+    await limiter.start()
+    k, t = key(Limits(rpm=5), key_id=7), tenant()
+    try:
+        busy_before, open_before = _unavailable("busy"), _unavailable("open")
+        holding = asyncio.ensure_future(backend.client.blpop([f"{redis_namespace}:never"], timeout=1.5))
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        with pytest.raises(LimitsBusy) as refused:
+            await limiter.admit(k, t)
+        waited = time.monotonic() - started
+        assert 0.25 <= waited < 1.4, waited  # it waited the pool timeout, and no longer
+        assert refused.value.status == 529
+        assert _unavailable("busy") == busy_before + 1 and _unavailable("open") == open_before
+        await holding
+        # Redis was never taken for down: the limit counts on (5 admissions, the 6th refused).
+        for _ in range(5):
+            await limiter.admit(k, t)
+        with pytest.raises(LimitExceeded):
+            await limiter.admit(k, t)
+    finally:
+        await limiter.stop()
+
+
+CONFIG = """
+providers:
+  - {name: oai, kind: openai, api_base: "${UPSTREAM}/v1", api_key: "${OPENAI_API_KEY}"}
+rules:
+  - {match: "*", target: oai/gpt-4.1}
+"""
+BODY = {"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_rpm_is_exact_through_the_service_at_1_100_150_and_500_concurrent_requests(
+    start_router: Callable[..., LiveRouter], redis_namespace: str
+) -> None:
+    """The served path end to end on the real Redis, with the pool the default concurrency gives: bursts of
+    1, 100, 150 and 500 requests on a key with rpm 10 get exactly min(10, burst) answers, the rest 429."""
+    router = start_router(redis_url=REDIS_URL, redis_namespace=redis_namespace)
+    router.apply(CONFIG)
+
+    async def burst(key: str, n: int) -> list[int]:
+        limits = httpx.Limits(max_connections=n)
+        async with httpx.AsyncClient(base_url=router.base_url, timeout=120, limits=limits) as http:
+            answers = await asyncio.gather(
+                *(http.post("/v1/messages", json=BODY, headers={"x-api-key": key}) for _ in range(n))
+            )
+        return [a.status_code for a in answers]
+
+    for n in (1, 100, 150, 500):
+        key_text = router.key("acme", f"member-{n}", rpm=10)
+        if time.time() % 60 > 50:  # a burst must not straddle two rpm minutes
+            time.sleep(61 - time.time() % 60)
+        statuses = asyncio.run(burst(key_text, n))
+        assert statuses.count(200) == min(10, n), (n, sorted(set(statuses)))
+        assert statuses.count(429) == n - min(10, n), (n, sorted(set(statuses)))
