@@ -40,7 +40,7 @@ from router.store.usage_writes import USAGE_TABLE
 
 TENANTS = 50
 KEYS = 500
-# The usage table's indexes as models.py declares them: dropped for the load, built again after it.
+# The usage table's indexes as usage_models.py declares them: dropped for the load, built again after it.
 INDEXES: tuple[tuple[str, str], ...] = tuple(
     (str(index.name), ", ".join(column.name for column in index.columns))
     for index in sorted(USAGE_TABLE.indexes, key=lambda index: str(index.name))

@@ -36,7 +36,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from router.store.db import Database
-from router.store.models import Base
+from router.store.tables import metadata
 from router.store.usage_reports import aggregate_usage
 from router.store.usage_rollups import rebuild_rollups
 from router.store.usage_writes import UsageEvent, insert_usage_batch
@@ -94,7 +94,7 @@ async def scratch_database(backend: str, pg_server: str) -> AsyncIterator[Databa
     database = Database(url)
     try:
         async with database.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+            await conn.run_sync(metadata.create_all)
         yield database
     finally:
         await database.dispose()

@@ -16,11 +16,11 @@ from sqlalchemy import Connection
 
 from router.settings import Settings
 from router.store.db import create_engine_for
-from router.store.models import Base
 from router.store.partitions import include_name
+from router.store.tables import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def database_url() -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from router.admin.forms import Form
 from router.config.drafts import RuleDraft
-from router.config.validate import REASONING_EFFORTS
+from router.config.fields import REASONING_EFFORTS
 from router.routing.patterns import format_match, parse_match
 from router.routing.shadow import RuleShape, shadowed_by
 from router.store.models import Rule

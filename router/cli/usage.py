@@ -15,7 +15,7 @@ import click
 from router.cli.common import CliError, cli_errors, load_settings, open_database, reading, run, transaction
 from router.observability.logging import redact
 from router.settings import Settings
-from router.store.models import Tenant, UsageRecord
+from router.store.models import Tenant
 from router.store.usage_chargeback import (
     ChargebackInputError,
     chargeback,
@@ -24,14 +24,9 @@ from router.store.usage_chargeback import (
     parse_groups,
     parse_month,
 )
-from router.store.usage_reports import (
-    GROUP_BY_CHOICES,
-    GroupBy,
-    UsageRow,
-    aggregate_usage,
-    find_usage_record,
-    resolve_tenant_id,
-)
+from router.store.usage_models import UsageRecord
+from router.store.usage_records import find_usage_record
+from router.store.usage_reports import GROUP_BY_CHOICES, GroupBy, UsageRow, aggregate_usage, resolve_tenant_id
 from router.store.usage_retention import prune_raw_usage
 from router.store.usage_rollups import rebuild_rollups
 

@@ -17,6 +17,7 @@ from router.identity.oidc import OidcClient, OidcError
 from router.settings import Settings
 from router.store.crypto import CredentialCipher, CredentialDecryptError
 from router.store.db import Database, as_utc
+from router.store.identity_models import SigninSession
 from router.store.member_signin import (
     device_by_code,
     get_signin_session,
@@ -26,7 +27,7 @@ from router.store.member_signin import (
     session_by_refresh_token,
     tenant_by_id,
 )
-from router.store.models import ApiKey, SigninSession, utcnow
+from router.store.models import ApiKey, utcnow
 from router.store.signin import list_sso_mappings, token_hash
 
 log = logging.getLogger("router.identity")

@@ -24,7 +24,8 @@ from router.store import sessions as session_store
 from router.store import throttle
 from router.store.audit import record_audit
 from router.store.db import Database
-from router.store.models import AdminUser, utcnow
+from router.store.identity_models import AdminUser
+from router.store.models import utcnow
 
 ARGON2_SLOTS = 1
 ARGON2_WAITERS = 4

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from router.identity.roles import Role, validate_grant
 from router.store import admins as admin_store
 from router.store import api_tokens
-from router.store.models import AdminApiToken, AdminUser
+from router.store.identity_models import AdminApiToken, AdminUser
 
 
 def _grant(role: str | Role, tenants: Sequence[str]) -> Role:

@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.audit import changed
 from router.store.db import AlreadyExistsError, NotFoundError
-from router.store.models import AdminSessionRow, AdminUser, AdminUserTenant, Tenant, utcnow
+from router.store.identity_models import AdminSessionRow, AdminUser, AdminUserTenant
+from router.store.models import Tenant, utcnow
 from router.store.throttle import clear_failures
 
 OWNER = "owner"

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from router.store.admins import tenant_ids_by_name, tenant_names
 from router.store.audit import record_audit
 from router.store.db import NotFoundError, StoreError, as_utc
-from router.store.models import AdminApiToken, utcnow
+from router.store.identity_models import AdminApiToken
+from router.store.models import utcnow
 
 TOKEN_PREFIX = "rt-admin-"
 MAX_TOKEN_LENGTH = 200

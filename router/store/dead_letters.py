@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.store.models import UsageDeadLetter
+from router.store.usage_models import UsageDeadLetter
 from router.store.usage_writes import EVENT_FIELDS, UsageEvent, write_usage_batch
 
 ERROR_WIDTH = 1000

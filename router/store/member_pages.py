@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.audit import record_audit
 from router.store.db import as_utc
-from router.store.models import MemberPageSession, Tenant, utcnow
+from router.store.identity_models import MemberPageSession
+from router.store.models import Tenant, utcnow
 from router.store.tenants import get_tenant
 from router.store.usage_reports import time_parts
 from router.store.usage_rollups import NANOS_PER_USD

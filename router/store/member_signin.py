@@ -12,7 +12,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.audit import record_audit
-from router.store.models import ApiKey, DeviceAuthorization, SigninSession, Tenant, utcnow
+from router.store.identity_models import DeviceAuthorization, SigninSession
+from router.store.models import ApiKey, Tenant, utcnow
 from router.store.signin import token_hash
 from router.store.version import bump_config_version
 

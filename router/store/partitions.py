@@ -11,7 +11,7 @@ The service keeps the current month and the next `ahead` months created (at star
 a retention drops every partition whose whole month lies before the cutoff (rollups are kept). SQLite keeps
 one table; nothing here runs there.
 
-Alembic: models.py describes the parent only. `include_name` hides the partitions from autogenerate and
+Alembic: usage_models.py describes the parent only. `include_name` hides the partitions from autogenerate and
 `alembic check`, so that they never show up as tables to drop.
 
 Every statement here is DDL with names and bounds we generate from datetimes (never from input).
@@ -43,7 +43,7 @@ PARTITION_LOCK_KEY = 0x75736770617274
 
 
 def is_partition_name(name: str | None) -> bool:
-    """True for the partitions' table names (hidden from Alembic; models.py knows only the parent)."""
+    """True for the partitions' table names (hidden from Alembic; usage_models.py knows only the parent)."""
     return name is not None and (name == DEFAULT_PARTITION or _MONTHLY.match(name) is not None)
 
 

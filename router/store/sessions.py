@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.audit import record_audit
 from router.store.db import as_utc
-from router.store.models import AdminSessionRow, AdminUser, utcnow
+from router.store.identity_models import AdminSessionRow, AdminUser
+from router.store.models import utcnow
 from router.store.version import bump_config_version
 
 TOKEN_BYTES = 32

@@ -18,12 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.audit import record_audit
 from router.store.db import as_utc
-from router.store.models import (
-    OidcLogin,
-    SsoMapping,
-    Tenant,
-    utcnow,
-)
+from router.store.identity_models import OidcLogin
+from router.store.models import SsoMapping, Tenant, utcnow
 from router.store.version import bump_config_version
 
 

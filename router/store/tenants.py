@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.config.validate import limit_issues, name_error
+from router.config.fields import name_error
+from router.config.validate import limit_issues
 from router.store.audit import changed
 from router.store.db import AlreadyExistsError, NotFoundError
 from router.store.models import ApiKey, Tenant

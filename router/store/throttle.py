@@ -24,7 +24,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.db import as_utc
-from router.store.models import SignInThrottle, utcnow
+from router.store.identity_models import SignInThrottle
+from router.store.models import utcnow
 
 LOCK_AFTER_FAILURES = 5
 BASE_LOCK_SECONDS = 30.0

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.store.models import Tenant, UsageHourly
+from router.store.models import Tenant
+from router.store.usage_models import UsageHourly
 from router.store.usage_rollups import NANOS_PER_USD
 
 UH = UsageHourly

@@ -1,5 +1,6 @@
-"""Usage read-back: the limiter's month-to-date spend, and every report (aggregates, time series, the
-record list and the CSV export) for the CLI and the admin page. Writes are in store/usage_writes.py.
+"""Usage reports: the limiter's month-to-date spend, aggregates and time series for the CLI and the admin
+page, from the hourly rollups for whole hours and raw rows for the rest. The records themselves (list,
+detail, CSV) are read in usage_records.py; writes are in usage_writes.py.
 
 Tenant safety: each read takes its filters explicitly; deciding who may see which tenant is the caller's job.
 Datetimes are UTC throughout (naive ones are taken as UTC): SQLite stores wall-clock strings, so a non-UTC
@@ -8,10 +9,7 @@ value would compare wrongly there.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -19,7 +17,9 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, String, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.store.models import ApiKey, Tenant, UsageHourly, UsageRecord
+from router.store.models import Tenant
+from router.store.usage_models import UsageHourly, UsageRecord
+from router.store.usage_records import UsageFilters, subject_conditions
 from router.store.usage_rollups import NANOS_PER_USD, hour_of, hour_text_expr, raw_measures
 from router.store.usage_writes import utc
 
@@ -135,16 +135,6 @@ def time_parts(since: datetime, until: datetime | None) -> list[TimePart]:
 
 
 @dataclass(frozen=True, slots=True)
-class UsageFilters:
-    since: datetime
-    until: datetime | None = None
-    tenant_id: int | None = None
-    key_prefix: str | None = None
-    model: str | None = None
-    target: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class UsageRow:
     """One group of an aggregate (or one bucket of a time series). `name` is None for rows without one
     (e.g. rejected requests have no target)."""
@@ -177,40 +167,6 @@ async def resolve_tenant_id(session: AsyncSession, ref: str) -> int | None:
     if tenant_id is None and ref.isdigit():
         tenant_id = await session.scalar(select(Tenant.id).where(Tenant.id == int(ref)))
     return tenant_id
-
-
-async def _conditions(session: AsyncSession, filters: UsageFilters) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [UR.created_at >= utc(filters.since)]
-    if filters.until is not None:
-        where.append(UR.created_at < utc(filters.until))
-    if filters.tenant_id is not None:
-        where.append(UR.tenant_id == filters.tenant_id)
-    if filters.key_prefix is not None:
-        # key_prefix has no index; key_id has one (key, time). A deleted key's history keeps only its prefix.
-        key_id = await session.scalar(select(ApiKey.id).where(ApiKey.prefix == filters.key_prefix))
-        where.append(UR.key_id == key_id if key_id is not None else UR.key_prefix == filters.key_prefix)
-    if filters.model is not None:
-        where.append(UR.requested_model == filters.model)
-    if filters.target is not None:
-        where.append(UR.target == filters.target)
-    return where
-
-
-async def _subject_conditions(
-    session: AsyncSession, filters: UsageFilters, table: Any
-) -> list[ColumnElement[bool]]:
-    """The filters other than time, on raw rows or rollups (both carry the same dimension columns)."""
-    where: list[ColumnElement[bool]] = []
-    if filters.tenant_id is not None:
-        where.append(table.tenant_id == filters.tenant_id)
-    if filters.key_prefix is not None:
-        key_id = await session.scalar(select(ApiKey.id).where(ApiKey.prefix == filters.key_prefix))
-        where.append(table.key_id == key_id if key_id is not None else table.key_prefix == filters.key_prefix)
-    if filters.model is not None:
-        where.append(table.requested_model == filters.model)
-    if filters.target is not None:
-        where.append(table.target == filters.target)
-    return where
 
 
 def _usage_row(name: Any, values: Sequence[Any]) -> UsageRow:
@@ -250,7 +206,7 @@ async def aggregate_usage(
         sums["total"] = [0] * 7
     for part in time_parts(since, until):
         table = part.table
-        where = [*part.window, *await _subject_conditions(session, filters, table)]
+        where = [*part.window, *await subject_conditions(session, filters, table)]
         measures = part.measures(session)
         stmt: Any
         if group_by is None:
@@ -342,96 +298,3 @@ async def usage_timeseries(
         series.append(row if row is not None else UsageRow(name, 0, 0, 0, 0, 0, 0, 0.0))
     # Rows the generated buckets missed (clock skew around `until`): keep them rather than hide usage.
     return sorted([*series, *found.values()], key=lambda r: r.name or "")
-
-
-async def list_usage_records(
-    session: AsyncSession, filters: UsageFilters, limit: int = 100, offset: int = 0
-) -> list[UsageRecord]:
-    """The newest records first (for the admin page's table)."""
-    stmt = (
-        select(UR)
-        .where(*await _conditions(session, filters))
-        .order_by(UR.created_at.desc(), UR.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return list((await session.scalars(stmt)).all())
-
-
-async def recent_attempts(
-    session: AsyncSession, since: datetime, limit: int = 5000
-) -> list[tuple[datetime, list[dict[str, Any]], int | None]]:
-    """(time, attempts, ttft_ms) of the newest requests since `since`, newest first (for target health)."""
-    stmt = (
-        select(UR.created_at, UR.attempts, UR.ttft_ms)
-        .where(UR.created_at >= utc(since))
-        .order_by(UR.created_at.desc(), UR.id.desc())
-        .limit(limit)
-    )
-    return [(at, list(attempts or []), ttft) for at, attempts, ttft in (await session.execute(stmt)).all()]
-
-
-async def get_usage_record(session: AsyncSession, record_id: int) -> UR | None:
-    """One request's record (the admin page's request detail)."""
-    return await session.get(UR, record_id)
-
-
-async def find_usage_record(session: AsyncSession, ref: str) -> UR | None:
-    """One request's record by its request id (the newest, should a client have reused one), or by the row
-    id as digits; the same record the admin page's request detail shows."""
-    stmt = select(UR).where(UR.request_id == ref).order_by(UR.created_at.desc(), UR.id.desc()).limit(1)
-    record = await session.scalar(stmt)
-    if record is None and ref.isdigit() and len(ref) < 19:
-        record = await get_usage_record(session, int(ref))
-    return record
-
-
-async def count_usage_records(session: AsyncSession, filters: UsageFilters) -> int:
-    stmt = select(func.count()).select_from(UR).where(*await _conditions(session, filters))
-    return int(await session.scalar(stmt) or 0)
-
-
-CSV_COLUMNS: tuple[str, ...] = (
-    "created_at", "request_id", "tenant_id", "key_prefix", "member", "requested_model", "target",
-    "provider", "upstream_model", "stream", "input_tokens", "output_tokens", "cache_read_tokens",
-    "cache_write_tokens", "tokens_estimated", "cost_usd", "latency_ms", "ttft_ms", "status", "error_type",
-    "outcome", "attempts",
-)  # fmt: skip
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return utc(value).isoformat()
-    if isinstance(value, list | dict):
-        return json.dumps(value, separators=(",", ":"))
-    # Client-chosen text (the model name) must not become a formula in a spreadsheet.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def _csv_line(values: Sequence[Any]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(values)
-    return buffer.getvalue()
-
-
-async def export_usage_csv(session: AsyncSession, filters: UsageFilters) -> AsyncIterator[str]:
-    """The header, then one CSV line per record, oldest first, streamed from the database.
-
-    Only the visible key prefix is written: usage rows hold no key hash or credential to leak.
-    """
-    yield _csv_line(CSV_COLUMNS)
-    stmt = (
-        select(*(getattr(UR, name) for name in CSV_COLUMNS))
-        .where(*await _conditions(session, filters))
-        .order_by(UR.created_at, UR.id)
-        .execution_options(yield_per=1000)
-    )
-    result = await session.stream(stmt)
-    try:
-        async for row in result:
-            yield _csv_line([_csv_cell(value) for value in row])
-    finally:
-        # A client that stops reading early must not leave the cursor (and its connection) open.
-        await result.close()

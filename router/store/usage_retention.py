@@ -17,13 +17,13 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, select
 
 from router.store.db import Database
-from router.store.models import UsageRecord
 from router.store.partitions import (
     DEFAULT_AHEAD,
     drop_partitions_before,
     ensure_partitions,
     is_partitioned,
 )
+from router.store.usage_models import UsageRecord
 from router.store.usage_writes import utc
 
 DEFAULT_BATCH = 5_000

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from router.store.models import UsageHourly, UsageRecord
+from router.store.usage_models import UsageHourly, UsageRecord
 
 ROLLUP_TABLE = cast(Table, UsageHourly.__table__)
 DIMENSIONS: tuple[str, ...] = (

@@ -20,7 +20,8 @@ from sqlalchemy import Table, case, insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.store.models import ApiKey, UsageRecord
+from router.store.models import ApiKey
+from router.store.usage_models import UsageRecord
 from router.store.usage_rollups import add_to_rollups
 
 # asyncpg allows 32767 bind parameters per statement, SQLite 32766: keep a multi-VALUES insert below both.

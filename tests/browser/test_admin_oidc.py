@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import update
 
 from router.store.db import Database
-from router.store.models import OidcLogin
+from router.store.identity_models import OidcLogin
 from tests.browser.site import new_page
 from tests.fakes.oidc import PASSWORD, IdpUser, TestIdp, default_users
 from tests.fixtures.app import LiveRouter

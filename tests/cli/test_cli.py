@@ -13,9 +13,10 @@ from sqlalchemy import func, select
 
 from router.cli import main
 from router.store.db import Database
+from router.store.identity_models import AdminUser
 from router.store.keys import hash_key
 from router.store.migrate import head_revision
-from router.store.models import AdminUser, ApiKey, AuditEntry, Tenant
+from router.store.models import ApiKey, AuditEntry, Tenant
 from router.store.version import get_config_version
 from tests.fixtures.db import run_async
 

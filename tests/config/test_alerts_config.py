@@ -8,7 +8,8 @@ import yaml
 from sqlalchemy import select, text
 
 from router.config.drafts import ConfigInvalid
-from router.config.schema import ConfigFileError, parse_config, render_config
+from router.config.render import render_config
+from router.config.schema import ConfigFileError, parse_config
 from router.config.validate import validate_config
 from router.store.crypto import CredentialCipher
 from router.store.db import Database

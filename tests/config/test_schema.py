@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from router.config.schema import ConfigFileError, env_vars_needed, parse_config, render_config
+from router.config.render import env_vars_needed, render_config
+from router.config.schema import ConfigFileError, parse_config
 from router.config.validate import validate_config
 
 ENV = {"OPENAI_API_KEY": "sk-1", "BASE": "http://127.0.0.1:9100"}

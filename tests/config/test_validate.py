@@ -13,7 +13,8 @@ from router.config.drafts import (
     RuleDraft,
     TenantDraft,
 )
-from router.config.validate import KnownNames, api_base_error, parse_target_ref, rule_issues, validate_config
+from router.config.fields import api_base_error, parse_target_ref
+from router.config.validate import KnownNames, rule_issues, validate_config
 
 PROVIDERS = (
     ProviderDraft("openai", "openai", "http://127.0.0.1:9100/v1"),

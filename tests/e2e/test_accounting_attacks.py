@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from router.store.db import Database
-from router.store.models import UsageRecord
+from router.store.usage_models import UsageRecord
 from tests.fakes import Reply
 from tests.fixtures.app import LiveRouter
 from tests.fixtures.db import run_async

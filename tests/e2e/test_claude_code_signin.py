@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from router.store.db import Database
-from router.store.usage_reports import UsageFilters, list_usage_records
+from router.store.usage_records import UsageFilters, list_usage_records
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.test_claude_code_cli import _claude
 from tests.fakes.oidc import CLIENT_ID, CLIENT_SECRET, PASSWORD, TestIdp

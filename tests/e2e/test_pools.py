@@ -17,7 +17,7 @@ from sqlalchemy import select
 from router.routing.facts import session_of
 from router.routing.pools import order_members
 from router.store.db import Database
-from router.store.models import UsageRecord
+from router.store.usage_models import UsageRecord
 from tests.fakes import Fail
 from tests.fixtures.app import LiveRouter
 from tests.fixtures.db import run_async

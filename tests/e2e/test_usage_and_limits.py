@@ -102,7 +102,7 @@ def test_every_request_is_recorded_with_upstream_tokens_costs_and_attempts(route
 
 def _records(router: LiveRouter) -> list[dict[str, Any]]:
     from router.store.db import Database
-    from router.store.usage_reports import UsageFilters, list_usage_records
+    from router.store.usage_records import UsageFilters, list_usage_records
     from tests.fixtures.db import run_async
 
     async def load() -> list[dict[str, Any]]:

@@ -15,8 +15,8 @@ import httpx
 
 from router.store import admins, catalog, keys, tenants
 from router.store.db import Database
-from router.store.models import UsageRecord
-from router.store.usage_reports import UsageFilters, list_usage_records
+from router.store.usage_models import UsageRecord
+from router.store.usage_records import UsageFilters, list_usage_records
 from router.wire.stream_events import validate_stream
 from tests.fixtures.db import run_async
 

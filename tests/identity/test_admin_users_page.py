@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from router.store import admins
 from router.store.db import Database
-from router.store.models import AdminUser, ApiKey, Tenant
+from router.store.identity_models import AdminUser
+from router.store.models import ApiKey, Tenant
 from router.store.tenants import create_tenant
 from tests.admin.conftest import ADMIN_PASSWORD, AdminClient, build_test_app, create_admin
 

@@ -21,7 +21,7 @@ from router.identity import users
 from router.identity.roles import Decision, Principal, decide
 from router.store import api_tokens
 from router.store.db import Database
-from router.store.models import AdminApiToken
+from router.store.identity_models import AdminApiToken
 from router.store.tenants import create_tenant
 from tests.admin.conftest import build_test_app, create_admin
 

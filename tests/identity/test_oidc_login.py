@@ -19,7 +19,7 @@ from router.app import create_app
 from router.identity.login import BROWSER_COOKIE, OidcLogins
 from router.identity.oidc import Identity, OidcClient
 from router.store.db import Database
-from router.store.models import OidcLogin
+from router.store.identity_models import OidcLogin
 from router.store.signin import LoginState
 from tests.fakes.oidc import TestIdp
 from tests.fixtures.app import router_settings

@@ -14,7 +14,8 @@ from router.identity import users
 from router.identity.session_cache import SessionCache
 from router.store import admins, sessions
 from router.store.db import Database
-from router.store.models import AdminSessionRow, AuditEntry, utcnow
+from router.store.identity_models import AdminSessionRow
+from router.store.models import AuditEntry, utcnow
 from router.store.tenants import create_tenant
 from tests.admin.conftest import ADMIN_PASSWORD, ADMIN_USER, AdminClient, build_test_app, create_admin
 

@@ -26,7 +26,7 @@ from router.cli import main
 from router.identity.tokens import TokenSigner
 from router.store.audit import list_audit
 from router.store.db import Database
-from router.store.usage_reports import UsageFilters, list_usage_records
+from router.store.usage_records import UsageFilters, list_usage_records
 from tests.fakes import Reply
 from tests.fakes.oidc import CLIENT_ID, CLIENT_SECRET, IdpUser, TestIdp, default_users
 from tests.fixtures.app import SECRET, LiveRouter

@@ -13,7 +13,8 @@ from router.identity import signin, users
 from router.identity.signin import SignInPolicy, SignInStatus
 from router.store import admins, throttle
 from router.store.db import Database
-from router.store.models import AuditEntry, SignInThrottle, utcnow
+from router.store.identity_models import SignInThrottle
+from router.store.models import AuditEntry, utcnow
 
 PASSWORD = "correct horse battery"
 POLICY = SignInPolicy(absolute_seconds=3600, attempts_per_address=10_000, address_window_seconds=60)

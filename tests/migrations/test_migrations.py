@@ -10,8 +10,9 @@ from sqlalchemy import Connection, inspect, select
 
 from router.store.db import Database
 from router.store.migrate import current, downgrade, head_revision, migrations_current, upgrade_to_head
-from router.store.models import Base, ConfigVersion
+from router.store.models import ConfigVersion
 from router.store.partitions import include_name, is_partition_name
+from router.store.tables import metadata
 
 
 def _diff(connection: Connection) -> list[Any]:
@@ -19,7 +20,7 @@ def _diff(connection: Connection) -> list[Any]:
     context = MigrationContext.configure(
         connection, opts={"compare_type": True, "include_name": include_name}
     )
-    return list(compare_metadata(context, Base.metadata))
+    return list(compare_metadata(context, metadata))
 
 
 def _tables(connection: Connection) -> set[str]:
@@ -35,7 +36,7 @@ async def test_upgrade_builds_the_models_schema_and_downgrade_removes_it(empty_d
     try:
         async with db.engine.connect() as conn:
             assert await conn.run_sync(_diff) == []
-            assert await conn.run_sync(_tables) == set(Base.metadata.tables) | {"alembic_version"}
+            assert await conn.run_sync(_tables) == set(metadata.tables) | {"alembic_version"}
             # The migration seeds the config version row.
             assert (await conn.execute(select(ConfigVersion.version))).scalars().all() == [1]
         assert await migrations_current(db)
@@ -73,7 +74,7 @@ async def test_the_rollup_migration_fills_rollups_from_existing_raw_rows(empty_d
 
     from sqlalchemy import func, insert
 
-    from router.store.models import UsageHourly
+    from router.store.usage_models import UsageHourly
     from router.store.usage_writes import USAGE_TABLE
     from tests.usage.helpers import event
 
@@ -117,7 +118,7 @@ async def test_the_partition_migration_keeps_every_row_and_id_and_its_downgrade_
 
     from sqlalchemy import func, insert, text
 
-    from router.store.usage_reports import find_usage_record, get_usage_record
+    from router.store.usage_records import find_usage_record, get_usage_record
     from router.store.usage_writes import USAGE_TABLE, existing_request_ids
     from tests.usage.helpers import event
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from router.config.validate import extra_params_errors
+from router.config.fields import extra_params_errors
 from router.providers.extra_params import credential_kwargs
 
 
@@ -56,7 +56,7 @@ def test_secrets_nested_in_extra_params_are_refused_at_any_depth() -> None:
 
 def test_a_nested_secret_stored_before_the_check_exports_as_a_reference() -> None:
     from router.config.drafts import DesiredConfig, ProviderDraft
-    from router.config.schema import env_vars_needed, render_config
+    from router.config.render import env_vars_needed, render_config
 
     provider = ProviderDraft(
         name="gw", kind="openai", extra_params={"extra_headers": {"X-Portkey-Api-Key": "pk-planted"}}

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from router.cli.usage import render_detail, request_detail
 from router.store.db import Database
-from router.store.models import UsageRecord
+from router.store.usage_models import UsageRecord
 from tests.fakes.upstream_script import Reply
 from tests.fixtures.app import LiveRouter
 from tests.fixtures.db import run_async

@@ -16,7 +16,6 @@ from sqlalchemy import func, select, text
 
 from router.store.db import Database
 from router.store.migrate import upgrade_to_head
-from router.store.models import UsageHourly, UsageRecord
 from router.store.partitions import (
     DEFAULT_PARTITION,
     ensure_partitions,
@@ -24,6 +23,7 @@ from router.store.partitions import (
     monthly_partitions,
     partition_name,
 )
+from router.store.usage_models import UsageHourly, UsageRecord
 from router.store.usage_reports import aggregate_usage
 from router.store.usage_retention import ensure_usage_partitions, prune_raw_usage
 from router.store.usage_writes import existing_request_ids, write_usage_batch

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from router.store.db import Database
-from router.store.models import UsageRecord
+from router.store.usage_models import UsageRecord
 from router.store.usage_reports import aggregate_usage
 from router.store.usage_retention import prune_raw_usage
 from router.store.usage_writes import write_usage_batch

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select, update
 
 from router.store.db import Database
-from router.store.models import UsageHourly
+from router.store.usage_models import UsageHourly
 from router.store.usage_reports import aggregate_usage, month_to_date_spend
 from router.store.usage_rollups import MEASURES, rebuild_rollups
 from router.store.usage_writes import UsageEvent, write_usage_batch

@@ -14,16 +14,10 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import func, select, text
 
 from router.store.db import Database
-from router.store.models import ApiKey, UsageRecord
-from router.store.usage_reports import (
-    UsageFilters,
-    aggregate_usage,
-    count_usage_records,
-    export_usage_csv,
-    list_usage_records,
-    month_to_date_spend,
-    usage_timeseries,
-)
+from router.store.models import ApiKey
+from router.store.usage_models import UsageRecord
+from router.store.usage_records import UsageFilters, count_usage_records, export_usage_csv, list_usage_records
+from router.store.usage_reports import aggregate_usage, month_to_date_spend, usage_timeseries
 from router.store.usage_rollups import rebuild_rollups
 from router.store.usage_writes import insert_usage_batch, write_usage_batch
 from tests.usage.helpers import add_tenant_with_keys, event

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from router.store.db import Database
-from router.store.models import Base
+from router.store.tables import metadata
 
 PG_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 PG_HOST, PG_PORT = "127.0.0.1", 5432
@@ -40,7 +40,7 @@ async def usage_pg_name() -> AsyncIterator[str]:
     await _pg_admin(f'CREATE DATABASE "{name}"')
     engine = create_async_engine(f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}")
     async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+        await conn.run_sync(metadata.create_all)
     await engine.dispose()
     yield name
     await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -52,7 +52,7 @@ async def usage_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite+aiosqlite:///{path}"
     database = Database(url)
     async with database.engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+        await conn.run_sync(metadata.create_all)
     await database.dispose()
     return url
 

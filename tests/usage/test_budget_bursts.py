@@ -21,8 +21,8 @@ from sqlalchemy import select
 
 from router.store.db import Database
 from router.store.keys import create_key
-from router.store.models import UsageRecord
 from router.store.tenants import create_tenant
+from router.store.usage_models import UsageRecord
 from tests.fakes.upstream import FakeUpstream
 from tests.fixtures.app import SECRET, LiveRouter
 from tests.fixtures.db import run_async

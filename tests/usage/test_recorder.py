@@ -13,7 +13,8 @@ from sqlalchemy import func, select, text
 
 from router.observability import metrics
 from router.store.db import Database
-from router.store.models import ApiKey, UsageRecord
+from router.store.models import ApiKey
+from router.store.usage_models import UsageRecord
 from router.store.usage_writes import UsageEvent
 from router.usage.recorder import UsageRecorder
 from tests.usage.conftest import TcpProxy

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from router.store.db import Database
-from router.store.models import UsageRecord
+from router.store.usage_models import UsageRecord
 from router.store.usage_writes import UsageEvent, existing_request_ids, write_usage_batch
 from router.usage.spool import UsageSpool, replay
 from tests.fakes.upstream import FakeUpstream

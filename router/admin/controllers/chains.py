@@ -13,7 +13,7 @@ from router.admin.drift import config_drift
 from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.web import render, see_other
-from router.config.validate import target_ref_error
+from router.config.fields import target_ref_error
 from router.store import catalog
 from router.store.catalog import Direction
 from router.store.catalog.chains import MAX_BACKOFF_MS, MAX_RETRIES

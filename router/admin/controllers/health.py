@@ -14,8 +14,7 @@ from router.admin.controllers.providers import provider_spec, run_test
 from router.admin.deps import reading
 from router.admin.health import target_health
 from router.admin.web import render
-from router.store import catalog
-from router.store import usage_reports as usage_store
+from router.store import catalog, usage_records
 
 AnyRequest = Request[Any, Any, Any]
 WINDOW = timedelta(hours=1)
@@ -42,7 +41,7 @@ class HealthController(Controller):
     async def health_page(self, request: AnyRequest) -> Template:
         since = datetime.now(UTC) - WINDOW
         async with reading(request) as session:
-            rows = await usage_store.recent_attempts(session, since)
+            rows = await usage_records.recent_attempts(session, since)
             known = await configured_targets(session)
         return render(
             request,

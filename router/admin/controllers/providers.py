@@ -20,7 +20,7 @@ from router.admin.drift import config_drift
 from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.web import render, see_other
-from router.config.validate import (
+from router.config.fields import (
     api_base_error,
     deployment_provider_error,
     extra_params_errors,

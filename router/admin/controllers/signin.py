@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 from router.admin.deps import actor, mutating, reading, tenant_or_404
 from router.admin.forms import Form
 from router.admin.web import render, see_other
-from router.config.validate import managed_settings_error
+from router.config.fields import managed_settings_error
 from router.store.member_signin import list_signin_sessions, revoke_signin_sessions
 from router.store.signin import (
     MemberMapping,

@@ -18,6 +18,7 @@ from router.admin.web import render
 from router.store import keys as key_store
 from router.store import tenants as tenant_store
 from router.store import usage_chargeback as chargeback_store
+from router.store import usage_records
 from router.store import usage_reports as usage_store
 from router.store.usage_reports import GroupBy
 
@@ -38,11 +39,11 @@ async def usage_tables(session: Any, query: UsageQuery, page: int = 1) -> dict[s
     groups = {
         name: await usage_store.aggregate_usage(session, **filters, group_by=name) for name, _ in TABLE_GROUPS
     }
-    record_filters = usage_store.UsageFilters(**filters)
-    recent = await usage_store.list_usage_records(
+    record_filters = usage_records.UsageFilters(**filters)
+    recent = await usage_records.list_usage_records(
         session, record_filters, limit=RECENT_LIMIT, offset=(page - 1) * RECENT_LIMIT
     )
-    pages = max(1, -(-(await usage_store.count_usage_records(session, record_filters)) // RECENT_LIMIT))
+    pages = max(1, -(-(await usage_records.count_usage_records(session, record_filters)) // RECENT_LIMIT))
     prefixes = [r.key_prefix or "" for r in recent] + [r.name or "" for r in groups["key"]]
     return {
         "total": total,
@@ -109,12 +110,12 @@ class UsageController(Controller):
         if query.errors:
             return Response({"errors": query.errors}, status_code=422)
         db = database(request)
-        filters = usage_store.UsageFilters(**query.store_filters())
+        filters = usage_records.UsageFilters(**query.store_filters())
 
         async def lines() -> AsyncIterator[str]:
             # The session lives as long as the download streams.
             async with db.session() as session:
-                async for line in usage_store.export_usage_csv(session, filters):
+                async for line in usage_records.export_usage_csv(session, filters):
                     yield line
 
         stamp = query.since.strftime("%Y%m%d")
@@ -198,7 +199,7 @@ class RequestsController(Controller):
         record = None
         if ref and len(ref) <= 64:
             async with reading(request) as session:
-                record = await usage_store.find_usage_record(session, ref)
+                record = await usage_records.find_usage_record(session, ref)
         if record is None or not can_see_tenant(request, record.tenant_id):
             raise AdminNotFoundError(f"There is no request with id {ref[:64]!r}.")
         return Redirect(path=f"/admin/requests/{record.id}")
@@ -206,7 +207,7 @@ class RequestsController(Controller):
     @get("/{record_id:int}")
     async def request_detail(self, request: AnyRequest, record_id: int) -> Template:
         async with reading(request) as session:
-            record = await usage_store.get_usage_record(session, record_id)
+            record = await usage_records.get_usage_record(session, record_id)
             if record is None or not can_see_tenant(request, record.tenant_id):
                 raise AdminNotFoundError(f"There is no request with id {record_id}.")
             tenants = {t.id: t.name for t in await tenant_store.list_tenants(session)}

@@ -20,7 +20,7 @@ from router.identity.roles import Role
 from router.store import admins as admin_store
 from router.store import tenants as tenant_store
 from router.store.db import StoreError
-from router.store.models import AdminUser
+from router.store.identity_models import AdminUser
 
 AnyRequest = Request[Any, Any, Any]
 ROLE_OPTIONS = [(role.value, role.value) for role in Role]

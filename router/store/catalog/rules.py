@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from router.config.drafts import RuleDraft
-from router.config.validate import OVERRIDE_KEYS, rule_issues
+from router.config.fields import OVERRIDE_KEYS
+from router.config.validate import rule_issues
 from router.routing.conditions import CONDITION_KEYS
 from router.routing.patterns import format_match, parse_match
 from router.store.catalog._base import CatalogError, Direction, changed, known_names, raise_first

@@ -31,14 +31,8 @@ from router.config.drafts import (
     SsoMemberDraft,
     TenantDraft,
 )
-from router.config.schema import (
-    ConfigFileError,
-    default_alert_refs,
-    default_credential_ref,
-    env_vars_needed,
-    parse_config,
-    render_config,
-)
+from router.config.render import default_alert_refs, default_credential_ref, env_vars_needed, render_config
+from router.config.schema import ConfigFileError, parse_config
 from router.config.validate import validate_config
 from router.store import catalog
 from router.store.alerts import alert_draft, list_alerts
