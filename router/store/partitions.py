@@ -11,8 +11,8 @@ The service keeps the current month and the next `ahead` months created (at star
 a retention drops every partition whose whole month lies before the cutoff (rollups are kept). SQLite keeps
 one table; nothing here runs there.
 
-Alembic: usage_models.py describes the parent only. `include_name` hides the partitions from autogenerate and
-`alembic check`, so that they never show up as tables to drop.
+Alembic: usage_models.py describes the parent only. `include_name` hides the partitions from autogenerate
+and `alembic check`, so that they never show up as tables to drop.
 
 Every statement here is DDL with names and bounds we generate from datetimes (never from input).
 """
