@@ -35,39 +35,41 @@ class BudgetUse:
 async def budget_uses(
     session: AsyncSession, window_start: dict[str, datetime], tenants: set[str] | None = None
 ) -> list[BudgetUse]:
-    """Each budget of an enabled tenant (and of its keys not revoked) with the spend since its window's
-    start (`window_start` maps "day", "week", "month" to the current starts). `tenants`: only these."""
-    tenant_rows = (await session.execute(select(Tenant.id, Tenant.name, Tenant.budget_usd))).all()
-    names = {tid: name for tid, name, _ in tenant_rows if tenants is None or name in tenants}
-    key_rows = (
-        await session.execute(
-            select(ApiKey.id, ApiKey.tenant_id, ApiKey.prefix, ApiKey.member, ApiKey.budget_usd).where(
-                ApiKey.budget_usd.is_not(None), ApiKey.revoked_at.is_(None)
-            )
+    """Each budget of a tenant (and of its keys not revoked) with the spend since its window's start
+    (`window_start` maps "day", "week", "month" to the current starts). `tenants`: only these."""
+    query = select(Tenant).order_by(Tenant.name)
+    if tenants is not None:
+        query = query.where(Tenant.name.in_(sorted(tenants)))
+    tenant_rows = list((await session.scalars(query)).all())
+    names = {t.id: t.name for t in tenant_rows}
+    keys = []
+    if names:
+        key_query = (
+            select(ApiKey)
+            .where(ApiKey.revoked_at.is_(None), ApiKey.tenant_id.in_(list(names)))
+            .order_by(ApiKey.id)
         )
-    ).all()
-    # Today every budget is a month budget (one per tenant or key).
+        keys = list((await session.scalars(key_query)).all())
+    # Month budgets: the one window tenants and keys have here.
     start = window_start["month"]
-    wanted_tenants = {tid: amount for tid, _, amount in tenant_rows if tid in names and amount is not None}
-    wanted_keys = {
-        kid: (tid, prefix, member, amount) for kid, tid, prefix, member, amount in key_rows if tid in names
-    }
+    wanted_tenants = {t.id: t.budget_usd for t in tenant_rows if t.budget_usd is not None}
+    wanted_keys = {k.id: k for k in keys if k.budget_usd is not None}
     if not wanted_tenants and not wanted_keys:
         return []
     by_key, by_tenant = await month_to_date_spend(
         session, start, key_ids=list(wanted_keys), tenant_ids=list(wanted_tenants)
     )
-    out: list[BudgetUse] = []
-    for tid, amount in sorted(wanted_tenants.items()):
-        out.append(
-            BudgetUse("tenant", names[tid], "", "month", start, float(amount), by_tenant.get(tid, 0.0))
-        )
+    out = [
+        BudgetUse("tenant", names[tid], "", "month", start, float(amount or 0.0), by_tenant.get(tid, 0.0))
+        for tid, amount in wanted_tenants.items()
+    ]
     grouped: dict[int, list[BudgetUse]] = defaultdict(list)
-    for kid, (tid, prefix, member, key_amount) in sorted(wanted_keys.items()):
+    for kid, key in wanted_keys.items():
+        amount = float(key.budget_usd or 0.0)
         spent = by_key.get(kid, 0.0)
-        grouped[tid].append(
-            BudgetUse("key", names[tid], prefix, "month", start, float(key_amount or 0.0), spent, member)
+        grouped[key.tenant_id].append(
+            BudgetUse("key", names[key.tenant_id], key.prefix, "month", start, amount, spent, key.member)
         )
-    for tid in sorted(grouped):
+    for tid in sorted(grouped, key=lambda i: names[i]):
         out.extend(grouped[tid])
     return out
