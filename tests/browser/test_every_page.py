@@ -62,6 +62,7 @@ def page_urls(page: Any, site: Site) -> dict[str, str]:
         "request": request,
         "health": "/admin/health",
         "audit": "/admin/audit",
+        "alerts": "/admin/alerts",
         "sign-in": "/admin/sign-in",
         "users": "/admin/users",
         "not-found": "/admin/no-such-page",
