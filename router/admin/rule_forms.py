@@ -1,4 +1,5 @@
-"""The mapping-rule form: rows to form values and back, and store field names to form field names."""
+"""The mapping-rule form: a rule draft to form values and the form straight back to a draft, and the
+draft's field names to form field names."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 from router.admin.forms import Form
 from router.config.drafts import RuleDraft
 from router.config.fields import REASONING_EFFORTS
-from router.routing.patterns import format_match, parse_match
+from router.config.rules import written_rule
+from router.routing.patterns import format_match
 from router.routing.shadow import RuleShape, shadowed_by
 from router.store.models import Rule
 
@@ -20,14 +22,14 @@ def _tri(value: Any) -> str:
     return "" if value is None else ("yes" if value else "no")
 
 
-def rule_form_values(rule: Rule) -> dict[str, Any]:
-    """What the edit row shows for a stored rule."""
+def rule_form_values(rule: RuleDraft) -> dict[str, Any]:
+    """What the edit row shows for a rule (a stored one: catalog.rule_draft)."""
     cond = dict(rule.conditions or {})
     over = dict(rule.overrides or {})
     return {
         "match": format_match(rule.match, rule.match_kind),
         "target": rule.target or "",
-        "chain": rule.chain.name if rule.chain is not None else "",
+        "chain": rule.chain or "",
         **{key: _tri(cond.get(key)) for key in TRISTATE_KEYS},
         "tool": cond.get("tool") or "",
         "member": cond.get("member") or "",
@@ -41,8 +43,9 @@ def rule_form_values(rule: Rule) -> dict[str, Any]:
     }
 
 
-def read_rule_form(form: Form) -> dict[str, Any]:
-    """Keyword arguments for catalog.create_rule / update_rule; problems are recorded on `form`."""
+def read_rule_form(form: Form) -> RuleDraft:
+    """The rule the form describes, as the one rule draft the catalog validates and stores (priority 0: the
+    form does not show it); the form's own problems (lengths, numbers) are recorded on `form`."""
     conditions: dict[str, Any] = {key: form.tristate(key) for key in TRISTATE_KEYS}
     conditions["tool"] = form.text("tool", max_len=200, label="Tool")
     conditions["member"] = form.text("member", max_len=200, label="Member")
@@ -58,15 +61,15 @@ def read_rule_form(form: Form) -> dict[str, Any]:
         "temperature": form.decimal("temperature", maximum=2.0, label="Temperature"),
         "reasoning_effort": effort,
     }
-    return {
-        "match": form.text("match", required=True, max_len=500, label="Match") or "",
-        "target": form.text("target", max_len=300, label="Target"),
-        "chain": form.text("chain", max_len=100, label="Chain"),
-        "conditions": {k: v for k, v in conditions.items() if v is not None},
-        "overrides": {k: v for k, v in overrides.items() if v is not None},
-        "enabled": form.checkbox("enabled"),
-        "description": form.text("description", max_len=500, label="Description"),
-    }
+    return written_rule(
+        form.text("match", required=True, max_len=500, label="Match") or "",
+        target=form.text("target", max_len=300, label="Target"),
+        chain=form.text("chain", max_len=100, label="Chain"),
+        conditions=conditions,
+        overrides=overrides,
+        enabled=form.checkbox("enabled"),
+        description=form.text("description", max_len=500, label="Description"),
+    )
 
 
 def form_field(store_field: str | None) -> str:
@@ -120,19 +123,6 @@ def placement_options(rules: list[Rule], editing: Rule | None = None) -> list[tu
         options.append((f"before:{rule.id}", f"before #{number} {shown}"))
         options.append((f"after:{rule.id}", f"after #{number} {shown}"))
     return options
-
-
-def draft_of(values: dict[str, Any]) -> RuleDraft:
-    """The rule the form describes, as the one rule draft config/validate.py checks."""
-    pattern, kind = parse_match(values["match"]) if values["match"] else ("", "glob")
-    return RuleDraft(
-        pattern,
-        kind,
-        dict(values["conditions"]),
-        target=values["target"] or None,
-        chain=values["chain"] or None,
-        overrides=dict(values["overrides"]),
-    )
 
 
 def landing_index(rules: list[Rule], placement: Placement, editing: Rule | None = None) -> int:

@@ -47,7 +47,7 @@ async def update_rule(request: AnyRequest, tenant_id: int | None, rule_id: int, 
         changes["conditions"] = changes.pop("when")
     async with mutating(request) as session:
         await _rule_at(session, tenant_id, rule_id)
-        await catalog.update_rule(session, rule_id, **changes, actor=actor(request))
+        await catalog.patch_rule(session, rule_id, changes, actor=actor(request))
         return rule_out(await catalog.get_rule(session, rule_id))
 
 

@@ -7,6 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from router.config.drafts import RuleDraft
+from router.config.rules import written_rule
+
 
 class In(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -84,6 +87,19 @@ class RuleIn(In):
     overrides: dict[str, Any] | None = None
     description: str | None = None
     enabled: bool = True
+
+    def draft(self) -> RuleDraft:
+        """The rule this body describes, as the one rule draft the catalog validates and stores."""
+        return written_rule(
+            self.match,
+            self.match_kind,
+            conditions=self.when,
+            target=self.target,
+            chain=self.chain,
+            overrides=self.overrides,
+            description=self.description,
+            enabled=self.enabled,
+        )
 
 
 class RulePatch(In):

@@ -88,19 +88,7 @@ async def create_rule(request: AnyRequest, tenant_id: int | None, data: RuleIn) 
     async with mutating(request) as session:
         if tenant_id is not None:
             await tenant_or_404(session, tenant_id)
-        rule = await catalog.create_rule(
-            session,
-            match=data.match,
-            match_kind=data.match_kind,
-            tenant_id=tenant_id,
-            conditions=data.when,
-            target=data.target,
-            chain=data.chain,
-            overrides=data.overrides,
-            description=data.description,
-            enabled=data.enabled,
-            actor=actor(request),
-        )
+        rule = await catalog.create_rule(session, data.draft(), tenant_id=tenant_id, actor=actor(request))
         rule = await catalog.get_rule(session, rule.id)
         return rule_out(rule)
 

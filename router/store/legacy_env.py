@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from router.config.rules import written_rule
 from router.store.catalog import CatalogError, create_chain, create_provider, create_rule
 from router.store.crypto import CredentialCipher
 from router.store.models import Provider, Rule
@@ -143,7 +144,9 @@ async def import_legacy_env(
             model = ANTHROPIC_OPUS
         target = f"{preferred}/{model}"
         if preferred == "openai" or "openai" not in created:
-            await create_rule(session, match=pattern, target=target, description=DESCRIPTION, actor=ACTOR)
+            await create_rule(
+                session, written_rule(pattern, target=target, description=DESCRIPTION), actor=ACTOR
+            )
             lines.append(f"+ rule {pattern} -> {target}")
             continue
         if model not in chains:
@@ -152,6 +155,7 @@ async def import_legacy_env(
             await create_chain(session, name=name, targets=targets, actor=ACTOR)
             chains[model] = name
             lines.append(f"+ chain {name}: {' -> '.join(targets)}")
-        await create_rule(session, match=pattern, chain=chains[model], description=DESCRIPTION, actor=ACTOR)
+        rule = written_rule(pattern, chain=chains[model], description=DESCRIPTION)
+        await create_rule(session, rule, actor=ACTOR)
         lines.append(f"+ rule {pattern} -> chain {chains[model]}")
     return lines

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from router.config.rules import written_rule
 from router.store import catalog
 from router.store.crypto import CredentialCipher
 from router.store.models import Provider
@@ -136,7 +137,7 @@ async def test_deployment_create_edit_and_unknown_provider(admin: AdminClient) -
 async def test_provider_in_use_cannot_be_deleted(admin: AdminClient) -> None:
     provider_id = await make_provider(admin)
     async with admin.db.transaction() as session:
-        await catalog.create_rule(session, match="claude-*", target="oa/gpt-4.1", actor="test")
+        await catalog.create_rule(session, written_rule("claude-*", target="oa/gpt-4.1"), actor="test")
     await admin.get(f"/admin/providers/{provider_id}")
     response = await admin.post(f"/admin/providers/{provider_id}/delete", {})
     assert response.status_code == 422 and "still used by" in response.text

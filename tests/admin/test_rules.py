@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from router.config.rules import written_rule
 from router.store import catalog
 from router.store import tenants as tenant_store
 from router.store.crypto import CredentialCipher
@@ -18,12 +19,14 @@ async def seed(client: AdminClient) -> dict[str, int]:
         )
         acme = await tenant_store.create_tenant(session, "acme", actor="test")
         other = await tenant_store.create_tenant(session, "other", actor="test")
-        first = await catalog.create_rule(session, match="claude-*", target="oa/gpt-4.1", actor="test")
+        first = await catalog.create_rule(
+            session, written_rule("claude-*", target="oa/gpt-4.1"), actor="test"
+        )
         second = await catalog.create_rule(
-            session, match="claude-haiku-*", target="oa/gpt-4.1-mini", actor="test"
+            session, written_rule("claude-haiku-*", target="oa/gpt-4.1-mini"), actor="test"
         )
         theirs = await catalog.create_rule(
-            session, match="x", target="oa/gpt-4.1", tenant_id=other.id, actor="test"
+            session, written_rule("x", target="oa/gpt-4.1"), tenant_id=other.id, actor="test"
         )
     return {"acme": acme.id, "other": other.id, "first": first.id, "second": second.id, "theirs": theirs.id}
 
@@ -198,7 +201,7 @@ async def test_rule_tables_page_by_fifty_and_number_rules_by_their_place(admin: 
     await seed(admin)
     async with admin.db.transaction() as session:
         for i in range(50):
-            await catalog.create_rule(session, match=f"m{i:02d}", target="oa/gpt-4.1", actor="test")
+            await catalog.create_rule(session, written_rule(f"m{i:02d}", target="oa/gpt-4.1"), actor="test")
     page2 = await admin.get("/admin/rules?page_global=2")
     assert "Page 2 of 2" in page2.text and 'aria-label="Rule 51: m48"' in page2.text
     assert 'aria-label="Rule 1: claude-*"' not in page2.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
+from router.config.rules import written_rule
 from router.store import catalog
 from router.store.catalog import CatalogConflict, CatalogError
 from router.store.crypto import CredentialCipher
@@ -78,11 +79,11 @@ async def test_duplicate_and_unknown_names_are_clear_errors(
         with pytest.raises(CatalogConflict):
             await catalog.create_provider(s, cipher=cipher, name="openai", kind="openai")
         with pytest.raises(CatalogError, match="unknown provider 'opnai'"):
-            await catalog.create_rule(s, match="*", target="opnai/gpt-4.1")
+            await catalog.create_rule(s, written_rule("*", target="opnai/gpt-4.1"))
         with pytest.raises(CatalogError, match="unknown chain 'small'"):
-            await catalog.create_rule(s, match="*", chain="small")
+            await catalog.create_rule(s, written_rule("*", chain="small"))
         with pytest.raises(CatalogError, match="invalid regex"):
-            await catalog.create_rule(s, match="re:(", target="openai/x")
+            await catalog.create_rule(s, written_rule("re:(", target="openai/x"))
         with pytest.raises(NotFoundError):
             await catalog.get_rule(s, 999)
 
@@ -92,7 +93,7 @@ async def test_deleting_a_chain_used_by_a_rule_is_refused(
 ) -> None:
     await seed(database, cipher)
     async with database.transaction() as s:
-        rule = await catalog.create_rule(s, match="*", chain="big")
+        rule = await catalog.create_rule(s, written_rule("*", chain="big"))
         chain = await catalog.find_chain(s, "big")
         assert chain is not None
         with pytest.raises(CatalogError, match=rf"chain 'big' is used by rule {rule.id}"):
@@ -107,7 +108,7 @@ async def test_deleting_a_chain_used_by_a_rule_is_refused(
 async def test_renaming_a_provider_rewrites_its_refs(database: Database, cipher: CredentialCipher) -> None:
     await seed(database, cipher)
     async with database.transaction() as s:
-        rule = await catalog.create_rule(s, match="*haiku*", target="openai/gpt-4.1-mini")
+        rule = await catalog.create_rule(s, written_rule("*haiku*", target="openai/gpt-4.1-mini"))
         provider = await catalog.find_provider(s, "openai")
         assert provider is not None
         await catalog.update_provider(s, provider.id, cipher=cipher, name="oai")
@@ -141,9 +142,11 @@ async def test_rules_move_and_reorder_change_the_evaluation_order(
     await seed(database, cipher)
     async with database.transaction() as s:
         tenant = await create_tenant(s, "acme")
-        a = await catalog.create_rule(s, match="a", target="openai/a", tenant_id=tenant.id)
-        b = await catalog.create_rule(s, match="b", target="openai/b", tenant_id=tenant.id, priority=5)
-        c = await catalog.create_rule(s, match="c", target="openai/c", tenant_id=tenant.id)
+        a = await catalog.create_rule(s, written_rule("a", target="openai/a"), tenant_id=tenant.id)
+        b = await catalog.create_rule(
+            s, written_rule("b", target="openai/b", priority=5), tenant_id=tenant.id
+        )
+        c = await catalog.create_rule(s, written_rule("c", target="openai/c"), tenant_id=tenant.id)
         assert [r.id for r in await catalog.list_rules(s, tenant.id)] == [a.id, c.id, b.id]
         await catalog.move_rule(s, b.id, "up")
         assert [r.id for r in await catalog.list_rules(s, tenant.id)] == [a.id, b.id, c.id]
@@ -154,23 +157,23 @@ async def test_rules_move_and_reorder_change_the_evaluation_order(
         assert await catalog.list_rules(s, None) == []
 
 
-async def test_update_rule_switches_between_target_and_chain(
+async def test_patching_a_rule_switches_between_target_and_chain(
     database: Database, cipher: CredentialCipher
 ) -> None:
     await seed(database, cipher)
     async with database.transaction() as s:
         rule = await catalog.create_rule(
-            s, match="claude-*", target="openai/gpt-4.1", conditions={"thinking": True}
+            s, written_rule("claude-*", target="openai/gpt-4.1", conditions={"thinking": True})
         )
         assert rule.match_kind == "glob"
-        await catalog.update_rule(s, rule.id, chain="big")
+        await catalog.patch_rule(s, rule.id, {"chain": "big"})
         got = await catalog.get_rule(s, rule.id)
         assert got.target is None and got.chain is not None and got.chain.name == "big"
-        await catalog.update_rule(s, rule.id, match="re:^claude", overrides={"max_tokens": 100})
+        await catalog.patch_rule(s, rule.id, {"match": "re:^claude", "overrides": {"max_tokens": 100}})
         got = await catalog.get_rule(s, rule.id)
         assert (got.match, got.match_kind, got.overrides) == ("^claude", "regex", {"max_tokens": 100})
         with pytest.raises(CatalogError) as exc:
-            await catalog.update_rule(s, rule.id, conditions={"thinkin": True})
+            await catalog.patch_rule(s, rule.id, {"conditions": {"thinkin": True}})
         assert exc.value.field == "conditions.thinkin"
 
 

@@ -85,7 +85,9 @@ def test_dry_run_lists_changes_made_outside_apply_since_the_last_one(cli: CliRun
         try:
             async with db.transaction() as session:
                 rule = (await catalog.list_rules(session, None))[0]
-                await catalog.update_rule(session, rule.id, description="edited in the page", actor="alice")
+                await catalog.patch_rule(
+                    session, rule.id, {"description": "edited in the page"}, actor="alice"
+                )
         finally:
             await db.dispose()
 

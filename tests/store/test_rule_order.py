@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from router.config.rules import written_rule
 from router.store import catalog
 from router.store.crypto import CredentialCipher
 from router.store.db import Database
@@ -21,7 +22,7 @@ async def test_concurrent_moves_to_the_top_each_take_effect(database: Database) 
             session, cipher=CredentialCipher("k" * 32), name="openai", kind="openai", api_key="sk"
         )
         for i in range(12):
-            await catalog.create_rule(session, match=f"model-{i}", target="openai/gpt-4.1")
+            await catalog.create_rule(session, written_rule(f"model-{i}", target="openai/gpt-4.1"))
     ids = [rule_id for rule_id, _ in await _level(database)]
     movers = ids[-8:]
 
@@ -47,7 +48,9 @@ async def test_rules_added_at_once_get_places_of_their_own(database: Database) -
 
     async def add(i: int) -> None:
         async with database.transaction() as session:
-            await catalog.create_rule(session, match=f"model-{i}", target="openai/gpt-4.1", actor="test")
+            await catalog.create_rule(
+                session, written_rule(f"model-{i}", target="openai/gpt-4.1"), actor="test"
+            )
 
     await asyncio.gather(*(add(i) for i in range(8)))
     assert sorted(position for _, position in await _level(database)) == list(range(8))

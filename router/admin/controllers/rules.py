@@ -3,6 +3,7 @@ and the "try it" box that explains which rule a request would match and why earl
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -18,7 +19,6 @@ from router.admin.paging import page_count, page_number, pager
 from router.admin.rule_forms import (
     EFFORT_OPTIONS,
     default_placement,
-    draft_of,
     form_field,
     landing_index,
     order_warnings,
@@ -249,14 +249,14 @@ class RulesController(Controller):
     @post("/{level:str}")
     async def create(self, request: AnyRequest, level: str) -> Template:
         form = Form(await request.form())
-        values = read_rule_form(form)
+        draft = read_rule_form(form)
         place = read_placement(form, default="bottom")
         if form.ok:
             try:
                 async with mutating(request) as session:
                     tenant = await resolve_level(session, level)
                     rule = await catalog.create_rule(
-                        session, tenant_id=tenant.id if tenant else None, **values, actor=actor(request)
+                        session, draft, tenant_id=tenant.id if tenant else None, actor=actor(request)
                     )
                     if place.where != "bottom":
                         await catalog.place_rule(
@@ -281,7 +281,7 @@ class RulesController(Controller):
             {
                 "rule": rule,
                 "level": level,
-                "form": {**rule_form_values(rule), "place": "keep"},
+                "form": {**rule_form_values(catalog.rule_draft(rule)), "place": "keep"},
                 "errors": {},
                 "place_options": placement_options(rules, rule),
                 **choices,
@@ -295,15 +295,15 @@ class RulesController(Controller):
     @post("/{level:str}/{rule_id:int}")
     async def save_row(self, request: AnyRequest, level: str, rule_id: int) -> Template:
         form = Form(await request.form())
-        values = read_rule_form(form)
+        draft = read_rule_form(form)
         place = read_placement(form)
         if form.ok:
             try:
                 async with mutating(request) as session:
-                    await rule_in_level(session, level, rule_id)
-                    await catalog.update_rule(
-                        session, rule_id, match_kind=None, **values, actor=actor(request)
-                    )
+                    row = await rule_in_level(session, level, rule_id)
+                    # The form does not show the priority: the rule keeps its own.
+                    draft = replace(draft, priority=row.priority)
+                    await catalog.update_rule(session, rule_id, draft, actor=actor(request))
                     if place.where != "keep":
                         await catalog.place_rule(
                             session, rule_id, place.where, place.anchor, actor=actor(request)
@@ -391,7 +391,7 @@ class RulesController(Controller):
     async def validate(self, request: AnyRequest, level: str) -> Template:
         """Problems with a rule being typed: bad pattern, unknown target or chain, bad numbers."""
         form = Form(await request.form())
-        values = read_rule_form(form)
+        rule = read_rule_form(form)
         problems = [f"{name}: {message}" for name, message in form.errors.items() if name != "match"]
         async with reading(request) as session:
             tenant = await resolve_level(session, level)
@@ -400,18 +400,17 @@ class RulesController(Controller):
         editing_id = form.integer("rule_id", maximum=2**62, label="Rule")
         editing = next((r for r in rules if r.id == editing_id), None)
         place = read_placement(form, default="keep" if editing else "bottom")
-        if "match" in form.errors and not values["match"]:
+        if "match" in form.errors and not rule.match:
             problems.insert(0, "match: " + form.errors["match"])
         # The same rule check config apply and the catalog run (config/validate.py: rule_issues).
-        rule = draft_of(values)
         for issue in rule_issues(rule, known):
             if issue.path == "match":
-                if values["match"]:  # an empty one is the form's to report (or is still being typed)
+                if rule.match:  # an empty one is the form's to report (or is still being typed)
                     problems.insert(0, f"match: {issue.message}")
             else:
                 problems.append(f"{form_field(issue.path or 'target')}: {issue.message}")
         warnings: list[str] = []
-        if values["match"] and not any(p.startswith("match:") for p in problems):
+        if rule.match and not any(p.startswith("match:") for p in problems):
             warnings = order_warnings(rules, rule, landing_index(rules, place, editing), editing)
         return render(
             request, "admin/partials/rule_validation.html", {"problems": problems, "warnings": warnings}

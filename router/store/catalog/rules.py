@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from types import EllipsisType
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,10 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from router.config.drafts import RuleDraft
-from router.config.fields import OVERRIDE_KEYS
+from router.config.rules import changed_rule, normalised_rule
 from router.config.validate import rule_issues
-from router.routing.conditions import CONDITION_KEYS
-from router.routing.patterns import format_match, parse_match
+from router.routing.patterns import format_match
 from router.store.catalog._base import CatalogError, Direction, changed, known_names, raise_first
 from router.store.db import NotFoundError
 from router.store.models import Chain, Rule, Tenant
@@ -73,11 +71,20 @@ async def get_rule(session: AsyncSession, rule_id: int) -> Rule:
     return row
 
 
-def normalise_match(match: str, match_kind: str | None) -> tuple[str, str]:
-    """(pattern, kind): kind None infers it (`re:` prefix, glob characters, else exact) and strips `re:`."""
-    if match_kind is None:
-        return parse_match(match.strip())
-    return match, match_kind
+def rule_draft(row: Rule) -> RuleDraft:
+    """A stored rule (its `chain` loaded) as its draft: what the forms show, the API patches and a config
+    file is compared with."""
+    return RuleDraft(
+        match=row.match,
+        match_kind=row.match_kind,
+        conditions=dict(row.conditions or {}),
+        target=row.target,
+        chain=row.chain.name if row.chain is not None else None,
+        overrides=dict(row.overrides or {}),
+        priority=row.priority,
+        description=row.description,
+        enabled=row.enabled,
+    )
 
 
 async def _chain_named(session: AsyncSession, name: str) -> Chain:
@@ -87,66 +94,35 @@ async def _chain_named(session: AsyncSession, name: str) -> Chain:
     return chain
 
 
-async def _check_rule_fields(
-    session: AsyncSession,
-    match: str,
-    kind: str,
-    conditions: Mapping[str, Any],
-    target: str | None,
-    chain: str | None,
-    overrides: Mapping[str, Any],
-) -> None:
-    draft = RuleDraft(match, kind, conditions, target=target, chain=chain, overrides=overrides)
+async def _store(session: AsyncSession, row: Rule, draft: RuleDraft) -> None:
+    """Check `draft` with the one rule validator (config/validate.py) and write it onto `row`."""
+    draft = normalised_rule(draft)
     raise_first(rule_issues(draft, await known_names(session)), whole="target")
-
-
-def _clean(raw: Mapping[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any]:
-    """Drop unset values and keep the canonical key order (so equal rules store equal JSON)."""
-    raw = raw or {}
-    cleaned = {k: raw[k] for k in keys if raw.get(k) is not None}
-    cleaned.update({k: v for k, v in raw.items() if k not in keys})  # unknown keys: rejected by validation
-    return cleaned
+    row.match, row.match_kind = draft.match, draft.match_kind
+    row.conditions, row.overrides = dict(draft.conditions), dict(draft.overrides)
+    row.target = draft.target
+    row.chain = await _chain_named(session, draft.chain) if draft.chain else None
+    row.priority, row.description, row.enabled = draft.priority, draft.description, draft.enabled
 
 
 async def create_rule(
     session: AsyncSession,
+    draft: RuleDraft,
     *,
-    match: str,
-    match_kind: str | None = None,
     tenant_id: int | None = None,
-    conditions: Mapping[str, Any] | None = None,
-    target: str | None = None,
-    chain: str | None = None,
-    overrides: Mapping[str, Any] | None = None,
-    priority: int = 0,
     position: int | None = None,
-    description: str | None = None,
-    enabled: bool = True,
     actor: str = "cli",
 ) -> Rule:
-    """A rule at the end of its level (or at `position`). `chain` is a chain name; give it or `target`."""
+    """The rule at the end of its level (or at `position`); drafts come from config/rules.py."""
     await hold_config_writes(session)
-    pattern, kind = normalise_match(match, match_kind)
-    conds, overs = _clean(conditions, CONDITION_KEYS), _clean(overrides, OVERRIDE_KEYS)
-    await _check_rule_fields(session, pattern, kind, conds, target or None, chain or None, overs)
+    row = Rule(tenant_id=tenant_id)
+    await _store(session, row, draft)
     if tenant_id is not None and await session.get(Tenant, tenant_id) is None:
         raise CatalogError(f"unknown tenant id {tenant_id}", field="tenant_id")
     if position is None:
         last = await session.scalar(select(func.max(Rule.position)).where(_level(tenant_id)))
         position = 0 if last is None else last + 1
-    row = Rule(
-        tenant_id=tenant_id,
-        match=pattern,
-        match_kind=kind,
-        conditions=conds,
-        priority=priority,
-        position=position,
-        target=target or None,
-        chain=await _chain_named(session, chain) if chain else None,
-        overrides=overs,
-        enabled=enabled,
-        description=description or None,
-    )
+    row.position = position
     session.add(row)
     await session.flush()
     await changed(session, actor, "create", "rule", row.id, row.match, None, _state(row), tenant_id)
@@ -154,62 +130,28 @@ async def create_rule(
 
 
 async def update_rule(
-    session: AsyncSession,
-    rule_id: int,
-    *,
-    match: str | EllipsisType = ...,
-    match_kind: str | EllipsisType | None = ...,
-    conditions: Mapping[str, Any] | EllipsisType = ...,
-    target: str | EllipsisType | None = ...,
-    chain: str | EllipsisType | None = ...,
-    overrides: Mapping[str, Any] | EllipsisType = ...,
-    priority: int | EllipsisType = ...,
-    position: int | EllipsisType = ...,
-    description: str | EllipsisType | None = ...,
-    enabled: bool | EllipsisType = ...,
-    actor: str = "cli",
+    session: AsyncSession, rule_id: int, draft: RuleDraft, *, position: int | None = None, actor: str = "cli"
 ) -> Rule:
-    """Setting a target clears the chain and the reverse; a new `match` without a kind infers it."""
+    """The rule becomes `draft` (build it with config/rules.py's changed_rule from `rule_draft(row)` to
+    change some fields); `position` None keeps its place."""
     row = await get_rule(session, rule_id)
     before = _state(row)
-    if isinstance(match, EllipsisType):
-        pattern, kind = row.match, row.match_kind if isinstance(match_kind, EllipsisType) else match_kind
-        if kind is None:
-            pattern, kind = parse_match(format_match(row.match, row.match_kind))
-    else:
-        pattern, kind = normalise_match(match, None if isinstance(match_kind, EllipsisType) else match_kind)
-    conds = (
-        dict(row.conditions or {})
-        if isinstance(conditions, EllipsisType)
-        else _clean(conditions, CONDITION_KEYS)
-    )
-    overs = (
-        dict(row.overrides or {}) if isinstance(overrides, EllipsisType) else _clean(overrides, OVERRIDE_KEYS)
-    )
-    new_target = row.target if isinstance(target, EllipsisType) else (target or None)
-    new_chain = (
-        (row.chain.name if row.chain else None) if isinstance(chain, EllipsisType) else (chain or None)
-    )
-    if not isinstance(target, EllipsisType) and new_target and isinstance(chain, EllipsisType):
-        new_chain = None
-    if not isinstance(chain, EllipsisType) and new_chain and isinstance(target, EllipsisType):
-        new_target = None
-    await _check_rule_fields(session, pattern, kind, conds, new_target, new_chain, overs)
-    row.match, row.match_kind, row.conditions, row.overrides = pattern, kind, conds, overs
-    row.target = new_target
-    row.chain = await _chain_named(session, new_chain) if new_chain else None
-    if not isinstance(priority, EllipsisType):
-        row.priority = priority
-    if not isinstance(position, EllipsisType):
+    await _store(session, row, draft)
+    if position is not None:
         row.position = position
-    if not isinstance(description, EllipsisType):
-        row.description = description or None
-    if not isinstance(enabled, EllipsisType):
-        row.enabled = enabled
     after = _state(row)
     if after != before:
         await changed(session, actor, "update", "rule", row.id, row.match, before, after, row.tenant_id)
     return row
+
+
+async def patch_rule(
+    session: AsyncSession, rule_id: int, changes: Mapping[str, Any], *, actor: str = "cli"
+) -> Rule:
+    """Change only the fields named in `changes` (config/rules.py: changed_rule says how: None clears, a
+    new target clears the chain and the reverse, a new match without a kind infers it)."""
+    draft = changed_rule(rule_draft(await get_rule(session, rule_id)), changes)
+    return await update_rule(session, rule_id, draft, actor=actor)
 
 
 async def delete_rule(session: AsyncSession, rule_id: int, *, actor: str = "cli") -> None:

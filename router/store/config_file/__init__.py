@@ -37,7 +37,7 @@ from router.config.validate import validate_config
 from router.store import catalog
 from router.store.alerts import alert_draft, list_alerts
 from router.store.audit import CONFIG_APPLY, record_audit
-from router.store.config_file.plan import Change, Plan, rule_draft
+from router.store.config_file.plan import Change, Plan
 from router.store.crypto import CredentialCipher
 from router.store.models import Tenant
 from router.store.signin import list_sso_mappings
@@ -164,11 +164,11 @@ async def current_config(session: AsyncSession) -> DesiredConfig:
             for c in await catalog.list_chains(session)
         ),
         pools=tuple(catalog.pool_draft(p) for p in await catalog.list_pools(session)),
-        rules=tuple(rule_draft(r) for r in rules if r.tenant_id is None),
+        rules=tuple(catalog.rule_draft(r) for r in rules if r.tenant_id is None),
         tenants=tuple(
             TenantDraft(
                 name=t.name,
-                rules=tuple(rule_draft(r) for r in rules if r.tenant_id == t.id),
+                rules=tuple(catalog.rule_draft(r) for r in rules if r.tenant_id == t.id),
                 allowed_targets=tuple(t.allowed_targets) if t.allowed_targets is not None else None,
                 enabled=t.enabled,
                 rpm=t.rpm,

@@ -64,21 +64,6 @@ def rule_text(r: RuleDraft) -> str:
     return f"{format_match(r.match, r.match_kind)} -> {to}{when}"
 
 
-def rule_draft(row: Rule) -> RuleDraft:
-    """A stored rule (its `chain` loaded) as a draft, comparable with one from a file."""
-    return RuleDraft(
-        match=row.match,
-        match_kind=row.match_kind,
-        conditions=dict(row.conditions or {}),
-        target=row.target,
-        chain=row.chain.name if row.chain is not None else None,
-        overrides=dict(row.overrides or {}),
-        priority=row.priority,
-        description=row.description,
-        enabled=row.enabled,
-    )
-
-
 _ALERT_FIELDS = (
     "watch",
     "thresholds",
@@ -397,27 +382,16 @@ class Plan:
             if i >= len(wanted):
                 row = current[i]
                 step: Step = partial(catalog.delete_rule, self.session, row.id, actor=self.actor)
-                removals.append((Change("-", f"{label}[{i}] {rule_text(rule_draft(row))}"), step))
+                removals.append((Change("-", f"{label}[{i}] {rule_text(catalog.rule_draft(row))}"), step))
                 continue
             index, draft = wanted[i]
-            fields: dict[str, Any] = {
-                "match": draft.match,
-                "match_kind": draft.match_kind,
-                "conditions": draft.conditions,
-                "target": draft.target,
-                "chain": draft.chain,
-                "overrides": draft.overrides,
-                "priority": draft.priority,
-                "position": index,
-                "description": draft.description,
-                "enabled": draft.enabled,
-                "actor": self.actor,
-            }
             if i >= len(current):
-                step = partial(self._create_rule, tenant, fields)
+                step = partial(self._create_rule, tenant, draft, index)
                 steps.append((Change("+", f"{label}[{index}] {rule_text(draft)}"), step))
-            elif rule_draft(current[i]) != draft:
-                step = partial(catalog.update_rule, self.session, current[i].id, **fields)
+            elif catalog.rule_draft(current[i]) != draft:
+                step = partial(
+                    catalog.update_rule, self.session, current[i].id, draft, position=index, actor=self.actor
+                )
                 steps.append((Change("~", f"{label}[{index}] {rule_text(draft)}"), step))
             else:
                 unchanged.append((current[i], index))
@@ -425,10 +399,13 @@ class Plan:
             steps.append((None, partial(_renumber, unchanged)))
         self.rules.extend([*removals, *steps])
 
-    async def _create_rule(self, tenant: str | None, fields: dict[str, Any]) -> None:
+    async def _create_rule(self, tenant: str | None, draft: RuleDraft, position: int) -> None:
         # A tenant created by this apply has an id only now.
         owner = await get_tenant_by_name(self.session, tenant) if tenant is not None else None
-        await catalog.create_rule(self.session, tenant_id=owner.id if owner is not None else None, **fields)
+        tenant_id = owner.id if owner is not None else None
+        await catalog.create_rule(
+            self.session, draft, tenant_id=tenant_id, position=position, actor=self.actor
+        )
 
 
 async def _renumber(rows: list[tuple[Rule, int]]) -> None:
