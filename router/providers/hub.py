@@ -22,6 +22,7 @@ from router.providers.base import EventStream, ProviderError, UpstreamCall, esti
 from router.providers.errors import scrub
 from router.providers.kinds import Path, kind_info
 from router.providers.litellm_call import LiteLLMPath
+from router.providers.memory import fix_mmap_threshold
 from router.providers.model_info import ModelFacts, describe_model
 from router.providers.openai_wire import OpenAIWirePath
 from router.providers.policy import Failure
@@ -83,6 +84,7 @@ class ProviderHub:
         self._settings = settings
         runtime.use_remote_cost_map(settings.litellm_remote_cost_map)
         SIZE_LIMITS.configure(settings.upstream_max_body_bytes, settings.upstream_max_line_bytes)
+        fix_mmap_threshold()
         self._session: aiohttp.ClientSession | None = None
         self._paths: dict[Path, _Path] = {}
         self._anthropic: AnthropicPath | None = None

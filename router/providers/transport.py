@@ -11,6 +11,7 @@ import msgspec
 
 from router.providers.base import ProviderError, UpstreamCall
 from router.providers.errors import classify_exception, classify_http, not_json, timeout_error
+from router.providers.memory import release_soon
 from router.providers.policy import Failure
 
 __all__ = ["SIZE_LIMITS", "Deadlines", "SizeLimits", "open_post", "post_for_object", "read_json", "sse_data"]
@@ -40,6 +41,7 @@ SIZE_LIMITS = SizeLimits()
 
 
 def too_large(what: str, limit: int, where: str) -> ProviderError:
+    release_soon()  # the buffers this answer took go back to the OS once they are freed
     return ProviderError(
         502,
         f"{where}: the upstream's {what} is larger than the router accepts ({limit:,} bytes)",
