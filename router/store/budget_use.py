@@ -1,12 +1,13 @@
 """Every budget and what its subject has spent in the budget's current window: what budget alerts read.
 
-Read off the request path (the alert evaluator, every minute or so), from the hourly rollups
-(store/usage_reports.py), one grouped query per window start and subject kind.
+Read off the request path (the alert evaluator, every minute or so) from the hourly rollups, in one grouped
+scan per window (by tenant, key and member at once: a tenant's, a member's and a key's spend all come out
+of the same rows), plus the raw rows of the current partial hour (store/usage_reports.py: time_parts).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.models import ApiKey, Tenant
-from router.store.usage_reports import month_to_date_spend
+from router.store.usage_reports import time_parts
+from router.store.usage_rollups import NANOS_PER_USD
 
 __all__ = ["BudgetUse", "budget_uses"]
 
@@ -29,47 +31,111 @@ class BudgetUse:
     window_start: datetime
     amount_usd: float
     spent_usd: float
+    # A key's member (kind "key").
     member: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Budget:
+    kind: str
+    tenant_id: int
+    key_id: int | None
+    member: str  # the member (kind "member"), a key's member (kind "key"), else ""
+    prefix: str
+    window: str
+    amount_usd: float
+
+
+@dataclass
+class _Spend:
+    """Nano-USD since one window start, by tenant, by key and by (tenant, member)."""
+
+    tenant: dict[int, int]
+    key: dict[int, int]
+    member: dict[tuple[int, str], int]
+
+    def of(self, budget: _Budget) -> float:
+        if budget.kind == "tenant":
+            nanos = self.tenant.get(budget.tenant_id, 0)
+        elif budget.kind == "key":
+            nanos = self.key.get(budget.key_id or 0, 0)
+        else:
+            nanos = self.member.get((budget.tenant_id, budget.member), 0)
+        return nanos / NANOS_PER_USD
+
+
+async def _spend_since(session: AsyncSession, since: datetime, tenant_ids: Iterable[int] | None) -> _Spend:
+    spend = _Spend({}, {}, {})
+    for part in time_parts(since, None):
+        table = part.table
+        cost = part.measures(session)[6]
+        stmt = (
+            select(table.tenant_id, table.key_id, table.member, cost)
+            .where(*part.window, table.tenant_id.is_not(None))
+            .group_by(table.tenant_id, table.key_id, table.member)
+        )
+        if tenant_ids is not None:
+            stmt = stmt.where(table.tenant_id.in_(list(tenant_ids)))
+        for tenant_id, key_id, member, total in (await session.execute(stmt)).all():
+            nanos = int(total or 0)
+            spend.tenant[tenant_id] = spend.tenant.get(tenant_id, 0) + nanos
+            if key_id is not None:
+                spend.key[key_id] = spend.key.get(key_id, 0) + nanos
+            if member:
+                spend.member[(tenant_id, member)] = spend.member.get((tenant_id, member), 0) + nanos
+    return spend
+
+
+async def _budgets(session: AsyncSession, tenants: list[Tenant]) -> list[_Budget]:
+    """The budgets of these tenants and of their keys not revoked (month budgets: tenants' and keys')."""
+    ids = [t.id for t in tenants]
+    out = [
+        _Budget("tenant", t.id, None, "", "", "month", float(t.budget_usd))
+        for t in tenants
+        if t.budget_usd is not None
+    ]
+    if ids:
+        keys = (
+            await session.scalars(
+                select(ApiKey)
+                .where(ApiKey.revoked_at.is_(None), ApiKey.tenant_id.in_(ids))
+                .order_by(ApiKey.id)
+            )
+        ).all()
+        out.extend(
+            _Budget("key", k.tenant_id, k.id, k.member, k.prefix, "month", float(k.budget_usd))
+            for k in keys
+            if k.budget_usd is not None
+        )
+    return out
 
 
 async def budget_uses(
     session: AsyncSession, window_start: dict[str, datetime], tenants: set[str] | None = None
 ) -> list[BudgetUse]:
-    """Each budget of a tenant (and of its keys not revoked) with the spend since its window's start
-    (`window_start` maps "day", "week", "month" to the current starts). `tenants`: only these."""
+    """Each budget (of the tenants named in `tenants`, else of all) with its subject's spend since its
+    window's start; `window_start` maps "day", "week" and "month" to the current starts."""
     query = select(Tenant).order_by(Tenant.name)
     if tenants is not None:
         query = query.where(Tenant.name.in_(sorted(tenants)))
-    tenant_rows = list((await session.scalars(query)).all())
-    names = {t.id: t.name for t in tenant_rows}
-    keys = []
-    if names:
-        key_query = (
-            select(ApiKey)
-            .where(ApiKey.revoked_at.is_(None), ApiKey.tenant_id.in_(list(names)))
-            .order_by(ApiKey.id)
+    rows = list((await session.scalars(query)).all())
+    names = {t.id: t.name for t in rows}
+    budgets = await _budgets(session, rows)
+    spend: dict[str, _Spend] = {}
+    for window in sorted({b.window for b in budgets}):
+        spend[window] = await _spend_since(
+            session, window_start[window], names if tenants is not None else None
         )
-        keys = list((await session.scalars(key_query)).all())
-    # Month budgets: the one window tenants and keys have here.
-    start = window_start["month"]
-    wanted_tenants = {t.id: t.budget_usd for t in tenant_rows if t.budget_usd is not None}
-    wanted_keys = {k.id: k for k in keys if k.budget_usd is not None}
-    if not wanted_tenants and not wanted_keys:
-        return []
-    by_key, by_tenant = await month_to_date_spend(
-        session, start, key_ids=list(wanted_keys), tenant_ids=list(wanted_tenants)
-    )
-    out = [
-        BudgetUse("tenant", names[tid], "", "month", start, float(amount or 0.0), by_tenant.get(tid, 0.0))
-        for tid, amount in wanted_tenants.items()
+    return [
+        BudgetUse(
+            b.kind,
+            names[b.tenant_id],
+            b.prefix if b.kind == "key" else b.member,
+            b.window,
+            window_start[b.window],
+            b.amount_usd,
+            spend[b.window].of(b),
+            b.member if b.kind == "key" else None,
+        )
+        for b in budgets
     ]
-    grouped: dict[int, list[BudgetUse]] = defaultdict(list)
-    for kid, key in wanted_keys.items():
-        amount = float(key.budget_usd or 0.0)
-        spent = by_key.get(kid, 0.0)
-        grouped[key.tenant_id].append(
-            BudgetUse("key", names[key.tenant_id], key.prefix, "month", start, amount, spent, key.member)
-        )
-    for tid in sorted(grouped, key=lambda i: names[i]):
-        out.extend(grouped[tid])
-    return out
