@@ -1,4 +1,4 @@
-"""Chargeback: one calendar month's usage per group (tenant, key, member, model, target), from the hourly
+"""Chargeback: one calendar month's usage per group (tenant, key, member, model, target), from the daily
 rollups, with costs as exact decimals (the rollups' integer nano-dollars), so the rows add up to the
 rollups' total to the nano-dollar and print without float noise."""
 
@@ -17,10 +17,9 @@ from sqlalchemy import String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.models import Tenant
-from router.store.usage_models import UsageHourly
+from router.store.usage_models import UsageDaily, UsageHourly
 from router.store.usage_rollups import NANOS_PER_USD
 
-UH = UsageHourly
 CHARGEBACK_GROUPS: tuple[str, ...] = ("tenant", "key", "member", "model", "target")
 COUNT_COLUMNS: tuple[str, ...] = (
     "requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
@@ -81,23 +80,26 @@ async def chargeback(
     *,
     tenant_ids: Collection[int] | None = None,
 ) -> list[ChargebackRow]:
-    """One row per group over [start, end) (whole hours), by cost then requests, descending.
-    `tenant_ids` limits the rows to those tenants (None: all)."""
+    """One row per group over [start, end) (whole hours; whole days, as a month is, read the daily
+    rollups), by cost then requests, descending. `tenant_ids` limits the rows to those tenants (None: all)."""
+    whole_days = all(t == t.replace(hour=0, minute=0, second=0, microsecond=0) for t in (start, end))
+    table: Any = UsageDaily if whole_days else UsageHourly
+    time = table.day if whole_days else table.hour
     columns: dict[str, Any] = {
-        "tenant": func.coalesce(Tenant.name, func.cast(UH.tenant_id, String)),
-        "key": UH.key_prefix,
-        "member": UH.member,
-        "model": UH.requested_model,
-        "target": UH.target,
+        "tenant": func.coalesce(Tenant.name, func.cast(table.tenant_id, String)),
+        "key": table.key_prefix,
+        "member": table.member,
+        "model": table.requested_model,
+        "target": table.target,
     }
     picked = [columns[name] for name in by]
-    measures = [func.sum(getattr(UH, name)) for name in (*COUNT_COLUMNS, "cost_nanousd")]
-    stmt = select(*picked, *measures).where(UH.hour >= start, UH.hour < end)
+    measures = [func.sum(getattr(table, name)) for name in (*COUNT_COLUMNS, "cost_nanousd")]
+    stmt = select(*picked, *measures).where(time >= start, time < end)
     if "tenant" in by:
-        stmt = stmt.outerjoin(Tenant, Tenant.id == UH.tenant_id).group_by(UH.tenant_id, Tenant.name)
+        stmt = stmt.outerjoin(Tenant, Tenant.id == table.tenant_id).group_by(table.tenant_id, Tenant.name)
     stmt = stmt.group_by(*(columns[name] for name in by if name != "tenant"))
     if tenant_ids is not None:
-        stmt = stmt.where(UH.tenant_id.in_(list(tenant_ids)))
+        stmt = stmt.where(table.tenant_id.in_(list(tenant_ids)))
     rows = [
         ChargebackRow(
             groups=tuple(None if v is None else str(v) for v in row[: len(by)]),

@@ -1,4 +1,4 @@
-"""The usage tables: one row per request, the hourly rollups, and the rows the database refused.
+"""The usage tables: one row per request, the hourly and daily rollups, and the rows the database refused.
 
 They carry plain ids (no foreign keys) so that batched inserts stay cheap and history survives deletions.
 """
@@ -67,24 +67,9 @@ class UsageRecord(Base):
     outcome: Mapped[str] = mapped_column(String(20), default="ok")
 
 
-class UsageHourly(Base):
-    """Hourly rollup of usage_records, kept by the writer in the same transaction as the raw rows.
+class RollupColumns:
+    """The group and the sums of a usage rollup (hourly and daily alike)."""
 
-    One row per UTC hour and group (tenant, key, member, requested model, target, outcome). `dims` is a hash
-    of the group's values (NULLs included), so that one unique index serves the upsert on both backends
-    (a unique index over nullable columns would let NULL groups repeat). Cost is summed in integer
-    nano-dollars: exact sums, and no float noise in reports and exports.
-    """
-
-    __tablename__ = "usage_hourly"
-    __table_args__ = (
-        UniqueConstraint("hour", "dims", name="uq_usage_hourly_hour_dims"),
-        Index("ix_usage_hourly_tenant_hour", "tenant_id", "hour"),
-        Index("ix_usage_hourly_key_hour", "key_id", "hour"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     dims: Mapped[str] = mapped_column(String(40))
     tenant_id: Mapped[int | None] = mapped_column(Integer, default=None)
     key_id: Mapped[int | None] = mapped_column(Integer, default=None)
@@ -103,6 +88,41 @@ class UsageHourly(Base):
     latency_ms_sum: Mapped[int] = mapped_column(BigInteger, default=0)
     ttft_ms_sum: Mapped[int] = mapped_column(BigInteger, default=0)
     ttft_count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class UsageHourly(RollupColumns, Base):
+    """Hourly rollup of usage_records, kept by the writer in the same transaction as the raw rows.
+
+    One row per UTC hour and group (tenant, key, member, requested model, target, outcome). `dims` is a hash
+    of the group's values (NULLs included), so that one unique index serves the upsert on both backends
+    (a unique index over nullable columns would let NULL groups repeat). Cost is summed in integer
+    nano-dollars: exact sums, and no float noise in reports and exports.
+    """
+
+    __tablename__ = "usage_hourly"
+    __table_args__ = (
+        UniqueConstraint("hour", "dims", name="uq_usage_hourly_hour_dims"),
+        Index("ix_usage_hourly_tenant_hour", "tenant_id", "hour"),
+        Index("ix_usage_hourly_key_hour", "key_id", "hour"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class UsageDaily(RollupColumns, Base):
+    """Daily rollup (UTC days) of the same groups, kept by the writer beside the hourly one in the same
+    transaction: a 30-day report reads ~30 rows per group instead of ~720."""
+
+    __tablename__ = "usage_daily"
+    __table_args__ = (
+        UniqueConstraint("day", "dims", name="uq_usage_daily_day_dims"),
+        Index("ix_usage_daily_tenant_day", "tenant_id", "day"),
+        Index("ix_usage_daily_key_day", "key_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    day: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class UsageDeadLetter(Base):

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, String, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.models import Tenant
-from router.store.usage_models import UsageHourly, UsageRecord
+from router.store.usage_models import UsageDaily, UsageHourly, UsageRecord
 from router.store.usage_records import UsageFilters, subject_conditions
 from router.store.usage_rollups import NANOS_PER_USD, hour_of, hour_text_expr, raw_measures
 from router.store.usage_writes import utc
@@ -32,6 +32,7 @@ ERROR_OUTCOMES = ("error", "rejected")
 
 UR = UsageRecord
 UH = UsageHourly
+UD = UsageDaily
 
 # ------------------------------------------------------------------------------------------- budgets
 
@@ -82,10 +83,11 @@ async def month_to_date_spend(
 
 @dataclass(frozen=True, slots=True)
 class TimePart:
-    """One piece of a time range and the table that answers it: whole hours from the rollups, the partial
-    hours at either end from the raw rows (indexed by time, at most an hour each)."""
+    """One piece of a time range and the table that answers it: whole days from the daily rollups, whole
+    hours from the hourly ones, the partial hours at either end from the raw rows (indexed by time, at most
+    an hour each)."""
 
-    table: Any  # UsageRecord or UsageHourly (same dimension columns)
+    table: Any  # UsageRecord, UsageHourly or UsageDaily (same dimension columns)
     window: tuple[ColumnElement[bool], ...]
 
     @property
@@ -94,14 +96,14 @@ class TimePart:
 
     @property
     def time(self) -> Any:
-        return UR.created_at if self.raw else UH.hour
+        return UR.created_at if self.raw else UH.hour if self.table is UH else UD.day
 
     def measures(self, session: AsyncSession) -> list[ColumnElement[Any]]:
         """requests, errors, four token kinds, cost in nano-USD (as in MEASURES' order, without latency)."""
         if self.raw:
             return raw_measures(session.get_bind().dialect.name)[:7]
         return [
-            func.coalesce(func.sum(getattr(UH, name)), 0)
+            func.coalesce(func.sum(getattr(self.table, name)), 0)
             for name in ("requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
                          "cache_write_tokens", "cost_nanousd")
         ]  # fmt: skip
@@ -112,7 +114,14 @@ def _ceil_hour(value: datetime) -> datetime:
     return floor if floor == value else floor + timedelta(hours=1)
 
 
-def time_parts(since: datetime, until: datetime | None) -> list[TimePart]:
+def _ceil_day(value: datetime) -> datetime:
+    floor = value.replace(hour=0, minute=0, second=0, microsecond=0)
+    return floor if floor == value else floor + timedelta(days=1)
+
+
+def time_parts(since: datetime, until: datetime | None, *, daily: bool = True) -> list[TimePart]:
+    """The pieces of [since, until) (until: open, i.e. up to now): raw rows for the partial hours at either
+    end, hourly rollups for the whole hours, and (with `daily`) daily rollups for the whole days between."""
     start = utc(since)
     end = utc(until) if until is not None else None
     first = _ceil_hour(start)
@@ -122,12 +131,23 @@ def time_parts(since: datetime, until: datetime | None) -> list[TimePart]:
     parts: list[TimePart] = []
     if start < first:
         parts.append(TimePart(UR, (UR.created_at >= start, UR.created_at < first)))
-    if last is None:
-        parts.append(TimePart(UH, (UH.hour >= first,)))
+    day_first = _ceil_day(first)
+    day_last = last.replace(hour=0) if last is not None else None
+    if not daily or (day_last is not None and day_first >= day_last):
+        window = (UH.hour >= first,) if last is None else (UH.hour >= first, UH.hour < last)
+        parts.append(TimePart(UH, window))
     else:
-        parts.append(TimePart(UH, (UH.hour >= first, UH.hour < last)))
-        if end is not None and last < end:
-            parts.append(TimePart(UR, (UR.created_at >= last, UR.created_at < end)))
+        if first < day_first:
+            parts.append(TimePart(UH, (UH.hour >= first, UH.hour < day_first)))
+        if day_last is None:
+            # Open-ended: today's daily row holds today so far.
+            parts.append(TimePart(UD, (UD.day >= day_first,)))
+        else:
+            parts.append(TimePart(UD, (UD.day >= day_first, UD.day < day_last)))
+            if last is not None and day_last < last:
+                parts.append(TimePart(UH, (UH.hour >= day_last, UH.hour < last)))
+    if end is not None and last is not None and last < end:
+        parts.append(TimePart(UR, (UR.created_at >= last, UR.created_at < end)))
     return parts
 
 
@@ -204,7 +224,8 @@ async def aggregate_usage(
     sums: dict[str | None, list[int]] = {}
     if group_by is None:
         sums["total"] = [0] * 7
-    for part in time_parts(since, until):
+    # An hourly grouping needs hours: the daily rollups cannot answer it.
+    for part in time_parts(since, until, daily=group_by != "hour"):
         table = part.table
         where = [*part.window, *await subject_conditions(session, filters, table)]
         measures = part.measures(session)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
@@ -21,9 +21,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from router.store.usage_models import UsageHourly, UsageRecord
+from router.store.usage_models import UsageDaily, UsageHourly, UsageRecord
 
 ROLLUP_TABLE = cast(Table, UsageHourly.__table__)
+DAILY_TABLE = cast(Table, UsageDaily.__table__)
 DIMENSIONS: tuple[str, ...] = (
     "tenant_id", "key_id", "key_prefix", "member", "requested_model", "target", "outcome",
 )  # fmt: skip
@@ -72,6 +73,10 @@ def hour_of(value: datetime) -> datetime:
     return utc(value).replace(minute=0, second=0, microsecond=0)
 
 
+def day_of(value: datetime) -> datetime:
+    return utc(value).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def usd_to_nanos(usd: float) -> int:
     # Capped before scaling: 1e300 * 1e9 is infinite (and an error on PostgreSQL).
     return min(max(math.floor(min(usd, USD_CAP) * 1e9 + 0.5), 0), ROW_CAP)
@@ -117,15 +122,31 @@ def rollup_rows(events: Iterable[RolledUp]) -> list[dict[str, Any]]:
     return sorted(groups.values(), key=lambda row: (row["hour"], row["dims"]))
 
 
+def daily_rows(hourly: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The hourly increments summed per (day, group), in (day, dims) order (the same lock order again)."""
+    days: dict[tuple[datetime, str], dict[str, Any]] = {}
+    for row in hourly:
+        key = (day_of(row["hour"]), row["dims"])
+        day = days.get(key)
+        if day is None:
+            day = days[key] = {"day": key[0], **{k: v for k, v in row.items() if k != "hour"}}
+        else:
+            for name in MEASURES:
+                day[name] += row[name]
+    return sorted(days.values(), key=lambda row: (row["day"], row["dims"]))
+
+
 async def add_to_rollups(session: AsyncSession, events: Sequence[RolledUp]) -> None:
-    """Add the batch to its hours' rollups, in the caller's transaction (the one inserting the raw rows)."""
+    """Add the batch to its hours' and days' rollups, in the caller's transaction (the one inserting the raw
+    rows). Every writer upserts hours first, then days, each in key order: no deadlock between writers."""
     rows = rollup_rows(events)
     if not rows:
         return
     dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ROLLUP_TABLE)
-    update = {name: ROLLUP_TABLE.c[name] + stmt.excluded[name] for name in MEASURES}
-    await session.execute(stmt.on_conflict_do_update(index_elements=["hour", "dims"], set_=update), rows)
+    for table, column, batch in ((ROLLUP_TABLE, "hour", rows), (DAILY_TABLE, "day", daily_rows(rows))):
+        stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+        update = {name: table.c[name] + stmt.excluded[name] for name in MEASURES}
+        await session.execute(stmt.on_conflict_do_update(index_elements=[column, "dims"], set_=update), batch)
 
 
 def cost_nanos_expr(dialect: str, usd: ColumnElement[Any]) -> ColumnElement[int]:
@@ -174,6 +195,16 @@ def raw_measures(dialect: str) -> list[ColumnElement[Any]]:
     ]
 
 
+def _lock_and_clear(connection: Connection, table: Table, column: str, start: datetime | None) -> None:
+    """Lock a rollup table against writers for the transaction (PostgreSQL) and delete from `start` on."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(f"LOCK TABLE {table.name} IN EXCLUSIVE MODE"))
+    wipe = delete(table)
+    if start is not None:
+        wipe = wipe.where(table.c[column] >= start)
+    connection.execute(wipe)
+
+
 def rebuild_rollups_sync(connection: Connection, since: datetime | None = None) -> int:
     """Recompute the rollups of every hour from `since`'s hour on (all hours without it) from the raw rows;
     returns the number of rollup rows written. Idempotent.
@@ -183,13 +214,8 @@ def rebuild_rollups_sync(connection: Connection, since: datetime | None = None) 
     SQLite has one writer at a time: the DELETE comes first, so the write lock is held before the read.
     """
     dialect = connection.dialect.name
-    if dialect == "postgresql":
-        connection.execute(text("LOCK TABLE usage_hourly IN EXCLUSIVE MODE"))
     start = hour_of(since) if since is not None else None
-    wipe = delete(ROLLUP_TABLE)
-    if start is not None:
-        wipe = wipe.where(ROLLUP_TABLE.c.hour >= start)
-    connection.execute(wipe)
+    _lock_and_clear(connection, ROLLUP_TABLE, "hour", start)
     ur = UsageRecord
     bucket = hour_text_expr(dialect, ur.created_at.expression)
     dims = [getattr(ur, name).expression for name in DIMENSIONS]
@@ -211,33 +237,72 @@ def rebuild_rollups_sync(connection: Connection, since: datetime | None = None) 
             .where(ur.created_at >= day, ur.created_at < following)
             .group_by(bucket, *dims)
         )
-        written += _insert_rollups(connection, connection.execute(stmt).all())
+        written += _insert_chunked(connection, ROLLUP_TABLE, _hourly_rows(connection.execute(stmt).all()))
         day = following
     return written
 
 
-def _insert_rollups(connection: Connection, groups: Sequence[Any]) -> int:
-    written = 0
-    chunk: list[dict[str, Any]] = []
+def _hourly_rows(groups: Iterable[Any]) -> Iterator[dict[str, Any]]:
     for bucket_text, *values in groups:
         group = values[: len(DIMENSIONS)]
-        row = {
+        yield {
             "hour": datetime.strptime(bucket_text, _HOUR_TEXT).replace(tzinfo=UTC),
             "dims": dims_hash(group),
             **dict(zip(DIMENSIONS, group, strict=True)),
             **{name: int(v or 0) for name, v in zip(MEASURES, values[len(DIMENSIONS) :], strict=True)},
         }
+
+
+def _insert_chunked(connection: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> int:
+    written = 0
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
         chunk.append(row)
         if len(chunk) >= _INSERT_CHUNK:
-            connection.execute(insert(ROLLUP_TABLE), chunk)
+            connection.execute(insert(table), chunk)
             written += len(chunk)
             chunk = []
     if chunk:
-        connection.execute(insert(ROLLUP_TABLE), chunk)
+        connection.execute(insert(table), chunk)
         written += len(chunk)
     return written
 
 
+def rebuild_daily_sync(connection: Connection, since: datetime | None = None) -> int:
+    """Recompute the daily rollups from `since`'s day on (all days without it) from the hourly ones; returns
+    the number of daily rows written. Idempotent."""
+    dialect = connection.dialect.name
+    start = day_of(since) if since is not None else None
+    _lock_and_clear(connection, DAILY_TABLE, "day", start)
+    uh = ROLLUP_TABLE.c
+    bucket = hour_text_expr(dialect, uh.hour, "day")
+    dims = [uh[name] for name in DIMENSIONS]
+    stmt = select(bucket, uh.dims, *dims, *(func.sum(uh[name]) for name in MEASURES)).group_by(
+        bucket, uh.dims, *dims
+    )
+    if start is not None:
+        stmt = stmt.where(uh.hour >= start)
+    days = (
+        {
+            "day": datetime.strptime(day_text, "%Y-%m-%d").replace(tzinfo=UTC),
+            "dims": dims_value,
+            **dict(zip(DIMENSIONS, values[: len(DIMENSIONS)], strict=True)),
+            **{name: int(v or 0) for name, v in zip(MEASURES, values[len(DIMENSIONS) :], strict=True)},
+        }
+        for day_text, dims_value, *values in connection.execute(stmt).all()
+    )
+    return _insert_chunked(connection, DAILY_TABLE, days)
+
+
 async def rebuild_rollups(session: AsyncSession, since: datetime | None = None) -> int:
-    """`rebuild_rollups_sync` in the session's transaction (the caller commits)."""
-    return await session.run_sync(lambda sync_session: rebuild_rollups_sync(sync_session.connection(), since))
+    """`rebuild_rollups_sync`, then the days from `since`'s day from the hourly rollups
+    (`rebuild_daily_sync`), in the session's transaction (the caller commits); returns the hourly rows
+    written."""
+
+    def rebuild(sync_session: Any) -> int:
+        connection = sync_session.connection()
+        written = rebuild_rollups_sync(connection, since)
+        rebuild_daily_sync(connection, since)
+        return written
+
+    return await session.run_sync(rebuild)

@@ -142,7 +142,10 @@ def test_durations_and_dates_parse_to_utc_moments() -> None:
 
 def test_rebuild_rollups_recomputes_them_from_raw_rows_and_is_idempotent(cli_db: str) -> None:
     before = json.loads(run(cli_db, "--since", "30d", "--format", "json").output)
-    sqlite3.connect(cli_db.split("///", 1)[1]).execute("DELETE FROM usage_hourly").connection.commit()
+    lost = sqlite3.connect(cli_db.split("///", 1)[1])
+    lost.execute("DELETE FROM usage_hourly")
+    lost.execute("DELETE FROM usage_daily")
+    lost.commit()
     assert json.loads(run(cli_db, "--since", "30d", "--format", "json").output)[0]["requests"] == 0
     for _ in range(2):
         rebuilt = run(cli_db, "rebuild-rollups", "--since", "30d")

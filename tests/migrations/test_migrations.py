@@ -186,3 +186,43 @@ async def test_the_partition_migration_keeps_every_row_and_id_and_its_downgrade_
             assert (kind, count) == ("r", 7)
     finally:
         await db.dispose()
+
+
+async def test_the_daily_rollup_migration_fills_days_from_the_hourly_rollups(empty_db_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from router.store.usage_models import UsageDaily
+    from router.store.usage_rollups import rebuild_rollups_sync
+    from router.store.usage_writes import USAGE_TABLE
+    from tests.usage.helpers import event
+
+    await upgrade_to_head(empty_db_url)
+    await downgrade(empty_db_url, "0011_alerts")
+    start = datetime(2026, 11, 1, 20, 0, tzinfo=UTC)
+    rows = [
+        event(created_at=start + timedelta(hours=3 * i), cost_usd=0.5, input_tokens=7).as_row()
+        for i in range(8)
+    ]
+    db = Database(empty_db_url)
+    try:
+        async with db.transaction() as session:
+            await session.execute(insert(USAGE_TABLE), rows)
+            await session.run_sync(lambda sync: rebuild_rollups_sync(sync.connection()))
+        await upgrade_to_head(empty_db_url)
+        async with db.session() as session:
+            days = (
+                await session.execute(
+                    select(
+                        UsageDaily.day, UsageDaily.requests, UsageDaily.input_tokens, UsageDaily.cost_nanousd
+                    ).order_by(UsageDaily.day)
+                )
+            ).all()
+    finally:
+        await db.dispose()
+    # 20:00 on Nov 1 then every three hours: 2 rows that day, 6 on Nov 2 (the last at 17:00).
+    assert [(d.replace(tzinfo=UTC).day, r, t, n) for d, r, t, n in days] == [
+        (1, 2, 14, 1_000_000_000),
+        (2, 6, 42, 3_000_000_000),
+    ]

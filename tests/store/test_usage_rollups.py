@@ -5,6 +5,7 @@ read by the reports (whole hours from rollups, partial hours from raw rows)."""
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from router.store.db import Database
-from router.store.usage_models import UsageHourly
+from router.store.usage_models import UsageDaily, UsageHourly
 from router.store.usage_reports import aggregate_usage, month_to_date_spend
 from router.store.usage_rollups import MEASURES, rebuild_rollups
 from router.store.usage_writes import UsageEvent, write_usage_batch
@@ -142,3 +143,77 @@ async def test_hostile_counts_are_capped_alike_by_the_writer_and_the_rebuild(usa
     assert await _rollups(usage_db) == kept
     (measures,) = kept.values()
     assert measures[0] == 3 and measures[2] == 3 * 2**46 and measures[6] == 3 * 2**46
+
+
+async def _daily(database: Database) -> dict[tuple[Any, ...], tuple[int, ...]]:
+    async with database.session() as session:
+        rows = (await session.scalars(select(UsageDaily))).all()
+    return {
+        (row.day.replace(tzinfo=UTC), row.dims): tuple(getattr(row, name) for name in MEASURES)
+        for row in rows
+    }
+
+
+def _hours_summed_per_day(
+    hourly: dict[tuple[Any, ...], tuple[int, ...]],
+) -> dict[tuple[Any, ...], tuple[int, ...]]:
+    days: dict[tuple[Any, ...], tuple[int, ...]] = {}
+    for (hour, dims), values in hourly.items():
+        key = (hour.replace(hour=0), dims)
+        days[key] = tuple(a + b for a, b in zip(days.get(key, (0,) * len(values)), values, strict=True))
+    return days
+
+
+async def test_daily_rollups_kept_by_the_writer_are_the_hours_summed_and_answer_multi_day_reports(
+    usage_db: Database,
+) -> None:
+    rng = random.Random(7)
+    start = datetime(2025, 3, 1, 22, 17, tzinfo=UTC)
+    events = [
+        event(
+            created_at=start + timedelta(minutes=rng.randrange(0, 6 * 24 * 60)),
+            tenant_id=rng.choice([1, 2]),
+            key_prefix=rng.choice(["rk-a", "rk-b"]),
+            requested_model=rng.choice(["claude-sonnet-4", "claude-haiku"]),
+            outcome=rng.choice(["ok", "ok", "error"]),
+            input_tokens=rng.randrange(0, 5000),
+            cost_usd=rng.randrange(0, 10**6) / 10**7,
+        )
+        for _ in range(400)
+    ]
+    for i in range(0, len(events), 37):
+        async with usage_db.transaction() as session:
+            await write_usage_batch(session, events[i : i + 37])
+    kept = await _daily(usage_db)
+    assert kept == _hours_summed_per_day(await _rollups(usage_db)) and len({day for day, _ in kept}) == 7
+
+    # A range with partial hours and partial days at both ends: raw rows, hours and days, added up exactly.
+    since, until = start + timedelta(hours=5, minutes=41), start + timedelta(days=4, hours=3, minutes=9)
+    inside = [e for e in events if since <= e.created_at < until]
+    async with usage_db.session() as session:
+        (total,) = await aggregate_usage(session, since=since, until=until)
+        by_day = await aggregate_usage(session, since=since, until=until, group_by="day")
+        by_hour = await aggregate_usage(session, since=since, until=until, group_by="hour")
+    nanos = sum(math.floor(e.cost_usd * 1e9 + 0.5) for e in inside)
+    assert (total.requests, total.input_tokens, round(total.cost_usd * 1e9)) == (
+        len(inside),
+        sum(e.input_tokens for e in inside),
+        nanos,
+    )
+    assert sum(r.requests for r in by_day) == sum(r.requests for r in by_hour) == len(inside)
+    assert [r.name for r in by_day] == sorted({e.created_at.strftime("%Y-%m-%d") for e in inside})
+
+    # The rebuild recomputes the days as well (from a given day on), and agrees with the writer.
+    async with usage_db.transaction() as session:
+        await session.execute(update(UsageDaily).values(requests=0))
+        await rebuild_rollups(session, since=start + timedelta(days=2, hours=5))
+    repaired = await _daily(usage_db)
+    # since = 2025-03-04 03:17: that day on is rebuilt; the days before keep the zeroed counts.
+    cut = datetime(2025, 3, 4, tzinfo=UTC)
+    assert {k: v for k, v in repaired.items() if k[0] >= cut} == {
+        k: v for k, v in kept.items() if k[0] >= cut
+    }
+    assert all(v[0] == 0 for k, v in repaired.items() if k[0] < cut)
+    async with usage_db.transaction() as session:
+        await rebuild_rollups(session)
+    assert await _daily(usage_db) == kept

@@ -59,7 +59,7 @@ async def usage_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 async def _clean(database: Database) -> None:
     async with database.transaction() as session:
-        for table in ("usage_records", "usage_hourly", "api_keys", "tenants"):
+        for table in ("usage_records", "usage_hourly", "usage_daily", "api_keys", "tenants"):
             await session.execute(text(f"DELETE FROM {table}"))
 
 

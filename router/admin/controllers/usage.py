@@ -43,7 +43,8 @@ async def usage_tables(session: Any, query: UsageQuery, page: int = 1) -> dict[s
     recent = await usage_records.list_usage_records(
         session, record_filters, limit=RECENT_LIMIT, offset=(page - 1) * RECENT_LIMIT
     )
-    pages = max(1, -(-(await usage_records.count_usage_records(session, record_filters)) // RECENT_LIMIT))
+    # The rollups' request count is the number of records these filters match: no count over raw rows.
+    pages = max(1, -(-total.requests // RECENT_LIMIT))
     prefixes = [r.key_prefix or "" for r in recent] + [r.name or "" for r in groups["key"]]
     return {
         "total": total,
