@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, case, insert, select, update
@@ -227,12 +227,57 @@ async def write_usage_batch(session: AsyncSession, events: Sequence[UsageEvent])
     await touch_keys_last_used(session, events)
 
 
+async def write_usage_batch_again(session: AsyncSession, events: Sequence[UsageEvent]) -> None:
+    """`write_usage_batch` for a batch whose earlier attempt failed: that attempt may have committed and
+    lost only its acknowledgement (the connection cut during COMMIT, a timeout around it), so the events
+    already stored, by request id, are left out (the caller commits)."""
+    if not events:
+        return
+    since = min(utc(e.created_at) for e in events) - timedelta(seconds=1)
+    until = max(utc(e.created_at) for e in events) + timedelta(seconds=1)
+    stored = await existing_request_ids(session, since, until, [e.request_id for e in events])
+    await write_usage_batch(session, [e for e in events if e.request_id not in stored])
+
+
 def is_permanent_write_error(exc: BaseException) -> bool:
     """True when retrying the same rows cannot help (bad data), as opposed to a database that is away."""
     if isinstance(exc, IntegrityError | DataError):
         return True
     # A StatementError that is not a DBAPIError failed while binding parameters: the data, not the server.
     return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
+
+
+# SQLSTATE classes that mean the connection, not the rows: 08 connection exception, 57 operator intervention
+# (57P01 admin shutdown: a restart or pg_terminate_backend; 57P03 cannot connect now: still starting).
+_CONNECTION_SQLSTATE_CLASSES = ("08", "57")
+# asyncpg's client-side errors of a connection left broken mid-operation ("cannot switch to state 15").
+_BROKEN_CONNECTION_ERRORS = frozenset({"InternalClientError", "ProtocolError", "ConnectionDoesNotExistError"})
+
+
+def is_connection_write_error(exc: BaseException) -> bool:
+    """True when a write failed because its connection broke (a restart, a killed backend, a cut network),
+    whatever the driver called it: the rows are not at fault and must be retried, even when the database
+    answers a probe on a new connection the next moment."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError | TimeoutError):
+            return True
+        sqlstate = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate[:2] in _CONNECTION_SQLSTATE_CLASSES:
+            return True
+        names = {cls.__name__ for cls in type(current).__mro__ if cls.__module__.startswith("asyncpg")}
+        if names & _BROKEN_CONNECTION_ERRORS:
+            return True
+        orig = getattr(current, "orig", None)
+        pending += [orig if isinstance(orig, BaseException) else None, current.__cause__, current.__context__]
+    return False
 
 
 async def existing_request_ids(

@@ -4,7 +4,9 @@
 about (at most every few seconds, with the running count). The writer takes up to `batch_size` events, or
 whatever arrived within `flush_interval` of the first one, and writes them in one transaction (one INSERT
 for the rows, one UPDATE for the keys' last-used times). When the database is away it keeps the batch and
-retries with exponential backoff; meanwhile new events wait in the queue up to its bound.
+retries with exponential backoff; meanwhile new events wait in the queue up to its bound. A failed write
+may still have committed (the connection cut after COMMIT reached the server), so every write after a
+failure leaves out the events already stored, by request id: a record is never written twice.
 
 Nothing a record holds can halt the writer: `record()` bounds every value to its column first, and when a
 write still fails while the database answers a probe, the batch is split in halves down to the rows the
@@ -22,7 +24,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from router.observability import metrics
-from router.store.usage_writes import UsageEvent, is_permanent_write_error, write_usage_batch
+from router.store.usage_writes import (
+    UsageEvent,
+    is_connection_write_error,
+    is_permanent_write_error,
+    write_usage_batch,
+    write_usage_batch_again,
+)
 
 if TYPE_CHECKING:
     from router.settings import Settings
@@ -62,7 +70,9 @@ class UsageRecorder:
         batch_size: int,
         flush_interval: float,
         write_batch: WriteBatch | None = None,
+        write_again: WriteBatch | None = None,
         is_permanent: IsPermanent | None = None,
+        is_connection_error: IsPermanent | None = None,
         dead_letter: WriteDeadLetters | None = None,
         probe: Probe | None = None,
         spool: UsageSpool | None = None,
@@ -71,7 +81,13 @@ class UsageRecorder:
             raise ValueError("UsageRecorder needs a database or a write_batch function")
         self._database = database
         self._write_batch = write_batch or self._write_to_database
+        # After a failed attempt, which may have committed and lost only its acknowledgement: leaves out
+        # the events already stored, so a retry never writes a record twice.
+        self._write_again = write_again or (
+            self._write_again_to_database if database is not None else self._write_batch
+        )
         self._is_permanent = is_permanent or _default_is_permanent
+        self._is_connection_error = is_connection_error or is_connection_write_error
         self._dead_letter = dead_letter or self._dead_letter_to_database
         self._probe = probe or self._probe_database
         # Crash durability (usage/spool.py): every record is on local disk before its response completes.
@@ -237,12 +253,14 @@ class UsageRecorder:
 
     async def _write_with_retry(self, batch: list[UsageEvent]) -> None:
         delay = BACKOFF_START
+        write = self._write_batch
         while batch:
             try:
                 async with asyncio.timeout(WRITE_TIMEOUT):
-                    await self._write_batch(batch)
+                    await write(batch)
             except Exception as exc:  # the writer's boundary: any driver error is logged, then handled
                 self.failures += 1
+                write = self._write_again
                 if await self._rows_at_fault(exc):
                     # The database is there and refused this batch: find the rows it refuses, set them
                     # aside, write the rest. What is left is what could not be written while it went away.
@@ -266,9 +284,13 @@ class UsageRecorder:
 
     async def _rows_at_fault(self, exc: BaseException) -> bool:
         """A failure is the rows' when the error says so, or when the database answers a probe right after
-        it (whatever the driver called the error): only then can retrying the same rows never help."""
+        it (whatever the driver called the error): only then can retrying the same rows never help. A
+        connection that broke under the write is never the rows' fault, though a probe on a new connection
+        answers at once (a killed backend, a database just restarted)."""
         if self._is_permanent(exc):
             return True
+        if self._is_connection_error(exc):
+            return False
         try:
             async with asyncio.timeout(PROBE_TIMEOUT):
                 return await self._probe()
@@ -283,7 +305,7 @@ class UsageRecorder:
             part = stack.pop()
             try:
                 async with asyncio.timeout(WRITE_TIMEOUT):
-                    await self._write_batch(part)
+                    await self._write_again(part)
             except Exception as exc:  # same boundary as above, on a smaller part
                 if not await self._rows_at_fault(exc):
                     return [*part, *(event for rest in reversed(stack) for event in rest)]
@@ -337,6 +359,11 @@ class UsageRecorder:
         assert self._database is not None
         async with self._database.transaction() as session:
             await write_usage_batch(session, events)
+
+    async def _write_again_to_database(self, events: Sequence[UsageEvent]) -> None:
+        assert self._database is not None
+        async with self._database.transaction() as session:
+            await write_usage_batch_again(session, events)
 
     async def _dead_letter_to_database(self, letters: Sequence[tuple[UsageEvent, str]]) -> None:
         from router.store.dead_letters import add_dead_letters

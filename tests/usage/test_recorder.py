@@ -8,14 +8,16 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+import asyncpg
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from router.observability import metrics
 from router.store.db import Database
 from router.store.models import ApiKey
-from router.store.usage_models import UsageRecord
-from router.store.usage_writes import UsageEvent
+from router.store.usage_models import UsageHourly, UsageRecord
+from router.store.usage_writes import UsageEvent, write_usage_batch
 from router.usage.recorder import UsageRecorder
 from tests.usage.conftest import TcpProxy
 from tests.usage.helpers import add_tenant_with_keys, event
@@ -158,6 +160,119 @@ async def test_recorded_events_reach_the_database_and_mark_keys_used(usage_db: D
     assert await count_rows(usage_db) == 1000
     async with usage_db.session() as session:
         assert await session.scalar(select(ApiKey.last_used_at).where(ApiKey.id == key_id)) is not None
+
+
+async def test_a_write_that_committed_but_lost_its_acknowledgement_is_not_written_again(
+    usage_db: Database,
+) -> None:
+    calls = 0
+
+    async def commit_then_lose_the_answer(events: Sequence[UsageEvent]) -> None:
+        """The rows commit; then the connection dies before the client hears so (as under a restart)."""
+        nonlocal calls
+        calls += 1
+        async with usage_db.transaction() as session:
+            await write_usage_batch(session, events)
+        raise ConnectionResetError("connection lost while COMMIT was being answered")
+
+    recorder = UsageRecorder(
+        usage_db, queue_size=100, batch_size=50, flush_interval=0.05, write_batch=commit_then_lose_the_answer
+    )
+    events = [event(tenant_id=1, cost_usd=0.001) for _ in range(20)]
+    for one in events:
+        recorder.record(one, "team")
+    await recorder.start()
+    await recorder.stop(timeout=15)
+    # The database answers the probe after the failure, so the writer tries again, in halves: every
+    # later write must find the rows already there.
+    assert calls == 1
+    assert (recorder.written, recorder.pending, recorder.dead_lettered) == (20, 0, 0)
+    async with usage_db.session() as session:
+        ids = list((await session.scalars(select(UsageRecord.request_id))).all())
+        counted = await session.scalar(select(func.sum(UsageHourly.requests)))
+    assert sorted(ids) == sorted(e.request_id for e in events)
+    assert counted == 20  # the hourly rollups were not added to twice either
+
+
+# How a write fails when its connection breaks under it (a restart, pg_terminate_backend, a cut network):
+# SQLAlchemy's error caused by asyncpg's, or a socket error.
+CONNECTION_LOSSES = [
+    asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator command"),
+    asyncpg.exceptions.InternalClientError("cannot switch to state 15; another operation (2) is in progress"),
+    asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+    ConnectionResetError("Connection reset by peer"),
+]
+
+
+def _driver_error(cause: BaseException) -> DBAPIError:
+    try:
+        raise DBAPIError("INSERT INTO usage_records ...", None, cause) from cause
+    except DBAPIError as exc:
+        return exc
+
+
+class Rows:
+    """A writer that fails as told, and the dead letters; the database answers every probe."""
+
+    def __init__(self, fail: Callable[[int, Sequence[UsageEvent]], BaseException | None]) -> None:
+        self.fail = fail
+        self.calls = 0
+        self.written: list[str] = []
+        self.letters: list[str] = []
+
+    async def write(self, events: Sequence[UsageEvent]) -> None:
+        self.calls += 1
+        error = self.fail(self.calls, events)
+        if error is not None:
+            raise error
+        self.written += [e.request_id for e in events]
+
+    async def dead_letter(self, letters: Sequence[tuple[UsageEvent, str]]) -> None:
+        self.letters += [e.request_id for e, _ in letters]
+
+    async def run(self, events: list[UsageEvent]) -> UsageRecorder:
+        async def answers() -> bool:
+            return True
+
+        recorder = UsageRecorder(
+            None,
+            queue_size=100,
+            batch_size=50,
+            flush_interval=0.05,
+            write_batch=self.write,
+            dead_letter=self.dead_letter,
+            probe=answers,
+        )
+        for one in events:
+            recorder.record(one)
+        await recorder.start()
+        await recorder.stop(timeout=30)
+        return recorder
+
+
+@pytest.mark.parametrize("cause", CONNECTION_LOSSES, ids=lambda c: type(c).__name__)
+async def test_a_write_cut_by_a_broken_connection_is_retried_not_set_aside_though_the_database_answers(
+    cause: BaseException,
+) -> None:
+    # The connection stays broken for a few writes (each retry meets it), then the rows go through.
+    rows = Rows(lambda call, _: _driver_error(cause) if call <= 5 else None)
+    events = [event() for _ in range(10)]
+    recorder = await rows.run(events)
+    # Before: the probe on a new connection answered, so the rows were blamed, split and set aside.
+    assert rows.letters == []
+    assert sorted(rows.written) == sorted(e.request_id for e in events)
+    assert (recorder.written, recorder.dead_lettered, recorder.dropped) == (10, 0, 0)
+
+
+async def test_a_row_the_database_itself_refuses_is_still_set_aside() -> None:
+    too_long = asyncpg.exceptions.StringDataRightTruncationError("value too long for type character varying")
+    rows = Rows(
+        lambda _, batch: _driver_error(too_long) if any(e.requested_model == "x" for e in batch) else None
+    )
+    events = [event(), event(requested_model="x"), event()]
+    await rows.run(events)
+    assert rows.letters == [events[1].request_id]
+    assert sorted(rows.written) == sorted([events[0].request_id, events[2].request_id])
 
 
 @pytest.mark.postgres
