@@ -53,23 +53,27 @@ async def changed(
     actor: str,
     action: str,
     object_type: str,
-    row_id: int,
-    name: str,
+    row_id: int | str | None,
+    name: str | None,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
     tenant_id: int | None = None,
+    *,
+    bump: bool = True,
 ) -> None:
-    """The one audit-and-bump step of every configuration change (catalog, tenants, keys, admins): flush,
-    bump the config version so every process rebuilds its snapshot, and write the audit entry, all in the
-    caller's transaction."""
+    """The one audit-and-bump step of every configuration change (catalog, tenants, keys, admins, their
+    sessions, sign-in mappings): flush, bump the config version so every process rebuilds its snapshot, and
+    write the audit entry, all in the caller's transaction. `bump=False` only for a change every process
+    sees without being told (an expired session)."""
     await session.flush()
-    await bump_config_version(session)
+    if bump:
+        await bump_config_version(session)
     await record_audit(
         session,
         actor=actor,
         action=action,
         object_type=object_type,
-        object_id=str(row_id),
+        object_id=None if row_id is None else str(row_id),
         object_name=name,
         before=before,
         after=after,

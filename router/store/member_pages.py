@@ -11,14 +11,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.store.audit import record_audit
+from router.store.audit import changed
 from router.store.db import as_utc
 from router.store.identity_models import MemberPageSession
 from router.store.models import Tenant, utcnow
 from router.store.tenants import get_tenant
 from router.store.usage_reports import time_parts
 from router.store.usage_rollups import NANOS_PER_USD
-from router.store.version import bump_config_version
 
 MAX_TOKEN_LENGTH = 100
 
@@ -100,16 +99,15 @@ async def set_member_self_service(
         return tenant
     tenant.member_self_service = allowed
     await session.flush()
-    await bump_config_version(session)
-    await record_audit(
+    await changed(
         session,
-        actor=actor,
-        action="update",
-        object_type="tenant",
-        object_id=str(tenant.id),
-        object_name=tenant.name,
-        before={"member_self_service": not allowed},
-        after={"member_self_service": allowed},
-        tenant_id=tenant.id,
+        actor,
+        "update",
+        "tenant",
+        tenant.id,
+        tenant.name,
+        {"member_self_service": not allowed},
+        {"member_self_service": allowed},
+        tenant.id,
     )
     return tenant

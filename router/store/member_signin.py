@@ -11,11 +11,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.store.audit import record_audit
+from router.store.audit import changed, record_audit
 from router.store.identity_models import DeviceAuthorization, SigninSession
 from router.store.models import ApiKey, Tenant, utcnow
 from router.store.signin import token_hash
-from router.store.version import bump_config_version
 
 SIGNIN_KEY_PREFIX = "sso-"
 
@@ -121,17 +120,16 @@ async def member_key(session: AsyncSession, tenant_id: int, member: str, *, acto
     )
     session.add(key)
     await session.flush()
-    await bump_config_version(session)
-    await record_audit(
+    await changed(
         session,
-        actor=actor,
-        action="create",
-        object_type="api_key",
-        object_id=str(key.id),
-        object_name=key.prefix,
-        before=None,
-        after={"prefix": key.prefix, "member": member, "tenant_id": tenant_id, "sign_in": True},
-        tenant_id=tenant_id,
+        actor,
+        "create",
+        "api_key",
+        key.id,
+        key.prefix,
+        None,
+        {"prefix": key.prefix, "member": member, "tenant_id": tenant_id, "sign_in": True},
+        tenant_id,
     )
     return key
 
@@ -262,17 +260,16 @@ async def revoke_signin_sessions(
     )
     count = int(getattr(result, "rowcount", 0) or 0)
     if count:
-        await bump_config_version(session)
-        await record_audit(
+        await changed(
             session,
-            actor=actor,
-            action="revoke",
-            object_type="signin_session",
-            object_id=session_id,
-            object_name=member,
-            before=None,
-            after={"reason": reason, "sessions": count},
-            tenant_id=tenant_id,
+            actor,
+            "revoke",
+            "signin_session",
+            session_id,
+            member,
+            None,
+            {"reason": reason, "sessions": count},
+            tenant_id,
         )
     return count
 

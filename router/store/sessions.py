@@ -14,11 +14,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.store.audit import record_audit
+from router.store.audit import changed
 from router.store.db import as_utc
 from router.store.identity_models import AdminSessionRow, AdminUser
 from router.store.models import utcnow
-from router.store.version import bump_config_version
 
 TOKEN_BYTES = 32
 MAX_TOKEN_LENGTH = 100
@@ -118,18 +117,8 @@ async def end_session(
     )
     if result.first() is None:
         return False
-    if bump:
-        await bump_config_version(session)
-    await record_audit(
-        session,
-        actor=actor,
-        action=reason,
-        object_type="admin_session",
-        object_id=None,
-        object_name=actor,
-        before=None,
-        after={"address": address} if address else None,
-    )
+    after = {"address": address} if address else None
+    await changed(session, actor, reason, "admin_session", None, actor, None, after, bump=bump)
     return True
 
 

@@ -16,11 +16,10 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.store.audit import record_audit
+from router.store.audit import changed
 from router.store.db import as_utc
 from router.store.identity_models import OidcLogin
 from router.store.models import SsoMapping, Tenant, utcnow
-from router.store.version import bump_config_version
 
 
 def token_hash(token: str) -> str:
@@ -157,16 +156,15 @@ async def replace_sso_mappings(
             )
         )
     await session.flush()
-    await bump_config_version(session)
-    await record_audit(
+    await changed(
         session,
-        actor=actor,
-        action="update",
-        object_type="sso",
-        object_id=None,
-        object_name="sso",
-        before=_mappings_state(*before),
-        after=_mappings_state(list(members), list(admins)),
+        actor,
+        "update",
+        "sso",
+        None,
+        "sso",
+        _mappings_state(*before),
+        _mappings_state(list(members), list(admins)),
     )
     return True
 
@@ -193,16 +191,15 @@ async def set_tenant_managed_settings(
         return False
     tenant.managed_settings = settings
     await session.flush()
-    await bump_config_version(session)
-    await record_audit(
+    await changed(
         session,
-        actor=actor,
-        action="update",
-        object_type="managed_settings",
-        object_id=str(tenant.id),
-        object_name=tenant.name,
-        before={"managed_settings": before},
-        after={"managed_settings": settings},
-        tenant_id=tenant.id,
+        actor,
+        "update",
+        "managed_settings",
+        tenant.id,
+        tenant.name,
+        {"managed_settings": before},
+        {"managed_settings": settings},
+        tenant.id,
     )
     return True
