@@ -140,12 +140,25 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[float, float, by
     return ttfb, ttft, body, keep_alive
 
 
+# How long a cell may run past its window for its first answer (a short window on a loaded machine).
+FIRST_ANSWER_GRACE_S = 30.0
+
+
 async def _worker(
-    ep: Endpoint, payload: bytes, stream: bool, stop_at: float, samples: list[Sample], errors: list[str]
+    ep: Endpoint,
+    payload: bytes,
+    stream: bool,
+    window: tuple[float, float],
+    samples: list[Sample],
+    errors: list[str],
 ) -> None:
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
-    while time.perf_counter() < stop_at:
+    start, stop_at = window
+    while (now := time.perf_counter()) < stop_at or (
+        # A window too short for one answer is kept open until one lands in it, so no cell measures nothing.
+        now < stop_at + FIRST_ANSWER_GRACE_S and not any(s.end >= start for s in samples[-64:])
+    ):
         try:
             if writer is None or reader is None:
                 reader, writer = await asyncio.open_connection(ep.host, ep.port, limit=1 << 20)
@@ -187,8 +200,15 @@ async def run_cell(
     window_start = begin + warmup
     window_end = window_start + duration
     await asyncio.gather(
-        *(_worker(ep, payload, stream, window_end, samples, errors) for _ in range(concurrency))
+        *(
+            _worker(ep, payload, stream, (window_start, window_end), samples, errors)
+            for _ in range(concurrency)
+        )
     )
+    late = [s.end for s in samples if s.end > window_start]
+    if late and min(late) > window_end:  # the window was kept open for its first answer
+        window_end = min(late)
+        duration = window_end - window_start
     counted = [s for s in samples if window_start <= s.end <= window_end]
     lat = [s.end - s.start for s in counted]
     return CellResult(

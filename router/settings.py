@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     workers: int = 1
     # Proxies whose X-Forwarded-For / -Proto are trusted (comma-separated, or "*" behind a private LB).
     forwarded_allow_ips: str = "127.0.0.1"
+    # How long an idle client connection stays open: longer than a load balancer's idle timeout (commonly
+    # 60 s), so the balancer closes idle connections first; otherwise a request sent just as the router
+    # closes one fails with no answer (uvicorn's own default is 5 s).
+    keep_alive_seconds: int = Field(default=75, ge=1, le=3600)
     secret_key: str | None = Field(default=None, repr=False)
     log_level: str = "INFO"
     # OpenTelemetry, under the standard variable names: traces are exported over OTLP/HTTP only when the

@@ -62,6 +62,7 @@ def serve_command(host: str | None, port: int | None, workers: int | None, no_mi
         # are left to usage records and /metrics (they cost time on every request).
         log_config=None,
         access_log=False,
+        timeout_keep_alive=settings.keep_alive_seconds,
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
     )
 
