@@ -105,6 +105,24 @@ def limit_issues(rpm: Any, tpm: Any, budget_usd: Any) -> list[ValidationIssue]:
     return issues
 
 
+BUDGET_WINDOWS = ("day", "week", "month")
+
+
+def budget_issues(window: Any, amount_usd: Any) -> list[ValidationIssue]:
+    """One budget: a window of day, week or month (UTC) and an amount in USD >= 0 (paths: window,
+    amount_usd)."""
+    issues = _Issues()
+    if window not in BUDGET_WINDOWS:
+        issues.add("window", f"must be day, week or month, not {window!r}")
+    if (
+        isinstance(amount_usd, bool)
+        or not isinstance(amount_usd, int | float)
+        or not 0 <= amount_usd < float("inf")
+    ):
+        issues.add("amount_usd", f"must be a number >= 0, not {amount_usd!r}")
+    return issues
+
+
 def tenant_issues(t: TenantDraft, known: KnownNames) -> list[ValidationIssue]:
     """Every problem with one tenant's own fields (paths: name, limits.KEY, allowed_targets[J],
     managed_settings, member_self_service); its rules are rules (rule_issues)."""

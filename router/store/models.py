@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -24,8 +25,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
+    inspect,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, object_session, relationship
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -65,7 +68,6 @@ class Tenant(Timestamps, Base):
     allowed_targets: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     rpm: Mapped[int | None] = mapped_column(BigInteger, default=None)
     tpm: Mapped[int | None] = mapped_column(BigInteger, default=None)
-    budget_usd: Mapped[float | None] = mapped_column(Float, default=None)
     # The Claude Code managed settings its signed-in members get (GET /managed/settings); None: no policy.
     managed_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     # Members signed in at /me may issue, rotate and revoke their own keys (within the tenant's limits).
@@ -73,6 +75,23 @@ class Tenant(Timestamps, Base):
 
     keys: Mapped[list[ApiKey]] = relationship(back_populates="tenant", cascade="all, delete-orphan")
     rules: Mapped[list[Rule]] = relationship(back_populates="tenant", cascade="all, delete-orphan")
+    # Every budget in the tenant: its own, its members' and its keys' (always loaded: a handful of rows).
+    budgets: Mapped[list[Budget]] = relationship(
+        back_populates="tenant", cascade="all, delete-orphan", lazy="selectin", order_by="Budget.id"
+    )
+
+    def __init__(self, **values: Any) -> None:
+        # A new row's budgets are known (none), so reading them never lazy-loads (no I/O in async code).
+        super().__init__(**{"budgets": [], **values})
+
+    @property
+    def budget_usd(self) -> float | None:
+        """The tenant's own month budget (what `--budget-usd` alone and `limits.budget_usd` mean)."""
+        return window_amount(self.budgets, "tenant", "", "month")
+
+    @budget_usd.setter
+    def budget_usd(self, amount: float | None) -> None:
+        set_window_amount(self.budgets, Budget(subject_kind="tenant", member="", window="month"), amount)
 
 
 class ApiKey(Base):
@@ -95,9 +114,104 @@ class ApiKey(Base):
     allowed_models: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     rpm: Mapped[int | None] = mapped_column(BigInteger, default=None)
     tpm: Mapped[int | None] = mapped_column(BigInteger, default=None)
-    budget_usd: Mapped[float | None] = mapped_column(Float, default=None)
 
     tenant: Mapped[Tenant] = relationship(back_populates="keys")
+    # The key's own budgets (its member's and tenant's are the tenant's rows).
+    budgets: Mapped[list[Budget]] = relationship(
+        back_populates="key", cascade="all, delete-orphan", lazy="selectin", order_by="Budget.id"
+    )
+
+    def __init__(self, **values: Any) -> None:
+        # A new row's budgets are known (none), so reading them never lazy-loads (no I/O in async code).
+        super().__init__(**{"budgets": [], **values})
+
+    @property
+    def budget_usd(self) -> float | None:
+        """The key's own month budget (what `--budget-usd` alone and `limits.budget_usd` mean)."""
+        return window_amount(self.budgets, "key", "", "month")
+
+    @budget_usd.setter
+    def budget_usd(self, amount: float | None) -> None:
+        # A key's budget rows carry its tenant too (a tenant's deletion takes them with it).
+        row = Budget(subject_kind="key", tenant_id=self.tenant_id, member="", window="month")
+        set_window_amount(self.budgets, row, amount)
+
+
+BUDGET_WINDOWS = ("day", "week", "month")
+BUDGET_SUBJECTS = ("tenant", "member", "key")
+
+
+class Budget(Base):
+    """A spending cap in USD on one subject for one UTC calendar window (day, ISO week from Monday, month).
+
+    The subject is a tenant (`member` ""), one member of a tenant (their keys together, `member` = the keys'
+    member name), or one key (`key_id`). A subject has at most one budget per window; several windows
+    together (e.g. $20 a day and $300 a month) all apply, so the tightest one refuses first."""
+
+    __tablename__ = "budgets"
+    __table_args__ = (
+        CheckConstraint("period IN ('day', 'week', 'month')", name="period"),
+        CheckConstraint("subject_kind IN ('tenant', 'member', 'key')", name="subject_kind"),
+        CheckConstraint("amount_usd >= 0", name="amount_usd"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_kind: Mapped[str] = mapped_column(String(10))
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), default=None, index=True
+    )
+    member: Mapped[str] = mapped_column(String(200), default="")
+    # "window" is a reserved word in PostgreSQL: the column is "period".
+    window: Mapped[str] = mapped_column("period", String(10))
+    amount_usd: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    tenant: Mapped[Tenant] = relationship(back_populates="budgets")
+    key: Mapped[ApiKey | None] = relationship(back_populates="budgets")
+
+
+# One budget per subject and window. key_id is NULL except on key budgets, and NULLs never clash in a
+# unique index, hence the COALESCE (an expression index: SQLite and PostgreSQL both have them).
+Index(
+    "uq_budgets_subject_window",
+    Budget.tenant_id,
+    Budget.subject_kind,
+    Budget.member,
+    Budget.window,
+    func.coalesce(Budget.key_id, 0),
+    unique=True,
+)
+
+
+def window_amount(budgets: list[Budget], kind: str, member: str, window: str) -> float | None:
+    """The amount of the subject's budget for `window` among `budgets` (one parent's rows), or None."""
+    for row in budgets:
+        if (row.subject_kind, row.member, row.window) == (kind, member, window):
+            return row.amount_usd
+    return None
+
+
+def set_window_amount(budgets: list[Budget], row: Budget, amount: float | None) -> None:
+    """Set (or with None remove) the budget `row` describes (its subject and window) in `budgets`."""
+    for existing in list(budgets):
+        if (existing.subject_kind, existing.member, existing.window) == (
+            row.subject_kind,
+            row.member,
+            row.window,
+        ):
+            if amount is None:
+                budgets.remove(existing)
+                # A key's row has two parents (its key and its tenant): leaving one is not an orphan yet.
+                session = object_session(existing)
+                if session is not None and existing in session and inspect(existing).persistent:
+                    session.delete(existing)
+            else:
+                existing.amount_usd = float(amount)
+            return
+    if amount is not None:
+        row.amount_usd = float(amount)
+        budgets.append(row)
 
 
 class Provider(Timestamps, Base):

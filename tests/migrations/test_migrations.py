@@ -226,3 +226,43 @@ async def test_the_daily_rollup_migration_fills_days_from_the_hourly_rollups(emp
         (1, 2, 14, 1_000_000_000),
         (2, 6, 42, 3_000_000_000),
     ]
+
+
+async def test_the_budgets_migration_turns_monthly_budgets_into_month_budgets_and_back(
+    empty_db_url: str,
+) -> None:
+    from sqlalchemy import text
+
+    from router.store.models import Budget
+
+    await upgrade_to_head(empty_db_url)
+    await downgrade(empty_db_url, "0012_usage_daily")
+    db = Database(empty_db_url)
+    try:
+        async with db.transaction() as session:
+            await session.execute(
+                text(
+                    "INSERT INTO tenants (id, name, enabled, budget_usd, member_self_service, created_at, updated_at)"
+                    " VALUES (1, 'acme', true, 300.0, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP),"
+                    " (2, 'free', true, NULL, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                )
+            )
+            await session.execute(
+                text("INSERT INTO api_keys (id, tenant_id, member, key_hash, prefix, created_at, budget_usd)"
+                     " VALUES (5, 1, 'ann', 'h5', 'rk-aaaa', CURRENT_TIMESTAMP, 20.5),"
+                     " (6, 1, 'bob', 'h6', 'rk-bbbb', CURRENT_TIMESTAMP, NULL)")
+            )  # fmt: skip
+        await upgrade_to_head(empty_db_url)
+        async with db.session() as session:
+            rows = (await session.scalars(select(Budget).order_by(Budget.subject_kind))).all()
+            moved = [(b.subject_kind, b.tenant_id, b.key_id, b.member, b.window, b.amount_usd) for b in rows]
+        assert moved == [("key", 1, 5, "", "month", 20.5), ("tenant", 1, None, "", "month", 300.0)]
+
+        await downgrade(empty_db_url, "0012_usage_daily")
+        async with db.session() as session:
+            tenants = (await session.execute(text("SELECT name, budget_usd FROM tenants ORDER BY id"))).all()
+            keys = (await session.execute(text("SELECT member, budget_usd FROM api_keys ORDER BY id"))).all()
+        assert [tuple(t) for t in tenants] == [("acme", 300.0), ("free", None)]
+        assert [tuple(k) for k in keys] == [("ann", 20.5), ("bob", None)]
+    finally:
+        await db.dispose()
