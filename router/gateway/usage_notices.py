@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from router.usage.limit_rules import BudgetStanding, LimitExceeded, next_month_start
+from router.usage.limit_rules import ADJECTIVE, BudgetStanding, LimitExceeded, window_end
 from router.wire.errors import BillingError
 
 __all__ = [
@@ -71,7 +71,7 @@ def capped_usage_report(standings: list[BudgetStanding]) -> dict[str, Any]:
         "limits": [
             {
                 "kind": "spend",
-                "group": "monthly",
+                "group": ADJECTIVE[s.window],
                 "percent": round(shown_utilization(s) * 100),
                 "resets_at": _iso(s.resets_at),
                 "severity": _severity(s),
@@ -130,16 +130,18 @@ def _reset_label(moment: datetime) -> str:
 
 
 def budget_refusal(exc: LimitExceeded, now: float | None = None) -> BillingError:
-    """A spent monthly budget: 429 `billing_error`, never retried, saying when it resets and what to do.
+    """A spent budget (of a day, a week or a month): 429 `billing_error`, never retried, saying when it
+    resets and what to do.
 
     `representative-claim` and `overage-status` stay off, so the client prints our message as it is."""
     now = time.time() if now is None else now
-    reset = next_month_start(now)
+    window = exc.window or "month"
+    reset = window_end(window, now)
     reset_at = str(int(reset.timestamp()))
-    whose = "Your" if exc.scope == "key" else "Your team's"
+    whose = "Your team's" if exc.scope == "tenant" else "Your"
     message = (
-        f"{whose} monthly budget is spent · resets {_reset_label(reset)} ({reset:%Y-%m-%d %H:%M} UTC) · "
-        "ask your router admin to raise it"
+        f"{whose} {ADJECTIVE[window]} budget is spent · resets {_reset_label(reset)} "
+        f"({reset:%Y-%m-%d %H:%M} UTC) · ask your router admin to raise it"
     )
     headers = {
         f"{UNIFIED_PREFIX}status": "rejected",
@@ -147,7 +149,7 @@ def budget_refusal(exc: LimitExceeded, now: float | None = None) -> BillingError
         f"{UNIFIED_PREFIX}overage-reset": reset_at,
         f"{UNIFIED_PREFIX}overage-utilization": "1",
         f"{UNIFIED_PREFIX}overage-surpassed-threshold": "1",
-        f"{UNIFIED_PREFIX}overage-period": "monthly",
+        f"{UNIFIED_PREFIX}overage-period": ADJECTIVE[window],
         f"{UNIFIED_PREFIX}overage-disabled-reason": "org_spend_cap_reached",
     }
     if exc.scope == "tenant":

@@ -14,17 +14,33 @@ from typing import Any, Literal, Protocol
 MatchKind = Literal["exact", "glob", "regex"]
 
 
+# UTC calendar windows: a day from 00:00, an ISO week from Monday 00:00, a month from the 1st 00:00.
+BudgetWindow = Literal["day", "week", "month"]
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetSpec:
+    """A cap in USD on the spend of one UTC calendar window."""
+
+    window: BudgetWindow
+    amount_usd: float
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Requests per minute, tokens per minute and a monthly budget in USD; None means no limit."""
+    """Requests per minute, tokens per minute (None: no limit) and budgets (at most one per window)."""
 
     rpm: int | None = None
     tpm: int | None = None
-    budget_usd: float | None = None
+    budgets: tuple[BudgetSpec, ...] = ()
 
     @property
     def any(self) -> bool:
-        return self.rpm is not None or self.tpm is not None or self.budget_usd is not None
+        return self.rpm is not None or self.tpm is not None or bool(self.budgets)
+
+    def budget(self, window: BudgetWindow) -> float | None:
+        """The amount of the budget for `window`, or None."""
+        return next((b.amount_usd for b in self.budgets if b.window == window), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +207,8 @@ class TenantSpec:
     enabled: bool = True
     allowed_targets: frozenset[str] | None = None
     limits: Limits = field(default_factory=Limits)
+    # member name -> the budgets of that member's keys in this tenant, together.
+    member_budgets: dict[str, tuple[BudgetSpec, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

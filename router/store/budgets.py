@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.config.validate import budget_issues
+from router.routing.model import BudgetSpec, BudgetWindow
 from router.store.audit import changed
 from router.store.db import NotFoundError
 from router.store.models import ApiKey, Budget, Tenant
@@ -57,6 +58,19 @@ def own_budgets(rows: Sequence[Budget], kind: SubjectKind, member: str = "") -> 
         for row in sorted(rows, key=sort_key)
         if row.subject_kind == kind and row.member == member
     }
+
+
+def budget_specs(rows: Sequence[Budget], kind: SubjectKind, member: str = "") -> tuple[BudgetSpec, ...]:
+    """One subject's budgets as the request path knows them (shortest window first)."""
+    return tuple(
+        BudgetSpec(cast(BudgetWindow, window), amount)
+        for window, amount in own_budgets(rows, kind, member).items()
+    )
+
+
+def member_budget_specs(tenant: Tenant) -> dict[str, tuple[BudgetSpec, ...]]:
+    """member name -> that member's budgets in the tenant, for the routing snapshot."""
+    return {member: budget_specs(tenant.budgets, "member", member) for member in member_budgets(tenant)}
 
 
 def member_budgets(tenant: Tenant) -> dict[str, dict[str, float]]:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from router.routing.model import KeySpec, Limits
 from router.store.audit import changed
+from router.store.budgets import budget_specs
 from router.store.db import NotFoundError, StoreError, as_utc
 from router.store.models import ApiKey, Tenant, utcnow
 from router.store.tenants import check_limits, get_tenant
@@ -106,7 +107,7 @@ def key_spec(key: ApiKey) -> KeySpec:
         expires_at=as_utc(key.expires_at),
         revoked=key.revoked_at is not None,
         allowed_models=tuple(key.allowed_models) if key.allowed_models is not None else None,
-        limits=Limits(rpm=key.rpm, tpm=key.tpm, budget_usd=key.budget_usd),
+        limits=Limits(rpm=key.rpm, tpm=key.tpm, budgets=budget_specs(key.budgets, "key")),
     )
 
 

@@ -37,6 +37,7 @@ from router.routing.model import (
     Target,
     TenantSpec,
 )
+from router.store.budgets import budget_specs, member_budget_specs
 from router.store.crypto import CredentialCipher
 from router.store.db import Database
 from router.store.keys import key_spec
@@ -159,7 +160,8 @@ async def load_routing_config(
             name=row.name,
             enabled=row.enabled,
             allowed_targets=frozenset(row.allowed_targets) if row.allowed_targets is not None else None,
-            limits=Limits(rpm=row.rpm, tpm=row.tpm, budget_usd=row.budget_usd),
+            limits=Limits(rpm=row.rpm, tpm=row.tpm, budgets=budget_specs(row.budgets, "tenant")),
+            member_budgets=member_budget_specs(row),
         )
         for row in (await session.scalars(select(Tenant))).all()
     }

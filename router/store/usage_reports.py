@@ -78,6 +78,37 @@ async def month_to_date_spend(
     return by_key, by_tenant
 
 
+async def spend_since(
+    session: AsyncSession, since: datetime, spenders: Collection[tuple[str, int, str]]
+) -> dict[tuple[str, int, str], float]:
+    """USD spent since `since` (a budget window's start) by each spender: ("key", key id, ""), ("tenant",
+    tenant id, ""), ("member", tenant id, member name) - a member's keys in that tenant together. Read from
+    the hourly rollups (raw rows only for a start inside an hour); one query per kind asked for."""
+    wanted = set(spenders)
+    key_ids = {i for kind, i, _ in wanted if kind == "key"}
+    tenant_ids = {i for kind, i, _ in wanted if kind == "tenant"}
+    member_tenants = {i for kind, i, _ in wanted if kind == "member"}
+    nanos: dict[tuple[str, int, str], int] = {}
+    for kind, ids in (("key", key_ids), ("tenant", tenant_ids), ("member", member_tenants)):
+        if not ids:
+            continue
+        for part in time_parts(utc(since), None):
+            cost = part.measures(session)[6]
+            if kind == "member":
+                dims: list[Any] = [part.table.tenant_id, part.table.member]
+                members = sorted({m for k, _, m in wanted if k == "member"})
+                where = [part.table.tenant_id.in_(sorted(ids)), part.table.member.in_(members)]
+            else:
+                dims = [part.table.key_id if kind == "key" else part.table.tenant_id]
+                where = [dims[0].in_(sorted(ids))]
+            stmt = select(*dims, cost).where(*part.window, *where).group_by(*dims)
+            for row in (await session.execute(stmt)).all():
+                spender = (kind, int(row[0]), row[1] if kind == "member" else "")
+                if spender in wanted:
+                    nanos[spender] = nanos.get(spender, 0) + int(row[-1] or 0)
+    return {spender: total / NANOS_PER_USD for spender, total in nanos.items()}
+
+
 # ------------------------------------------------------------------------------------ rollups or raw
 
 

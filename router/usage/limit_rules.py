@@ -1,38 +1,52 @@
 """What a limit is, apart from where its counters live: the scopes a request is counted in, the fixed
-windows (UTC minutes, calendar months), and the verdict on one scope's usage. Both backends (limits.py's
-in-process one and limits_redis.py) count with these.
+windows (UTC minutes for rpm and tpm; UTC days, ISO weeks from Monday and calendar months for budgets), and
+the verdict on one scope's usage. Both backends (limits.py's in-process one and limits_redis.py) count with
+these.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
-from router.routing.model import Limits
+from router.routing.model import BudgetWindow, Limits
 from router.wire.errors import RateLimitError
 
 LimitKind = Literal["rpm", "tpm", "budget"]
 # What a limited request gets while Redis cannot be asked (Settings.limits_on_redis_down).
 OnRedisDown = Literal["open", "closed"]
+# "member": one member's keys in a tenant together (budgets only; its id is the tenant's).
 # "count_tokens": a key's own requests-per-minute on /v1/messages/count_tokens (Settings.count_tokens_rpm).
-ScopeKind = Literal["key", "tenant", "count_tokens"]
-# (month_start, key ids, tenant ids) -> (spend per key id, spend per tenant id), month to date, in USD
-SpendSource = Callable[
-    [datetime, Collection[int], Collection[int]], Awaitable[tuple[dict[int, float], dict[int, float]]]
-]
+ScopeKind = Literal["key", "member", "tenant", "count_tokens"]
+# Whose spend: (scope kind, id, member name): ("key", 7, ""), ("tenant", 3, ""), ("member", 3, "ann").
+Spender = tuple[str, int, str]
+# (window start, spenders) -> USD each spent since that start (from the hourly rollups)
+SpendSource = Callable[[datetime, Collection[Spender]], Awaitable[dict[Spender, float]]]
+# Longest first: when several budgets are spent, the refusal names the one that frees up last.
+WINDOWS_LONGEST_FIRST: tuple[BudgetWindow, ...] = ("month", "week", "day")
 
 
 class LimitExceeded(RateLimitError):
     """A key's or tenant's limit refused the request: Anthropic's 429 rate_limit_error with retry-after."""
 
-    def __init__(self, kind: LimitKind, scope: ScopeKind, retry_after: int, message: str) -> None:
+    def __init__(
+        self,
+        kind: LimitKind,
+        scope: ScopeKind,
+        retry_after: int,
+        message: str,
+        window: BudgetWindow | None = None,
+    ) -> None:
         super().__init__(message, retry_after=retry_after)
         self.kind: LimitKind = kind
         self.scope: ScopeKind = scope
         self.retry_after: int = retry_after
+        # A budget refusal's window (day, week or month).
+        self.window: BudgetWindow | None = window
 
     def __repr__(self) -> str:
         return f"LimitExceeded(kind={self.kind!r}, scope={self.scope!r}, retry_after={self.retry_after})"
@@ -43,15 +57,28 @@ class Scope:
     kind: ScopeKind
     id: int
     limits: Limits
+    # A member scope's member name (its id is the tenant's).
+    member: str = ""
+
+    @property
+    def spender(self) -> Spender:
+        return (self.kind, self.id, self.member)
+
+    def label(self) -> str:
+        """The scope in counter names: a member's name as a short digest (any characters, bounded)."""
+        if self.kind != "member":
+            return f"{self.kind}:{self.id}"
+        return f"member:{self.id}:{hashlib.sha256(self.member.encode()).hexdigest()[:16]}"
 
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """One scope's counters as an admission sees them. `requests` excludes the request being admitted."""
+    """One scope's counters as an admission sees them. `requests` excludes the request being admitted;
+    `spend` is per budget window (reservations included)."""
 
     requests: int = 0
     tokens: int = 0
-    spend: float = 0.0
+    spend: Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +97,17 @@ class Reservation:
 
 @dataclass(frozen=True, slots=True)
 class BudgetStanding:
-    """Where one monthly budget stands: what Claude Code's usage notices and /api/oauth/usage report."""
+    """Where one budget stands: what Claude Code's usage notices, /api/oauth/usage and /me report."""
 
     scope: ScopeKind
     budget_usd: float
     spent_usd: float
     resets_at: datetime
+    window: BudgetWindow = "month"
+
+    @property
+    def remaining_usd(self) -> float:
+        return max(0.0, self.budget_usd - self.spent_usd)
 
     @property
     def utilization(self) -> float:
@@ -97,8 +129,8 @@ class LimitBackend(Protocol):
 
     async def consume(self, scopes: Sequence[Scope], tokens: int, cost_usd: float, now: float) -> None: ...
 
-    async def budget_spend(self, scopes: Sequence[Scope], now: float) -> list[float]:
-        """Month-to-date spend of each (budgeted) scope, read only."""
+    async def budget_spend(self, scopes: Sequence[Scope], now: float) -> list[dict[str, float]]:
+        """Each scope's spend in the current window of each of its budgets (window -> USD), read only."""
         ...
 
     async def start(self) -> None: ...
@@ -135,25 +167,68 @@ def seconds_to_next_month(now: float) -> int:
     return max(1, math.ceil(next_month_start(now).timestamp() - now))
 
 
+def window_start(window: BudgetWindow, now: float) -> datetime:
+    """Where the budget window holding `now` began: 00:00 UTC of the day, of the week's Monday (ISO), or
+    of the month's first day."""
+    if window == "month":
+        return month_start(now)
+    moment = datetime.fromtimestamp(now, UTC)
+    day = datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+    return day if window == "day" else day - timedelta(days=day.weekday())
+
+
+def window_end(window: BudgetWindow, now: float) -> datetime:
+    """Where the budget window holding `now` ends (the next one's start): the budget resets then."""
+    if window == "month":
+        return next_month_start(now)
+    return window_start(window, now) + timedelta(days=1 if window == "day" else 7)
+
+
+def window_label(window: BudgetWindow, now: float) -> str:
+    """The window's name in counter keys: 2026-12-07 (day), 2026-W50 (ISO week), 2026-12 (month)."""
+    start = window_start(window, now)
+    if window == "month":
+        return start.strftime("%Y-%m")
+    if window == "week":
+        year, week, _ = start.isocalendar()
+        return f"{year}-W{week:02d}"
+    return start.strftime("%Y-%m-%d")
+
+
+def seconds_to_window_end(window: BudgetWindow, now: float) -> int:
+    return max(1, math.ceil(window_end(window, now).timestamp() - now))
+
+
 _WHO: dict[ScopeKind, str] = {
     "key": "this API key",
+    "member": "this member's keys",
     "tenant": "this tenant",
     "count_tokens": "count_tokens for this API key",
 }
+ADJECTIVE: dict[str, str] = {"day": "daily", "week": "weekly", "month": "monthly"}
+
+
+def budget_refusal(scope: Scope, window: BudgetWindow, now: float) -> LimitExceeded:
+    """The 429 for one spent budget of one scope: retry-after to the window's end (its reset)."""
+    resets = window_end(window, now).strftime("%Y-%m-%d %H:%M UTC")
+    amount = scope.limits.budget(window) or 0.0
+    return LimitExceeded(
+        "budget",
+        scope.kind,
+        seconds_to_window_end(window, now),
+        f"The {ADJECTIVE[window]} budget of ${amount:.2f} for {_WHO[scope.kind]} is spent; "
+        f"it resets at {resets}.",
+        window,
+    )
 
 
 def refusal(kind: LimitKind, scope: Scope, now: float) -> LimitExceeded:
-    """The 429 for one limit of one scope (its message, and retry-after to the window's end)."""
+    """The 429 for one rate limit of one scope (its message, and retry-after to the minute's end); a
+    budget's refusal is `budget_refusal` (it names its window)."""
     limits = scope.limits
     who = _WHO[scope.kind]
     if kind == "budget":
-        resets = next_month_start(now).strftime("%Y-%m-%d %H:%M UTC")
-        return LimitExceeded(
-            "budget",
-            scope.kind,
-            seconds_to_next_month(now),
-            f"The monthly budget of ${limits.budget_usd or 0:.2f} for {who} is spent; it resets at {resets}.",
-        )
+        return budget_refusal(scope, scope.limits.budgets[0].window if scope.limits.budgets else "month", now)
     wait = seconds_to_next_minute(now)
     if kind == "tpm":
         return LimitExceeded(
@@ -171,12 +246,16 @@ def refusal(kind: LimitKind, scope: Scope, now: float) -> LimitExceeded:
 
 
 def verdict(scope: Scope, usage: Usage, now: float, share: int = 1) -> LimitExceeded | None:
-    """The refusal for one scope's counters, or None: budget first (longest wait), then tpm, then rpm.
-    `share`: how many processes count apart for the same limit (--workers without Redis); each admits
-    while its own count times `share` is below the limit, so together they stay within it."""
+    """The refusal for one scope's counters, or None: budgets first (the longest window first: the longest
+    wait), then tpm, then rpm. `share`: how many processes count apart for the same limit (--workers without
+    Redis); each admits while its own count times `share` is below the limit, so together they stay within
+    it."""
     limits = scope.limits
-    if limits.budget_usd is not None and usage.spend >= limits.budget_usd:
-        return refusal("budget", scope, now)
+    spend = usage.spend or {}
+    for window in WINDOWS_LONGEST_FIRST:
+        amount = limits.budget(window)
+        if amount is not None and spend.get(window, 0.0) >= amount:
+            return budget_refusal(scope, window, now)
     if limits.tpm is not None and usage.tokens * share >= limits.tpm:
         return refusal("tpm", scope, now)
     if limits.rpm is not None and usage.requests * share >= limits.rpm:

@@ -1,4 +1,5 @@
-"""Rate limits and budgets, per key and per tenant: requests per minute, tokens per minute, monthly USD.
+"""Rate limits and budgets: requests and tokens per minute per key and per tenant; USD budgets per day,
+week or month per key, per member (their keys in a tenant together) and per tenant.
 
 `Limiter.reserve()` runs before any upstream call: it raises `LimitExceeded` (a 429 with retry-after) or
 counts the request and charges its worst case (input estimate + max_tokens, priced at the dearest target of
@@ -7,17 +8,20 @@ its route) to the tpm and budget counters in the same step, so that a burst cann
 settles to nothing). A key or tenant without limits never touches a backend (no I/O on the fast path).
 
 Windows: rpm and tpm use fixed one-minute windows (UTC minute boundaries), so a client can burst up to
-twice the limit across a boundary; refusals do not count against rpm. Budgets are per calendar month (UTC).
-A limit is reached when its counter (reservations included) is at or past it: the last request admitted may
-pass it by at most its own worst case.
+twice the limit across a boundary; refusals do not count against rpm. Budgets are per UTC calendar window:
+a day (from 00:00 UTC), an ISO week (from Monday 00:00 UTC) or a month (from the 1st, 00:00 UTC); each
+subject (key, member, tenant) may have one of each, and every budget that applies is checked, so the
+tightest refuses first. A window's counter starts at zero exactly at its boundary (counters are named by
+the window, not expired by a timer). A limit is reached when its counter (reservations included) is at or
+past it: the last request admitted may pass it by at most its own worst case.
 
 Two backends behind one interface:
 - in-process (default): exact within one process (the check and the charge have no await between them).
-  Month-to-date spend is seeded from the database on first use and refreshed every `refresh_interval`
-  seconds. `router serve --workers N` without Redis: each worker keeps to 1/N of every limit (its own count
-  times N against the limit), so together they stay within it (refusing early when traffic is uneven).
-  Replicas without Redis see each other's spend only through the database refresh. Exact limits across
-  replicas need Redis.
+  A window's spend so far is seeded from the database (the hourly rollups) on first use and refreshed
+  every `refresh_interval` seconds. `router serve --workers N` without Redis: each worker keeps to 1/N
+  of every limit (its own count times N against the limit), so together they stay within it (refusing
+  early when traffic is uneven). Replicas without Redis see each other's spend only through the database
+  refresh. Exact limits across replicas need Redis.
 - Redis (Settings.redis_url): counters shared by every replica; an admission is one Lua script, atomic for
   all the request's scopes. When Redis is unreachable the limiter fails OPEN: requests are served unlimited
   (a warning is logged) rather than refused, and Redis is retried after a few seconds.
@@ -41,18 +45,23 @@ if TYPE_CHECKING:
     from router.store.db import Database
 
 from router.usage.limit_rules import (
+    WINDOWS_LONGEST_FIRST,
     BudgetStanding,
     LimitBackend,
     Reservation,
     Scope,
+    Spender,
     SpendSource,
     Usage,
     minute_window,
-    month_label,
-    month_start,
-    next_month_start,
     verdict,
+    window_end,
+    window_label,
+    window_start,
 )
+
+# One budget's counter: whose, and which window ("day", "week", "month").
+Counter = tuple[Spender, str]
 
 log = logging.getLogger(__name__)
 
@@ -142,31 +151,28 @@ class Limiter:
             await self.backend.admit([scope], self._clock())
 
     async def budget_used_pct(self, key: KeySpec, tenant: TenantSpec) -> float | None:
-        """Read-only: spend against the tightest monthly budget of the key or its tenant, in percent
-        (None when neither has a budget). Routing's `budget_used_pct` condition reads it."""
-        scopes = [s for s in _scopes(key, tenant) if s.limits.budget_usd is not None]
-        if not scopes:
+        """Read-only: spend against the tightest budget (any window) of the key, its member or its tenant,
+        in percent (None when none has a budget). Routing's `budget_used_pct` condition reads it."""
+        standings = await self.budgets(key, tenant)
+        if not standings:
             return None
-        spent = await self.backend.budget_spend(scopes, self._clock())
-        used = [
-            100.0 * amount / s.limits.budget_usd if s.limits.budget_usd else 100.0
-            for s, amount in zip(scopes, spent, strict=True)
-            if s.limits.budget_usd is not None
-        ]
-        return max(used)
+        return max(100.0 * s.spent_usd / s.budget_usd if s.budget_usd else 100.0 for s in standings)
 
     async def budgets(self, key: KeySpec, tenant: TenantSpec) -> list[BudgetStanding]:
-        """Read-only: the monthly budgets of the key and its tenant and their month-to-date spend (no I/O
-        for a caller without a budget). Claude Code's usage notices and /api/oauth/usage read it."""
-        scopes = [s for s in _scopes(key, tenant) if s.limits.budget_usd is not None]
+        """Read-only: every budget of the key, its member and its tenant, with its spend in its current
+        window (no I/O for a caller without a budget). Claude Code's usage notices, /api/oauth/usage and /me
+        read it."""
+        scopes = [s for s in _scopes(key, tenant) if s.limits.budgets]
         if not scopes:
             return []
         now = self._clock()
         spent = await self.backend.budget_spend(scopes, now)
-        resets_at = next_month_start(now)
         return [
-            BudgetStanding(s.kind, float(s.limits.budget_usd or 0.0), amount, resets_at)
-            for s, amount in zip(scopes, spent, strict=True)
+            BudgetStanding(
+                s.kind, b.amount_usd, windows.get(b.window, 0.0), window_end(b.window, now), b.window
+            )
+            for s, windows in zip(scopes, spent, strict=True)
+            for b in s.limits.budgets
         ]
 
     async def consume(self, key: KeySpec, tenant: TenantSpec, tokens: int, cost_usd: float) -> None:
@@ -177,24 +183,31 @@ class Limiter:
 
 
 def _scopes(key: KeySpec, tenant: TenantSpec) -> list[Scope]:
+    """What the request counts against: its key, its member's keys together (budgets), its tenant."""
     scopes: list[Scope] = []
     if key.limits.any:
         scopes.append(Scope("key", key.id, key.limits))
+    member_budgets = tenant.member_budgets.get(key.member) if tenant.member_budgets else None
+    if member_budgets:
+        scopes.append(Scope("member", tenant.id, Limits(budgets=member_budgets), key.member))
     if tenant.limits.any:
         scopes.append(Scope("tenant", tenant.id, tenant.limits))
     return scopes
 
 
-def database_spend_source(database: Database) -> SpendSource:
-    """Month-to-date spend read from usage_records (store/usage_reports.py)."""
+def budget_counters(scopes: Sequence[Scope]) -> list[Counter]:
+    """Every budget counter of these scopes: (spender, window)."""
+    return [(s.spender, b.window) for s in scopes for b in s.limits.budgets]
 
-    async def source(
-        start: datetime, key_ids: Collection[int], tenant_ids: Collection[int]
-    ) -> tuple[dict[int, float], dict[int, float]]:
-        from router.store.usage_reports import month_to_date_spend
+
+def database_spend_source(database: Database) -> SpendSource:
+    """Spend since a window's start, read from the hourly rollups (store/usage_reports.py)."""
+
+    async def source(start: datetime, spenders: Collection[Spender]) -> dict[Spender, float]:
+        from router.store.usage_reports import spend_since
 
         async with asyncio.timeout(SPEND_READ_TIMEOUT), database.session() as session:
-            return await month_to_date_spend(session, start, key_ids=key_ids, tenant_ids=tenant_ids)
+            return await spend_since(session, start, spenders)
 
     return source
 
@@ -216,13 +229,15 @@ class MemoryBackend:
         self._refresh_interval = refresh_interval
         # (kind, id) -> [minute window, requests admitted, tokens consumed]
         self._minute: dict[tuple[str, int], list[int]] = {}
-        self._month = ""
-        # Spend as last read from the database, and what this process consumed since that read.
-        self._spend_base: dict[tuple[str, int], float] = {}
-        self._spend_local: dict[tuple[str, int], float] = {}
-        self._seeded: set[tuple[str, int]] = set()
-        # Worst-case cost of requests admitted and not yet settled (never part of a database read).
-        self._reserved: dict[tuple[str, int], float] = {}
+        # The current label of each budget window ("2026-12-07", "2026-W50", "2026-12"): a budget counter is
+        # only ever of the current window; when the label moves, that window's counters start again at zero.
+        self._labels: dict[str, str] = {}
+        # Per budget counter (spender, window): spend as last read from the database, what this process
+        # consumed since that read, and the worst-case cost of requests admitted and not yet settled.
+        self._spend_base: dict[Counter, float] = {}
+        self._spend_local: dict[Counter, float] = {}
+        self._seeded: set[Counter] = set()
+        self._reserved: dict[Counter, float] = {}
         self._share = max(1, share)
         self._task: asyncio.Task[None] | None = None
 
@@ -237,14 +252,17 @@ class MemoryBackend:
                 await self._task
             self._task = None
 
-    def _roll_month(self, now: float) -> None:
-        label = month_label(now)
-        if label != self._month:
-            self._month = label
-            self._spend_base.clear()
-            self._spend_local.clear()
-            self._seeded.clear()
-            self._reserved.clear()
+    def _roll(self, now: float) -> None:
+        """Start every budget window that has ended afresh (exactly at its UTC boundary)."""
+        for window in WINDOWS_LONGEST_FIRST:
+            label = window_label(window, now)
+            if self._labels.get(window) == label:
+                continue
+            self._labels[window] = label
+            for table in (self._spend_base, self._spend_local, self._reserved):
+                for counter in [c for c in table if c[1] == window]:
+                    del table[counter]
+            self._seeded = {c for c in self._seeded if c[1] != window}
 
     def _counters(self, ident: tuple[str, int], now: float) -> list[int]:
         window = minute_window(now)
@@ -254,94 +272,106 @@ class MemoryBackend:
             self._minute[ident] = counters
         return counters
 
-    def spend(self, ident: tuple[str, int]) -> float:
-        """Month-to-date spend as this process counts it: the database's, plus its own since, plus what it
+    def spend(self, counter: Counter) -> float:
+        """The window's spend as this process counts it: the database's, plus its own since, plus what it
         has reserved; its own part times `share` (each worker keeps to its share of the remainder)."""
-        own = self._spend_local.get(ident, 0.0) + self._reserved.get(ident, 0.0)
-        return self._spend_base.get(ident, 0.0) + own * self._share
+        own = self._spend_local.get(counter, 0.0) + self._reserved.get(counter, 0.0)
+        return self._spend_base.get(counter, 0.0) + own * self._share
 
     async def admit(
         self, scopes: Sequence[Scope], now: float, tokens: int = 0, cost_usd: float = 0.0
     ) -> bool:
-        self._roll_month(now)
-        unseeded = [
-            s for s in scopes if s.limits.budget_usd is not None and (s.kind, s.id) not in self._seeded
-        ]
+        self._roll(now)
+        unseeded = [c for c in budget_counters(scopes) if c not in self._seeded]
         if unseeded:
             await self._seed(unseeded, now)
+            # A window may have ended while the database was read: count in the new one.
+            self._roll(now)
         # No await from here on: the check and the charge are one step for every coroutine of this process.
+        refusals = []
         for scope in scopes:
-            ident = (scope.kind, scope.id)
-            _, requests, used_tokens = self._counters(ident, now)
-            refusal = verdict(scope, Usage(requests, used_tokens, self.spend(ident)), now, self._share)
+            _, requests, used_tokens = self._counters((scope.kind, scope.id), now)
+            spend: dict[str, float] = {
+                b.window: self.spend((scope.spender, b.window)) for b in scope.limits.budgets
+            }
+            refusal = verdict(scope, Usage(requests, used_tokens, spend), now, self._share)
             if refusal is not None:
-                raise refusal
+                refusals.append(refusal)
+        if refusals:
+            # Several spent: name the one that frees up last (a retry before it would be refused again).
+            raise max(refusals, key=lambda r: (r.kind == "budget", r.retry_after))
         for scope in scopes:
-            ident = (scope.kind, scope.id)
-            counters = self._counters(ident, now)
+            counters = self._counters((scope.kind, scope.id), now)
             if scope.limits.rpm is not None:
                 counters[1] += 1
             if scope.limits.tpm is not None:
                 counters[2] += tokens
-            if scope.limits.budget_usd is not None and cost_usd:
-                self._reserved[ident] = self._reserved.get(ident, 0.0) + cost_usd
+            if cost_usd:
+                for budget in scope.limits.budgets:
+                    counter = (scope.spender, budget.window)
+                    self._reserved[counter] = self._reserved.get(counter, 0.0) + cost_usd
         return True
 
     async def settle(self, reservation: Reservation, tokens: int, cost_usd: float, now: float) -> None:
-        self._roll_month(now)
-        same_month = month_label(reservation.at) == month_label(now)
+        self._roll(now)
         same_minute = minute_window(reservation.at) == minute_window(now)
         for scope in reservation.scopes:
-            ident = (scope.kind, scope.id)
             if scope.limits.tpm is not None:
-                counters = self._counters(ident, now)
+                counters = self._counters((scope.kind, scope.id), now)
                 # The reservation sits in its own minute: correct it there, or count afresh in this one.
                 counters[2] = max(0, counters[2] + tokens - (reservation.tokens if same_minute else 0))
-            if scope.limits.budget_usd is not None:
-                if same_month and reservation.cost_usd:
-                    left = self._reserved.get(ident, 0.0) - reservation.cost_usd
-                    self._reserved[ident] = left if left > 1e-12 else 0.0
-                self._spend_local[ident] = self._spend_local.get(ident, 0.0) + cost_usd
+            for budget in scope.limits.budgets:
+                counter = (scope.spender, budget.window)
+                same_window = window_label(budget.window, reservation.at) == window_label(budget.window, now)
+                if same_window and reservation.cost_usd:
+                    left = self._reserved.get(counter, 0.0) - reservation.cost_usd
+                    self._reserved[counter] = left if left > 1e-12 else 0.0
+                # A request that ends after its window's boundary counts in the window it ends in.
+                self._spend_local[counter] = self._spend_local.get(counter, 0.0) + cost_usd
 
-    async def budget_spend(self, scopes: Sequence[Scope], now: float) -> list[float]:
-        self._roll_month(now)
-        unseeded = [s for s in scopes if (s.kind, s.id) not in self._seeded]
+    async def budget_spend(self, scopes: Sequence[Scope], now: float) -> list[dict[str, float]]:
+        self._roll(now)
+        unseeded = [c for c in budget_counters(scopes) if c not in self._seeded]
         if unseeded:
             await self._seed(unseeded, now)
-        return [self.spend((s.kind, s.id)) for s in scopes]
+            self._roll(now)
+        return [{b.window: self.spend((s.spender, b.window)) for b in s.limits.budgets} for s in scopes]
 
     async def consume(self, scopes: Sequence[Scope], tokens: int, cost_usd: float, now: float) -> None:
         await self.settle(Reservation(tuple(scopes), 0, 0.0, now), tokens, cost_usd, now)
 
-    async def _seed(self, scopes: Sequence[Scope], now: float) -> None:
-        idents = [(s.kind, s.id) for s in scopes]
-        self._seeded.update(idents)
-        await self._read_spend(idents, now)
+    async def _seed(self, counters: Sequence[Counter], now: float) -> None:
+        self._seeded.update(counters)
+        await self._read_spend(counters, now)
 
-    async def _read_spend(self, idents: Sequence[tuple[str, int]], now: float) -> None:
-        if self._source is None or not idents:
+    async def _read_spend(self, counters: Sequence[Counter], now: float) -> None:
+        if self._source is None or not counters:
             return
-        before = {ident: self._spend_local.get(ident, 0.0) for ident in idents}
-        try:
-            by_key, by_tenant = await self._source(
-                month_start(now),
-                [i for kind, i in idents if kind == "key"],
-                [i for kind, i in idents if kind == "tenant"],
-            )
-        except Exception as exc:  # boundary: a database hiccup must not refuse requests (fail open)
-            log.warning("could not read month-to-date spend for budgets (%s); using local counts", exc)
-            return
-        for kind, ident_id in idents:
-            ident = (kind, ident_id)
-            self._spend_base[ident] = (by_key if kind == "key" else by_tenant).get(ident_id, 0.0)
-            # What was consumed before the read is in the database (give or take the recorder's flush
-            # interval); what was consumed while it ran is not yet.
-            self._spend_local[ident] = self._spend_local.get(ident, 0.0) - before[ident]
+        for window in WINDOWS_LONGEST_FIRST:
+            mine = [c for c in counters if c[1] == window]
+            if not mine:
+                continue
+            before = {c: self._spend_local.get(c, 0.0) for c in mine}
+            label = window_label(window, now)
+            try:
+                spent = await self._source(window_start(window, now), [spender for spender, _ in mine])
+            except Exception as exc:  # boundary: a database hiccup must not refuse requests (fail open)
+                log.warning(
+                    "could not read %s-to-date spend for budgets (%s); using local counts", window, exc
+                )
+                continue
+            if self._labels.get(window) != label:
+                continue  # the window ended during the read: its counters are gone, this read is stale
+            for counter in mine:
+                self._spend_base[counter] = spent.get(counter[0], 0.0)
+                # What was consumed before the read is in the database (give or take the recorder's flush
+                # interval); what was consumed while it ran is not yet.
+                self._spend_local[counter] = self._spend_local.get(counter, 0.0) - before[counter]
 
     async def refresh(self, now: float | None = None) -> None:
-        """Re-read the spend of every budgeted key and tenant seen so far (the loop calls this)."""
+        """Re-read the spend of every budget seen so far in its current window (the loop calls this)."""
         moment = time.time() if now is None else now
-        self._roll_month(moment)
+        self._roll(moment)
         await self._read_spend(sorted(self._seeded), moment)
 
     async def _refresh_loop(self) -> None:

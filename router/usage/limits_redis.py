@@ -1,10 +1,12 @@
 """The Redis limit backend: counters shared by every replica.
 
-Keys: `{namespace}:{scope}:{id}:{kind}:{window}`, e.g. `router:key:42:rpm:29034511` (epoch minute) or
-`router:tenant:3:budget:2025-05`. An admission is one pipelined round trip (INCR + EXPIRE per rpm limit,
-GET per tpm and budget limit); a refusal adds one more to give back the rpm increments. A month's budget
-counter is created from the database's month-to-date spend (SET NX) the first time it is missing, and
-`consume` only adds to a counter that exists (otherwise the next admission seeds it, spend included).
+Keys: `{namespace}:{scope}:{id}:{kind}:{window}`, e.g. `router:key:42:rpm:29034511` (epoch minute),
+`router:tenant:3:budget:2025-05` (month), `router:key:42:budget:2025-W19` (ISO week),
+`router:member:3:{digest of the name}:budget:2025-05-07` (day). A budget counter is named by its window,
+so a new window starts from zero exactly at its UTC boundary; it expires a while after its window ends. An
+admission is one Lua script over every counter of the request. A budget counter is created from the
+database's spend since its window's start (SET NX) the first time it is missing, and `consume` only adds
+to a counter that exists (otherwise the next admission seeds it, spend included).
 
 Redis down or slow (short socket timeouts, no client retries): ROUTER_LIMITS_ON_REDIS_DOWN decides (open:
 serve uncounted and add the spend back later; closed: refuse), logged, and Redis is left alone for
@@ -32,25 +34,29 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from router.observability.metrics import REDIS_UNAVAILABLE
+from router.routing.model import BudgetWindow
 from router.usage.limit_rules import (
+    WINDOWS_LONGEST_FIRST,
     LimitKind,
     OnRedisDown,
     Reservation,
     Scope,
     SpendSource,
+    budget_refusal,
     minute_window,
-    month_label,
-    month_start,
     refusal,
-    seconds_to_next_month,
+    seconds_to_window_end,
+    window_label,
+    window_start,
 )
 from router.wire.errors import OverloadedError
 
 log = logging.getLogger(__name__)
 
 MINUTE_TTL = 120
-# A month's budget counter outlives its month by a few days (then the database is the history).
-BUDGET_TTL_MARGIN = 5 * 86400
+# A budget counter outlives its window by a day (late settlements of its requests still find it; then the
+# database is the history).
+BUDGET_TTL_MARGIN = 86400
 
 # INCRBYFLOAT only when the counter exists: a missing counter is seeded from the database, which will
 # include this cost once the recorder has written it.
@@ -61,37 +67,41 @@ end
 return false
 """
 
-# One admission, atomically for every scope of the request: refuse on the first limit reached (budget,
-# then tpm, then rpm, as limit_rules.verdict orders them), else count the request and reserve its worst case.
-# KEYS: per scope, its rpm, tpm and budget counters. ARGV: scope count, tokens, cost, minute TTL, then per
-# scope its rpm, tpm and budget limits (-1: none). Returns {0} when admitted, {i, kind} when scope i refused,
-# {i, "unseeded"} when scope i's month budget counter does not exist yet (seed it, then ask again).
+# One admission, atomically for every counter of the request: refuse on the first limit reached (budgets,
+# longest window first, then tpm, then rpm, as limit_rules.verdict orders them), else count the request and
+# reserve its worst case. KEYS: per scope its rpm and tpm counters, then every budget counter. ARGV: scope
+# count, budget count, tokens, cost, minute TTL, per scope its rpm and tpm limits (-1: none), per budget its
+# amount. Returns {0} when admitted, {'rpm'|'tpm', i} when scope i refused, {'budget', j} when budget j is
+# spent, {'unseeded', j} when budget j's counter does not exist yet (seed it, then ask again).
 _ADMIT = """
 local n = tonumber(ARGV[1])
-local tokens = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local ttl = tonumber(ARGV[4])
-for i = 1, n do
-  local rpm, tpm, budget = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i]), tonumber(ARGV[4 + 3 * i])
-  if budget >= 0 then
-    local spent = redis.call('GET', KEYS[3 * i])
-    if not spent then return {i, 'unseeded'} end
-    if tonumber(spent) >= budget then return {i, 'budget'} end
-  end
-  if tpm >= 0 and tonumber(redis.call('GET', KEYS[3 * i - 1]) or '0') >= tpm then return {i, 'tpm'} end
-  if rpm >= 0 and tonumber(redis.call('GET', KEYS[3 * i - 2]) or '0') >= rpm then return {i, 'rpm'} end
+local m = tonumber(ARGV[2])
+local tokens = tonumber(ARGV[3])
+local cost = tonumber(ARGV[4])
+local ttl = tonumber(ARGV[5])
+for j = 1, m do
+  local spent = redis.call('GET', KEYS[2 * n + j])
+  if not spent then return {'unseeded', j} end
+  if tonumber(spent) >= tonumber(ARGV[5 + 2 * n + j]) then return {'budget', j} end
 end
 for i = 1, n do
-  local rpm, tpm, budget = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i]), tonumber(ARGV[4 + 3 * i])
+  local rpm, tpm = tonumber(ARGV[4 + 2 * i]), tonumber(ARGV[5 + 2 * i])
+  if tpm >= 0 and tonumber(redis.call('GET', KEYS[2 * i]) or '0') >= tpm then return {'tpm', i} end
+  if rpm >= 0 and tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0') >= rpm then return {'rpm', i} end
+end
+for i = 1, n do
+  local rpm, tpm = tonumber(ARGV[4 + 2 * i]), tonumber(ARGV[5 + 2 * i])
   if rpm >= 0 then
-    redis.call('INCR', KEYS[3 * i - 2])
-    redis.call('EXPIRE', KEYS[3 * i - 2], ttl)
+    redis.call('INCR', KEYS[2 * i - 1])
+    redis.call('EXPIRE', KEYS[2 * i - 1], ttl)
   end
   if tpm >= 0 and tokens > 0 then
-    redis.call('INCRBY', KEYS[3 * i - 1], tokens)
-    redis.call('EXPIRE', KEYS[3 * i - 1], ttl)
+    redis.call('INCRBY', KEYS[2 * i], tokens)
+    redis.call('EXPIRE', KEYS[2 * i], ttl)
   end
-  if budget >= 0 and cost > 0 then redis.call('INCRBYFLOAT', KEYS[3 * i], ARGV[3]) end
+end
+if cost > 0 then
+  for j = 1, m do redis.call('INCRBYFLOAT', KEYS[2 * n + j], ARGV[4]) end
 end
 return {0}
 """
@@ -207,7 +217,11 @@ class RedisBackend:
         return cls(Redis(connection_pool=pool), spend_source, namespace=namespace, on_down=on_down)
 
     def key(self, scope: Scope, kind: str, window: str | int) -> str:
-        return f"{self.namespace}:{scope.kind}:{scope.id}:{kind}:{window}"
+        return f"{self.namespace}:{scope.label()}:{kind}:{window}"
+
+    def budget_key(self, scope: Scope, window: BudgetWindow, now: float) -> str:
+        """The counter of the scope's budget for the `window` holding `now`."""
+        return self.key(scope, "budget", window_label(window, now))
 
     async def start(self) -> None:
         try:
@@ -229,38 +243,38 @@ class RedisBackend:
         if self._owed:
             await self._repay()
         minute = minute_window(now)
-        month = month_label(now)
+        budgets = _budgets(scopes)
         keys: list[str] = []
-        args: list[Any] = [len(scopes), int(tokens), repr(float(cost_usd)), MINUTE_TTL]
+        args: list[Any] = [len(scopes), len(budgets), int(tokens), repr(float(cost_usd)), MINUTE_TTL]
         for scope in scopes:
-            limits = scope.limits
-            keys += [
-                self.key(scope, "rpm", minute),
-                self.key(scope, "tpm", minute),
-                self.key(scope, "budget", month),
-            ]
+            keys += [self.key(scope, "rpm", minute), self.key(scope, "tpm", minute)]
             args += [
-                limits.rpm if limits.rpm is not None else -1,
-                limits.tpm if limits.tpm is not None else -1,
-                repr(float(limits.budget_usd)) if limits.budget_usd is not None else -1,
+                scope.limits.rpm if scope.limits.rpm is not None else -1,
+                scope.limits.tpm if scope.limits.tpm is not None else -1,
             ]
+        keys += [self.budget_key(scope, window, now) for scope, window, _ in budgets]
+        args += [repr(float(amount)) for _, _, amount in budgets]
         try:
             for _ in range(3):
                 answer = await self._admit_script(keys=keys, args=args)
-                index, kind = int(answer[0]), (answer[1] if len(answer) > 1 else b"")
-                kind = kind.decode() if isinstance(kind, bytes) else str(kind)
-                if kind != "unseeded":
+                verdict = answer[0].decode() if isinstance(answer[0], bytes) else str(answer[0])
+                if verdict != "unseeded":
                     break
-                await self._seed([scopes[index - 1]], now)
+                scope, window, _ = budgets[int(answer[1]) - 1]
+                await self._seed([(scope, window)], now)
         except PoolExhausted:
             REDIS_UNAVAILABLE.labels("busy").inc()
             raise LimitsBusy("rate limits are busy right now; retry shortly", retry_after=1) from None
         except _REDIS_ERRORS as exc:
             self._went_down(exc)
             return self._unavailable()
-        if index == 0 or kind == "unseeded":
+        if verdict in ("0", "unseeded"):
             return True
-        raise refusal(cast(LimitKind, kind), scopes[index - 1], now)
+        index = int(answer[1]) - 1
+        if verdict == "budget":
+            scope, window, _ = budgets[index]
+            raise budget_refusal(scope, window, now)
+        raise refusal(cast(LimitKind, verdict), scopes[index], now)
 
     def _unavailable(self) -> bool:
         """Redis cannot be asked: serve uncharged (open) or refuse (closed), as configured; counted."""
@@ -269,39 +283,42 @@ class RedisBackend:
             raise LimitsUnavailable("rate limits cannot be checked right now; retry shortly", retry_after=5)
         return False
 
-    async def budget_spend(self, scopes: Sequence[Scope], now: float) -> list[float]:
-        if time.monotonic() < self._down_until:
-            return [0.0 for _ in scopes]
-        month = month_label(now)
-        try:
-            values = await self.client.mget([self.key(s, "budget", month) for s in scopes])
-            missing = [s for s, v in zip(scopes, values, strict=True) if v is None]
-            seeded = await self._seed(missing, now) if missing else {}
-        except PoolExhausted:
-            return [0.0 for _ in scopes]  # the admission that follows waits (or is refused) in turn
-        except _REDIS_ERRORS as exc:
-            self._went_down(exc)
-            return [0.0 for _ in scopes]
-        return [
-            float(v) if v is not None else seeded.get((s.kind, s.id), 0.0)
-            for s, v in zip(scopes, values, strict=True)
-        ]
+    async def budget_spend(self, scopes: Sequence[Scope], now: float) -> list[dict[str, float]]:
+        wanted = [(s, b.window) for s in scopes for b in s.limits.budgets]
+        values: list[Any] = [None] * len(wanted)
+        seeded: dict[str, float] = {}
+        if time.monotonic() >= self._down_until and wanted:
+            try:
+                values = await self.client.mget([self.budget_key(s, w, now) for s, w in wanted])
+                missing = [pair for pair, v in zip(wanted, values, strict=True) if v is None]
+                seeded = await self._seed(missing, now) if missing else {}
+            except PoolExhausted:
+                # The admission that follows waits (or is refused) in turn.
+                values, seeded = [None] * len(wanted), {}
+            except _REDIS_ERRORS as exc:
+                self._went_down(exc)
+                values, seeded = [None] * len(wanted), {}
+        out: list[dict[str, float]] = [{} for _ in scopes]
+        position = {id(s): i for i, s in enumerate(scopes)}
+        for (scope, window), value in zip(wanted, values, strict=True):
+            key = self.budget_key(scope, window, now)
+            out[position[id(scope)]][window] = float(value) if value is not None else seeded.get(key, 0.0)
+        return out
 
-    async def _seed(self, scopes: Sequence[Scope], now: float) -> dict[tuple[str, int], float]:
-        """Create the month's budget counters from the database (first one wins: SET NX), then read them.
+    async def _seed(self, counters: Sequence[tuple[Scope, BudgetWindow]], now: float) -> dict[str, float]:
+        """Create the windows' budget counters from the database (first one wins: SET NX), then read them.
         One database read per counter however many requests find it missing at once (single flight); when
         the database cannot be read the counter starts from zero for a minute (then it is seeded again), so
         that a burst is still counted rather than let through."""
-        month = month_label(now)
-        keys = [self.key(scope, "budget", month) for scope in scopes]
+        keys = [self.budget_key(scope, window, now) for scope, window in counters]
         waiting = [self._seeding[k] for k in keys if k in self._seeding]
-        mine = [(scope, k) for scope, k in zip(scopes, keys, strict=True) if k not in self._seeding]
+        mine = [(pair, k) for pair, k in zip(counters, keys, strict=True) if k not in self._seeding]
         if mine:
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             for _, k in mine:
                 self._seeding[k] = done
             try:
-                await self._seed_from_database([scope for scope, _ in mine], now)
+                await self._seed_from_database([pair for pair, _ in mine], now)
             finally:
                 for _, k in mine:
                     self._seeding.pop(k, None)
@@ -309,40 +326,37 @@ class RedisBackend:
         for other in waiting:
             await asyncio.shield(other)
         values = await self.client.mget(keys)
-        return {(s.kind, s.id): float(v or 0.0) for s, v in zip(scopes, values, strict=True)}
+        return {k: float(v or 0.0) for k, v in zip(keys, values, strict=True)}
 
-    async def _seed_from_database(self, scopes: Sequence[Scope], now: float) -> None:
-        by_key: dict[int, float] = {}
-        by_tenant: dict[int, float] = {}
-        ttl = seconds_to_next_month(now) + BUDGET_TTL_MARGIN
-        if self._source is not None and time.monotonic() >= self._seed_retry_at:
-            try:
-                by_key, by_tenant = await self._source(
-                    month_start(now),
-                    [s.id for s in scopes if s.kind == "key"],
-                    [s.id for s in scopes if s.kind == "tenant"],
-                )
-            except Exception as exc:  # boundary: a database hiccup must not refuse requests, nor free them
-                log.warning("could not read month-to-date spend to seed budgets (%r); counting from 0", exc)
-                self._seed_retry_at = time.monotonic() + 30.0
-                ttl = 60
-        elif self._source is not None:
-            ttl = 60
-        month = month_label(now)
+    async def _seed_from_database(self, counters: Sequence[tuple[Scope, BudgetWindow]], now: float) -> None:
         pipe = self.client.pipeline(transaction=False)
-        for scope in scopes:
-            spent = (by_key if scope.kind == "key" else by_tenant).get(scope.id, 0.0)
-            pipe.set(self.key(scope, "budget", month), repr(float(spent)), nx=True, ex=ttl)
+        for window in WINDOWS_LONGEST_FIRST:
+            scopes = [scope for scope, w in counters if w == window]
+            if not scopes:
+                continue
+            spent: dict[tuple[str, int, str], float] = {}
+            ttl = seconds_to_window_end(window, now) + BUDGET_TTL_MARGIN
+            if self._source is not None and time.monotonic() >= self._seed_retry_at:
+                try:
+                    spent = await self._source(window_start(window, now), [s.spender for s in scopes])
+                except Exception as exc:  # boundary: a database hiccup must not refuse requests nor free them
+                    log.warning("could not read %s spend to seed budgets (%r); counting from 0", window, exc)
+                    self._seed_retry_at = time.monotonic() + 30.0
+                    ttl = 60
+            elif self._source is not None:
+                ttl = 60
+            for scope in scopes:
+                amount = spent.get(scope.spender, 0.0)
+                pipe.set(self.budget_key(scope, window, now), repr(float(amount)), nx=True, ex=ttl)
         await pipe.execute()
 
     # ------------------------------------------------------------------------------------- settlement
 
     async def settle(self, reservation: Reservation, tokens: int, cost_usd: float, now: float) -> None:
         """Swap the reservation for the real figures: add (real - reserved) to the counters it was charged
-        to (its own minute and month), and the real figures afresh when those windows have rolled."""
+        to (its own minute and windows), and the real figures afresh to the windows that have rolled."""
         at = reservation.at
         same_minute = minute_window(at) == minute_window(now)
-        same_month = month_label(at) == month_label(now)
         keys: list[str] = []
         deltas: list[str] = []
         ttls: list[int] = []
@@ -353,11 +367,12 @@ class RedisBackend:
                     keys.append(self.key(scope, "tpm", minute_window(now)))
                     deltas.append(str(delta))
                     ttls.append(MINUTE_TTL)
-            if scope.limits.budget_usd is not None:
-                charged_cost = reservation.cost_usd if same_month and reservation.charged else 0.0
+            for budget in scope.limits.budgets:
+                same_window = window_label(budget.window, at) == window_label(budget.window, now)
+                charged_cost = reservation.cost_usd if same_window and reservation.charged else 0.0
                 delta_cost = cost_usd - charged_cost
                 if delta_cost:
-                    keys.append(self.key(scope, "budget", month_label(now)))
+                    keys.append(self.budget_key(scope, budget.window, now))
                     deltas.append(repr(delta_cost))
                     ttls.append(0)
         if not keys:
@@ -408,3 +423,10 @@ class RedisBackend:
                 self._on_down,
             )
         self._down_until = time.monotonic() + self._retry_after_failure
+
+
+def _budgets(scopes: Sequence[Scope]) -> list[tuple[Scope, BudgetWindow, float]]:
+    """Every budget of these scopes, longest window first (a refusal then names the one that frees up
+    last)."""
+    found = [(s, b.window, b.amount_usd) for s in scopes for b in s.limits.budgets]
+    return sorted(found, key=lambda item: WINDOWS_LONGEST_FIRST.index(item[1]))

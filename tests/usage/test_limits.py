@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from router.routing.model import KeySpec, Limits, TenantSpec
+from router.routing.model import BudgetSpec, KeySpec, Limits, TenantSpec
 from router.settings import Settings
 from router.store.db import Database
 from router.store.usage_writes import insert_usage_batch
-from router.usage.limit_rules import LimitExceeded, SpendSource, seconds_to_next_month
+from router.usage.limit_rules import LimitExceeded, Spender, SpendSource, seconds_to_next_month
 from router.usage.limits import Limiter, MemoryBackend
 from router.usage.limits_redis import RedisBackend
 from tests.usage.conftest import REDIS_URL
@@ -40,21 +40,40 @@ def tenant(limits: Limits = Limits(), tenant_id: int = 1) -> TenantSpec:
     return TenantSpec(id=tenant_id, name=f"t{tenant_id}", limits=limits)
 
 
+def month(amount: float) -> tuple[BudgetSpec, ...]:
+    return (BudgetSpec("month", amount),)
+
+
 SpendCalls = list[tuple[datetime, list[int], list[int]]]
 
 
 def spend_source(
-    by_key: dict[int, float], by_tenant: dict[int, float], calls: SpendCalls | None = None
+    by_key: dict[int, float],
+    by_tenant: dict[int, float],
+    calls: SpendCalls | None = None,
+    by_member: dict[tuple[int, str], float] | None = None,
 ) -> SpendSource:
-    async def source(
-        start: datetime, key_ids: Collection[int], tenant_ids: Collection[int]
-    ) -> tuple[dict[int, float], dict[int, float]]:
+    """The database's spend since any window start: the same figures whatever the start (each test says
+    which window it reads); `calls` records (start, key ids, tenant ids) of each read."""
+
+    async def source(start: datetime, spenders: Collection[Spender]) -> dict[Spender, float]:
         if calls is not None:
-            calls.append((start, list(key_ids), list(tenant_ids)))
-        return (
-            {k: v for k, v in by_key.items() if k in key_ids},
-            {t: v for t, v in by_tenant.items() if t in tenant_ids},
-        )
+            calls.append(
+                (
+                    start,
+                    [i for k, i, _ in spenders if k == "key"],
+                    [i for k, i, _ in spenders if k == "tenant"],
+                )
+            )
+        found: dict[Spender, float] = {}
+        for kind, ident, member in spenders:
+            if kind == "key" and ident in by_key:
+                found[(kind, ident, member)] = by_key[ident]
+            elif kind == "tenant" and ident in by_tenant:
+                found[(kind, ident, member)] = by_tenant[ident]
+            elif kind == "member" and (ident, member) in (by_member or {}):
+                found[(kind, ident, member)] = (by_member or {})[(ident, member)]
+        return found
 
     return source
 
@@ -131,7 +150,7 @@ async def test_tpm_refuses_once_the_minute_tokens_are_used_up(make_limiter: Limi
 async def test_budget_refuses_until_next_month_once_spent(make_limiter: LimiterFactory) -> None:
     clock = Clock()
     limiter = make_limiter(clock, spend_source({}, {7: 9.5}))
-    k, t = key(tenant_id=7), tenant(Limits(budget_usd=10.0), tenant_id=7)
+    k, t = key(tenant_id=7), tenant(Limits(budgets=month(10.0)), tenant_id=7)
     await limiter.admit(k, t)  # 9.50 spent this month (from the database) < 10
     await limiter.consume(k, t, 100, 0.5)
     with pytest.raises(LimitExceeded) as refused:
@@ -209,7 +228,7 @@ async def test_redis_budget_counter_is_seeded_once_from_the_database_spend(redis
         Limiter(backend=RedisBackend.from_url(REDIS_URL, source, namespace=redis_namespace), clock=clock)
         for _ in range(2)
     ]
-    k, t = key(Limits(budget_usd=4.0), key_id=5), tenant()
+    k, t = key(Limits(budgets=month(4.0)), key_id=5), tenant()
     try:
         await replicas[0].admit(k, t)
         await replicas[1].admit(k, t)
@@ -232,7 +251,7 @@ async def test_redis_down_fails_open_with_a_warning(caplog: pytest.LogCaptureFix
     caplog.set_level(logging.WARNING, logger="router.usage.limits_redis")
     # Nothing listens on port 1: every Redis call fails at once.
     limiter = Limiter(Settings(redis_url="redis://127.0.0.1:1/0"), None)
-    k, t = key(Limits(rpm=1, tpm=1, budget_usd=0.0)), tenant(Limits(rpm=1))
+    k, t = key(Limits(rpm=1, tpm=1, budgets=month(0.0))), tenant(Limits(rpm=1))
     await limiter.start()
     for _ in range(5):
         await limiter.admit(k, t)  # never refused, never raises
@@ -248,7 +267,7 @@ async def test_memory_budgets_follow_spend_recorded_by_other_replicas(usage_db: 
     limiter = Limiter(None, usage_db, clock=clock)
     backend = limiter.backend
     assert isinstance(backend, MemoryBackend)
-    k, t = key(Limits(budget_usd=2.0), key_id=9), tenant()
+    k, t = key(Limits(budgets=month(2.0)), key_id=9), tenant()
     await limiter.admit(k, t)  # seeds: nothing spent yet
     await limiter.consume(k, t, 10, 0.5)
     async with usage_db.transaction() as session:
@@ -264,7 +283,9 @@ async def test_memory_budgets_follow_spend_recorded_by_other_replicas(usage_db: 
         )
     await limiter.admit(k, t)  # 0.5 known locally < 2.0
     await backend.refresh(clock.now)
-    assert backend.spend(("key", 9)) == pytest.approx(2.1)  # not 2.6: the local 0.5 is not counted twice
+    assert backend.spend((("key", 9, ""), "month")) == pytest.approx(
+        2.1
+    )  # not 2.6: the local 0.5 is not counted twice
     with pytest.raises(LimitExceeded):
         await limiter.admit(k, t)
 
@@ -274,9 +295,7 @@ async def test_an_unreadable_database_spend_fails_open_and_is_not_asked_per_requ
 ) -> None:
     calls = 0
 
-    async def broken(
-        start: datetime, key_ids: Collection[int], tenant_ids: Collection[int]
-    ) -> tuple[dict[int, float], dict[int, float]]:
+    async def broken(start: datetime, spenders: Collection[Spender]) -> dict[Spender, float]:
         nonlocal calls
         calls += 1
         raise ConnectionRefusedError("database away")
@@ -285,7 +304,7 @@ async def test_an_unreadable_database_spend_fails_open_and_is_not_asked_per_requ
     redis_backed = Limiter(
         backend=RedisBackend.from_url(REDIS_URL, broken, namespace=redis_namespace), clock=Clock()
     )
-    k, t = key(Limits(budget_usd=1.0)), tenant()
+    k, t = key(Limits(budgets=month(1.0))), tenant()
     try:
         for limiter in (memory, redis_backed):
             for _ in range(5):
@@ -300,7 +319,7 @@ async def test_budget_used_pct_reads_the_tightest_budget_without_counting(
 ) -> None:
     clock = Clock()
     limiter = make_limiter(clock, spend_source({7: 2.0}, {1: 5.0}))
-    k, t = key(Limits(budget_usd=10.0), key_id=7), tenant(Limits(budget_usd=50.0), tenant_id=1)
+    k, t = key(Limits(budgets=month(10.0)), key_id=7), tenant(Limits(budgets=month(50.0)), tenant_id=1)
     assert await limiter.budget_used_pct(k, t) == pytest.approx(20.0)  # key: 2 of 10; tenant: 5 of 50
     await limiter.consume(k, t, 100, 4.0)
     assert await limiter.budget_used_pct(k, t) == pytest.approx(60.0)
@@ -311,8 +330,8 @@ async def test_budgets_report_spend_read_only_on_either_backend(make_limiter: Li
     """The accessor behind Claude Code's usage notices: month-to-date spend per budget, never a refusal."""
     clock = Clock()
     limiter = make_limiter(clock, spend_source({3: 2.0}, {7: 9.5}))
-    k = key(Limits(budget_usd=4.0), key_id=3, tenant_id=7)
-    t = tenant(Limits(budget_usd=10.0), tenant_id=7)
+    k = key(Limits(budgets=month(4.0)), key_id=3, tenant_id=7)
+    t = tenant(Limits(budgets=month(10.0)), tenant_id=7)
     assert await limiter.budgets(key(), tenant()) == []  # no budget, no read
 
     standings = {s.scope: s for s in await limiter.budgets(k, t)}

@@ -14,7 +14,7 @@ import pytest
 import redis.asyncio as aredis
 
 from router.observability import metrics
-from router.routing.model import Limits
+from router.routing.model import BudgetSpec, Limits
 from router.settings import Settings
 from router.usage.limit_rules import LimitExceeded
 from router.usage.limits import Limiter
@@ -101,7 +101,7 @@ async def test_open_serves_during_an_outage_and_adds_the_spend_back_when_redis_r
     )
     backend._retry_after_failure = 0.2
     limiter = Limiter(backend=backend, clock=_mid_minute())
-    k, t = key(Limits(budget_usd=100.0, tpm=1_000_000), key_id=7), tenant()
+    k, t = key(Limits(budgets=(BudgetSpec("month", 100.0),), tpm=1_000_000), key_id=7), tenant()
     direct = aredis.Redis.from_url(REDIS_URL)
     try:
         first = await limiter.reserve(k, t, tokens=100, cost_usd=2.0)
