@@ -17,6 +17,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 # name -> (module, attribute)
 COMMANDS: dict[str, tuple[str, str]] = {
     "admin": ("router.cli.admin", "admin_group"),
+    "budget": ("router.cli.budget", "budget_group"),
     "config": ("router.cli.config", "config"),
     "db": ("router.cli.db", "db_group"),
     "key": ("router.cli.key", "key_group"),

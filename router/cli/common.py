@@ -235,3 +235,23 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for row in cells:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+BUDGET_WINDOWS = ("day", "week", "month")
+BUDGET_WINDOW_HELP = (
+    "The window of --budget-usd: day, week (ISO, from Monday) or month, in UTC (default: month). "
+    "Several budgets at once: `router budget set`."
+)
+
+
+def budget_window_of(window: str | None, budget_given: bool) -> str:
+    """The window --budget-usd is for: month unless --budget-window says otherwise."""
+    if window is not None and not budget_given:
+        fail("--budget-window needs --budget-usd (the amount for that window)")
+    return window or "month"
+
+
+def format_budgets(budgets: dict[str, float]) -> str:
+    """{"day": 20.0, "month": 300.0} -> "20/day,300/month"; "-" when there are none."""
+    shown = [f"{budgets[w]:g}/{w}" for w in BUDGET_WINDOWS if w in budgets]
+    return ",".join(shown) if shown else "-"

@@ -8,12 +8,16 @@ from typing import Any
 import click
 
 from router.cli.common import (
+    BUDGET_WINDOW_HELP,
+    BUDGET_WINDOWS,
     CLI_ACTOR,
     FLOAT_LIMIT,
     INT_LIMIT,
     UNSET,
+    budget_window_of,
     cli_errors,
     fail,
+    format_budgets,
     format_limit,
     keep_if_unset,
     load_settings,
@@ -22,8 +26,17 @@ from router.cli.common import (
     run,
     transaction,
 )
+from router.store.budgets import own_budgets, set_key_budget
 from router.store.db import as_utc
-from router.store.keys import create_key, is_expired, list_keys, parse_duration, revoke_key, set_key_limits
+from router.store.keys import (
+    create_key,
+    get_key,
+    is_expired,
+    list_keys,
+    parse_duration,
+    revoke_key,
+    set_key_limits,
+)
 
 
 def _when(value: datetime | None) -> str:
@@ -54,7 +67,8 @@ def key_group() -> None:
 @click.option("--expires", default=None, help="Lifetime, e.g. 90m, 12h, 30d, 2w (default: never).")
 @click.option("--rpm", type=INT_LIMIT, default=None, help="Requests per minute.")
 @click.option("--tpm", type=INT_LIMIT, default=None, help="Tokens per minute.")
-@click.option("--budget-usd", type=FLOAT_LIMIT, default=None, help="Monthly budget in USD.")
+@click.option("--budget-usd", type=FLOAT_LIMIT, default=None, help="Budget in USD (monthly by default).")
+@click.option("--budget-window", type=click.Choice(BUDGET_WINDOWS), default=None, help=BUDGET_WINDOW_HELP)
 @click.option("--models", default=None, help="Comma-separated model name patterns the key may request.")
 @cli_errors
 def create_command(
@@ -64,11 +78,13 @@ def create_command(
     rpm: int | None,
     tpm: int | None,
     budget_usd: float | None,
+    budget_window: str | None,
     models: str | None,
 ) -> None:
     """Create a key; the key itself is printed once, alone on the last line."""
     lifetime = parse_duration(expires) if expires is not None else None
     allowed = _models(models)
+    window = budget_window_of(budget_window, budget_usd is not None)
 
     async def go() -> tuple[str, str, str]:
         async with transaction(load_settings()) as session:
@@ -79,10 +95,12 @@ def create_command(
                 lifetime,
                 rpm=rpm,
                 tpm=tpm,
-                budget_usd=budget_usd,
+                budget_usd=budget_usd if window == "month" else None,
                 allowed_models=allowed,
                 actor=CLI_ACTOR,
             )
+            if window != "month" and budget_usd is not None:
+                await set_key_budget(session, key, window, budget_usd, actor=CLI_ACTOR)
             return key.prefix, _when(key.expires_at), plaintext
 
     prefix, expiry, plaintext = run(go())
@@ -117,14 +135,14 @@ def list_command(tenant: str | None) -> None:
                         _when(key.expires_at),
                         format_limit(key.rpm),
                         format_limit(key.tpm),
-                        format_limit(key.budget_usd),
+                        format_budgets(own_budgets(key.budgets, "key")),
                         ",".join(key.allowed_models) if key.allowed_models is not None else "*",
                     ]
                 )
             return rows
 
     print_table(
-        ["PREFIX", "TENANT", "MEMBER", "STATUS", "CREATED", "EXPIRES", "RPM", "TPM", "BUDGET_USD", "MODELS"],
+        ["PREFIX", "TENANT", "MEMBER", "STATUS", "CREATED", "EXPIRES", "RPM", "TPM", "BUDGETS_USD", "MODELS"],
         run(go()),
     )
 
@@ -150,15 +168,22 @@ def revoke_command(prefix: str) -> None:
 @click.option("--rpm", type=INT_LIMIT, default=UNSET, help="Requests per minute ('none' removes the limit).")
 @click.option("--tpm", type=INT_LIMIT, default=UNSET, help="Tokens per minute ('none' removes the limit).")
 @click.option(
-    "--budget-usd", type=FLOAT_LIMIT, default=UNSET, help="Monthly budget in USD ('none' removes it)."
+    "--budget-usd",
+    type=FLOAT_LIMIT,
+    default=UNSET,
+    help="Budget in USD (monthly by default; 'none' removes that window's budget).",
 )
+@click.option("--budget-window", type=click.Choice(BUDGET_WINDOWS), default=None, help=BUDGET_WINDOW_HELP)
 @click.option("--models", default=None, help="Comma-separated model patterns ('none' allows any model).")
 @cli_errors
-def limits_command(prefix: str, rpm: Any, tpm: Any, budget_usd: Any, models: str | None) -> None:
+def limits_command(
+    prefix: str, rpm: Any, tpm: Any, budget_usd: Any, budget_window: str | None, models: str | None
+) -> None:
     """Set the limits of the key with PREFIX; options not given stay as they are."""
     allowed: Any = _models(models) if models is not None else ...
     if all(v is UNSET for v in (rpm, tpm, budget_usd)) and models is None:
         fail("nothing to change: give --rpm, --tpm, --budget-usd or --models")
+    window = budget_window_of(budget_window, budget_usd is not UNSET)
 
     async def go() -> list[str]:
         async with transaction(load_settings()) as session:
@@ -167,17 +192,21 @@ def limits_command(prefix: str, rpm: Any, tpm: Any, budget_usd: Any, models: str
                 prefix,
                 rpm=keep_if_unset(rpm),
                 tpm=keep_if_unset(tpm),
-                budget_usd=keep_if_unset(budget_usd),
+                budget_usd=keep_if_unset(budget_usd) if window == "month" else ...,
                 allowed_models=allowed,
                 actor=CLI_ACTOR,
             )
+            if window != "month" and budget_usd is not UNSET:
+                await set_key_budget(
+                    session, await get_key(session, prefix), window, budget_usd, actor=CLI_ACTOR
+                )
             return [
                 key.prefix,
                 format_limit(key.rpm),
                 format_limit(key.tpm),
-                format_limit(key.budget_usd),
+                format_budgets(own_budgets(key.budgets, "key")),
                 ",".join(key.allowed_models) if key.allowed_models is not None else "*",
             ]
 
     shown = run(go())
-    click.echo(f"key {shown[0]}: rpm {shown[1]}, tpm {shown[2]}, budget_usd {shown[3]}, models {shown[4]}")
+    click.echo(f"key {shown[0]}: rpm {shown[1]}, tpm {shown[2]}, budgets_usd {shown[3]}, models {shown[4]}")

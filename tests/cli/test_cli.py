@@ -83,8 +83,8 @@ def test_tenant_create_and_list(db_url: str) -> None:
     listed = invoke(db_url, "tenant", "list")
     assert listed.exit_code == 0
     header, row = listed.stdout.strip().splitlines()
-    assert header.split() == ["NAME", "ENABLED", "KEYS", "RPM", "TPM", "BUDGET_USD"]
-    assert row.split() == ["team-a", "yes", "0", "60", "-", "12.5"]
+    assert header.split() == ["NAME", "ENABLED", "KEYS", "RPM", "TPM", "BUDGETS_USD"]
+    assert row.split() == ["team-a", "yes", "0", "60", "-", "12.5/month"]
     state = db_state(db_url)
     assert state["tenants"] == 1 and state["version"] == 2
     assert run_async(_audit_actors(db_url)) == ["cli"]
@@ -215,7 +215,7 @@ def test_data_commands_create_the_embedded_sqlite_only_when_asked_and_never_migr
             "KEYS",
             "RPM",
             "TPM",
-            "BUDGET_USD",
+            "BUDGETS_USD",
         ]
     else:
         assert_one_error_line(result, "is at revision none", "router db upgrade")
