@@ -96,11 +96,19 @@ class TenantDraft:
     enabled: bool = True
     rpm: int | None = None
     tpm: int | None = None
-    budget_usd: float | None = None
+    # The tenant's own budgets, (window, USD) by window: day, week, month (UTC).
+    budgets: tuple[tuple[str, Any], ...] = ()
     # Claude Code managed settings for the tenant's signed-in members; None: no policy.
     managed_settings: dict[str, Any] | None = None
     # Members issue, rotate and revoke their own keys on /me.
     member_self_service: bool = False
+    # Budgets of members (each member's keys in the tenant together): (member, ((window, USD), ...)).
+    member_budgets: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+
+    @property
+    def budget_usd(self) -> Any:
+        """The month budget (what `limits.budget_usd` says)."""
+        return dict(self.budgets).get("month")
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,11 +180,15 @@ def render_config(cfg: DesiredConfig) -> str:
         item = {"name": _escape(t.name)}
         if not t.enabled:
             item["enabled"] = False
-        limits = {
-            k: v for k, v in (("rpm", t.rpm), ("tpm", t.tpm), ("budget_usd", t.budget_usd)) if v is not None
-        }
+        limits: dict[str, Any] = {k: v for k, v in (("rpm", t.rpm), ("tpm", t.tpm)) if v is not None}
+        if set(dict(t.budgets)) == {"month"}:
+            limits["budget_usd"] = t.budget_usd  # a month budget alone: the shorthand it always had
+        elif t.budgets:
+            limits["budgets"] = dict(t.budgets)
         if limits:
             item["limits"] = limits
+        if t.member_budgets:
+            item["member_budgets"] = _escape({member: dict(windows) for member, windows in t.member_budgets})
         if t.allowed_targets is not None:
             item["allowed_targets"] = _escape(list(t.allowed_targets))
         if t.rules:

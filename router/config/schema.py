@@ -116,7 +116,10 @@ class DeploymentModel(_Strict):
 class LimitsModel(_Strict):
     rpm: int | None = None
     tpm: int | None = None
+    # The month budget (shorthand for budgets: {month: X}).
     budget_usd: float | None = None
+    # Budgets by UTC window: {day: 20, week: 100, month: 300} (week: ISO, from Monday).
+    budgets: dict[str, Any] | None = None
 
 
 class TenantModel(_Strict):
@@ -128,6 +131,8 @@ class TenantModel(_Strict):
     managed_settings: dict[str, Any] | None = None
     # Whether members issue, rotate and revoke their own keys on /me.
     member_self_service: StrictBool = False
+    # Budgets of members (all of a member's keys in the tenant together): {ann@example.com: {day: 20}}.
+    member_budgets: dict[str, dict[str, Any]] | None = None
 
 
 class PriceModel(_Strict):
@@ -215,6 +220,25 @@ def substitute_env(
     return data
 
 
+_WINDOW_ORDER = {"day": 0, "week": 1, "month": 2}
+
+
+def _windows(budgets: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """{month: 300, day: 20} -> (("day", 20), ("month", 300)); unknown windows last (validation says so)."""
+    return tuple(sorted(budgets.items(), key=lambda item: (_WINDOW_ORDER.get(str(item[0]), 9), str(item[0]))))
+
+
+def _budgets(limits: LimitsModel | None) -> tuple[tuple[str, Any], ...]:
+    """A tenant's budgets: `limits.budgets` and the `limits.budget_usd` shorthand for a month (both giving a
+    month budget is reported by validation, as a window given twice)."""
+    if limits is None:
+        return ()
+    found = list(_windows(limits.budgets or {}))
+    if limits.budget_usd is not None:
+        found.append(("month", limits.budget_usd))
+    return tuple(found)
+
+
 def _rule(m: RuleModel) -> RuleDraft:
     pattern, kind = parse_match(m.match)
     return RuleDraft(
@@ -298,9 +322,12 @@ def parse_config(text: str, env: Mapping[str, str]) -> DesiredConfig:
                 enabled=t.enabled,
                 rpm=t.limits.rpm if t.limits else None,
                 tpm=t.limits.tpm if t.limits else None,
-                budget_usd=t.limits.budget_usd if t.limits else None,
+                budgets=_budgets(t.limits),
                 managed_settings=t.managed_settings,
                 member_self_service=t.member_self_service,
+                member_budgets=tuple(
+                    (member, _windows(windows)) for member, windows in (t.member_budgets or {}).items()
+                ),
             )
             for t in model.tenants
         ),

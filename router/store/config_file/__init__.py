@@ -37,6 +37,7 @@ from router.config.validate import validate_config
 from router.store import catalog
 from router.store.alerts import alert_draft, list_alerts
 from router.store.audit import CONFIG_APPLY, record_audit
+from router.store.budgets import member_budgets, own_budgets
 from router.store.config_file.plan import Change, Plan
 from router.store.crypto import CredentialCipher
 from router.store.models import Tenant
@@ -173,9 +174,12 @@ async def current_config(session: AsyncSession) -> DesiredConfig:
                 enabled=t.enabled,
                 rpm=t.rpm,
                 tpm=t.tpm,
-                budget_usd=t.budget_usd,
+                budgets=tuple(own_budgets(t.budgets, "tenant").items()),
                 managed_settings=dict(t.managed_settings) if t.managed_settings is not None else None,
                 member_self_service=t.member_self_service,
+                member_budgets=tuple(
+                    (member, tuple(windows.items())) for member, windows in member_budgets(t).items()
+                ),
             )
             for t in tenants
         ),

@@ -32,6 +32,7 @@ from router.config.drafts import (
 from router.routing.patterns import format_match
 from router.store import alerts as alert_store
 from router.store import catalog
+from router.store.budgets import member_budgets, own_budgets, set_member_budget, set_tenant_budget
 from router.store.crypto import CredentialCipher, CredentialDecryptError
 from router.store.member_pages import set_member_self_service
 from router.store.models import Alert, Chain, Deployment, ModelPrice, Pool, Provider, Rule, Tenant
@@ -259,6 +260,7 @@ class Plan:
             "budget_usd": t.budget_usd,
             "allowed_targets": allowed,
         }
+        wanted = _budget_map(t)
         if row is None:
             step = partial(create_tenant, self.session, t.name, enabled=t.enabled, actor=self.actor, **limits)
             self.upserts.append((Change("+", f"tenant {t.name}"), step))
@@ -266,6 +268,8 @@ class Plan:
                 self.upserts.append((None, partial(self._set_managed, t.name, t.managed_settings)))
             if t.member_self_service:
                 self.upserts.append((None, partial(self._set_self_service, t.name, True)))
+            if _without_month(wanted):
+                self.upserts.append((None, partial(self._set_budgets, t.name, {}, _without_month(wanted))))
             return
         old = {
             "rpm": row.rpm,
@@ -277,6 +281,12 @@ class Plan:
         if changed:
             step = partial(set_tenant_limits, self.session, t.name, actor=self.actor, **limits)
             self.upserts.append((Change("~", f"tenant {t.name} ({', '.join(changed)})"), step))
+        have, wanted = _without_month(_row_budget_map(row)), _without_month(wanted)
+        if have != wanted:
+            differ = sorted(k for k in have.keys() | wanted.keys() if have.get(k) != wanted.get(k))
+            shown = ", ".join(f"{m}/{w}" if m else w for m, w in differ)
+            budgets_step = partial(self._set_budgets, t.name, have, wanted)
+            self.upserts.append((Change("~", f"tenant {t.name} (budgets: {shown})"), budgets_step))
         if row.enabled != t.enabled:
             step = partial(set_tenant_enabled, self.session, t.name, t.enabled, actor=self.actor)
             self.upserts.append(
@@ -288,6 +298,23 @@ class Plan:
         if row.member_self_service != t.member_self_service:
             switch = partial(self._set_self_service, t.name, t.member_self_service)
             self.upserts.append((Change("~", f"tenant {t.name} (member_self_service)"), switch))
+
+    async def _set_budgets(
+        self, name: str, have: dict[tuple[str, str], float], wanted: dict[tuple[str, str], float]
+    ) -> None:
+        """Make the tenant's budgets (other than its month budget, a limit) and its members' the file's."""
+        for member, window in sorted(have):
+            if (member, window) not in wanted:
+                await self._set_budget(name, member, window, None)
+        for (member, window), amount in sorted(wanted.items()):
+            if have.get((member, window)) != amount:
+                await self._set_budget(name, member, window, amount)
+
+    async def _set_budget(self, name: str, member: str, window: str, amount: float | None) -> None:
+        if member:
+            await set_member_budget(self.session, name, member, window, amount, actor=self.actor)
+        else:
+            await set_tenant_budget(self.session, name, window, amount, actor=self.actor)
 
     async def _set_managed(self, name: str, settings: dict[str, Any] | None) -> None:
         # A tenant created by this apply exists only now.
@@ -412,3 +439,23 @@ async def _renumber(rows: list[tuple[Rule, int]]) -> None:
     """Unchanged rules of a changed level take the file's numbering too, so the file's order holds."""
     for row, index in rows:
         row.position = index
+
+
+def _budget_map(t: TenantDraft) -> dict[tuple[str, str], float]:
+    """(member or "", window) -> USD: the tenant's own budgets and its members'."""
+    found = {("", window): float(amount) for window, amount in t.budgets}
+    for member, windows in t.member_budgets:
+        found.update({(member.strip(), window): float(amount) for window, amount in windows})
+    return found
+
+
+def _row_budget_map(row: Tenant) -> dict[tuple[str, str], float]:
+    found = {("", window): amount for window, amount in own_budgets(row.budgets, "tenant").items()}
+    for member, windows in member_budgets(row).items():
+        found.update({(member, window): amount for window, amount in windows.items()})
+    return found
+
+
+def _without_month(budgets: dict[tuple[str, str], float]) -> dict[tuple[str, str], float]:
+    """All but the tenant's own month budget (set with its limits, as `budget_usd`)."""
+    return {k: v for k, v in budgets.items() if k != ("", "month")}
