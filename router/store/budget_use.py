@@ -14,11 +14,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.store.models import ApiKey, Tenant
+from router.store.budgets import WINDOW_ORDER
+from router.store.models import ApiKey, Budget, Tenant
 from router.store.usage_reports import time_parts
 from router.store.usage_rollups import NANOS_PER_USD
 
 __all__ = ["BudgetUse", "budget_uses"]
+
+_KIND_ORDER = {"tenant": 0, "member": 1, "key": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,27 +90,41 @@ async def _spend_since(session: AsyncSession, since: datetime, tenant_ids: Itera
 
 
 async def _budgets(session: AsyncSession, tenants: list[Tenant]) -> list[_Budget]:
-    """The budgets of these tenants and of their keys not revoked (month budgets: tenants' and keys')."""
+    """The budgets (store/budgets.py) of these tenants, their members and their keys not revoked: each
+    tenant's own, then its members', then its keys' (oldest first), each subject's by window."""
     ids = [t.id for t in tenants]
-    out = [
-        _Budget("tenant", t.id, None, "", "", "month", float(t.budget_usd))
-        for t in tenants
-        if t.budget_usd is not None
-    ]
-    if ids:
-        keys = (
-            await session.scalars(
-                select(ApiKey)
-                .where(ApiKey.revoked_at.is_(None), ApiKey.tenant_id.in_(ids))
-                .order_by(ApiKey.id)
-            )
-        ).all()
-        out.extend(
-            _Budget("key", k.tenant_id, k.id, k.member, k.prefix, "month", float(k.budget_usd))
-            for k in keys
-            if k.budget_usd is not None
+    if not ids:
+        return []
+    rows = (
+        await session.execute(
+            select(Budget, ApiKey.prefix, ApiKey.member)
+            .outerjoin(ApiKey, Budget.key_id == ApiKey.id)
+            .where(Budget.tenant_id.in_(ids), Budget.key_id.is_(None) | ApiKey.revoked_at.is_(None))
         )
-    return out
+    ).all()
+    out = [
+        _Budget(
+            b.subject_kind,
+            b.tenant_id,
+            b.key_id,
+            (key_member or "") if b.subject_kind == "key" else b.member,
+            prefix or "",
+            b.window,
+            float(b.amount_usd),
+        )
+        for b, prefix, key_member in rows
+    ]
+    order = {t.id: i for i, t in enumerate(tenants)}
+    return sorted(
+        out,
+        key=lambda b: (
+            order[b.tenant_id],
+            _KIND_ORDER[b.kind],
+            b.key_id or 0,
+            b.member if b.kind == "member" else "",
+            WINDOW_ORDER[b.window],
+        ),
+    )
 
 
 async def budget_uses(
