@@ -6,9 +6,13 @@ The order is what makes it hold under load and concurrency:
    over the limit -> refused, no argon2;
 2. the user name is charged before its password is checked (store/throttle.py), known or not;
 3. at most `ARGON2_SLOTS` password checks run at once in this process, a few more may wait; the rest are
-   refused at once, so a flood of sign-ins cannot take the CPU from /v1 traffic;
+   refused, so a flood of sign-ins cannot take the CPU from /v1 traffic (the checks themselves run on a
+   lowest-priority thread: store/admins.py);
 4. a right password clears the name's count and opens a server-side session.
-Each step commits on its own, so that other replicas see it before the slow check.
+Each step commits on its own, so that other replicas see it before the slow check. A refused attempt is
+answered only after `policy.refusal_hold_seconds` (a sleep: no CPU), so a client that sends its next attempt
+as soon as it has the last answer (a closed loop, as sprayers run) gets at most one refusal a second per
+connection instead of as many as the event loop can render, the load that slowed /v1 during a flood.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from router.store.models import utcnow
 
 ARGON2_SLOTS = 1
 ARGON2_WAITERS = 4
+# How long the admin page holds a rate-limited sign-in before answering it.
+REFUSAL_HOLD_SECONDS = 1.0
 
 
 class SignInStatus(enum.Enum):
@@ -56,6 +62,7 @@ class SignInPolicy:
     attempts_per_address: int
     address_window_seconds: float
     allow_passwords: bool = True
+    refusal_hold_seconds: float = 0.0
 
 
 class _Argon2Gate:
@@ -136,6 +143,21 @@ async def sign_in(
     local: LocalWindow | None = None,
 ) -> SignInResult:
     """`local`: this app's in-memory per-address counts (one per app, on its state)."""
+    result = await _sign_in(db, username, password, address=address, policy=policy, local=local)
+    if result.status is SignInStatus.RATE_LIMITED and policy.refusal_hold_seconds > 0:
+        await asyncio.sleep(policy.refusal_hold_seconds)
+    return result
+
+
+async def _sign_in(
+    db: Database,
+    username: str,
+    password: str,
+    *,
+    address: str | None,
+    policy: SignInPolicy,
+    local: LocalWindow | None = None,
+) -> SignInResult:
     now = utcnow()
     username = username.strip()[:200]
     if address:

@@ -9,11 +9,13 @@ Failed sign-ins are counted in store/throttle.py, per user name whether the name
 from __future__ import annotations
 
 import asyncio
-import functools
+import contextlib
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -34,16 +36,36 @@ NO_PASSWORD = "!"
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
 _hasher = PasswordHasher()
+_T = TypeVar("_T")
 
 
-@functools.cache
-def _dummy_hash() -> str:
+def _lower_priority() -> None:
+    # Linux keeps the nice value per thread, and argon2's lane threads inherit it from this one: password
+    # checks then take only the CPU the event loop (and the /v1 requests on it) leaves over.
+    with contextlib.suppress(OSError):  # not permitted here: the check still runs, at normal priority
+        os.nice(19)
+
+
+# One thread for every argon2 computation of the process (signin.py also admits one check at a time and
+# queues a few), at the lowest priority; never the event loop's thread.
+_ARGON2 = ThreadPoolExecutor(max_workers=1, thread_name_prefix="argon2", initializer=_lower_priority)
+_dummy: str | None = None
+
+
+async def _argon2(fn: Callable[..., _T], *args: Any) -> _T:
+    return await asyncio.get_running_loop().run_in_executor(_ARGON2, fn, *args)
+
+
+async def _dummy_hash() -> str:
     """Verified against when the user does not exist, so that a wrong name costs as long as a wrong password.
 
-    Made on first use, not at import: hashing takes a noticeable part of a second that CLI commands which
-    never sign anyone in should not pay.
+    Made on first use, not at import (CLI commands that sign no one in should not pay for it), and off the
+    event loop.
     """
-    return _hasher.hash("router: no such user")
+    global _dummy
+    if _dummy is None:
+        _dummy = await _argon2(_hasher.hash, "router: no such user")
+    return _dummy
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,13 +293,14 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-# argon2 is deliberately slow (~0.1 s of CPU): off the event loop, so sign-ins do not stall other requests.
+# argon2 is deliberately slow (0.1-0.6 s of CPU on several threads): on the low-priority argon2 thread, so
+# sign-ins do not stall other requests or take their CPU.
 async def password_matches(user: AdminUser | None, password: str) -> bool:
     """Whether `password` is the user's; a missing user costs the same time as a wrong password."""
     if user is None:
-        await asyncio.to_thread(_verify, _dummy_hash(), password)
+        await _argon2(_verify, await _dummy_hash(), password)
         return False
-    return await asyncio.to_thread(_verify, user.password_hash, password)
+    return await _argon2(_verify, user.password_hash, password)
 
 
 async def rehash_if_needed(user: AdminUser, password: str) -> None:
@@ -286,4 +309,4 @@ async def rehash_if_needed(user: AdminUser, password: str) -> None:
 
 
 async def _hash(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await _argon2(_hasher.hash, password)

@@ -43,6 +43,7 @@ def sign_in_policy(request: AnyRequest) -> signin.SignInPolicy:
         attempts_per_address=settings.sign_in_attempts_per_address,
         address_window_seconds=settings.sign_in_window_seconds,
         allow_passwords=settings.admin_password_sign_in,
+        refusal_hold_seconds=signin.REFUSAL_HOLD_SECONDS,
     )
 
 
