@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test install install-dev browser tools axe idp deploy-tools lint typecheck bench clean
+.PHONY: run test install install-dev browser tools axe idp deploy-tools lb-tools lint typecheck bench soak-lb clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,7 +60,14 @@ deploy-tools:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client >/dev/null) || \
 	  echo "kubectl is not installed: the Kubernetes manifest checks will skip"; }
 
-test: install-dev browser tools axe idp deploy-tools
+# HAProxy (Debian's package) in front of three replicas: tests/deploy/test_lb_soak.py and `make soak-lb`.
+lb-tools:
+	@command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || { [ "$$(id -u)" = 0 ] && \
+	  command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null) || \
+	  echo "haproxy is not installed: the load-balancer soak will skip (apt-get install haproxy)"; }
+
+test: install-dev browser tools axe idp deploy-tools lb-tools
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint:
@@ -70,6 +77,10 @@ lint:
 
 bench: install-dev
 	$(BIN)/python -m bench.run
+
+# Three replicas behind HAProxy through rolling restarts, a kill -9 and a PostgreSQL restart (~3 minutes).
+soak-lb: install-dev lb-tools
+	$(BIN)/python -m bench.lb_soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache router.egg-info
