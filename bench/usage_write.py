@@ -36,7 +36,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from router.store.db import Database
-from router.store.tables import metadata
+from router.store.migrate import upgrade_to_head
 from router.store.usage_reports import aggregate_usage
 from router.store.usage_rollups import rebuild_rollups
 from router.store.usage_writes import UsageEvent, insert_usage_batch
@@ -93,8 +93,8 @@ async def scratch_database(backend: str, pg_server: str) -> AsyncIterator[Databa
         url = f"sqlite+aiosqlite:///{folder.name}/bench.db"
     database = Database(url)
     try:
-        async with database.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        # The migrated schema, as the service runs it (on PostgreSQL: the monthly partitions).
+        await upgrade_to_head(url)
         yield database
     finally:
         await database.dispose()
@@ -108,6 +108,7 @@ async def _truncate(database: Database) -> None:
     async with database.transaction() as session:
         await session.execute(text("DELETE FROM usage_records"))
         await session.execute(text("DELETE FROM usage_hourly"))
+        await session.execute(text("DELETE FROM usage_daily"))
 
 
 async def bench_inserts(database: Database, events: list[UsageEvent], batch_size: int, multi: bool) -> float:
