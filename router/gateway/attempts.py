@@ -21,10 +21,15 @@ from typing import Any, Generic, TypeVar
 from router.gateway.cooldown import Cooldowns
 from router.gateway.pools import PoolBalancer
 from router.providers.base import ProviderError
+from router.providers.policy import Failure
 from router.routing.model import Pool, PoolMember, Route, Target
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+# Final failures that are the target's own doing, not the request's: a refused credential, a target that
+# cannot be called as configured, a model the upstream does not know. Counted in its error rate (alerts),
+# though retrying would not help.
+TARGET_FAULTS = frozenset({Failure.CREDENTIAL, Failure.MISCONFIGURED, Failure.NOT_FOUND})
 
 
 # An attempt's error text as kept in the usage record (already scrubbed of credentials).
@@ -182,6 +187,8 @@ class _Walk(Generic[T]):
                     self.window_floor = target.max_input_tokens or 0
                     return "next"
                 if not exc.retryable:
+                    if exc.failure in TARGET_FAULTS:
+                        self.cooldowns.fault(target.ref)
                     return "done"
                 self.cooldowns.failure(target.ref)
                 if try_no < retries:

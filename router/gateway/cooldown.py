@@ -81,6 +81,11 @@ class Cooldowns:
         if count >= self._after:
             self._until[ref] = time.monotonic() + self._seconds
 
+    def fault(self, ref: str) -> None:
+        """A final failure of the target's own (its credential refused, say): counted in its error rate,
+        not towards a cool-down (skipping it would not mend it, and the request failed already)."""
+        self.tally.add(ref, True)
+
     def success(self, ref: str) -> None:
         self.tally.add(ref, False)
         if ref in self._failures:

@@ -65,7 +65,7 @@ async def test_alert_create_edit_test_and_delete(admin: AdminClient, webhook: We
 
     queued = await admin.post(f"/admin/alerts/{alert_id}/test", {})
     assert queued.status_code == 303 and "notice=test_queued" in queued.headers["location"]
-    for _ in range(100):
+    for _ in range(300):
         if webhook.delivered():
             break
         await asyncio.sleep(0.05)
@@ -74,7 +74,11 @@ async def test_alert_create_edit_test_and_delete(admin: AdminClient, webhook: We
     assert verify(
         "signing-secret-1", got.headers["x-router-timestamp"], got.headers["x-router-signature"], got.body
     )
-    deliveries = await admin.get(f"/admin/alerts/deliveries?alert_id={alert_id}")
+    for _ in range(300):  # the sender records the delivery just after the receiver answered
+        deliveries = await admin.get(f"/admin/alerts/deliveries?alert_id={alert_id}")
+        if "delivered" in deliveries.text:
+            break
+        await asyncio.sleep(0.05)
     assert (
         deliveries.status_code == 200
         and "delivered" in deliveries.text

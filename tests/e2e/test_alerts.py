@@ -117,3 +117,19 @@ def test_a_webhook_failing_at_first_is_retried_until_it_takes_the_message(
     assert [r.status for r in webhook.received] == [500, 502, 200]
     assert len({r.body for r in webhook.received}) == 1
     assert got.json["alert"]["threshold"] == 50.0
+
+
+def test_a_refused_provider_credential_counts_in_the_error_rate_but_cools_nothing(
+    start_router: Callable[..., LiveRouter], webhook: WebhookReceiver
+) -> None:
+    live = start_router(**FAST)
+    live.apply(CONFIG, HOOK=webhook.base_url, HOOK_SECRET="hmac-shared-secret")
+    live.upstream.script(Fail(401, "invalid api key"), Fail(401), Fail(401), model="gpt-4.1-mini")
+    client = live.client(live.key("beta", "dee"))
+    for _ in range(3):
+        with pytest.raises(anthropic.APIStatusError):
+            client.messages.create(model="claude-haiku-4-5", **ASK)
+    (got,) = webhook.wait_for(1)
+    time.sleep(1.0)
+    assert [r.path for r in webhook.received] == ["/errors"]
+    assert got.json["alert"]["details"] == {"attempts": 3, "failures": 3, "window_minutes": 5}
