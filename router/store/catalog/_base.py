@@ -24,6 +24,7 @@ from router.store.models import (
     Rule,
     Tenant,
 )
+from router.store.version import hold_config_writes
 
 __all__ = [
     "DEPLOYMENT_PREFIX",
@@ -90,6 +91,7 @@ async def target_users(session: AsyncSession, matches: Callable[[str], bool]) ->
 
 async def rename_refs(session: AsyncSession, rename: Callable[[str], str]) -> None:
     """Rewrite every stored target ref through `rename` (after a provider or deployment rename)."""
+    await hold_config_writes(session)  # before any rule row is written: the lock order of rule writers
     for rule in (await session.scalars(select(Rule).where(Rule.target.is_not(None)))).all():
         if rule.target is not None:
             rule.target = rename(rule.target)

@@ -155,6 +155,7 @@ async def patch_rule(
 
 
 async def delete_rule(session: AsyncSession, rule_id: int, *, actor: str = "cli") -> None:
+    await hold_config_writes(session)
     row = await get_rule(session, rule_id)
     await changed(session, actor, "delete", "rule", row.id, row.match, _state(row), None, row.tenant_id)
     await session.delete(row)
