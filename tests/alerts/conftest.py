@@ -24,13 +24,16 @@ async def add_alert(db: Database, draft: AlertDraft) -> Alert:
         return await create_alert(session, draft, cipher=CIPHER, actor="test")
 
 
-async def spend(db: Database, usd: float, *, tenant_id: int, key_id: int | None = None) -> None:
+async def spend(
+    db: Database, usd: float, *, tenant_id: int, key_id: int | None = None, member: str | None = None
+) -> None:
     """A request's cost, written as the usage writer does (raw row and hourly rollup)."""
     event = UsageEvent(
         created_at=datetime.now(UTC),
         request_id=f"req-{datetime.now(UTC).timestamp()}-{usd}",
         tenant_id=tenant_id,
         key_id=key_id,
+        member=member,
         requested_model="claude-sonnet-4",
         target="openai/gpt-4.1",
         cost_usd=usd,

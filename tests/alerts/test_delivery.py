@@ -14,6 +14,7 @@ from router.alerts.evaluator import AlertEvaluator
 from router.alerts.message import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from router.config.drafts import AlertDraft
 from router.store.alerts import delete_alert, list_deliveries
+from router.store.budgets import set_member_budget, set_tenant_budget
 from router.store.db import Database
 from router.store.keys import create_key
 from router.store.models import AlertDelivery
@@ -300,3 +301,28 @@ async def test_a_deleted_alert_sends_nothing_more(database: Database, webhook: W
         "failed",
         "the alert was deleted",
     )
+
+
+async def test_each_budget_window_and_a_members_budget_fire_as_their_own_subjects(
+    database: Database, webhook: WebhookReceiver
+) -> None:
+    acme = await tenant(database, "acme", 100.0)  # a month budget
+    async with database.transaction() as session:
+        await set_tenant_budget(session, "acme", "day", 10.0)
+        await set_member_budget(session, "acme", "ann", "week", 8.0)
+        key, _ = await create_key(session, "acme", "ann")
+    await add_alert(database, budget_alert(webhook, thresholds=(50.0,)))
+    await spend(database, 6.0, tenant_id=acme, key_id=key.id, member="ann")
+    await round_trip(database, AlertEvaluator(database))
+    await round_trip(database, AlertEvaluator(database))
+    got = sorted(
+        (r.json["alert"]["subject"], r.json["alert"]["label"], r.json["alert"]["value"])
+        for r in webhook.delivered()
+    )
+    # 6 % of the month's $100 fires nothing; 60 % of the day's $10 and 75 % of ann's week's $8 fire.
+    assert got == [
+        ("member:acme/ann:week", "member ann of acme", 75.0),
+        ("tenant:acme:day", "tenant acme", 60.0),
+    ]
+    day = next(r.json for r in webhook.delivered() if r.json["alert"]["window"] == "day")
+    assert "has used 60% of its day budget today ($6.00 of $10.00)" in day["text"]
