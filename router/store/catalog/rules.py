@@ -134,6 +134,9 @@ async def update_rule(
 ) -> Rule:
     """The rule becomes `draft` (build it with config/rules.py's changed_rule from `rule_draft(row)` to
     change some fields); `position` None keeps its place."""
+    # Every rule writer takes the config version row first: one lock order, so a move and an edit of the
+    # same level wait for each other instead of deadlocking.
+    await hold_config_writes(session)
     row = await get_rule(session, rule_id)
     before = _state(row)
     await _store(session, row, draft)
@@ -150,6 +153,7 @@ async def patch_rule(
 ) -> Rule:
     """Change only the fields named in `changes` (config/rules.py: changed_rule says how: None clears, a
     new target clears the chain and the reverse, a new match without a kind infers it)."""
+    await hold_config_writes(session)  # before reading the rule it changes
     draft = changed_rule(rule_draft(await get_rule(session, rule_id)), changes)
     return await update_rule(session, rule_id, draft, actor=actor)
 
