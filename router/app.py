@@ -54,6 +54,7 @@ from router.observability.tracing import Tracing
 from router.providers.hub import ProviderHub
 from router.routing.model import KeySpec
 from router.settings import Settings, get_settings
+from router.store.access import StoreAccess
 from router.store.crypto import CredentialCipher, resolve_secret_key
 from router.store.db import Database
 from router.store.keys import find_keys_by_hashes
@@ -371,6 +372,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             gateway=services.gateway,
             drain=services.drain,
             readiness=services.readiness,
+            store=StoreAccess(services.db, services.snapshots),
+            cipher=services.cipher,
         ),
         on_startup=[services.start],
         on_shutdown=[services.stop, telemetry.close],

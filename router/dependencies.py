@@ -1,8 +1,9 @@
 """What handlers get by Litestar's dependency injection: the shared services by name, and database sessions.
 
 A handler names what it needs as a parameter (`gateway: MessagesGateway`, `db_session: DbSession`,
-`snapshots: SnapshotSource`, ...) and `create_app()` registers these providers once, app-wide, so tests
-get them the same way. Nothing here reads `app.state`.
+`snapshots: SnapshotSource`, `store: StoreAccess` for the admin pages and the API, `cipher`, ...) and
+`create_app()` registers these providers once, app-wide, so tests get them the same way. Nothing here
+reads `app.state`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from router.gateway.messages import MessagesGateway
 from router.lifecycle import Drain
 from router.routing.model import SnapshotSource
 from router.settings import Settings
+from router.store.access import StoreAccess
+from router.store.crypto import CredentialCipher
 from router.store.db import Database, DbSession
 
 T = TypeVar("T")
@@ -37,6 +40,8 @@ def app_dependencies(
     gateway: MessagesGateway,
     drain: Drain,
     readiness: Readiness,
+    store: StoreAccess,
+    cipher: CredentialCipher,
 ) -> dict[str, Provide]:
     """One instance of each service per process, and a read-only database session for each request whose
     handler asks for one (closed, and so rolled back, when the handler returns)."""
@@ -52,5 +57,7 @@ def app_dependencies(
         "gateway": Provide(_value(gateway), use_cache=True, sync_to_thread=False),
         "drain": Provide(_value(drain), use_cache=True, sync_to_thread=False),
         "readiness": Provide(_value(readiness), use_cache=True, sync_to_thread=False),
+        "store": Provide(_value(store), use_cache=True, sync_to_thread=False),
+        "cipher": Provide(_value(cipher), use_cache=True, sync_to_thread=False),
         "db_session": Provide(db_session),
     }

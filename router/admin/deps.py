@@ -1,22 +1,15 @@
-"""What controllers reach on the app: the database, the signed-in admin, and the post-commit refresh.
-
-A mutation runs in one transaction (the store function writes the audit entry and bumps the config version
-in it); after the commit this process rebuilds its routing snapshot at once; other processes follow by
-polling.
-"""
+"""What admin controllers share about the signed-in admin: who acts (for the audit log) and which tenants
+they may see. The database comes to handlers by dependency injection (`store: StoreAccess`)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Request
 
 from router.admin.auth import AdminNotFoundError, current_principal, current_session
 from router.store import tenants as tenant_store
-from router.store.db import Database
 from router.store.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -24,39 +17,9 @@ log = logging.getLogger(__name__)
 AnyRequest = Request[Any, Any, Any]
 
 
-def database(request: AnyRequest) -> Database:
-    db: Database = request.app.state["db"]
-    return db
-
-
 def actor(request: AnyRequest) -> str:
     session = current_session(request)
     return session.username if session is not None else "anonymous"
-
-
-@asynccontextmanager
-async def reading(request: AnyRequest) -> AsyncIterator[Any]:
-    """A read-only session (rolled back at the end)."""
-    async with database(request).session() as session:
-        yield session
-
-
-@asynccontextmanager
-async def mutating(request: AnyRequest) -> AsyncIterator[Any]:
-    """One transaction; on commit the in-process routing snapshot is refreshed."""
-    async with database(request).transaction() as session:
-        yield session
-    await refresh_snapshot(request)
-
-
-async def refresh_snapshot(request: AnyRequest) -> None:
-    snapshots = getattr(request.app.state, "snapshots", None)
-    if snapshots is None:
-        return
-    try:
-        await snapshots.refresh()
-    except Exception:  # the change is committed; the version poll will pick it up
-        log.exception("routing snapshot refresh after an admin change failed")
 
 
 def visible_tenants(request: AnyRequest, tenants: list[Tenant]) -> list[Tenant]:

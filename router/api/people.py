@@ -9,12 +9,13 @@ from litestar import Controller, Request, delete, get, patch, post
 
 from router.admin.usage_filters import GROUPS, parse_usage_query
 from router.api.auth import api_principal
-from router.api.deps import actor, mutating, reading
+from router.api.deps import actor
 from router.api.errors import ApiError
 from router.api.schemas import UsageOut, UserIn, UserOut, UserPatch, WhoAmI
 from router.identity import users
 from router.store import admins as admin_store
 from router.store import usage_reports
+from router.store.access import StoreAccess
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -34,13 +35,13 @@ class UsersApi(Controller):
     tags = ["users"]
 
     @get("/")
-    async def list_users(self, request: AnyRequest) -> list[UserOut]:
-        async with reading(request) as session:
+    async def list_users(self, request: AnyRequest, store: StoreAccess) -> list[UserOut]:
+        async with store.reading() as session:
             return [user_out(v) for v in await admin_store.list_users(session)]
 
     @post("/")
-    async def create_user(self, request: AnyRequest, data: UserIn) -> UserOut:
-        async with mutating(request) as session:
+    async def create_user(self, request: AnyRequest, data: UserIn, store: StoreAccess) -> UserOut:
+        async with store.mutating() as session:
             user = await users.create_user(
                 session,
                 data.username,
@@ -52,8 +53,10 @@ class UsersApi(Controller):
             return user_out(await admin_store.user_view(session, user))
 
     @patch("/{username:str}")
-    async def update_user(self, request: AnyRequest, username: str, data: UserPatch) -> UserOut:
-        async with mutating(request) as session:
+    async def update_user(
+        self, request: AnyRequest, username: str, data: UserPatch, store: StoreAccess
+    ) -> UserOut:
+        async with store.mutating() as session:
             user = await admin_store.get_user(session, username)
             if data.role is not None or data.tenants is not None:
                 current = await admin_store.user_view(session, user)
@@ -73,8 +76,8 @@ class UsersApi(Controller):
             )
 
     @delete("/{username:str}")
-    async def delete_user(self, request: AnyRequest, username: str) -> None:
-        async with mutating(request) as session:
+    async def delete_user(self, request: AnyRequest, username: str, store: StoreAccess) -> None:
+        async with store.mutating() as session:
             await admin_store.delete_user(session, username, actor=actor(request))
 
 
@@ -83,7 +86,7 @@ class UsageApi(Controller):
     tags = ["usage"]
 
     @get("/")
-    async def usage_report(self, request: AnyRequest) -> UsageOut:
+    async def usage_report(self, request: AnyRequest, store: StoreAccess) -> UsageOut:
         """Totals for a range (?range=today|24h|7d|30d|90d or custom since/until), optionally grouped
         (?group_by=model|key|target|tenant|day|hour|month) and filtered (tenant_id, key_prefix, model,
         target)."""
@@ -94,7 +97,7 @@ class UsageApi(Controller):
         if query.errors:
             field, message = next(iter(query.errors.items()))
             raise ApiError(422, f"{field}: {message}", field=field)
-        async with reading(request) as session:
+        async with store.reading() as session:
             rows = await usage_reports.aggregate_usage(
                 session,
                 **query.store_filters(),

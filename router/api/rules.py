@@ -11,7 +11,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, patch, post
 
-from router.api.deps import actor, mutating, reading, sent, tenant_or_404
+from router.api.deps import actor, sent, tenant_or_404
 from router.api.errors import NO_SUCH, ApiError
 from router.api.schemas import (
     ReachOut,
@@ -25,6 +25,7 @@ from router.api.schemas import (
 from router.api.tenants import rule_out
 from router.routing.reach import Reach
 from router.store import catalog
+from router.store.access import StoreAccess
 from router.store.models import Rule
 from router.store.reach import reach_of
 
@@ -41,21 +42,23 @@ async def _rule_at(session: Any, tenant_id: int | None, rule_id: int) -> Rule:
     return rule
 
 
-async def update_rule(request: AnyRequest, tenant_id: int | None, rule_id: int, data: RulePatch) -> RuleOut:
+async def update_rule(
+    request: AnyRequest, tenant_id: int | None, rule_id: int, data: RulePatch, store: StoreAccess
+) -> RuleOut:
     changes = sent(data, nullable=frozenset({"match_kind", "target", "chain", "description"}))
     if "when" in changes:
         changes["conditions"] = changes.pop("when")
-    async with mutating(request) as session:
+    async with store.mutating() as session:
         await _rule_at(session, tenant_id, rule_id)
         await catalog.patch_rule(session, rule_id, changes, actor=actor(request))
         return rule_out(await catalog.get_rule(session, rule_id))
 
 
 async def move_rule(
-    request: AnyRequest, tenant_id: int | None, rule_id: int, data: RuleMove
+    request: AnyRequest, tenant_id: int | None, rule_id: int, data: RuleMove, store: StoreAccess
 ) -> list[RuleOut]:
     """Put the rule at a place in its level's order; answers the level's rules in their new order."""
-    async with mutating(request) as session:
+    async with store.mutating() as session:
         await _rule_at(session, tenant_id, rule_id)
         rows = await catalog.move_rule_to(session, rule_id, data.position, actor=actor(request))
         return [rule_out(r) for r in rows]
@@ -97,22 +100,22 @@ class TenantRulesApi(Controller):
 
     @patch("/{tenant_id:int}/rules/{rule_id:int}")
     async def update_tenant_rule(
-        self, request: AnyRequest, tenant_id: int, rule_id: int, data: RulePatch
+        self, request: AnyRequest, tenant_id: int, rule_id: int, data: RulePatch, store: StoreAccess
     ) -> RuleOut:
         """Change the fields sent; a new target clears the chain and the reverse."""
-        return await update_rule(request, tenant_id, rule_id, data)
+        return await update_rule(request, tenant_id, rule_id, data, store=store)
 
     @post("/{tenant_id:int}/rules/{rule_id:int}/move", status_code=200)
     async def move_tenant_rule(
-        self, request: AnyRequest, tenant_id: int, rule_id: int, data: RuleMove
+        self, request: AnyRequest, tenant_id: int, rule_id: int, data: RuleMove, store: StoreAccess
     ) -> list[RuleOut]:
         """Put the rule at `position` (1 = evaluated first) among its tenant's rules, answered in order."""
-        return await move_rule(request, tenant_id, rule_id, data)
+        return await move_rule(request, tenant_id, rule_id, data, store=store)
 
     @get("/{tenant_id:int}/reach")
-    async def tenant_reach(self, request: AnyRequest, tenant_id: int) -> ReachOut:
+    async def tenant_reach(self, request: AnyRequest, tenant_id: int, store: StoreAccess) -> ReachOut:
         """The tenant's rules then the global ones, in evaluation order, with the targets each sends to
         after the tenant's allowed targets, and every target its requests can reach (no URL, no secret)."""
-        async with reading(request) as session:
+        async with store.reading() as session:
             await tenant_or_404(session, tenant_id)
             return reach_out(await reach_of(session, tenant_id))

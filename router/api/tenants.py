@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, Request, delete, get, patch, post
 
 from router.api.auth import api_principal
-from router.api.deps import actor, mutating, reading, tenant_or_404
+from router.api.deps import actor, tenant_or_404
 from router.api.errors import NO_SUCH, ApiError
 from router.api.schemas import (
     IssuedKey,
@@ -23,6 +23,7 @@ from router.api.schemas import (
 from router.store import catalog, member_pages
 from router.store import keys as key_store
 from router.store import tenants as tenant_store
+from router.store.access import StoreAccess
 from router.store.models import ApiKey, Rule, Tenant
 
 AnyRequest = Request[Any, Any, Any]
@@ -84,8 +85,10 @@ async def _key_of(session: Any, tenant: Tenant, key_id: int) -> ApiKey:
     return key
 
 
-async def create_rule(request: AnyRequest, tenant_id: int | None, data: RuleIn) -> RuleOut:
-    async with mutating(request) as session:
+async def create_rule(
+    request: AnyRequest, tenant_id: int | None, data: RuleIn, store: StoreAccess
+) -> RuleOut:
+    async with store.mutating() as session:
         if tenant_id is not None:
             await tenant_or_404(session, tenant_id)
         rule = await catalog.create_rule(session, data.draft(), tenant_id=tenant_id, actor=actor(request))
@@ -93,8 +96,8 @@ async def create_rule(request: AnyRequest, tenant_id: int | None, data: RuleIn) 
         return rule_out(rule)
 
 
-async def delete_rule(request: AnyRequest, tenant_id: int | None, rule_id: int) -> None:
-    async with mutating(request) as session:
+async def delete_rule(request: AnyRequest, tenant_id: int | None, rule_id: int, store: StoreAccess) -> None:
+    async with store.mutating() as session:
         rule = await session.get(Rule, rule_id)
         if rule is None or rule.tenant_id != tenant_id:
             raise ApiError(404, NO_SUCH)
@@ -106,15 +109,15 @@ class TenantsApi(Controller):
     tags = ["tenants"]
 
     @get("/")
-    async def list_tenants(self, request: AnyRequest) -> list[TenantOut]:
+    async def list_tenants(self, request: AnyRequest, store: StoreAccess) -> list[TenantOut]:
         principal = api_principal(request)
-        async with reading(request) as session:
+        async with store.reading() as session:
             tenants = await tenant_store.list_tenants(session)
         return [tenant_out(t) for t in tenants if principal.sees_tenant(t.id)]
 
     @post("/")
-    async def create_tenant(self, request: AnyRequest, data: TenantIn) -> TenantOut:
-        async with mutating(request) as session:
+    async def create_tenant(self, request: AnyRequest, data: TenantIn, store: StoreAccess) -> TenantOut:
+        async with store.mutating() as session:
             tenant = await tenant_store.create_tenant(
                 session,
                 data.name,
@@ -127,16 +130,18 @@ class TenantsApi(Controller):
             return tenant_out(tenant)
 
     @get("/{tenant_id:int}")
-    async def get_tenant(self, request: AnyRequest, tenant_id: int) -> TenantOut:
-        async with reading(request) as session:
+    async def get_tenant(self, request: AnyRequest, tenant_id: int, store: StoreAccess) -> TenantOut:
+        async with store.reading() as session:
             return tenant_out(await tenant_or_404(session, tenant_id))
 
     @patch("/{tenant_id:int}")
-    async def update_tenant(self, request: AnyRequest, tenant_id: int, data: TenantPatch) -> TenantOut:
+    async def update_tenant(
+        self, request: AnyRequest, tenant_id: int, data: TenantPatch, store: StoreAccess
+    ) -> TenantOut:
         changes = _set(data)
         enabled = changes.pop("enabled", None)
         self_service = changes.pop("member_self_service", None)
-        async with mutating(request) as session:
+        async with store.mutating() as session:
             tenant = await tenant_or_404(session, tenant_id)
             if changes:
                 await tenant_store.set_tenant_limits(session, tenant.name, **changes, actor=actor(request))
@@ -149,21 +154,23 @@ class TenantsApi(Controller):
             return tenant_out(await tenant_or_404(session, tenant_id))
 
     @delete("/{tenant_id:int}")
-    async def delete_tenant(self, request: AnyRequest, tenant_id: int) -> None:
-        async with mutating(request) as session:
+    async def delete_tenant(self, request: AnyRequest, tenant_id: int, store: StoreAccess) -> None:
+        async with store.mutating() as session:
             tenant = await tenant_or_404(session, tenant_id)
             await tenant_store.delete_tenant(session, tenant.name, actor=actor(request))
 
     @get("/{tenant_id:int}/keys")
-    async def list_keys(self, request: AnyRequest, tenant_id: int) -> list[KeyOut]:
-        async with reading(request) as session:
+    async def list_keys(self, request: AnyRequest, tenant_id: int, store: StoreAccess) -> list[KeyOut]:
+        async with store.reading() as session:
             tenant = await tenant_or_404(session, tenant_id)
             return [key_out(k) for k in await key_store.list_keys(session, tenant.name)]
 
     @post("/{tenant_id:int}/keys")
-    async def issue_key(self, request: AnyRequest, tenant_id: int, data: KeyIn) -> IssuedKey:
+    async def issue_key(
+        self, request: AnyRequest, tenant_id: int, data: KeyIn, store: StoreAccess
+    ) -> IssuedKey:
         expires = key_store.parse_duration(data.expires) if data.expires else None
-        async with mutating(request) as session:
+        async with store.mutating() as session:
             tenant = await tenant_or_404(session, tenant_id)
             key, plaintext = await key_store.create_key(
                 session,
@@ -179,28 +186,36 @@ class TenantsApi(Controller):
             return IssuedKey(**key_out(key).model_dump(), key=plaintext)
 
     @patch("/{tenant_id:int}/keys/{key_id:int}")
-    async def update_key(self, request: AnyRequest, tenant_id: int, key_id: int, data: KeyPatch) -> KeyOut:
-        async with mutating(request) as session:
+    async def update_key(
+        self, request: AnyRequest, tenant_id: int, key_id: int, data: KeyPatch, store: StoreAccess
+    ) -> KeyOut:
+        async with store.mutating() as session:
             key = await _key_of(session, await tenant_or_404(session, tenant_id), key_id)
             key = await key_store.set_key_limits(session, key.prefix, **_set(data), actor=actor(request))
             return key_out(key)
 
     @delete("/{tenant_id:int}/keys/{key_id:int}")
-    async def revoke_key(self, request: AnyRequest, tenant_id: int, key_id: int) -> None:
-        async with mutating(request) as session:
+    async def revoke_key(self, request: AnyRequest, tenant_id: int, key_id: int, store: StoreAccess) -> None:
+        async with store.mutating() as session:
             key = await _key_of(session, await tenant_or_404(session, tenant_id), key_id)
             await key_store.revoke_key(session, key.prefix, actor=actor(request))
 
     @get("/{tenant_id:int}/rules")
-    async def list_tenant_rules(self, request: AnyRequest, tenant_id: int) -> list[RuleOut]:
-        async with reading(request) as session:
+    async def list_tenant_rules(
+        self, request: AnyRequest, tenant_id: int, store: StoreAccess
+    ) -> list[RuleOut]:
+        async with store.reading() as session:
             await tenant_or_404(session, tenant_id)
             return [rule_out(r) for r in await catalog.list_rules(session, tenant_id)]
 
     @post("/{tenant_id:int}/rules")
-    async def create_tenant_rule(self, request: AnyRequest, tenant_id: int, data: RuleIn) -> RuleOut:
-        return await create_rule(request, tenant_id, data)
+    async def create_tenant_rule(
+        self, request: AnyRequest, tenant_id: int, data: RuleIn, store: StoreAccess
+    ) -> RuleOut:
+        return await create_rule(request, tenant_id, data, store=store)
 
     @delete("/{tenant_id:int}/rules/{rule_id:int}")
-    async def delete_tenant_rule(self, request: AnyRequest, tenant_id: int, rule_id: int) -> None:
-        await delete_rule(request, tenant_id, rule_id)
+    async def delete_tenant_rule(
+        self, request: AnyRequest, tenant_id: int, rule_id: int, store: StoreAccess
+    ) -> None:
+        await delete_rule(request, tenant_id, rule_id, store=store)

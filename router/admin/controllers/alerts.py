@@ -14,7 +14,7 @@ from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
 from router.admin.auth import AdminNotFoundError
-from router.admin.deps import actor, mutating, reading
+from router.admin.deps import actor
 from router.admin.drift import config_drift
 from router.admin.forms import Form
 from router.admin.messages import sentence
@@ -22,6 +22,7 @@ from router.admin.web import render, see_other
 from router.config.drafts import AlertDraft
 from router.config.validate import ALERT_SUBJECTS, ALERT_WATCHES, alert_issues
 from router.store import alerts as alert_store
+from router.store.access import StoreAccess
 from router.store.catalog import CatalogError
 from router.store.db import NotFoundError
 from router.store.models import Alert, utcnow
@@ -133,9 +134,14 @@ class AlertsController(Controller):
     path = "/admin/alerts"
 
     async def _list_page(
-        self, request: AnyRequest, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+        self,
+        request: AnyRequest,
+        form: dict[str, Any] | None = None,
+        errors: dict[str, str] | None = None,
+        *,
+        store: StoreAccess,
     ) -> Template:
-        async with reading(request) as session:
+        async with store.reading() as session:
             alerts = await alert_store.list_alerts(session)
             deliveries = await alert_store.list_deliveries(session, limit=DELIVERIES_SHOWN)
             drift = await config_drift(session)
@@ -155,13 +161,15 @@ class AlertsController(Controller):
         )
 
     @get("/")
-    async def list_alerts(self, request: AnyRequest) -> Template:
-        return await self._list_page(request)
+    async def list_alerts(self, request: AnyRequest, store: StoreAccess) -> Template:
+        return await self._list_page(request, store=store)
 
     @get("/deliveries")
-    async def deliveries(self, request: AnyRequest, alert_id: int | None = None) -> Template:
+    async def deliveries(
+        self, request: AnyRequest, alert_id: int | None = None, *, store: StoreAccess
+    ) -> Template:
         """The recent deliveries table alone (the pages refresh it in place)."""
-        async with reading(request) as session:
+        async with store.reading() as session:
             rows = await alert_store.list_deliveries(session, limit=DELIVERIES_SHOWN, alert_id=alert_id)
         return render(
             request,
@@ -170,24 +178,30 @@ class AlertsController(Controller):
         )
 
     @post("/")
-    async def create_alert(self, request: AnyRequest) -> Template | Redirect:
+    async def create_alert(self, request: AnyRequest, store: StoreAccess) -> Template | Redirect:
         form = Form(await request.form())
         draft, _, _ = read_alert(form, editing=False)
         if form.ok:
             try:
-                async with mutating(request) as session:
+                async with store.mutating() as session:
                     alert = await alert_store.create_alert(
                         session, draft, cipher=request.app.state["cipher"], actor=actor(request)
                     )
                 return see_other(f"/admin/alerts/{alert.id}", "created")
             except CatalogError as exc:
                 form.error(exc.field if exc.field in FIELDS else "form", sentence(exc.message))
-        return await self._list_page(request, _without_secrets(form.values), form.errors)
+        return await self._list_page(request, _without_secrets(form.values), form.errors, store=store)
 
     async def _alert_page(
-        self, request: AnyRequest, alert_id: int, form: dict[str, Any] | None = None, errors: Any = None
+        self,
+        request: AnyRequest,
+        alert_id: int,
+        form: dict[str, Any] | None = None,
+        errors: Any = None,
+        *,
+        store: StoreAccess,
     ) -> Template:
-        async with reading(request) as session:
+        async with store.reading() as session:
             alert = await alert_or_404(session, alert_id)
             deliveries = await alert_store.list_deliveries(session, limit=DELIVERIES_SHOWN, alert_id=alert_id)
         return render(
@@ -206,16 +220,18 @@ class AlertsController(Controller):
         )
 
     @get("/{alert_id:int}")
-    async def alert_page(self, request: AnyRequest, alert_id: int) -> Template:
-        return await self._alert_page(request, alert_id)
+    async def alert_page(self, request: AnyRequest, alert_id: int, store: StoreAccess) -> Template:
+        return await self._alert_page(request, alert_id, store=store)
 
     @post("/{alert_id:int}")
-    async def update_alert(self, request: AnyRequest, alert_id: int) -> Template | Redirect:
+    async def update_alert(
+        self, request: AnyRequest, alert_id: int, store: StoreAccess
+    ) -> Template | Redirect:
         form = Form(await request.form())
         draft, keep_webhook, keep_secret = read_alert(form, editing=True)
         if form.ok:
             try:
-                async with mutating(request) as session:
+                async with store.mutating() as session:
                     await alert_or_404(session, alert_id)
                     await alert_store.update_alert(
                         session,
@@ -229,18 +245,20 @@ class AlertsController(Controller):
                 return see_other(f"/admin/alerts/{alert_id}", "saved")
             except CatalogError as exc:
                 form.error(exc.field if exc.field in FIELDS else "form", sentence(exc.message))
-        return await self._alert_page(request, alert_id, _without_secrets(form.values), form.errors)
+        return await self._alert_page(
+            request, alert_id, _without_secrets(form.values), form.errors, store=store
+        )
 
     @post("/{alert_id:int}/delete")
-    async def delete_alert(self, request: AnyRequest, alert_id: int) -> Redirect:
-        async with mutating(request) as session:
+    async def delete_alert(self, request: AnyRequest, alert_id: int, store: StoreAccess) -> Redirect:
+        async with store.mutating() as session:
             await alert_or_404(session, alert_id)
             await alert_store.delete_alert(session, alert_id, actor=actor(request))
         return see_other("/admin/alerts", "deleted")
 
     @post("/{alert_id:int}/test")
-    async def send_test(self, request: AnyRequest, alert_id: int) -> Redirect:
-        async with mutating(request) as session:
+    async def send_test(self, request: AnyRequest, alert_id: int, store: StoreAccess) -> Redirect:
+        async with store.mutating() as session:
             alert = await alert_or_404(session, alert_id)
             payload = {
                 "text": f"[{alert.name}] Test message from the router: this webhook gets its messages.",

@@ -8,13 +8,14 @@ from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
 from router.admin.auth import AdminNotFoundError
-from router.admin.deps import actor, mutating, reading
+from router.admin.deps import actor
 from router.admin.drift import config_drift
 from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.web import render, see_other
 from router.config.fields import target_ref_error
 from router.store import catalog
+from router.store.access import StoreAccess
 from router.store.catalog import Direction
 from router.store.catalog.chains import MAX_BACKOFF_MS, MAX_RETRIES
 from router.store.db import NotFoundError
@@ -47,9 +48,9 @@ def chain_error(form: Form, exc: catalog.CatalogError, targets_field: str = "tar
     )
 
 
-async def bad_targets(request: AnyRequest, refs: list[str]) -> str | None:
+async def bad_targets(request: AnyRequest, refs: list[str], store: StoreAccess) -> str | None:
     """One message naming every target of a chain that does not exist (not only the first)."""
-    async with reading(request) as session:
+    async with store.reading() as session:
         known = await catalog.known_names(session)
     problems = [
         f"{ref} ({problem})"
@@ -71,9 +72,14 @@ class ChainsController(Controller):
     path = "/admin/chains"
 
     async def _list_page(
-        self, request: AnyRequest, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+        self,
+        request: AnyRequest,
+        form: dict[str, Any] | None = None,
+        errors: dict[str, str] | None = None,
+        *,
+        store: StoreAccess,
     ) -> Template:
-        async with reading(request) as session:
+        async with store.reading() as session:
             chains = await catalog.list_chains(session)
             hints = await target_hints(session)
             drift = await config_drift(session)
@@ -92,33 +98,39 @@ class ChainsController(Controller):
         )
 
     @get("/")
-    async def list_chains(self, request: AnyRequest) -> Template:
-        return await self._list_page(request)
+    async def list_chains(self, request: AnyRequest, store: StoreAccess) -> Template:
+        return await self._list_page(request, store=store)
 
     @post("/")
-    async def create_chain(self, request: AnyRequest) -> Template | Redirect:
+    async def create_chain(self, request: AnyRequest, store: StoreAccess) -> Template | Redirect:
         form = Form(await request.form())
         values = read_chain(form)
         targets = form.lines("targets", max_items=20, label="Each target")
         if not targets and "targets" not in form.errors:
             form.error("targets", "A chain needs at least one target.")
         if targets and "targets" not in form.errors:
-            form.check("targets", await bad_targets(request, targets))
+            form.check("targets", await bad_targets(request, targets, store=store))
         if form.ok:
             try:
-                async with mutating(request) as session:
+                async with store.mutating() as session:
                     chain = await catalog.create_chain(
                         session, **values, targets=targets, actor=actor(request)
                     )
                 return see_other(f"/admin/chains/{chain.id}", "created")
             except catalog.CatalogError as exc:
                 chain_error(form, exc)
-        return await self._list_page(request, form.values, form.errors)
+        return await self._list_page(request, form.values, form.errors, store=store)
 
     async def _chain_page(
-        self, request: AnyRequest, chain_id: int, form: dict[str, Any] | None = None, errors: Any = None
+        self,
+        request: AnyRequest,
+        chain_id: int,
+        form: dict[str, Any] | None = None,
+        errors: Any = None,
+        *,
+        store: StoreAccess,
     ) -> Template:
-        async with reading(request) as session:
+        async with store.reading() as session:
             chain = await chain_or_404(session, chain_id)
             hints = await target_hints(session)
         values = form or {"name": chain.name, "retries": chain.retries, "backoff_ms": chain.backoff_ms}
@@ -138,31 +150,37 @@ class ChainsController(Controller):
         )
 
     @get("/{chain_id:int}")
-    async def chain_page(self, request: AnyRequest, chain_id: int) -> Template:
-        return await self._chain_page(request, chain_id)
+    async def chain_page(self, request: AnyRequest, chain_id: int, store: StoreAccess) -> Template:
+        return await self._chain_page(request, chain_id, store=store)
 
     @post("/{chain_id:int}")
-    async def update_chain(self, request: AnyRequest, chain_id: int) -> Template | Redirect:
+    async def update_chain(
+        self, request: AnyRequest, chain_id: int, store: StoreAccess
+    ) -> Template | Redirect:
         form = Form(await request.form())
         values = read_chain(form)
         if form.ok:
             try:
-                async with mutating(request) as session:
+                async with store.mutating() as session:
                     await chain_or_404(session, chain_id)
                     await catalog.update_chain(session, chain_id, **values, actor=actor(request))
                 return see_other(f"/admin/chains/{chain_id}", "saved")
             except catalog.CatalogError as exc:
                 chain_error(form, exc)
-        return await self._chain_page(request, chain_id, form.values, form.errors)
+        return await self._chain_page(request, chain_id, form.values, form.errors, store=store)
 
     @post("/{chain_id:int}/delete")
-    async def delete_chain(self, request: AnyRequest, chain_id: int) -> Template | Redirect:
+    async def delete_chain(
+        self, request: AnyRequest, chain_id: int, store: StoreAccess
+    ) -> Template | Redirect:
         try:
-            async with mutating(request) as session:
+            async with store.mutating() as session:
                 await chain_or_404(session, chain_id)
                 await catalog.delete_chain(session, chain_id, actor=actor(request))
         except catalog.CatalogError as exc:
-            return await self._chain_page(request, chain_id, None, {"form": sentence(exc.message)})
+            return await self._chain_page(
+                request, chain_id, None, {"form": sentence(exc.message)}, store=store
+            )
         return see_other("/admin/chains", "deleted")
 
     # ---- targets (htmx: each returns the targets partial) ---------------------------------------------
@@ -173,8 +191,10 @@ class ChainsController(Controller):
         add_form: Any = None,
         add_errors: Any = None,
         status: int = 200,
+        *,
+        store: StoreAccess,
     ) -> Template:
-        async with reading(request) as session:
+        async with store.reading() as session:
             chain = await chain_or_404(session, chain_id)
         return render(
             request,
@@ -189,39 +209,45 @@ class ChainsController(Controller):
         )
 
     @post("/{chain_id:int}/targets")
-    async def add_target(self, request: AnyRequest, chain_id: int) -> Template:
+    async def add_target(self, request: AnyRequest, chain_id: int, store: StoreAccess) -> Template:
         form = Form(await request.form())
         target = form.text("target", required=True, max_len=300, label="Target") or ""
         if form.ok:
             try:
-                async with mutating(request) as session:
+                async with store.mutating() as session:
                     await chain_or_404(session, chain_id)
                     await catalog.add_chain_target(session, chain_id, target, actor=actor(request))
-                return await self._targets(request, chain_id)
+                return await self._targets(request, chain_id, store=store)
             except catalog.CatalogError as exc:
                 chain_error(form, exc, targets_field="target")
-        return await self._targets(request, chain_id, form.values, form.errors, status=422)
+        return await self._targets(request, chain_id, form.values, form.errors, status=422, store=store)
 
     @post("/{chain_id:int}/targets/{position:int}/remove")
-    async def remove_target(self, request: AnyRequest, chain_id: int, position: int) -> Template:
+    async def remove_target(
+        self, request: AnyRequest, chain_id: int, position: int, store: StoreAccess
+    ) -> Template:
         try:
-            async with mutating(request) as session:
+            async with store.mutating() as session:
                 await chain_or_404(session, chain_id)
                 await catalog.remove_chain_target(session, chain_id, position, actor=actor(request))
         except NotFoundError as exc:
             raise AdminNotFoundError(sentence(exc)) from exc
         except catalog.CatalogError as exc:
-            return await self._targets(request, chain_id, None, {"target": sentence(exc.message)}, status=422)
-        return await self._targets(request, chain_id)
+            return await self._targets(
+                request, chain_id, None, {"target": sentence(exc.message)}, status=422, store=store
+            )
+        return await self._targets(request, chain_id, store=store)
 
     @post("/{chain_id:int}/targets/{position:int}/move")
-    async def move_target(self, request: AnyRequest, chain_id: int, position: int) -> Template:
+    async def move_target(
+        self, request: AnyRequest, chain_id: int, position: int, store: StoreAccess
+    ) -> Template:
         form = Form(await request.form())
         direction: Direction = "up" if form.raw("direction") == "up" else "down"
         try:
-            async with mutating(request) as session:
+            async with store.mutating() as session:
                 await chain_or_404(session, chain_id)
                 await catalog.move_chain_target(session, chain_id, position, direction, actor=actor(request))
         except NotFoundError as exc:
             raise AdminNotFoundError(sentence(exc)) from exc
-        return await self._targets(request, chain_id)
+        return await self._targets(request, chain_id, store=store)

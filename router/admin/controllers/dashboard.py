@@ -10,11 +10,11 @@ from litestar.response import Template
 
 from router.admin.auth import AdminNotFoundError
 from router.admin.chart import bar_chart
-from router.admin.deps import reading
 from router.admin.drift import config_drift
 from router.admin.web import render
 from router.store import tenants as tenant_store
 from router.store import usage_reports as usage_store
+from router.store.access import StoreAccess
 
 AnyRequest = Request[Any, Any, Any]
 TOP = 5
@@ -24,10 +24,10 @@ class DashboardController(Controller):
     path = "/admin"
 
     @get("/")
-    async def dashboard(self, request: AnyRequest) -> Template:
+    async def dashboard(self, request: AnyRequest, store: StoreAccess) -> Template:
         now = datetime.now(UTC)
         midnight = datetime.combine(now.date(), time(), tzinfo=UTC)
-        async with reading(request) as session:
+        async with store.reading() as session:
             today = (await usage_store.aggregate_usage(session, since=midnight))[0]
             tenants = await usage_store.aggregate_usage(session, since=midnight, group_by="tenant")
             models = await usage_store.aggregate_usage(session, since=midnight, group_by="model")

@@ -11,10 +11,10 @@ from litestar import Controller, Request, get, post
 from litestar.response import Template
 
 from router.admin.controllers.providers import provider_spec, run_test
-from router.admin.deps import reading
 from router.admin.health import target_health
 from router.admin.web import render
 from router.store import catalog, usage_records
+from router.store.access import StoreAccess
 
 AnyRequest = Request[Any, Any, Any]
 WINDOW = timedelta(hours=1)
@@ -38,9 +38,9 @@ class HealthController(Controller):
     path = "/admin/health"
 
     @get("/")
-    async def health_page(self, request: AnyRequest) -> Template:
+    async def health_page(self, request: AnyRequest, store: StoreAccess) -> Template:
         since = datetime.now(UTC) - WINDOW
-        async with reading(request) as session:
+        async with store.reading() as session:
             rows = await usage_records.recent_attempts(session, since)
             known = await configured_targets(session)
         return render(
@@ -54,9 +54,9 @@ class HealthController(Controller):
         )
 
     @post("/test")
-    async def test_all(self, request: AnyRequest) -> Template:
+    async def test_all(self, request: AnyRequest, store: StoreAccess) -> Template:
         """Call every configured target once (a tiny request each, a few at a time)."""
-        async with reading(request) as session:
+        async with store.reading() as session:
             refs = await configured_targets(session)
             providers = {p.name: p for p in await catalog.list_providers(session)}
             deployments = {d.name: d for d in await catalog.list_deployments(session)}

@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 
 from router.admin.auth import AdminNotFoundError
 from router.admin.controllers.tenants import month_start, tenant_page
-from router.admin.deps import actor, mutating, reading, tenant_or_404, visible_tenants
+from router.admin.deps import actor, tenant_or_404, visible_tenants
 from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.paging import page_count, page_number, pager
@@ -19,6 +19,7 @@ from router.admin.reveal import reveal_cookie
 from router.admin.web import render, see_other
 from router.store import keys as key_store
 from router.store import tenants as tenant_store
+from router.store.access import StoreAccess
 from router.store.db import StoreError
 from router.store.models import ApiKey
 from router.store.usage_reports import month_to_date_spend
@@ -62,8 +63,9 @@ async def key_page(
     errors: dict[str, str],
     *,
     status: int = 200,
+    store: StoreAccess,
 ) -> Template:
-    async with reading(request) as session:
+    async with store.reading() as session:
         key = await key_of_tenant(session, tenant_id, key_id)
         spent, _ = await month_to_date_spend(session, month_start(), key_ids=[key.id], tenant_ids=[])
     if form is None:
@@ -95,7 +97,7 @@ class KeysController(Controller):
     path = "/admin/tenants/{tenant_id:int}/keys"
 
     @post("/")
-    async def issue(self, request: AnyRequest, tenant_id: int) -> Template | Redirect:
+    async def issue(self, request: AnyRequest, tenant_id: int, store: StoreAccess) -> Template | Redirect:
         form = Form(await request.form())
         member = form.text("member", required=True, max_len=200, label="Member") or ""
         alias = form.text("alias", max_len=100, label="Alias")
@@ -108,7 +110,7 @@ class KeysController(Controller):
                 form.error("expires", sentence(exc))
         if form.ok:
             try:
-                async with mutating(request) as session:
+                async with store.mutating() as session:
                     tenant = await tenant_or_404(session, tenant_id)
                     key, plaintext = await key_store.create_key(
                         session, tenant.name, member, expires, **limits, alias=alias, actor=actor(request)
@@ -121,21 +123,25 @@ class KeysController(Controller):
                 redirect = see_other(f"/admin/tenants/{tenant_id}", "issued")
                 redirect.cookies.append(reveal_cookie(request, tenant_id, issued))
                 return redirect
-        return await tenant_page(request, tenant_id, forms={"key": form.values}, errors={"key": form.errors})
+        return await tenant_page(
+            request, tenant_id, forms={"key": form.values}, errors={"key": form.errors}, store=store
+        )
 
     @get("/{key_id:int}")
-    async def edit(self, request: AnyRequest, tenant_id: int, key_id: int) -> Template:
-        return await key_page(request, tenant_id, key_id, None, {})
+    async def edit(self, request: AnyRequest, tenant_id: int, key_id: int, store: StoreAccess) -> Template:
+        return await key_page(request, tenant_id, key_id, None, {}, store=store)
 
     @post("/{key_id:int}/limits")
-    async def set_limits(self, request: AnyRequest, tenant_id: int, key_id: int) -> Template | Redirect:
+    async def set_limits(
+        self, request: AnyRequest, tenant_id: int, key_id: int, store: StoreAccess
+    ) -> Template | Redirect:
         form = Form(await request.form())
         limits = read_key_limits(form)
         expires_at = form.datetime_local("expires_at", label="Expires at (UTC)")
         alias = form.text("alias", max_len=100, label="Alias")
         if form.ok:
             try:
-                async with mutating(request) as session:
+                async with store.mutating() as session:
                     key = await key_of_tenant(session, tenant_id, key_id)
                     await key_store.set_key_limits(session, key.prefix, **limits, actor=actor(request))
                     await key_store.set_key_expiry(session, key.prefix, expires_at, actor=actor(request))
@@ -143,10 +149,12 @@ class KeysController(Controller):
                 return see_other(f"/admin/tenants/{tenant_id}/keys/{key_id}", "saved")
             except (ValueError, StoreError) as exc:
                 form.error("form", sentence(exc))
-        return await key_page(request, tenant_id, key_id, form.values, form.errors, status=422)
+        return await key_page(request, tenant_id, key_id, form.values, form.errors, status=422, store=store)
 
     @post("/{key_id:int}/rotate")
-    async def rotate(self, request: AnyRequest, tenant_id: int, key_id: int) -> Template | Redirect:
+    async def rotate(
+        self, request: AnyRequest, tenant_id: int, key_id: int, store: StoreAccess
+    ) -> Template | Redirect:
         """A new secret with the same settings; the old one keeps working for the grace period chosen."""
         form = Form(await request.form())
         grace = GRACE_CHOICES.get(form.raw("grace"))
@@ -154,7 +162,7 @@ class KeysController(Controller):
             form.error("grace", "Choose how long the old key keeps working.")
         else:
             try:
-                async with mutating(request) as session:
+                async with store.mutating() as session:
                     old = await key_of_tenant(session, tenant_id, key_id)
                     key, plaintext = await key_store.rotate_key(
                         session, old.prefix, grace, actor=actor(request)
@@ -171,18 +179,20 @@ class KeysController(Controller):
                 redirect = see_other(f"/admin/tenants/{tenant_id}", "rotated")
                 redirect.cookies.append(reveal_cookie(request, tenant_id, issued))
                 return redirect
-        return await key_page(request, tenant_id, key_id, None, form.errors, status=422)
+        return await key_page(request, tenant_id, key_id, None, form.errors, status=422, store=store)
 
     @post("/{key_id:int}/reenable")
-    async def reenable(self, request: AnyRequest, tenant_id: int, key_id: int) -> Redirect:
-        async with mutating(request) as session:
+    async def reenable(
+        self, request: AnyRequest, tenant_id: int, key_id: int, store: StoreAccess
+    ) -> Redirect:
+        async with store.mutating() as session:
             key = await key_of_tenant(session, tenant_id, key_id)
             await key_store.reenable_key(session, key.prefix, actor=actor(request))
         return see_other(f"/admin/tenants/{tenant_id}/keys/{key_id}", "reenabled")
 
     @post("/{key_id:int}/revoke")
-    async def revoke(self, request: AnyRequest, tenant_id: int, key_id: int) -> Redirect:
-        async with mutating(request) as session:
+    async def revoke(self, request: AnyRequest, tenant_id: int, key_id: int, store: StoreAccess) -> Redirect:
+        async with store.mutating() as session:
             key = await key_of_tenant(session, tenant_id, key_id)
             await key_store.revoke_key(session, key.prefix, actor=actor(request))
         return see_other(f"/admin/tenants/{tenant_id}", "revoked")
@@ -198,7 +208,7 @@ class AllKeysController(Controller):
     path = "/admin/keys"
 
     @get("/")
-    async def all_keys(self, request: AnyRequest) -> Template:
+    async def all_keys(self, request: AnyRequest, store: StoreAccess) -> Template:
         params = request.query_params
         status = params.get("status") or ""
         filters: dict[str, str] = {
@@ -207,7 +217,7 @@ class AllKeysController(Controller):
             "tenant_id": (params.get("tenant_id") or "")[:18],
         }
         page = page_number(params.get("page"))
-        async with reading(request) as session:
+        async with store.reading() as session:
             tenants = visible_tenants(request, await tenant_store.list_tenants(session))
             visible = {t.id for t in tenants}
             wanted = visible

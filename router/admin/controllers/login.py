@@ -9,7 +9,6 @@ from litestar.response import Redirect, Template
 
 from router.admin import sso as admin_sso
 from router.admin.auth import admin_keys, current_session, session_cache
-from router.admin.deps import database, mutating, reading
 from router.admin.forms import Form
 from router.admin.security import PRE_SESSION_COOKIE, SESSION_COOKIE
 from router.admin.setup import SETUP_COUNTER, setup_open
@@ -19,6 +18,7 @@ from router.identity.login import BROWSER_COOKIE
 from router.identity.roles import Role
 from router.settings import Settings
 from router.store import sessions as session_store
+from router.store.access import StoreAccess
 from router.store.db import AlreadyExistsError
 
 AnyRequest = Request[Any, Any, Any]
@@ -116,7 +116,7 @@ class LoginController(Controller):
         return response
 
     @post("/login")
-    async def login(self, request: AnyRequest) -> Template | Redirect:
+    async def login(self, request: AnyRequest, store: StoreAccess) -> Template | Redirect:
         form = Form(await request.form())
         if not settings_of(request).admin_password_sign_in:
             context = {
@@ -138,7 +138,7 @@ class LoginController(Controller):
         if not form.ok:
             return render(request, "admin/login.html", context, status=422)
         result = await signin.sign_in(
-            database(request),
+            store.db,
             username,
             password,
             address=client_address(request),
@@ -157,11 +157,11 @@ class LoginController(Controller):
         return signed_in_response(request, result.token, target)
 
     @post("/logout")
-    async def logout(self, request: AnyRequest) -> Redirect:
+    async def logout(self, request: AnyRequest, store: StoreAccess) -> Redirect:
         signed_in = current_session(request)
         if signed_in is not None:
             session_cache(request).forget(signed_in.token_hash)
-            async with mutating(request) as session:
+            async with store.mutating() as session:
                 await session_store.end_session(
                     session, signed_in.token_hash, actor=signed_in.username, address=client_address(request)
                 )
@@ -170,15 +170,17 @@ class LoginController(Controller):
         return response
 
     @get("/setup")
-    async def setup_page(self, request: AnyRequest, token: str | None = None) -> Template:
-        async with reading(request) as session:
+    async def setup_page(
+        self, request: AnyRequest, token: str | None = None, *, store: StoreAccess
+    ) -> Template:
+        async with store.reading() as session:
             open_ = await setup_open(session)
         if not open_ or not admin_keys(request).setup_valid(SETUP_COUNTER, token):
             return _setup_closed(request)
         return render(request, "admin/setup.html", {"token": token, "form": {}, "errors": {}})
 
     @post("/setup")
-    async def setup(self, request: AnyRequest) -> Template | Redirect:
+    async def setup(self, request: AnyRequest, store: StoreAccess) -> Template | Redirect:
         form = Form(await request.form())
         token = form.raw("token")
         username = form.text("username", required=True, label="User name") or ""
@@ -186,7 +188,7 @@ class LoginController(Controller):
         if password != form.values.get("password2", ""):
             form.error("password2", "The two passwords differ.")
         context: dict[str, Any] = {"token": token, "form": {"username": form.raw("username")}}
-        async with mutating(request) as session:
+        async with store.mutating() as session:
             if not await setup_open(session) or not admin_keys(request).setup_valid(SETUP_COUNTER, token):
                 return _setup_closed(request)
             if form.ok:
@@ -203,7 +205,7 @@ class LoginController(Controller):
                 context["errors"] = form.errors
                 return render(request, "admin/setup.html", context, status=422)
         token = await signin.open_session(
-            database(request),
+            store.db,
             username,
             address=client_address(request),
             policy=sign_in_policy(request),

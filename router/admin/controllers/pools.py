@@ -10,13 +10,14 @@ from litestar.response import Redirect, Template
 
 from router.admin.auth import AdminNotFoundError
 from router.admin.controllers.chains import target_hints
-from router.admin.deps import actor, mutating, reading
+from router.admin.deps import actor
 from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.web import render, see_other
 from router.config.drafts import PoolMemberDraft
 from router.config.validate import POOL_STRATEGIES
 from router.store import catalog
+from router.store.access import StoreAccess
 from router.store.db import NotFoundError
 from router.store.models import Pool
 
@@ -82,9 +83,14 @@ class PoolsController(Controller):
     path = "/admin/pools"
 
     async def _list_page(
-        self, request: AnyRequest, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+        self,
+        request: AnyRequest,
+        form: dict[str, Any] | None = None,
+        errors: dict[str, str] | None = None,
+        *,
+        store: StoreAccess,
     ) -> Template:
-        async with reading(request) as session:
+        async with store.reading() as session:
             pools = await catalog.list_pools(session)
             hints = await target_hints(session)
         return render(
@@ -102,27 +108,33 @@ class PoolsController(Controller):
         )
 
     @get("/")
-    async def list_pools(self, request: AnyRequest) -> Template:
-        return await self._list_page(request)
+    async def list_pools(self, request: AnyRequest, store: StoreAccess) -> Template:
+        return await self._list_page(request, store=store)
 
     @post("/")
-    async def create_pool(self, request: AnyRequest) -> Template | Redirect:
+    async def create_pool(self, request: AnyRequest, store: StoreAccess) -> Template | Redirect:
         form = Form(await request.form())
         name = form.text("name", required=True, label="Name") or ""
         values = read_pool(form)
         if form.ok:
             try:
-                async with mutating(request) as session:
+                async with store.mutating() as session:
                     pool = await catalog.create_pool(session, name=name, **values, actor=actor(request))
                 return see_other(f"/admin/pools/{pool.id}", "created")
             except catalog.CatalogError as exc:
                 pool_error(form, exc)
-        return await self._list_page(request, form.values, form.errors)
+        return await self._list_page(request, form.values, form.errors, store=store)
 
     async def _pool_page(
-        self, request: AnyRequest, pool_id: int, form: dict[str, Any] | None = None, errors: Any = None
+        self,
+        request: AnyRequest,
+        pool_id: int,
+        form: dict[str, Any] | None = None,
+        errors: Any = None,
+        *,
+        store: StoreAccess,
     ) -> Template:
-        async with reading(request) as session:
+        async with store.reading() as session:
             pool = await pool_or_404(session, pool_id)
             hints = await target_hints(session)
         values = form or {
@@ -144,29 +156,29 @@ class PoolsController(Controller):
         )
 
     @get("/{pool_id:int}")
-    async def pool_page(self, request: AnyRequest, pool_id: int) -> Template:
-        return await self._pool_page(request, pool_id)
+    async def pool_page(self, request: AnyRequest, pool_id: int, store: StoreAccess) -> Template:
+        return await self._pool_page(request, pool_id, store=store)
 
     @post("/{pool_id:int}")
-    async def update_pool(self, request: AnyRequest, pool_id: int) -> Template | Redirect:
+    async def update_pool(self, request: AnyRequest, pool_id: int, store: StoreAccess) -> Template | Redirect:
         form = Form(await request.form())
         values = read_pool(form)
         if form.ok:
             try:
-                async with mutating(request) as session:
+                async with store.mutating() as session:
                     await pool_or_404(session, pool_id)
                     await catalog.update_pool(session, pool_id, **values, actor=actor(request))
                 return see_other(f"/admin/pools/{pool_id}", "saved")
             except catalog.CatalogError as exc:
                 pool_error(form, exc)
-        return await self._pool_page(request, pool_id, form.values, form.errors)
+        return await self._pool_page(request, pool_id, form.values, form.errors, store=store)
 
     @post("/{pool_id:int}/delete")
-    async def delete_pool(self, request: AnyRequest, pool_id: int) -> Template | Redirect:
+    async def delete_pool(self, request: AnyRequest, pool_id: int, store: StoreAccess) -> Template | Redirect:
         try:
-            async with mutating(request) as session:
+            async with store.mutating() as session:
                 await pool_or_404(session, pool_id)
                 await catalog.delete_pool(session, pool_id, actor=actor(request))
         except catalog.CatalogError as exc:
-            return await self._pool_page(request, pool_id, None, {"form": sentence(exc.message)})
+            return await self._pool_page(request, pool_id, None, {"form": sentence(exc.message)}, store=store)
         return see_other("/admin/pools", "deleted")

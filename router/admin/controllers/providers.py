@@ -15,7 +15,7 @@ from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
 from router.admin.auth import AdminNotFoundError, RoleForbiddenError, current_principal
-from router.admin.deps import actor, mutating, reading
+from router.admin.deps import actor
 from router.admin.drift import config_drift
 from router.admin.forms import Form
 from router.admin.messages import sentence
@@ -30,6 +30,7 @@ from router.config.fields import (
 from router.identity.roles import CREDENTIALS_ARE_OWNERS, may_set_credentials
 from router.routing.model import ProviderSpec
 from router.store import catalog
+from router.store.access import StoreAccess
 from router.store.crypto import CredentialDecryptError
 from router.store.db import NotFoundError
 from router.store.models import Deployment, Provider
@@ -180,8 +181,9 @@ class ProvidersController(Controller):
         provider_errors: dict[str, str] | None = None,
         deployment_form: dict[str, Any] | None = None,
         deployment_errors: dict[str, str] | None = None,
+        store: StoreAccess,
     ) -> Template:
-        async with reading(request) as session:
+        async with store.reading() as session:
             providers = await catalog.list_providers(session)
             deployments = await catalog.list_deployments(session)
             drift = await config_drift(session)
@@ -203,11 +205,11 @@ class ProvidersController(Controller):
         )
 
     @get("/providers")
-    async def list_providers(self, request: AnyRequest) -> Template:
-        return await self._list_page(request)
+    async def list_providers(self, request: AnyRequest, store: StoreAccess) -> Template:
+        return await self._list_page(request, store=store)
 
     @post("/providers")
-    async def create_provider(self, request: AnyRequest) -> Template | Redirect:
+    async def create_provider(self, request: AnyRequest, store: StoreAccess) -> Template | Redirect:
         form = Form(await request.form())
         credential_check(request, form)
         values = read_provider(form)
@@ -216,7 +218,7 @@ class ProvidersController(Controller):
             form.error("api_key", "The credential must be at most 4000 characters.")
         if form.ok:
             try:
-                async with mutating(request) as session:
+                async with store.mutating() as session:
                     row = await catalog.create_provider(
                         session,
                         cipher=request.app.state.cipher,
@@ -228,12 +230,18 @@ class ProvidersController(Controller):
             except catalog.CatalogError as exc:
                 catalog_error(form, exc)
         kept = {k: v for k, v in form.values.items() if k != "api_key"}
-        return await self._list_page(request, provider_form=kept, provider_errors=form.errors)
+        return await self._list_page(request, provider_form=kept, provider_errors=form.errors, store=store)
 
     async def _provider_page(
-        self, request: AnyRequest, provider_id: int, form: dict[str, Any] | None = None, errors: Any = None
+        self,
+        request: AnyRequest,
+        provider_id: int,
+        form: dict[str, Any] | None = None,
+        errors: Any = None,
+        *,
+        store: StoreAccess,
     ) -> Template:
-        async with reading(request) as session:
+        async with store.reading() as session:
             provider = await provider_or_404(session, provider_id)
             deployments = [d for d in await catalog.list_deployments(session) if d.provider_id == provider.id]
         return render(
@@ -252,11 +260,13 @@ class ProvidersController(Controller):
         )
 
     @get("/providers/{provider_id:int}")
-    async def provider_page(self, request: AnyRequest, provider_id: int) -> Template:
-        return await self._provider_page(request, provider_id)
+    async def provider_page(self, request: AnyRequest, provider_id: int, store: StoreAccess) -> Template:
+        return await self._provider_page(request, provider_id, store=store)
 
     @post("/providers/{provider_id:int}")
-    async def update_provider(self, request: AnyRequest, provider_id: int) -> Template | Redirect:
+    async def update_provider(
+        self, request: AnyRequest, provider_id: int, store: StoreAccess
+    ) -> Template | Redirect:
         form = Form(await request.form())
         credential_check(request, form)
         values = read_provider(form)
@@ -270,7 +280,7 @@ class ProvidersController(Controller):
             changes["api_key"] = new_key
         if form.ok:
             try:
-                async with mutating(request) as session:
+                async with store.mutating() as session:
                     await provider_or_404(session, provider_id)
                     await catalog.update_provider(
                         session, provider_id, cipher=request.app.state.cipher, **changes, actor=actor(request)
@@ -279,42 +289,44 @@ class ProvidersController(Controller):
             except catalog.CatalogError as exc:
                 catalog_error(form, exc)
         kept = {k: v for k, v in form.values.items() if k != "api_key"}
-        return await self._provider_page(request, provider_id, kept, form.errors)
+        return await self._provider_page(request, provider_id, kept, form.errors, store=store)
 
     @post("/providers/{provider_id:int}/delete")
-    async def delete_provider(self, request: AnyRequest, provider_id: int) -> Template | Redirect:
+    async def delete_provider(
+        self, request: AnyRequest, provider_id: int, store: StoreAccess
+    ) -> Template | Redirect:
         try:
-            async with mutating(request) as session:
+            async with store.mutating() as session:
                 await provider_or_404(session, provider_id)
                 await catalog.delete_provider(session, provider_id, actor=actor(request))
         except catalog.CatalogError as exc:
-            async with reading(request) as session:
+            async with store.reading() as session:
                 provider = await provider_or_404(session, provider_id)
             return await self._provider_page(
-                request, provider_id, provider_values(provider), {"form": sentence(exc.message)}
+                request, provider_id, provider_values(provider), {"form": sentence(exc.message)}, store=store
             )
         return see_other("/admin/providers", "deleted")
 
     @post("/providers/{provider_id:int}/test")
-    async def test_provider(self, request: AnyRequest, provider_id: int) -> Template:
+    async def test_provider(self, request: AnyRequest, provider_id: int, store: StoreAccess) -> Template:
         form = Form(await request.form())
         model = form.text("model", required=True, max_len=200, label="Model") or ""
         if not form.ok:
             return render(
                 request, "admin/partials/test_result.html", {"ok": False, "message": form.errors["model"]}
             )
-        async with reading(request) as session:
+        async with store.reading() as session:
             provider = await provider_or_404(session, provider_id)
         ok, message = await run_test(request, lambda: provider_spec(request, provider), model)
         return render(request, "admin/partials/test_result.html", {"ok": ok, "message": message})
 
     # ---- deployments ---------------------------------------------------------------------------------
     @staticmethod
-    async def _check_owner(request: AnyRequest, form: Form, provider: str) -> None:
+    async def _check_owner(request: AnyRequest, form: Form, provider: str, store: StoreAccess) -> None:
         """The provider must exist and be of kind azure (found with the other fields' problems)."""
         if not provider:
             return
-        async with reading(request) as session:
+        async with store.reading() as session:
             owner = await catalog.find_provider(session, provider)
         if owner is None:
             form.check("provider", f"Unknown provider {provider!r}.")
@@ -322,23 +334,31 @@ class ProvidersController(Controller):
             form.check("provider", deployment_provider_error(owner.name, owner.kind))
 
     @post("/deployments")
-    async def create_deployment(self, request: AnyRequest) -> Template | Redirect:
+    async def create_deployment(self, request: AnyRequest, store: StoreAccess) -> Template | Redirect:
         form = Form(await request.form())
         values = read_deployment(form)
-        await self._check_owner(request, form, values["provider"])
+        await self._check_owner(request, form, values["provider"], store=store)
         if form.ok:
             try:
-                async with mutating(request) as session:
+                async with store.mutating() as session:
                     await catalog.create_deployment(session, **values, actor=actor(request))
                 return see_other("/admin/providers#deployments", "created")
             except catalog.CatalogError as exc:
                 catalog_error(form, exc)
-        return await self._list_page(request, deployment_form=form.values, deployment_errors=form.errors)
+        return await self._list_page(
+            request, deployment_form=form.values, deployment_errors=form.errors, store=store
+        )
 
     async def _deployment_page(
-        self, request: AnyRequest, deployment_id: int, form: dict[str, Any] | None = None, errors: Any = None
+        self,
+        request: AnyRequest,
+        deployment_id: int,
+        form: dict[str, Any] | None = None,
+        errors: Any = None,
+        *,
+        store: StoreAccess,
     ) -> Template:
-        async with reading(request) as session:
+        async with store.reading() as session:
             deployment = await deployment_or_404(session, deployment_id)
             providers = await catalog.list_providers(session)
         return render(
@@ -354,37 +374,43 @@ class ProvidersController(Controller):
         )
 
     @get("/deployments/{deployment_id:int}")
-    async def deployment_page(self, request: AnyRequest, deployment_id: int) -> Template:
-        return await self._deployment_page(request, deployment_id)
+    async def deployment_page(self, request: AnyRequest, deployment_id: int, store: StoreAccess) -> Template:
+        return await self._deployment_page(request, deployment_id, store=store)
 
     @post("/deployments/{deployment_id:int}")
-    async def update_deployment(self, request: AnyRequest, deployment_id: int) -> Template | Redirect:
+    async def update_deployment(
+        self, request: AnyRequest, deployment_id: int, store: StoreAccess
+    ) -> Template | Redirect:
         form = Form(await request.form())
         values = read_deployment(form)
-        await self._check_owner(request, form, values["provider"])
+        await self._check_owner(request, form, values["provider"], store=store)
         if form.ok:
             try:
-                async with mutating(request) as session:
+                async with store.mutating() as session:
                     await deployment_or_404(session, deployment_id)
                     await catalog.update_deployment(session, deployment_id, **values, actor=actor(request))
                 return see_other(f"/admin/deployments/{deployment_id}", "saved")
             except catalog.CatalogError as exc:
                 catalog_error(form, exc)
-        return await self._deployment_page(request, deployment_id, form.values, form.errors)
+        return await self._deployment_page(request, deployment_id, form.values, form.errors, store=store)
 
     @post("/deployments/{deployment_id:int}/delete")
-    async def delete_deployment(self, request: AnyRequest, deployment_id: int) -> Template | Redirect:
+    async def delete_deployment(
+        self, request: AnyRequest, deployment_id: int, store: StoreAccess
+    ) -> Template | Redirect:
         try:
-            async with mutating(request) as session:
+            async with store.mutating() as session:
                 await deployment_or_404(session, deployment_id)
                 await catalog.delete_deployment(session, deployment_id, actor=actor(request))
         except catalog.CatalogError as exc:
-            return await self._deployment_page(request, deployment_id, None, {"form": sentence(exc.message)})
+            return await self._deployment_page(
+                request, deployment_id, None, {"form": sentence(exc.message)}, store=store
+            )
         return see_other("/admin/providers#deployments", "deleted")
 
     @post("/deployments/{deployment_id:int}/test")
-    async def test_deployment(self, request: AnyRequest, deployment_id: int) -> Template:
-        async with reading(request) as session:
+    async def test_deployment(self, request: AnyRequest, deployment_id: int, store: StoreAccess) -> Template:
+        async with store.reading() as session:
             deployment = await deployment_or_404(session, deployment_id)
         ok, message = await run_test(
             request,

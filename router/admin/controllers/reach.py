@@ -9,8 +9,9 @@ from typing import Any
 from litestar import Controller, Request, get
 from litestar.response import Template
 
-from router.admin.deps import reading, tenant_or_404
+from router.admin.deps import tenant_or_404
 from router.admin.web import render
+from router.store.access import StoreAccess
 from router.store.reach import reach_of
 
 AnyRequest = Request[Any, Any, Any]
@@ -20,8 +21,8 @@ class ReachController(Controller):
     path = "/admin/tenants"
 
     @get("/{tenant_id:int}/reach")
-    async def reach_page(self, request: AnyRequest, tenant_id: int) -> Template:
-        async with reading(request) as session:
+    async def reach_page(self, request: AnyRequest, tenant_id: int, store: StoreAccess) -> Template:
+        async with store.reading() as session:
             await tenant_or_404(session, tenant_id)
             reach = await reach_of(session, tenant_id)
         return render(request, "admin/tenant_reach.html", {"reach": reach, "tenant_id": tenant_id})

@@ -11,7 +11,7 @@ from litestar import Controller, Request, get, post
 from litestar.response import Template
 
 from router.admin.auth import AdminNotFoundError
-from router.admin.deps import actor, mutating, reading, tenant_or_404, visible_tenants
+from router.admin.deps import actor, tenant_or_404, visible_tenants
 from router.admin.drift import config_drift
 from router.admin.forms import Form
 from router.admin.messages import sentence
@@ -35,6 +35,7 @@ from router.routing.patterns import format_match
 from router.routing.shadow import find_shadows
 from router.store import catalog
 from router.store import tenants as tenant_store
+from router.store.access import StoreAccess
 from router.store.catalog import Direction
 from router.store.db import NotFoundError
 from router.store.models import Rule, Tenant
@@ -150,9 +151,9 @@ def rule_label(number: int, rule: Rule) -> str:
     return f"rule #{number} ({format_match(rule.match, rule.match_kind)})"
 
 
-async def rule_row(request: AnyRequest, level: str, rule_id: int) -> Template:
+async def rule_row(request: AnyRequest, level: str, rule_id: int, store: StoreAccess) -> Template:
     """One rule's display row (what Cancel swaps back to); focus returns to it."""
-    async with reading(request) as session:
+    async with store.reading() as session:
         rule = await rule_in_level(session, level, rule_id)
         tenant = await resolve_level(session, level)
         lv = level_context(level, tenant, await catalog.list_rules(session, rule.tenant_id))
@@ -168,8 +169,8 @@ class RulesController(Controller):
     path = "/admin/rules"
 
     @get("/")
-    async def rules_page(self, request: AnyRequest) -> Template:
-        async with reading(request) as session:
+    async def rules_page(self, request: AnyRequest, store: StoreAccess) -> Template:
+        async with store.reading() as session:
             levels = [level_context(GLOBAL, None, await catalog.list_rules(session, None))]
             tenants = visible_tenants(request, await tenant_store.list_tenants(session))
             for tenant in tenants:
@@ -207,10 +208,11 @@ class RulesController(Controller):
         changed_id: int | None = None,
         notice: str | None = None,
         focus: str | None = None,
+        store: StoreAccess,
     ) -> Template:
         """The level's section; `notice` names what just changed (with its number when `changed_id` is
         given) and any warning about rules that can never match; `focus` is where keyboard focus goes."""
-        async with reading(request) as session:
+        async with store.reading() as session:
             tenant = await resolve_level(session, level)
             rules = await catalog.list_rules(session, tenant.id if tenant else None)
             choices = await editor_choices(session)
@@ -247,13 +249,13 @@ class RulesController(Controller):
         )
 
     @post("/{level:str}")
-    async def create(self, request: AnyRequest, level: str) -> Template:
+    async def create(self, request: AnyRequest, level: str, store: StoreAccess) -> Template:
         form = Form(await request.form())
         draft = read_rule_form(form)
         place = read_placement(form, default="bottom")
         if form.ok:
             try:
-                async with mutating(request) as session:
+                async with store.mutating() as session:
                     tenant = await resolve_level(session, level)
                     rule = await catalog.create_rule(
                         session, draft, tenant_id=tenant.id if tenant else None, actor=actor(request)
@@ -263,15 +265,22 @@ class RulesController(Controller):
                             session, rule.id, place.where, place.anchor, actor=actor(request)
                         )
                 return await self._level_section(
-                    request, level, changed_id=rule.id, notice="Added {rule}.", focus=f"#rule-{rule.id}"
+                    request,
+                    level,
+                    changed_id=rule.id,
+                    notice="Added {rule}.",
+                    focus=f"#rule-{rule.id}",
+                    store=store,
                 )
             except catalog.CatalogError as exc:
                 form.error(form_field(exc.field), sentence(exc.message))
-        return await self._level_section(request, level, new_form=form.values, new_errors=form.errors)
+        return await self._level_section(
+            request, level, new_form=form.values, new_errors=form.errors, store=store
+        )
 
     @get("/{level:str}/{rule_id:int}/edit")
-    async def edit_row(self, request: AnyRequest, level: str, rule_id: int) -> Template:
-        async with reading(request) as session:
+    async def edit_row(self, request: AnyRequest, level: str, rule_id: int, store: StoreAccess) -> Template:
+        async with store.reading() as session:
             rule = await rule_in_level(session, level, rule_id)
             rules = await catalog.list_rules(session, rule.tenant_id)
             choices = await editor_choices(session)
@@ -289,17 +298,17 @@ class RulesController(Controller):
         )
 
     @get("/{level:str}/{rule_id:int}")
-    async def show_row(self, request: AnyRequest, level: str, rule_id: int) -> Template:
-        return await rule_row(request, level, rule_id)
+    async def show_row(self, request: AnyRequest, level: str, rule_id: int, store: StoreAccess) -> Template:
+        return await rule_row(request, level, rule_id, store=store)
 
     @post("/{level:str}/{rule_id:int}")
-    async def save_row(self, request: AnyRequest, level: str, rule_id: int) -> Template:
+    async def save_row(self, request: AnyRequest, level: str, rule_id: int, store: StoreAccess) -> Template:
         form = Form(await request.form())
         draft = read_rule_form(form)
         place = read_placement(form)
         if form.ok:
             try:
-                async with mutating(request) as session:
+                async with store.mutating() as session:
                     row = await rule_in_level(session, level, rule_id)
                     # The form does not show the priority: the rule keeps its own.
                     draft = replace(draft, priority=row.priority)
@@ -309,11 +318,16 @@ class RulesController(Controller):
                             session, rule_id, place.where, place.anchor, actor=actor(request)
                         )
                 return await self._level_section(
-                    request, level, changed_id=rule_id, notice="Saved {rule}.", focus=f"#rule-{rule_id}"
+                    request,
+                    level,
+                    changed_id=rule_id,
+                    notice="Saved {rule}.",
+                    focus=f"#rule-{rule_id}",
+                    store=store,
                 )
             except catalog.CatalogError as exc:
                 form.error(form_field(exc.field), sentence(exc.message))
-        async with reading(request) as session:
+        async with store.reading() as session:
             rule = await rule_in_level(session, level, rule_id)
             rules = await catalog.list_rules(session, rule.tenant_id)
             choices = await editor_choices(session)
@@ -334,10 +348,10 @@ class RulesController(Controller):
         )
 
     @post("/{level:str}/{rule_id:int}/move")
-    async def move(self, request: AnyRequest, level: str, rule_id: int) -> Template:
+    async def move(self, request: AnyRequest, level: str, rule_id: int, store: StoreAccess) -> Template:
         form = Form(await request.form())
         direction: Direction = "up" if form.raw("direction") == "up" else "down"
-        async with mutating(request) as session:
+        async with store.mutating() as session:
             await rule_in_level(session, level, rule_id)
             await catalog.move_rule(session, rule_id, direction, actor=actor(request))
         # Focus stays on the button just pressed (it moved with its row), so ↑ ↑ ↑ keeps moving one rule.
@@ -347,10 +361,11 @@ class RulesController(Controller):
             changed_id=rule_id,
             notice="Moved {rule}.",
             focus=f"#rule-{rule_id} .move-{direction}",
+            store=store,
         )
 
     @post("/{level:str}/reorder")
-    async def reorder(self, request: AnyRequest, level: str) -> Template:
+    async def reorder(self, request: AnyRequest, level: str, store: StoreAccess) -> Template:
         """The order a drag and drop left (every rule id of the level, top first); the keyboard way is ↑/↓."""
         form = Form(await request.form())
         raw = form.raw("order")
@@ -360,7 +375,7 @@ class RulesController(Controller):
         where = form.raw("where")
         anchor = form.integer("anchor", maximum=2**62, label="Rule")
         try:
-            async with mutating(request) as session:
+            async with store.mutating() as session:
                 tenant = await resolve_level(session, level)
                 if moved and anchor and where in ("before", "after"):
                     await rule_in_level(session, level, moved)
@@ -370,30 +385,31 @@ class RulesController(Controller):
                         session, tenant.id if tenant else None, ids, actor=actor(request)
                     )
         except catalog.CatalogError as exc:
-            return await self._level_section(request, level, notice=sentence(exc.message))
+            return await self._level_section(request, level, notice=sentence(exc.message), store=store)
         return await self._level_section(
             request,
             level,
             changed_id=moved,
             notice="Moved {rule}." if moved else "Reordered.",
             focus=f"#rule-{moved}" if moved else None,
+            store=store,
         )
 
     @post("/{level:str}/{rule_id:int}/delete")
-    async def delete(self, request: AnyRequest, level: str, rule_id: int) -> Template:
-        async with mutating(request) as session:
+    async def delete(self, request: AnyRequest, level: str, rule_id: int, store: StoreAccess) -> Template:
+        async with store.mutating() as session:
             rule = await rule_in_level(session, level, rule_id)
             shown = format_match(rule.match, rule.match_kind)
             await catalog.delete_rule(session, rule_id, actor=actor(request))
-        return await self._level_section(request, level, notice=f"Deleted the rule {shown}.")
+        return await self._level_section(request, level, notice=f"Deleted the rule {shown}.", store=store)
 
     @post("/{level:str}/validate")
-    async def validate(self, request: AnyRequest, level: str) -> Template:
+    async def validate(self, request: AnyRequest, level: str, store: StoreAccess) -> Template:
         """Problems with a rule being typed: bad pattern, unknown target or chain, bad numbers."""
         form = Form(await request.form())
         rule = read_rule_form(form)
         problems = [f"{name}: {message}" for name, message in form.errors.items() if name != "match"]
-        async with reading(request) as session:
+        async with store.reading() as session:
             tenant = await resolve_level(session, level)
             known = await catalog.known_names(session)
             rules = await catalog.list_rules(session, tenant.id if tenant else None)

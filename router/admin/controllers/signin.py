@@ -10,10 +10,11 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
-from router.admin.deps import actor, mutating, reading, tenant_or_404
+from router.admin.deps import actor, tenant_or_404
 from router.admin.forms import Form
 from router.admin.web import render, see_other
 from router.config.fields import managed_settings_error
+from router.store.access import StoreAccess
 from router.store.member_signin import list_signin_sessions, revoke_signin_sessions
 from router.store.signin import (
     MemberMapping,
@@ -33,8 +34,9 @@ async def signin_page(
     forms: dict[str, dict[str, Any]] | None = None,
     errors: dict[str, dict[str, str]] | None = None,
     status: int = 200,
+    store: StoreAccess,
 ) -> Template:
-    async with reading(request) as session:
+    async with store.reading() as session:
         members, admins = await list_sso_mappings(session)
         tenants = await list_tenants(session)
         sessions = await list_signin_sessions(session)
@@ -89,16 +91,16 @@ class SigninAdminController(Controller):
     path = PATH
 
     @get("/")
-    async def page(self, request: AnyRequest) -> Template:
-        return await signin_page(request)
+    async def page(self, request: AnyRequest, store: StoreAccess) -> Template:
+        return await signin_page(request, store=store)
 
     @post("/members")
-    async def add_member_group(self, request: AnyRequest) -> Template | Redirect:
+    async def add_member_group(self, request: AnyRequest, store: StoreAccess) -> Template | Redirect:
         form = Form(await request.form())
         group = form.text("group", required=True, max_len=200, label="Group") or ""
         tenant_name = form.text("tenant", required=True, max_len=100, label="Tenant") or ""
         if form.ok:
-            async with mutating(request) as session:
+            async with store.mutating() as session:
                 members, admins = await list_sso_mappings(session)
                 known = {t.name for t in await list_tenants(session)}
                 if tenant_name not in known:
@@ -110,12 +112,12 @@ class SigninAdminController(Controller):
                     await replace_sso_mappings(session, members, admins, actor=actor(request))
                     return see_other(PATH, "saved")
         return await signin_page(
-            request, forms={"member": form.values}, errors={"member": form.errors}, status=422
+            request, forms={"member": form.values}, errors={"member": form.errors}, status=422, store=store
         )
 
     @post("/members/{position:int}/delete")
-    async def remove_member_group(self, request: AnyRequest, position: int) -> Redirect:
-        async with mutating(request) as session:
+    async def remove_member_group(self, request: AnyRequest, position: int, store: StoreAccess) -> Redirect:
+        async with store.mutating() as session:
             members, admins = await list_sso_mappings(session)
             if 0 <= position < len(members):
                 del members[position]
@@ -123,11 +125,13 @@ class SigninAdminController(Controller):
         return see_other(PATH, "deleted")
 
     @post("/members/{position:int}/managed-settings")
-    async def save_group_settings(self, request: AnyRequest, position: int) -> Template | Redirect:
+    async def save_group_settings(
+        self, request: AnyRequest, position: int, store: StoreAccess
+    ) -> Template | Redirect:
         form = Form(await request.form())
         document = _settings_document(form)
         if form.ok:
-            async with mutating(request) as session:
+            async with store.mutating() as session:
                 members, admins = await list_sso_mappings(session)
                 if 0 <= position < len(members):
                     m = members[position]
@@ -139,14 +143,17 @@ class SigninAdminController(Controller):
             forms={f"group-{position}": form.values},
             errors={f"group-{position}": form.errors},
             status=422,
+            store=store,
         )
 
     @post("/tenants/{tenant_id:int}/managed-settings")
-    async def save_managed_settings(self, request: AnyRequest, tenant_id: int) -> Template | Redirect:
+    async def save_managed_settings(
+        self, request: AnyRequest, tenant_id: int, store: StoreAccess
+    ) -> Template | Redirect:
         form = Form(await request.form())
         document = _settings_document(form)
         if form.ok:
-            async with mutating(request) as session:
+            async with store.mutating() as session:
                 tenant = await tenant_or_404(session, tenant_id)
                 await set_tenant_managed_settings(session, tenant, document, actor=actor(request))
             return see_other(PATH, "saved")
@@ -155,11 +162,12 @@ class SigninAdminController(Controller):
             forms={f"settings-{tenant_id}": form.values},
             errors={f"settings-{tenant_id}": form.errors},
             status=422,
+            store=store,
         )
 
     @post("/sessions/{session_id:str}/revoke")
-    async def sign_out(self, request: AnyRequest, session_id: str) -> Redirect:
-        async with mutating(request) as session:
+    async def sign_out(self, request: AnyRequest, session_id: str, store: StoreAccess) -> Redirect:
+        async with store.mutating() as session:
             await revoke_signin_sessions(
                 session,
                 reason="signed out by an administrator",

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
-from router.admin.deps import actor, mutating, reading, tenant_or_404, visible_tenants
+from router.admin.deps import actor, tenant_or_404, visible_tenants
 from router.admin.drift import config_drift
 from router.admin.forms import Form
 from router.admin.messages import sentence
@@ -19,6 +19,7 @@ from router.admin.web import base_url, render, see_other
 from router.store import keys as key_store
 from router.store import member_pages
 from router.store import tenants as tenant_store
+from router.store.access import StoreAccess
 from router.store.db import AlreadyExistsError, StoreError
 from router.store.models import Tenant
 from router.store.usage_reports import month_to_date_spend
@@ -49,9 +50,10 @@ async def tenant_page(
     *,
     forms: dict[str, dict[str, Any]] | None = None,
     errors: dict[str, dict[str, str]] | None = None,
+    store: StoreAccess,
 ) -> Template:
     issued, cleared = take_reveal(request, tenant_id)
-    async with reading(request) as session:
+    async with store.reading() as session:
         tenant = await tenant_or_404(session, tenant_id)
         keys = await key_store.list_keys(session, tenant.name)
         key_spend, tenant_spend = await month_to_date_spend(
@@ -96,7 +98,12 @@ class TenantsController(Controller):
     path = "/admin/tenants"
 
     async def _list_page(
-        self, request: AnyRequest, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+        self,
+        request: AnyRequest,
+        form: dict[str, Any] | None = None,
+        errors: dict[str, str] | None = None,
+        *,
+        store: StoreAccess,
     ) -> Template:
         params = request.query_params
         status = params.get("status") or ""
@@ -105,7 +112,7 @@ class TenantsController(Controller):
             "status": status if status in ("enabled", "disabled") else "",
         }
         page = page_number(params.get("page"))
-        async with reading(request) as session:
+        async with store.reading() as session:
             tenants = visible_tenants(request, await tenant_store.list_tenants(session))
             tenants = [
                 t
@@ -140,49 +147,49 @@ class TenantsController(Controller):
         )
 
     @get("/")
-    async def list_tenants(self, request: AnyRequest) -> Template:
-        return await self._list_page(request)
+    async def list_tenants(self, request: AnyRequest, store: StoreAccess) -> Template:
+        return await self._list_page(request, store=store)
 
     @post("/")
-    async def create_tenant(self, request: AnyRequest) -> Template | Redirect:
+    async def create_tenant(self, request: AnyRequest, store: StoreAccess) -> Template | Redirect:
         form = Form(await request.form())
         name = form.text("name", required=True, label="Name") or ""
         limits = read_limits(form)
         if form.ok:
             try:
-                async with mutating(request) as session:
+                async with store.mutating() as session:
                     tenant = await tenant_store.create_tenant(session, name, **limits, actor=actor(request))
                 return see_other(f"/admin/tenants/{tenant.id}", "created")
             except ValueError as exc:
                 form.error("name", sentence(exc))
             except AlreadyExistsError as exc:
                 form.error("name", sentence(exc))
-        return await self._list_page(request, form.values, form.errors)
+        return await self._list_page(request, form.values, form.errors, store=store)
 
     @get("/{tenant_id:int}")
-    async def tenant_detail(self, request: AnyRequest, tenant_id: int) -> Template:
-        return await tenant_page(request, tenant_id)
+    async def tenant_detail(self, request: AnyRequest, tenant_id: int, store: StoreAccess) -> Template:
+        return await tenant_page(request, tenant_id, store=store)
 
     @post("/{tenant_id:int}/rename")
-    async def rename(self, request: AnyRequest, tenant_id: int) -> Template | Redirect:
+    async def rename(self, request: AnyRequest, tenant_id: int, store: StoreAccess) -> Template | Redirect:
         form = Form(await request.form())
         new_name = form.text("name", required=True, label="Name") or ""
         if form.ok:
             try:
-                async with mutating(request) as session:
+                async with store.mutating() as session:
                     tenant = await tenant_or_404(session, tenant_id)
                     await tenant_store.rename_tenant(session, tenant.name, new_name, actor=actor(request))
                 return see_other(f"/admin/tenants/{tenant_id}", "saved")
             except (ValueError, AlreadyExistsError) as exc:
                 form.error("name", sentence(exc))
         return await tenant_page(
-            request, tenant_id, forms={"rename": form.values}, errors={"rename": form.errors}
+            request, tenant_id, forms={"rename": form.values}, errors={"rename": form.errors}, store=store
         )
 
     @post("/{tenant_id:int}/enabled")
-    async def set_enabled(self, request: AnyRequest, tenant_id: int) -> Redirect:
+    async def set_enabled(self, request: AnyRequest, tenant_id: int, store: StoreAccess) -> Redirect:
         form = Form(await request.form())
-        async with mutating(request) as session:
+        async with store.mutating() as session:
             tenant = await tenant_or_404(session, tenant_id)
             await tenant_store.set_tenant_enabled(
                 session, tenant.name, form.checkbox("enabled"), actor=actor(request)
@@ -190,10 +197,10 @@ class TenantsController(Controller):
         return see_other(f"/admin/tenants/{tenant_id}", "saved")
 
     @post("/{tenant_id:int}/self-service")
-    async def set_self_service(self, request: AnyRequest, tenant_id: int) -> Redirect:
+    async def set_self_service(self, request: AnyRequest, tenant_id: int, store: StoreAccess) -> Redirect:
         """Whether members may issue, rotate and revoke their own keys at /me."""
         form = Form(await request.form())
-        async with mutating(request) as session:
+        async with store.mutating() as session:
             tenant = await tenant_or_404(session, tenant_id)
             await member_pages.set_member_self_service(
                 session, tenant.name, form.checkbox("allowed"), actor=actor(request)
@@ -201,13 +208,15 @@ class TenantsController(Controller):
         return see_other(f"/admin/tenants/{tenant_id}", "saved")
 
     @post("/{tenant_id:int}/limits")
-    async def set_limits(self, request: AnyRequest, tenant_id: int) -> Template | Redirect:
+    async def set_limits(
+        self, request: AnyRequest, tenant_id: int, store: StoreAccess
+    ) -> Template | Redirect:
         form = Form(await request.form())
         limits = read_limits(form)
         targets = form.lines("allowed_targets", label="Each target")
         if form.ok:
             try:
-                async with mutating(request) as session:
+                async with store.mutating() as session:
                     tenant = await tenant_or_404(session, tenant_id)
                     await tenant_store.set_tenant_limits(
                         session, tenant.name, **limits, allowed_targets=targets or None, actor=actor(request)
@@ -216,12 +225,12 @@ class TenantsController(Controller):
             except (ValueError, StoreError) as exc:
                 form.error("form", sentence(exc))
         return await tenant_page(
-            request, tenant_id, forms={"limits": form.values}, errors={"limits": form.errors}
+            request, tenant_id, forms={"limits": form.values}, errors={"limits": form.errors}, store=store
         )
 
     @get("/{tenant_id:int}/delete")
-    async def confirm_delete(self, request: AnyRequest, tenant_id: int) -> Template:
-        async with reading(request) as session:
+    async def confirm_delete(self, request: AnyRequest, tenant_id: int, store: StoreAccess) -> Template:
+        async with store.reading() as session:
             tenant = await tenant_or_404(session, tenant_id)
             keys = await key_store.list_keys(session, tenant.name, include_revoked=False)
         return render(
@@ -229,9 +238,9 @@ class TenantsController(Controller):
         )
 
     @post("/{tenant_id:int}/delete")
-    async def delete(self, request: AnyRequest, tenant_id: int) -> Template | Redirect:
+    async def delete(self, request: AnyRequest, tenant_id: int, store: StoreAccess) -> Template | Redirect:
         form = Form(await request.form())
-        async with reading(request) as session:
+        async with store.reading() as session:
             tenant = await tenant_or_404(session, tenant_id)
         if form.raw("confirm_name") != tenant.name:
             return render(
@@ -244,6 +253,6 @@ class TenantsController(Controller):
                 },
                 status=422,
             )
-        async with mutating(request) as session:
+        async with store.mutating() as session:
             await tenant_store.delete_tenant(session, tenant.name, actor=actor(request))
         return see_other("/admin/tenants", "deleted")

@@ -12,7 +12,7 @@ from litestar.response import Redirect, Stream, Template
 
 from router.admin.auth import AdminNotFoundError
 from router.admin.chart import METRICS, bar_chart
-from router.admin.deps import can_see_tenant, database, reading, visible_tenants
+from router.admin.deps import can_see_tenant, visible_tenants
 from router.admin.usage_filters import GROUPS, RANGES, UsageQuery, parse_usage_query
 from router.admin.web import render
 from router.store import keys as key_store
@@ -20,6 +20,7 @@ from router.store import tenants as tenant_store
 from router.store import usage_chargeback as chargeback_store
 from router.store import usage_records
 from router.store import usage_reports as usage_store
+from router.store.access import StoreAccess
 from router.store.usage_reports import GroupBy
 
 AnyRequest = Request[Any, Any, Any]
@@ -71,12 +72,12 @@ class UsageController(Controller):
     path = "/admin"
 
     @get("/usage")
-    async def usage_page(self, request: AnyRequest) -> Template:
+    async def usage_page(self, request: AnyRequest, store: StoreAccess) -> Template:
         query = parse_usage_query(request.query_params)
         metric = request.query_params.get("metric", "requests")
         if metric not in METRICS:
             metric = "requests"
-        async with reading(request) as session:
+        async with store.reading() as session:
             data = await usage_tables(session, query, page_number(request))
             tenants = visible_tenants(request, await tenant_store.list_tenants(session))
         label, pick = METRICS[metric]
@@ -106,11 +107,11 @@ class UsageController(Controller):
         )
 
     @get("/usage.csv")
-    async def usage_csv(self, request: AnyRequest) -> Stream | Response[Any]:
+    async def usage_csv(self, request: AnyRequest, store: StoreAccess) -> Stream | Response[Any]:
         query = parse_usage_query(request.query_params)
         if query.errors:
             return Response({"errors": query.errors}, status_code=422)
-        db = database(request)
+        db = store.db
         filters = usage_records.UsageFilters(**query.store_filters())
 
         async def lines() -> AsyncIterator[str]:
@@ -127,7 +128,7 @@ class UsageController(Controller):
         )
 
     @get("/usage/chargeback")
-    async def chargeback_download(self, request: AnyRequest) -> Response[Any]:
+    async def chargeback_download(self, request: AnyRequest, store: StoreAccess) -> Response[Any]:
         """One month per group (?month=YYYY-MM&by=tenant,member,model&format=csv|json), from the rollups;
         a tenant-scoped admin gets only their tenants' rows."""
         month = request.query_params.get("month", "")
@@ -145,7 +146,7 @@ class UsageController(Controller):
             errors["format"] = "Use csv or json."
         if errors:
             return Response({"errors": errors}, status_code=422)
-        async with reading(request) as session:
+        async with store.reading() as session:
             everything = await tenant_store.list_tenants(session)
             visible = visible_tenants(request, everything)
             scope = None if len(visible) == len(everything) else [t.id for t in visible]
@@ -160,7 +161,7 @@ class UsageController(Controller):
         )
 
     @get("/api/usage")
-    async def usage_json(self, request: AnyRequest) -> Response[Any]:
+    async def usage_json(self, request: AnyRequest, store: StoreAccess) -> Response[Any]:
         """Totals, optionally grouped (?group_by=model|key|target|tenant|day|hour|month)."""
         query = parse_usage_query(request.query_params)
         raw_group = request.query_params.get("group_by") or None
@@ -172,18 +173,18 @@ class UsageController(Controller):
                 query.errors["group_by"] = f"Use one of {', '.join(GROUPS)}."
         if query.errors:
             return Response({"errors": query.errors}, status_code=422)
-        async with reading(request) as session:
+        async with store.reading() as session:
             rows = await usage_store.aggregate_usage(session, **query.store_filters(), group_by=group_by)
         return Response(
             {"filters": query.as_dict(), "group_by": group_by, "rows": [r.as_dict() for r in rows]}
         )
 
     @get("/api/usage/timeseries")
-    async def usage_timeseries_json(self, request: AnyRequest) -> Response[Any]:
+    async def usage_timeseries_json(self, request: AnyRequest, store: StoreAccess) -> Response[Any]:
         query = parse_usage_query(request.query_params)
         if query.errors:
             return Response({"errors": query.errors}, status_code=422)
-        async with reading(request) as session:
+        async with store.reading() as session:
             rows = await usage_store.usage_timeseries(session, bucket=query.bucket, **query.store_filters())
         return Response({"filters": query.as_dict(), "rows": [r.as_dict() for r in rows]})
 
@@ -194,20 +195,20 @@ class RequestsController(Controller):
     path = "/admin/requests"
 
     @get("/")
-    async def find_request(self, request: AnyRequest) -> Redirect:
+    async def find_request(self, request: AnyRequest, store: StoreAccess) -> Redirect:
         """?id=REQUEST_ID (or a row id): to that request's detail page."""
         ref = request.query_params.get("id", "").strip()
         record = None
         if ref and len(ref) <= 64:
-            async with reading(request) as session:
+            async with store.reading() as session:
                 record = await usage_records.find_usage_record(session, ref)
         if record is None or not can_see_tenant(request, record.tenant_id):
             raise AdminNotFoundError(f"There is no request with id {ref[:64]!r}.")
         return Redirect(path=f"/admin/requests/{record.id}")
 
     @get("/{record_id:int}")
-    async def request_detail(self, request: AnyRequest, record_id: int) -> Template:
-        async with reading(request) as session:
+    async def request_detail(self, request: AnyRequest, record_id: int, store: StoreAccess) -> Template:
+        async with store.reading() as session:
             record = await usage_records.get_usage_record(session, record_id)
             if record is None or not can_see_tenant(request, record.tenant_id):
                 raise AdminNotFoundError(f"There is no request with id {record_id}.")

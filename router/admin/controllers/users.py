@@ -11,7 +11,7 @@ from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
 from router.admin.auth import AdminNotFoundError
-from router.admin.deps import actor, mutating, reading
+from router.admin.deps import actor
 from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.web import render, see_other
@@ -19,6 +19,7 @@ from router.identity import users
 from router.identity.roles import Role
 from router.store import admins as admin_store
 from router.store import tenants as tenant_store
+from router.store.access import StoreAccess
 from router.store.db import StoreError
 from router.store.identity_models import AdminUser
 
@@ -47,8 +48,9 @@ class UsersController(Controller):
         form: dict[str, Any] | None = None,
         errors: dict[str, str] | None = None,
         row_errors: dict[int, str] | None = None,
+        store: StoreAccess,
     ) -> Template:
-        async with reading(request) as session:
+        async with store.reading() as session:
             views = await admin_store.list_users(session)
             tenants = await tenant_store.list_tenants(session)
         return render(
@@ -66,11 +68,11 @@ class UsersController(Controller):
         )
 
     @get("/")
-    async def list_users(self, request: AnyRequest) -> Template:
-        return await self._page(request)
+    async def list_users(self, request: AnyRequest, store: StoreAccess) -> Template:
+        return await self._page(request, store=store)
 
     @post("/")
-    async def create(self, request: AnyRequest) -> Template | Redirect:
+    async def create(self, request: AnyRequest, store: StoreAccess) -> Template | Redirect:
         form = Form(await request.form())
         name = form.text("username", required=True, label="User name") or ""
         role = form.raw("role")
@@ -79,7 +81,7 @@ class UsersController(Controller):
             form.error("password", "Give a password, or tick “signs in through the identity provider only”.")
         if form.ok:
             try:
-                async with mutating(request) as session:
+                async with store.mutating() as session:
                     await users.create_user(
                         session,
                         name,
@@ -95,14 +97,14 @@ class UsersController(Controller):
                     "password" if "password" in message else ("role" if "tenant" in message else "username")
                 )
                 form.error(field, message)
-        return await self._page(request, form=form.values, errors=form.errors)
+        return await self._page(request, form=form.values, errors=form.errors, store=store)
 
     @post("/{user_id:int}")
-    async def update(self, request: AnyRequest, user_id: int) -> Template | Redirect:
+    async def update(self, request: AnyRequest, user_id: int, store: StoreAccess) -> Template | Redirect:
         """Role, tenants and enabled, from one row of the table."""
         form = Form(await request.form())
         try:
-            async with mutating(request) as session:
+            async with store.mutating() as session:
                 user = await _user_or_404(session, user_id)
                 await users.set_role(
                     session, user.username, form.raw("role"), _tenants(form), actor=actor(request)
@@ -111,29 +113,31 @@ class UsersController(Controller):
                 if enabled == user.disabled:
                     await admin_store.set_disabled(session, user.username, not enabled, actor=actor(request))
         except (ValueError, StoreError) as exc:
-            return await self._page(request, row_errors={user_id: sentence(exc)})
+            return await self._page(request, row_errors={user_id: sentence(exc)}, store=store)
         return see_other("/admin/users", "saved")
 
     @post("/{user_id:int}/password")
-    async def reset_password(self, request: AnyRequest, user_id: int) -> Template | Redirect:
+    async def reset_password(
+        self, request: AnyRequest, user_id: int, store: StoreAccess
+    ) -> Template | Redirect:
         form = Form(await request.form())
         try:
-            async with mutating(request) as session:
+            async with store.mutating() as session:
                 user = await _user_or_404(session, user_id)
                 await admin_store.set_password(
                     session, user.username, form.values.get("password", ""), actor=actor(request)
                 )
                 await admin_store.clear_sign_in_lock(session, user.username)
         except (ValueError, StoreError) as exc:
-            return await self._page(request, row_errors={user_id: sentence(exc)})
+            return await self._page(request, row_errors={user_id: sentence(exc)}, store=store)
         return see_other("/admin/users", "saved")
 
     @post("/{user_id:int}/delete")
-    async def delete(self, request: AnyRequest, user_id: int) -> Template | Redirect:
+    async def delete(self, request: AnyRequest, user_id: int, store: StoreAccess) -> Template | Redirect:
         try:
-            async with mutating(request) as session:
+            async with store.mutating() as session:
                 user = await _user_or_404(session, user_id)
                 await admin_store.delete_user(session, user.username, actor=actor(request))
         except (ValueError, StoreError) as exc:
-            return await self._page(request, row_errors={user_id: sentence(exc)})
+            return await self._page(request, row_errors={user_id: sentence(exc)}, store=store)
         return see_other("/admin/users", "deleted")
