@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test install install-dev browser tools axe idp deploy-tools lb-tools lint typecheck bench soak-lb clean
+.PHONY: run test install install-dev browser tools axe idp deploy-tools lb-tools lint typecheck bench soak-lb param-table clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,11 @@ lint:
 	$(BIN)/python -m ruff check router tests bench
 	$(BIN)/python -m ruff format --check router tests bench
 	$(BIN)/python -m mypy router tests
+
+# LiteLLM's parameter knowledge for OpenAI-wire targets, regenerated from the installed LiteLLM (after a
+# LiteLLM upgrade; tests/providers/test_param_table.py fails until it is).
+param-table:
+	$(BIN)/python -m router.providers.param_table_build
 
 bench: install-dev
 	$(BIN)/python -m bench.run

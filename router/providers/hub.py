@@ -25,6 +25,7 @@ from router.providers.litellm_call import LiteLLMPath
 from router.providers.memory import fix_mmap_threshold
 from router.providers.model_info import ModelFacts, describe_model
 from router.providers.openai_wire import OpenAIWirePath
+from router.providers.params import NeedsLiteLLM
 from router.providers.policy import Failure
 from router.providers.tokens import count_with_litellm
 from router.providers.transport import SIZE_LIMITS
@@ -70,8 +71,9 @@ async def _collect(stream: EventStream, where: str) -> dict[str, Any]:
 
 
 def _needs_litellm(call: UpstreamCall) -> bool:
-    """OpenAI-wire targets ask LiteLLM how to map parameters; the LiteLLM path calls it. Anthropic: never."""
-    return kind_info(call.target.provider.kind).path != "anthropic"
+    """The LiteLLM path calls it. OpenAI-wire targets take its parameter knowledge from the shipped table
+    (`params.NeedsLiteLLM` when the table cannot answer); Anthropic targets never need it."""
+    return kind_info(call.target.provider.kind).path == "litellm"
 
 
 async def _litellm_ready(call: UpstreamCall) -> None:
@@ -158,6 +160,14 @@ class ProviderHub:
         """An Anthropic Message dict (model = call.requested_model); failures are ProviderError."""
         path = self._path(call)
         await _litellm_ready(call)
+        try:
+            return await self._complete(path, call)
+        except NeedsLiteLLM:  # raised before anything is sent: wait for LiteLLM's own answer
+            await runtime.ready()
+            return await self._complete(path, call)
+
+    @staticmethod
+    async def _complete(path: _Path, call: UpstreamCall) -> dict[str, Any]:
         if call.request.stop_sequences and kind_info(call.target.provider.kind).path != "anthropic":
             # The target cannot say which stop sequence matched, so the router finds it in the text: read
             # the answer as a stream to stop reading (and the upstream generating) where it occurs.
@@ -172,13 +182,15 @@ class ProviderHub:
             return EventStream.from_batches(lambda outer: self._stream_once_loaded(call, outer))
         try:
             return path.stream(call)
+        except NeedsLiteLLM:
+            return EventStream.from_batches(lambda outer: self._stream_once_loaded(call, outer))
         except (ProviderError, ApiError) as exc:
             return EventStream(_failing(exc))
 
     async def _stream_once_loaded(
         self, call: UpstreamCall, outer: EventStream
     ) -> AsyncIterator[list[StreamEvent]]:
-        """The first calls after start-up, while LiteLLM is still loading: wait for it, then relay."""
+        """A call that needs LiteLLM while it is still loading (after start-up): wait for it, then relay."""
         await runtime.ready()
         inner = self.stream(call)
         try:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from router.providers import runtime
 from router.providers.kinds import kind_info
 from router.providers.openai_wire import build_body
 from router.providers.params import map_params, plan_for
@@ -18,6 +21,12 @@ BODY: dict[str, Any] = {
     "reasoning_effort": "high",
     "stop": ["END"],
 }
+
+
+@pytest.fixture(autouse=True)
+def _litellm_loaded() -> None:
+    """These tests ask LiteLLM itself (once it is loaded, plans never come from the shipped table)."""
+    runtime.litellm()
 
 
 def _mapped(provider: str, model: str, base_model: str | None = None, **changes: Any) -> dict[str, Any]:
