@@ -5,8 +5,8 @@ arrived, so anything failing before that surfaces on the first `__anext__` and t
 
 message_start's `input_tokens` is counted with the target's tokenizer (LiteLLM's counter, as count_tokens
 answers) while the upstream works on its first chunk, so the count costs no latency; if it is not ready
-soon after that chunk, the cheap size estimate is used. The upstream's own count, in message_delta, is
-the authoritative figure (and the one usage records).
+soon after that chunk (or LiteLLM is still loading after start-up), the cheap size estimate is used. The
+upstream's own count, in message_delta, is the authoritative figure (and the one usage records).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from router.providers import runtime
 from router.providers.base import EventStream, ProviderError, UpstreamCall
 from router.providers.errors import classify_exception, timeout_error
 from router.providers.policy import Failure
@@ -35,7 +36,8 @@ async def chunk_events(
     where: str,
 ) -> AsyncIterator[list[StreamEvent]]:
     """Batches of events, one per upstream chunk (the first batch: message_start and the first deltas)."""
-    counting = asyncio.ensure_future(count_with_litellm(call, background=True))
+    # While LiteLLM is still loading (just after start-up) the count would wait for its import: estimate.
+    counting = asyncio.ensure_future(count_with_litellm(call, background=True)) if runtime.loaded() else None
     try:
         try:
             async with asyncio.timeout_at(deadlines.first_byte):
@@ -76,7 +78,8 @@ async def chunk_events(
     except Exception as exc:  # boundary: transport / LiteLLM failures mid-stream become classified errors
         raise classify_exception(exc, credential, where) from None
     finally:
-        counting.cancel()
+        if counting is not None:
+            counting.cancel()
         aclose = getattr(chunks, "aclose", None)
         if aclose is not None:
             await aclose()
@@ -86,11 +89,14 @@ async def chunk_events(
 COUNT_GRACE_SECONDS = 0.25
 
 
-async def _counted(counting: asyncio.Future[int], estimate: int) -> int:
-    """The tokenizer's count of the prompt, or `estimate` when it is late or failed."""
+async def _counted(counting: asyncio.Future[int] | None, estimate: int) -> int:
+    """The tokenizer's count of the prompt, or `estimate` when it is late, failed or not asked for."""
+    if counting is None:
+        return estimate
     try:
         return await asyncio.wait_for(asyncio.shield(counting), COUNT_GRACE_SECONDS)
     except TimeoutError:
+        counting.cancel()  # a count still queued behind others is dropped, not run for nothing
         return estimate
     except Exception:  # boundary: a counter failure only costs the estimate's precision
         return estimate

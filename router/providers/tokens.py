@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
 from router.providers.base import UpstreamCall, estimate_tokens
@@ -35,9 +36,19 @@ def _count(call: UpstreamCall) -> int:
     return count
 
 
+# Background counts (message_start's) get a thread of their own: queued behind the default executor's
+# work they would delay the usage spool's fsyncs, which every stream's end waits for.
+_background: ThreadPoolExecutor | None = None
+
+
 async def count_with_litellm(call: UpstreamCall, *, background: bool = False) -> int:
     """`background`: always on a worker thread. The first count in a process loads the tokenizer (a second
     or more of CPU), which must not stall the event loop while a stream waits for its first chunk."""
-    if background or len(call.body) > _THREAD_THRESHOLD:
+    global _background
+    if background:
+        if _background is None:
+            _background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="token-count")
+        return await asyncio.get_running_loop().run_in_executor(_background, _count, call)
+    if len(call.body) > _THREAD_THRESHOLD:
         return await asyncio.to_thread(_count, call)
     return _count(call)
