@@ -120,7 +120,11 @@ class Services:
             queue_size=settings.usage_queue_size,
             batch_size=settings.usage_batch_size,
             flush_interval=settings.usage_flush_interval,
-            spool=UsageSpool(Path(settings.usage_spool_dir)) if settings.usage_spool_dir else None,
+            spool=(
+                UsageSpool(Path(settings.usage_spool_dir), sync_interval=settings.usage_spool_sync_interval)
+                if settings.usage_spool_dir
+                else None
+            ),
         )
         limiter = Limiter(settings, db)
         members = MemberTokens(

@@ -94,9 +94,14 @@ class Settings(BaseSettings):
     usage_queue_size: int = 50_000
     usage_batch_size: int = 500
     usage_flush_interval: float = 0.5
-    # Crash durability: each usage record is appended and fsynced (group commit) to a local spool in this
-    # directory before its response completes, and replayed on the next start after a crash. Empty: off.
+    # Crash durability: each usage record is appended to a local spool in this directory before its
+    # response completes, and replayed on the next start after a crash. Empty: off.
     usage_spool_dir: str = "usage-spool"
+    # Seconds between the spool's fsyncs: a record is written to the spool file (safe from a process crash)
+    # before its response completes, and on disk (safe from a machine crash) within this. 0: each response
+    # waits for its record's fsync (group commit): nothing acknowledged is lost even to a power cut, at an
+    # fsync's latency per response.
+    usage_spool_sync_interval: float = Field(default=0.2, ge=0)
     # Raw usage rows older than this many days are deleted hourly (PostgreSQL: whole monthly partitions once
     # the month is past this age; SQLite: by date, in batches); the hourly rollups that reports read are
     # kept. 0 keeps raw rows forever.

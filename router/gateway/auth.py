@@ -117,6 +117,8 @@ class KeyGuard:
             try:
                 digest = self._tokens.key_hash(key)
             except InvalidToken as exc:
+                # Forged token-shaped garbage is a flood like unknown keys (held back the same way).
+                await self._slow_down()
                 # A revoked or expired token: tell Claude Code to sign in again at once, not to retry.
                 raise AuthenticationError(str(exc), should_retry=False) from None
         else:

@@ -29,6 +29,10 @@ def _segments(directory: Path) -> int:
     return len(list(directory.glob("*.spool")))
 
 
+def _lines(directory: Path) -> int:
+    return sum(len(path.read_bytes().splitlines()) for path in directory.glob("*.spool"))
+
+
 def _append(path: Path, data: bytes) -> None:
     with path.open("ab") as handle:
         handle.write(data)
@@ -49,6 +53,22 @@ async def test_a_segment_goes_once_every_record_in_it_is_written(tmp_path: Path)
     assert _segments(tmp_path) == 1
     await spool.stop()  # two records unwritten: their segment stays for the next start
     assert _segments(tmp_path) == 1
+
+
+async def test_in_interval_mode_a_record_is_in_the_file_when_append_returns_and_fsynced_soon(
+    tmp_path: Path,
+) -> None:
+    """The default (ROUTER_USAGE_SPOOL_SYNC_INTERVAL > 0): nothing to wait for, the record is already in the
+    file (a process crash cannot lose it: another reader sees it), and one fsync covers a burst."""
+    spool = UsageSpool(tmp_path, sync_interval=0.2)
+    await spool.start()
+    try:
+        assert [spool.append(_event(f"i{i}")) for i in range(50)] == [None] * 50
+        assert _lines(tmp_path) == 50 and spool.syncs == 0
+        await asyncio.sleep(0.5)
+        assert spool.syncs == 1  # one fsync for the 50, within the interval
+    finally:
+        await spool.stop()
 
 
 async def test_replay_inserts_only_what_the_database_lacks(tmp_path: Path, database: Database) -> None:
