@@ -29,6 +29,13 @@ def _segments(directory: Path) -> int:
     return len(list(directory.glob("*.spool")))
 
 
+def _committed(spool: UsageSpool, event: UsageEvent) -> asyncio.Future[None]:
+    """Group-commit mode (sync_interval 0): the future of the record's fsync."""
+    durable = spool.append(event)
+    assert durable is not None
+    return durable
+
+
 def _lines(directory: Path) -> int:
     return sum(len(path.read_bytes().splitlines()) for path in directory.glob("*.spool"))
 
@@ -46,7 +53,7 @@ async def test_a_segment_goes_once_every_record_in_it_is_written(tmp_path: Path)
     spool = UsageSpool(tmp_path, segment_events=3)
     await spool.start()
     events = [_event(f"r{i}") for i in range(5)]
-    await asyncio.gather(*(spool.append(e) for e in events))
+    await asyncio.gather(*(_committed(spool, e) for e in events))
     assert spool.synced == 5 and spool.syncs < 5  # group commit: fewer fsyncs than records
     assert _segments(tmp_path) == 2
     spool.handled(events[:3])  # the first segment is closed and fully written: it goes
@@ -75,7 +82,7 @@ async def test_replay_inserts_only_what_the_database_lacks(tmp_path: Path, datab
     spool = UsageSpool(tmp_path)
     await spool.start()
     events = [_event(f"req-{i}") for i in range(6)]
-    await asyncio.gather(*(spool.append(e) for e in events))
+    await asyncio.gather(*(_committed(spool, e) for e in events))
     # The process wrote half of them, then died (the segment is left behind, unlocked).
     async with database.transaction() as session:
         await write_usage_batch(session, events[:3])
