@@ -54,3 +54,36 @@ async def test_rules_added_at_once_get_places_of_their_own(database: Database) -
 
     await asyncio.gather(*(add(i) for i in range(8)))
     assert sorted(position for _, position in await _level(database)) == list(range(8))
+
+
+async def test_concurrent_edits_deletions_and_moves_of_one_level_all_go_through(database: Database) -> None:
+    """Every rule writer takes the config version row first, so none waits on another in a cycle (a
+    deadlock PostgreSQL would break by failing one of them)."""
+    async with database.transaction() as session:
+        await catalog.create_provider(
+            session, cipher=CredentialCipher("k" * 32), name="openai", kind="openai", api_key="sk"
+        )
+        for i in range(12):
+            await catalog.create_rule(session, written_rule(f"model-{i}", target="openai/gpt-4.1"))
+    ids = [rule_id for rule_id, _ in await _level(database)]
+
+    async def move(rule_id: int, place: int) -> None:
+        async with database.transaction() as session:
+            await catalog.move_rule_to(session, rule_id, place, actor="test")
+
+    async def edit(rule_id: int) -> None:
+        async with database.transaction() as session:
+            await catalog.patch_rule(session, rule_id, {"description": "edited"}, actor="test")
+
+    async def drop(rule_id: int) -> None:
+        async with database.transaction() as session:
+            await catalog.delete_rule(session, rule_id, actor="test")
+
+    await asyncio.gather(
+        *(move(rule_id, 1) for rule_id in ids[6:10]),
+        *(edit(rule_id) for rule_id in ids[:6]),
+        drop(ids[11]),
+    )
+    level = await _level(database)
+    assert sorted(rule_id for rule_id, _ in level) == sorted(ids[:11])
+    assert [position for _, position in level] == list(range(11))
