@@ -118,10 +118,11 @@ class ProvidersApi(Controller):
             return [provider_out(p) for p in await catalog.list_providers(session)]
 
     @post("/")
-    async def create_provider(self, request: AnyRequest, data: ProviderIn, store: StoreAccess) -> ProviderOut:
+    async def create_provider(
+        self, request: AnyRequest, data: ProviderIn, store: StoreAccess, cipher: CredentialCipher
+    ) -> ProviderOut:
         """Admins create providers without a credential; only owners send `api_key`."""
         _credential_check(request, data)
-        cipher: CredentialCipher = request.app.state["cipher"]
         async with store.mutating() as session:
             provider = await catalog.create_provider(
                 session,
@@ -138,12 +139,16 @@ class ProvidersApi(Controller):
 
     @patch("/{provider_id:int}")
     async def update_provider(
-        self, request: AnyRequest, provider_id: int, data: ProviderPatch, store: StoreAccess
+        self,
+        request: AnyRequest,
+        provider_id: int,
+        data: ProviderPatch,
+        store: StoreAccess,
+        cipher: CredentialCipher,
     ) -> ProviderOut:
         """Change the fields sent. `api_key` (owners only) replaces the credential; null removes it."""
         _credential_check(request, data)
         changes = sent(data, nullable=frozenset({"api_base", "api_version", "api_key"}))
-        cipher: CredentialCipher = request.app.state["cipher"]
         async with store.mutating() as session:
             provider = await catalog.update_provider(
                 session, provider_id, cipher=cipher, **changes, actor=actor(request)

@@ -18,7 +18,8 @@ from router.identity.oidc import Identity
 from router.settings import Settings
 from router.store import keys as key_store
 from router.store import member_pages
-from router.store.db import Database, StoreError
+from router.store.access import StoreAccess
+from router.store.db import Database, DbSession, StoreError
 from router.store.models import ApiKey, Tenant
 from router.store.signin import LoginState, list_sso_mappings
 from router.store.tenants import get_tenant_by_name
@@ -28,11 +29,6 @@ AnyRequest = Request[Any, Any, State]
 PURPOSE = "member-page"
 COOKIE = "router_me"
 SESSION_SECONDS = 8 * 60 * 60
-
-
-def _db(request: AnyRequest) -> Database:
-    db: Database = request.app.state["db"]
-    return db
 
 
 def _settings(request: AnyRequest) -> Settings:
@@ -104,8 +100,8 @@ class MemberPageCompletion:
         return error_page("Sign-in failed", f"The sign-in failed: {message}.", 400)
 
 
-async def _member(request: AnyRequest) -> member_pages.Member | None:
-    async with _db(request).session() as session:
+async def _member(request: AnyRequest, store: StoreAccess) -> member_pages.Member | None:
+    async with store.reading() as session:
         return await member_pages.load_member(session, request.cookies.get(COOKIE))
 
 
@@ -115,11 +111,16 @@ def _csrf_ok(request: AnyRequest, member: member_pages.Member, form: Any) -> boo
 
 
 async def _page(
-    request: AnyRequest, member: member_pages.Member, *, issued: dict[str, Any] | None = None, error: str = ""
+    request: AnyRequest,
+    member: member_pages.Member,
+    *,
+    issued: dict[str, Any] | None = None,
+    error: str = "",
+    store: StoreAccess,
 ) -> Template:
     since = month_start()
     tenants: list[dict[str, Any]] = []
-    async with _db(request).session() as session:
+    async with store.reading() as session:
         for tenant_id in member.tenant_ids:
             tenant = await session.get(Tenant, tenant_id)
             if tenant is None:
@@ -176,11 +177,11 @@ def _sign_in_page(request: AnyRequest) -> Template:
 
 
 @get("/me", include_in_schema=False, name="me_page")
-async def me_page(request: AnyRequest) -> Template:
-    member = await _member(request)
+async def me_page(request: AnyRequest, store: StoreAccess) -> Template:
+    member = await _member(request, store=store)
     if member is None:
         return _sign_in_page(request)
-    return await _page(request, member)
+    return await _page(request, member, store=store)
 
 
 @get("/me/login", include_in_schema=False, name="me_login")
@@ -195,17 +196,19 @@ async def me_login(request: AnyRequest) -> Response[Any]:
 
 
 @post("/me/logout", include_in_schema=False, name="me_logout")
-async def me_logout(request: AnyRequest) -> Response[Any]:
-    member = await _member(request)
+async def me_logout(request: AnyRequest, store: StoreAccess) -> Response[Any]:
+    member = await _member(request, store=store)
     if member is not None and _csrf_ok(request, member, await request.form()):
-        async with _db(request).transaction() as session:
+        async with store.mutating() as session:
             await member_pages.end_member_session(session, member.token_hash)
     response = Redirect("/me", status_code=303)
     response.delete_cookie(COOKIE, path="/me")
     return response
 
 
-async def _own_key(session: Any, member: member_pages.Member, key_id: int) -> tuple[ApiKey, Tenant] | None:
+async def _own_key(
+    session: DbSession, member: member_pages.Member, key_id: int
+) -> tuple[ApiKey, Tenant] | None:
     key = await session.get(ApiKey, key_id)
     if key is None or key.tenant_id not in member.tenant_ids or key.member.lower() != member.email.lower():
         return None
@@ -213,8 +216,22 @@ async def _own_key(session: Any, member: member_pages.Member, key_id: int) -> tu
     return (key, tenant) if tenant is not None else None
 
 
-async def _guarded(request: AnyRequest) -> tuple[member_pages.Member, Any] | Response[Any]:
-    member = await _member(request)
+async def _changeable_key(
+    session: DbSession, member: member_pages.Member, key_id: int, verb: str
+) -> tuple[ApiKey, Tenant] | Response[Any]:
+    """The member's own key, in a tenant that lets members change their keys; else the page saying why."""
+    found = await _own_key(session, member, key_id)
+    if found is None:
+        return error_page("Not found", "There is no such page.", 404)
+    if not found[1].member_self_service:
+        return error_page("Not allowed", f"Your team {verb} keys for you: ask your tenant's admin.", 403)
+    return found
+
+
+async def _guarded(
+    request: AnyRequest, store: StoreAccess
+) -> tuple[member_pages.Member, Any] | Response[Any]:
+    member = await _member(request, store=store)
     if member is None:
         return Redirect("/me", status_code=303)
     form = await request.form()
@@ -224,8 +241,8 @@ async def _guarded(request: AnyRequest) -> tuple[member_pages.Member, Any] | Res
 
 
 @post("/me/keys", include_in_schema=False, name="me_issue_key")
-async def me_issue_key(request: AnyRequest) -> Response[Any] | Template:
-    guarded = await _guarded(request)
+async def me_issue_key(request: AnyRequest, store: StoreAccess) -> Response[Any] | Template:
+    guarded = await _guarded(request, store=store)
     if not isinstance(guarded, tuple):
         return guarded
     member, form = guarded
@@ -234,7 +251,7 @@ async def me_issue_key(request: AnyRequest) -> Response[Any] | Template:
     if tenant_id not in member.tenant_ids:
         return error_page("Not found", "There is no such page.", 404)
     try:
-        async with _db(request).transaction() as session:
+        async with store.mutating() as session:
             tenant = await session.get(Tenant, tenant_id)
             if tenant is None or not tenant.member_self_service:
                 return error_page(
@@ -244,25 +261,22 @@ async def me_issue_key(request: AnyRequest) -> Response[Any] | Template:
                 session, tenant.name, member.email, None, actor=f"member:{member.email}"
             )
     except (ValueError, StoreError) as exc:
-        return await _page(request, member, error=str(exc))
-    await _refresh(request)
-    return await _page(request, member, issued={"key": plaintext, "tenant": tenant.name})
+        return await _page(request, member, error=str(exc), store=store)
+    return await _page(request, member, issued={"key": plaintext, "tenant": tenant.name}, store=store)
 
 
 @post("/me/keys/{key_id:int}/rotate", include_in_schema=False, name="me_rotate_key")
-async def me_rotate_key(request: AnyRequest, key_id: int) -> Response[Any] | Template:
+async def me_rotate_key(request: AnyRequest, key_id: int, store: StoreAccess) -> Response[Any] | Template:
     """A new key with the same limits; the old one is revoked in the same transaction."""
-    guarded = await _guarded(request)
+    guarded = await _guarded(request, store=store)
     if not isinstance(guarded, tuple):
         return guarded
     member, _form = guarded
-    async with _db(request).transaction() as session:
-        found = await _own_key(session, member, key_id)
-        if found is None:
-            return error_page("Not found", "There is no such page.", 404)
+    async with store.mutating() as session:
+        found = await _changeable_key(session, member, key_id, "rotates")
+        if not isinstance(found, tuple):
+            return found
         key, tenant = found
-        if not tenant.member_self_service:
-            return error_page("Not allowed", "Your team rotates keys for you: ask your tenant's admin.", 403)
         _new, plaintext = await key_store.create_key(
             session,
             tenant.name,
@@ -275,32 +289,22 @@ async def me_rotate_key(request: AnyRequest, key_id: int) -> Response[Any] | Tem
             actor=f"member:{member.email}",
         )
         await key_store.revoke_key(session, key.prefix, actor=f"member:{member.email}")
-    await _refresh(request)
-    return await _page(request, member, issued={"key": plaintext, "tenant": tenant.name})
+    return await _page(request, member, issued={"key": plaintext, "tenant": tenant.name}, store=store)
 
 
 @post("/me/keys/{key_id:int}/revoke", include_in_schema=False, name="me_revoke_key")
-async def me_revoke_key(request: AnyRequest, key_id: int) -> Response[Any] | Template:
-    guarded = await _guarded(request)
+async def me_revoke_key(request: AnyRequest, key_id: int, store: StoreAccess) -> Response[Any] | Template:
+    guarded = await _guarded(request, store=store)
     if not isinstance(guarded, tuple):
         return guarded
     member, _form = guarded
-    async with _db(request).transaction() as session:
-        found = await _own_key(session, member, key_id)
-        if found is None:
-            return error_page("Not found", "There is no such page.", 404)
-        key, tenant = found
-        if not tenant.member_self_service:
-            return error_page("Not allowed", "Your team revokes keys for you: ask your tenant's admin.", 403)
+    async with store.mutating() as session:
+        found = await _changeable_key(session, member, key_id, "revokes")
+        if not isinstance(found, tuple):
+            return found
+        key, _tenant = found
         await key_store.revoke_key(session, key.prefix, actor=f"member:{member.email}")
-    await _refresh(request)
     return Redirect("/me", status_code=303)
-
-
-async def _refresh(request: AnyRequest) -> None:
-    snapshots = getattr(request.app.state, "snapshots", None)
-    if snapshots is not None:
-        await snapshots.refresh()
 
 
 ME_ROUTES = [me_page, me_login, me_logout, me_issue_key, me_rotate_key, me_revoke_key]

@@ -24,6 +24,7 @@ from router.config.validate import ALERT_SUBJECTS, ALERT_WATCHES, alert_issues
 from router.store import alerts as alert_store
 from router.store.access import StoreAccess
 from router.store.catalog import CatalogError
+from router.store.crypto import CredentialCipher
 from router.store.db import NotFoundError
 from router.store.models import Alert, utcnow
 
@@ -178,14 +179,16 @@ class AlertsController(Controller):
         )
 
     @post("/")
-    async def create_alert(self, request: AnyRequest, store: StoreAccess) -> Template | Redirect:
+    async def create_alert(
+        self, request: AnyRequest, store: StoreAccess, cipher: CredentialCipher
+    ) -> Template | Redirect:
         form = Form(await request.form())
         draft, _, _ = read_alert(form, editing=False)
         if form.ok:
             try:
                 async with store.mutating() as session:
                     alert = await alert_store.create_alert(
-                        session, draft, cipher=request.app.state["cipher"], actor=actor(request)
+                        session, draft, cipher=cipher, actor=actor(request)
                     )
                 return see_other(f"/admin/alerts/{alert.id}", "created")
             except CatalogError as exc:
@@ -225,7 +228,7 @@ class AlertsController(Controller):
 
     @post("/{alert_id:int}")
     async def update_alert(
-        self, request: AnyRequest, alert_id: int, store: StoreAccess
+        self, request: AnyRequest, alert_id: int, store: StoreAccess, cipher: CredentialCipher
     ) -> Template | Redirect:
         form = Form(await request.form())
         draft, keep_webhook, keep_secret = read_alert(form, editing=True)
@@ -237,7 +240,7 @@ class AlertsController(Controller):
                         session,
                         alert_id,
                         draft,
-                        cipher=request.app.state["cipher"],
+                        cipher=cipher,
                         actor=actor(request),
                         keep_webhook=keep_webhook,
                         keep_secret=keep_secret,

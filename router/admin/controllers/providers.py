@@ -31,7 +31,7 @@ from router.identity.roles import CREDENTIALS_ARE_OWNERS, may_set_credentials
 from router.routing.model import ProviderSpec
 from router.store import catalog
 from router.store.access import StoreAccess
-from router.store.crypto import CredentialDecryptError
+from router.store.crypto import CredentialCipher, CredentialDecryptError
 from router.store.db import NotFoundError
 from router.store.models import Deployment, Provider
 
@@ -209,7 +209,9 @@ class ProvidersController(Controller):
         return await self._list_page(request, store=store)
 
     @post("/providers")
-    async def create_provider(self, request: AnyRequest, store: StoreAccess) -> Template | Redirect:
+    async def create_provider(
+        self, request: AnyRequest, store: StoreAccess, cipher: CredentialCipher
+    ) -> Template | Redirect:
         form = Form(await request.form())
         credential_check(request, form)
         values = read_provider(form)
@@ -221,7 +223,7 @@ class ProvidersController(Controller):
                 async with store.mutating() as session:
                     row = await catalog.create_provider(
                         session,
-                        cipher=request.app.state.cipher,
+                        cipher=cipher,
                         **values,
                         api_key=api_key,
                         actor=actor(request),
@@ -265,7 +267,7 @@ class ProvidersController(Controller):
 
     @post("/providers/{provider_id:int}")
     async def update_provider(
-        self, request: AnyRequest, provider_id: int, store: StoreAccess
+        self, request: AnyRequest, provider_id: int, store: StoreAccess, cipher: CredentialCipher
     ) -> Template | Redirect:
         form = Form(await request.form())
         credential_check(request, form)
@@ -283,7 +285,7 @@ class ProvidersController(Controller):
                 async with store.mutating() as session:
                     await provider_or_404(session, provider_id)
                     await catalog.update_provider(
-                        session, provider_id, cipher=request.app.state.cipher, **changes, actor=actor(request)
+                        session, provider_id, cipher=cipher, **changes, actor=actor(request)
                     )
                 return see_other(f"/admin/providers/{provider_id}", "saved")
             except catalog.CatalogError as exc:
