@@ -128,13 +128,17 @@ class WebhookSender:
             **signature_headers(secret, int(time.time()), body),
         }
         try:
-            async with self._client.stream("POST", url, content=body, headers=headers) as response:
+            # httpx's timeout bounds each read; this bounds the whole exchange (a receiver trickling bytes).
+            async with (
+                asyncio.timeout(self.timeout * 2),
+                self._client.stream("POST", url, content=body, headers=headers) as response,
+            ):
                 head = b""
                 async for chunk in response.aiter_bytes():
                     head += chunk
                     if len(head) >= ERROR_BODY_CHARS:
                         break
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             return False, None, f"no answer from {host} within {self.timeout:g} s"
         except httpx.HTTPError as exc:
             # The exception's text can hold the URL: name its kind only.

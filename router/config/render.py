@@ -79,9 +79,10 @@ def _alert_dict(a: AlertDraft) -> dict[str, Any]:
         value = getattr(a, key)
         if value is not None:
             item[key] = _escape(list(value))
-    if a.watch != "budget" and a.window_minutes != 5:
+    # Written whenever not the default (even where the watch ignores it): export then apply changes nothing.
+    if a.window_minutes != 5:
         item["window_minutes"] = a.window_minutes
-    if a.watch == "error_rate" and a.min_requests != 10:
+    if a.min_requests != 10:
         item["min_requests"] = a.min_requests
     if secret_ref:
         item["secret"] = "${" + secret_ref + "}"

@@ -326,3 +326,26 @@ async def test_each_budget_window_and_a_members_budget_fire_as_their_own_subject
     ]
     day = next(r.json for r in webhook.delivered() if r.json["alert"]["window"] == "day")
     assert "has used 60% of its day budget today ($6.00 of $10.00)" in day["text"]
+
+
+async def test_a_receiver_slower_than_the_timeout_is_recorded_and_retried(
+    database: Database, webhook: WebhookReceiver
+) -> None:
+    acme = await tenant(database, "acme", 10.0)
+    await add_alert(database, budget_alert(webhook, thresholds=(50.0,)))
+    await spend(database, 6.0, tenant_id=acme)
+    await AlertEvaluator(database).evaluate()
+    webhook.delay = 1.5
+    out = sender(database, timeout=0.5, retry_seconds=60.0)
+    try:
+        assert await out.send_due() == 1
+    finally:
+        await out.close()
+    async with database.session() as session:
+        (row,) = await list_deliveries(session)
+    port = webhook.server.server_address[1]
+    assert (row.status, row.attempts, row.last_error) == (
+        "pending",
+        1,
+        f"no answer from 127.0.0.1:{port} within 0.5 s",
+    )

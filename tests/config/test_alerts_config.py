@@ -160,3 +160,18 @@ async def test_an_alert_on_an_unknown_tenant_is_refused_and_nothing_is_applied(
     assert "unknown tenant 'ghost'" in str(exc.value)
     async with database.session() as s:
         assert (await s.execute(text("SELECT count(*) FROM alerts"))).scalar() == 0
+
+
+async def test_settings_a_watch_ignores_still_round_trip(
+    database: Database, cipher: CredentialCipher
+) -> None:
+    from router.config.drafts import AlertDraft
+    from router.store.alerts import create_alert
+
+    async with database.transaction() as session:
+        draft = AlertDraft("spend", "budget", HOOK, (50.0,), window_minutes=7, min_requests=3)
+        await create_alert(session, draft, cipher=cipher, actor="page")
+    exported = await export(database)
+    assert (await apply(database, exported.text, cipher, env={"ALERT_SPEND_WEBHOOK": HOOK})).lines() == [
+        "no changes"
+    ]

@@ -29,6 +29,7 @@ from router.config.drafts import (
     TenantDraft,
     ValidationIssue,
 )
+from router.config.render import default_alert_refs
 from router.routing.patterns import format_match
 from router.store import alerts as alert_store
 from router.store import catalog
@@ -366,10 +367,14 @@ class Plan:
         new["thresholds"] = sorted(float(t) for t in a.thresholds)
         old["thresholds"] = [float(t) for t in row.thresholds or []]
         changed = _changed_fields(old, new)
-        if not self._decrypts_to(row.webhook_encrypted, a.webhook) or row.webhook_ref != a.webhook_ref:
+        # A reference the alert never had (made on the page) reads as its default: the name export writes.
+        webhook_ref, secret_ref = default_alert_refs(a.name)
+        if not self._decrypts_to(row.webhook_encrypted, a.webhook) or (row.webhook_ref or webhook_ref) != (
+            a.webhook_ref or webhook_ref
+        ):
             changed.append("webhook")
         if not self._decrypts_to(row.secret_encrypted, a.secret) or (
-            a.secret is not None and row.secret_ref != a.secret_ref
+            a.secret is not None and (row.secret_ref or secret_ref) != (a.secret_ref or secret_ref)
         ):
             changed.append("secret")
         if changed:
