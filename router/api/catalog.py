@@ -24,6 +24,7 @@ from router.api.schemas import (
     RuleMove,
     RuleOut,
     RulePatch,
+    out,
 )
 from router.api.tenants import create_rule, delete_rule, rule_out
 from router.identity.roles import CREDENTIALS_ARE_OWNERS, may_set_credentials
@@ -36,36 +37,20 @@ AnyRequest = Request[Any, Any, Any]
 
 
 def provider_out(p: Provider) -> ProviderOut:
-    return ProviderOut(
-        id=p.id,
-        name=p.name,
-        kind=p.kind,
-        api_base=p.api_base,
-        api_version=p.api_version,
+    return out(
+        ProviderOut,
+        p,
         extra_params=dict(p.extra_params or {}),
         has_credential=bool(p.credential_encrypted),
     )
 
 
 def deployment_out(d: Deployment) -> DeploymentOut:
-    return DeploymentOut(
-        id=d.id,
-        name=d.name,
-        provider=d.provider.name,
-        deployment=d.deployment,
-        model=d.model,
-        api_version=d.api_version,
-    )
+    return out(DeploymentOut, d, provider=d.provider.name)
 
 
 def chain_out(c: Chain) -> ChainOut:
-    return ChainOut(
-        id=c.id,
-        name=c.name,
-        targets=[t.target for t in c.targets],
-        retries=c.retries,
-        backoff_ms=c.backoff_ms,
-    )
+    return out(ChainOut, c, targets=[t.target for t in c.targets])
 
 
 class RulesApi(Controller):
@@ -175,15 +160,7 @@ class DeploymentsApi(Controller):
         self, request: AnyRequest, data: DeploymentIn, store: StoreAccess
     ) -> DeploymentOut:
         async with store.mutating() as session:
-            row = await catalog.create_deployment(
-                session,
-                name=data.name,
-                provider=data.provider,
-                deployment=data.deployment,
-                model=data.model,
-                api_version=data.api_version,
-                actor=actor(request),
-            )
+            row = await catalog.create_deployment(session, **data.model_dump(), actor=actor(request))
             return deployment_out(await catalog.get_deployment(session, row.id))
 
     @patch("/{deployment_id:int}")
@@ -213,14 +190,7 @@ class ChainsApi(Controller):
     @post("/")
     async def create_chain(self, request: AnyRequest, data: ChainIn, store: StoreAccess) -> ChainOut:
         async with store.mutating() as session:
-            row = await catalog.create_chain(
-                session,
-                name=data.name,
-                targets=data.targets,
-                retries=data.retries,
-                backoff_ms=data.backoff_ms,
-                actor=actor(request),
-            )
+            row = await catalog.create_chain(session, **data.model_dump(), actor=actor(request))
             return chain_out(await catalog.get_chain(session, row.id))
 
     @patch("/{chain_id:int}")

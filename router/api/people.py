@@ -11,7 +11,7 @@ from router.admin.usage_filters import GROUPS, parse_usage_query
 from router.api.auth import api_principal
 from router.api.deps import actor
 from router.api.errors import ApiError
-from router.api.schemas import UsageOut, UserIn, UserOut, UserPatch, WhoAmI
+from router.api.schemas import UsageOut, UserIn, UserOut, UserPatch, WhoAmI, out
 from router.identity import users
 from router.store import admins as admin_store
 from router.store import usage_reports
@@ -21,13 +21,7 @@ AnyRequest = Request[Any, Any, Any]
 
 
 def user_out(view: admin_store.UserView) -> UserOut:
-    return UserOut(
-        username=view.username,
-        role=view.role,
-        tenants=view.tenants,
-        disabled=view.disabled,
-        last_login_at=view.last_login_at,
-    )
+    return out(UserOut, view)
 
 
 class UsersApi(Controller):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -13,6 +13,16 @@ from router.config.rules import written_rule
 
 class In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+Out = TypeVar("Out", bound=BaseModel)
+
+
+def out(model: type[Out], source: object, **derived: Any) -> Out:
+    """`model` filled from `source`'s attributes of the same names, and from `derived` for the fields the
+    source holds in another shape (a relation's name, a flag computed from a column)."""
+    fields = {name: getattr(source, name) for name in model.model_fields if name not in derived}
+    return model.model_validate({**fields, **derived})
 
 
 class TenantIn(In):

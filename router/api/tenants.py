@@ -19,6 +19,7 @@ from router.api.schemas import (
     TenantIn,
     TenantOut,
     TenantPatch,
+    out,
 )
 from router.store import catalog, member_pages
 from router.store import keys as key_store
@@ -30,46 +31,20 @@ AnyRequest = Request[Any, Any, Any]
 
 
 def tenant_out(t: Tenant) -> TenantOut:
-    return TenantOut(
-        id=t.id,
-        name=t.name,
-        enabled=t.enabled,
-        member_self_service=t.member_self_service,
-        rpm=t.rpm,
-        tpm=t.tpm,
-        budget_usd=t.budget_usd,
-        allowed_targets=t.allowed_targets,
-    )
+    return out(TenantOut, t)
 
 
 def key_out(k: ApiKey) -> KeyOut:
-    return KeyOut(
-        id=k.id,
-        prefix=k.prefix,
-        member=k.member,
-        tenant_id=k.tenant_id,
-        created_at=k.created_at,
-        expires_at=k.expires_at,
-        revoked=k.revoked_at is not None,
-        rpm=k.rpm,
-        tpm=k.tpm,
-        budget_usd=k.budget_usd,
-        allowed_models=k.allowed_models,
-    )
+    return out(KeyOut, k, revoked=k.revoked_at is not None)
 
 
 def rule_out(r: Rule) -> RuleOut:
-    return RuleOut(
-        id=r.id,
-        tenant_id=r.tenant_id,
-        match=r.match,
-        match_kind=r.match_kind,
+    return out(
+        RuleOut,
+        r,
         when=dict(r.conditions or {}),
-        target=r.target,
         chain=r.chain.name if r.chain is not None else None,
         overrides=dict(r.overrides or {}),
-        description=r.description,
-        enabled=r.enabled,
     )
 
 
