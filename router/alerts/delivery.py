@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from router.alerts.message import DELIVERY_HEADER, signature_headers
+from router.observability.metrics import ALERT_ATTEMPTS
 from router.store.alerts import DeliveryJob, due_deliveries, finish_delivery, lease_delivery
 from router.store.crypto import CredentialCipher, CredentialDecryptError
 from router.store.db import Database
@@ -94,6 +95,8 @@ class WebhookSender:
                 error=error,
                 retry_at=retry_at,
             )
+        result = "delivered" if delivered else ("retry" if retry_at is not None else "failed")
+        ALERT_ATTEMPTS.labels(job.alert_name, result).inc()
         if not delivered:
             log.warning(
                 "alert %s: delivery %d to %s failed (attempt %d of %d): %s%s",

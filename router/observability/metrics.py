@@ -69,6 +69,14 @@ REDIS_UNAVAILABLE = Counter(
     registry=REGISTRY,
 )
 
+ALERT_ATTEMPTS = Counter(
+    "router_alert_webhook_attempts",
+    "Alert webhook attempts made by this process, by alert and result: delivered (2xx), retry (failed, "
+    "tried again later) or failed (failed, no attempts left).",
+    ["alert", "result"],
+    registry=REGISTRY,
+)
+
 # A request that reached no target (rejected, or every attempt failed before one answered).
 NO_TARGET = "none"
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from router.alerts.evaluator import AlertEvaluator
 from router.alerts.message import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from router.config.drafts import AlertDraft
+from router.observability.metrics import REGISTRY
 from router.store.alerts import delete_alert, list_deliveries
 from router.store.budgets import set_member_budget, set_tenant_budget
 from router.store.db import Database
@@ -21,6 +22,14 @@ from router.store.models import AlertDelivery
 from router.store.tenants import create_tenant
 from tests.alerts.conftest import add_alert, sender, spend
 from tests.fakes.webhook import WebhookReceiver
+
+
+def attempts(alert: str, result: str) -> float:
+    """This process's router_alert_webhook_attempts_total for one alert and result."""
+    return (
+        REGISTRY.get_sample_value("router_alert_webhook_attempts_total", {"alert": alert, "result": result})
+        or 0.0
+    )
 
 
 async def tenant(db: Database, name: str, budget: float | None) -> int:
@@ -135,6 +144,7 @@ async def test_a_failing_receiver_gets_retries_until_it_answers(
     await add_alert(database, budget_alert(webhook, thresholds=(50.0,)))
     await spend(database, 6.0, tenant_id=acme)
     webhook.answer(500, 503)
+    before = {result: attempts("spend", result) for result in ("retry", "delivered", "failed")}
     caplog.set_level(logging.WARNING, logger="router.alerts")
     await AlertEvaluator(database).evaluate()
     out = sender(database, max_attempts=5, retry_seconds=0.5)
@@ -157,6 +167,11 @@ async def test_a_failing_receiver_gets_retries_until_it_answers(
     finally:
         await out.close()
     assert [r.status for r in webhook.received] == [500, 503, 200]
+    assert [attempts("spend", result) - before[result] for result in ("retry", "delivered", "failed")] == [
+        2,
+        1,
+        0,
+    ]
     assert len({r.body for r in webhook.received}) == 1  # the same message each time
     async with database.session() as session:
         (row,) = await list_deliveries(session)
