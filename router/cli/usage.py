@@ -15,6 +15,7 @@ import click
 from router.cli.common import CliError, cli_errors, load_settings, open_database, reading, run, transaction
 from router.observability.logging import redact
 from router.settings import Settings
+from router.store.db import is_sqlite_url
 from router.store.models import Tenant
 from router.store.usage_chargeback import (
     ChargebackInputError,
@@ -346,9 +347,11 @@ async def _prune(settings: Settings, before: datetime) -> int:
 @click.pass_context
 @cli_errors
 def prune_command(ctx: click.Context, older_than: str) -> None:
-    """Delete raw usage rows older than this, in batches; the hourly rollups (and every report) keep them.
-    The service does the same hourly when ROUTER_USAGE_RETENTION_DAYS is set."""
+    """Delete raw usage rows older than this (PostgreSQL: drop the whole months before it; SQLite: by date,
+    in batches); the rollups (and every report) keep them. The service does the same hourly when
+    ROUTER_USAGE_RETENTION_DAYS is set."""
     settings = ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
     before = parse_moment(older_than)
     deleted = run(_prune(settings, before))
-    click.echo(f"deleted {deleted} raw usage rows created before {before.isoformat()}")
+    whole = "" if is_sqlite_url(settings.database_url) else " (whole months only: the month holding it stays)"
+    click.echo(f"deleted {deleted} raw usage rows created before {before.isoformat()}{whole}")
