@@ -26,7 +26,12 @@ from router.store.models import Base, BigId, utcnow
 
 
 class UsageRecord(Base):
-    """One request (with all its attempts): tokens, cost, latency, outcome."""
+    """One request (with all its attempts): tokens, cost, latency, outcome.
+
+    On PostgreSQL the table is partitioned by month on created_at (migration 0010, store/partitions.py) and
+    its primary key is (id, created_at); ids still come from one sequence, so `id` alone identifies a row,
+    which is all the ORM needs (SQLite could not autoincrement a composite key). Alembic does not compare
+    primary keys, and the partitions are hidden from it (migrations/env.py)."""
 
     __tablename__ = "usage_records"
     __table_args__ = (
