@@ -42,6 +42,7 @@ def _libc() -> ctypes.CDLL | None:
 
 _LIBC = _libc()
 _pending: asyncio.TimerHandle | None = None
+_pending_loop: asyncio.AbstractEventLoop | None = None
 _due = 0.0
 
 
@@ -62,7 +63,7 @@ def _trim(loop: asyncio.AbstractEventLoop) -> None:
 
 def release_soon() -> None:
     """Trim the heap a second after the last cap trips (once for a burst of them). Needs a running loop."""
-    global _pending, _due
+    global _pending, _pending_loop, _due
     if _LIBC is None:
         return
     try:
@@ -70,5 +71,6 @@ def release_soon() -> None:
     except RuntimeError:
         return
     _due = loop.time() + TRIM_DELAY
-    if _pending is None:
-        _pending = loop.call_at(_due, _trim, loop)
+    # One loop per process in service; a pending trim on another (a stopped test server's) does not count.
+    if _pending is None or _pending_loop is not loop:
+        _pending, _pending_loop = loop.call_at(_due, _trim, loop), loop

@@ -30,6 +30,7 @@ def libc(monkeypatch: pytest.MonkeyPatch) -> FakeLibc:
     fake = FakeLibc()
     monkeypatch.setattr(memory, "_LIBC", fake)
     monkeypatch.setattr(memory, "TRIM_DELAY", 0.1)
+    monkeypatch.setattr(memory, "_pending", None)
     return fake
 
 
