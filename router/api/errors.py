@@ -11,7 +11,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 
 from router.store.catalog import CatalogError
-from router.store.db import AlreadyExistsError, NotFoundError, StoreError
+from router.store.db import AlreadyExistsError, DatabaseBusyError, NotFoundError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,8 @@ def api_field(field: str | None) -> str | None:
 
 def handle_store_error(_request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     message = str(exc)
+    if isinstance(exc, DatabaseBusyError):
+        return error_response(503, message)
     if isinstance(exc, CatalogError):
         status = 422 if not isinstance(exc, AlreadyExistsError) else 409
         field = api_field(exc.field)

@@ -27,7 +27,7 @@ from router.store import admins as admin_store
 from router.store import sessions as session_store
 from router.store import throttle
 from router.store.audit import record_audit
-from router.store.db import Database
+from router.store.db import Database, DatabaseBusyError
 from router.store.identity_models import AdminUser
 from router.store.models import utcnow
 
@@ -142,8 +142,12 @@ async def sign_in(
     policy: SignInPolicy,
     local: LocalWindow | None = None,
 ) -> SignInResult:
-    """`local`: this app's in-memory per-address counts (one per app, on its state)."""
-    result = await _sign_in(db, username, password, address=address, policy=policy, local=local)
+    """`local`: this app's in-memory per-address counts (one per app, on its state). A database too busy to
+    count the attempt (SQLite under a flood) refuses it like a rate limit: never a server error."""
+    try:
+        result = await _sign_in(db, username, password, address=address, policy=policy, local=local)
+    except DatabaseBusyError:
+        result = SignInResult(SignInStatus.RATE_LIMITED, retry_after=1)
     if result.status is SignInStatus.RATE_LIMITED and policy.refusal_hold_seconds > 0:
         await asyncio.sleep(policy.refusal_hold_seconds)
     return result

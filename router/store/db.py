@@ -14,7 +14,7 @@ from typing import Any, overload
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 # The session type handlers are given (router/dependencies.py): the name keeps SQLAlchemy inside store/.
@@ -38,6 +38,10 @@ class NotFoundError(StoreError):
 
 class AlreadyExistsError(StoreError):
     """An object with that name already exists."""
+
+
+class DatabaseBusyError(StoreError):
+    """SQLite's write lock stayed taken past the busy timeout: the change was not made; try again."""
 
 
 def redact_url(url: str) -> str:
@@ -121,9 +125,15 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on any error."""
-        async with self.sessionmaker.begin() as session:
-            yield session
+        """A session inside one transaction: committed on success, rolled back on any error. On SQLite, a
+        write lock not obtained within the busy timeout raises DatabaseBusyError (nothing was written)."""
+        try:
+            async with self.sessionmaker.begin() as session:
+                yield session
+        except OperationalError as exc:
+            if self.is_sqlite and "database is locked" in str(exc.orig):
+                raise DatabaseBusyError("the database is busy: try again") from exc
+            raise
 
     async def ping(self) -> bool:
         """True when a trivial query succeeds."""

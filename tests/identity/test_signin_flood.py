@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import threading
 
 import pytest
@@ -59,3 +60,26 @@ async def test_past_the_address_limit_bogus_sign_ins_are_refused_without_hashing
     assert {name.split("_")[0] for name, _ in hashed} == {"argon2"}
     # Linux keeps nice per thread: the checks ran at the lowest priority (19) on the argon2 thread.
     assert {priority for _, priority in hashed} == {19}
+
+
+async def test_a_sign_in_the_busy_database_cannot_count_is_refused_not_a_server_error(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock: PostgreSQL row locks wait instead")
+    from router.identity import signin
+    from router.store import db as store_db
+
+    monkeypatch.setattr(store_db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    database = Database(db_url)
+    path = db_url.split(":///", 1)[1]
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the lock past the busy timeout
+        policy = signin.SignInPolicy(absolute_seconds=60, attempts_per_address=100, address_window_seconds=60)
+        result = await signin.sign_in(database, "root", "whatever", address="10.2.2.2", policy=policy)
+        assert result.status is signin.SignInStatus.RATE_LIMITED and result.retry_after == 1
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        await database.dispose()
