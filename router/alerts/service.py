@@ -65,14 +65,27 @@ class AlertService:
         return claimed
 
     async def _evaluate_loop(self) -> None:
+        failing = False
         while True:
             try:
                 await self.evaluate_once()
-            except Exception:  # a database away now is tried again next round; the service goes on
-                log.exception("alert evaluation failed; trying again in %.0f s", self.interval)
+            except Exception as exc:  # a database away now is tried again next round; the service goes on
+                # Once per outage, not every few seconds.
+                if not failing:
+                    log.warning(
+                        "alert evaluation failed (%s); retrying every %g s",
+                        type(exc).__name__,
+                        self.interval,
+                    )
+                failing = True
+            else:
+                if failing:
+                    log.warning("alert evaluation works again")
+                failing = False
             await asyncio.sleep(self.interval)
 
     async def _send_loop(self) -> None:
+        failing = False
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
@@ -80,5 +93,11 @@ class AlertService:
             try:
                 while await self.sender.send_due():
                     pass
-            except Exception:  # as above: the rows stay pending and are tried again
-                log.exception("alert delivery failed; trying again in %.0f s", self.poll)
+            except Exception as exc:  # as above: the rows stay pending and are tried again
+                if not failing:
+                    log.warning(
+                        "alert delivery failed (%s); retrying every %g s", type(exc).__name__, self.poll
+                    )
+                failing = True
+            else:
+                failing = False
