@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from typing import Literal
 
 from router.routing.model import RequestFacts
+from router.wire.content import Message
 from router.wire.requests import (
-    Message,
     MessagesRequest,
     Metadata,
     ThinkingAdaptive,

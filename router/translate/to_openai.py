@@ -16,8 +16,7 @@ import msgspec
 
 from router.translate.quirks import Quirks, ServerToolMapper
 from router.translate.thinking import reasoning_effort_for
-from router.wire.errors import InvalidRequestError
-from router.wire.requests import (
+from router.wire.content import (
     Base64DocumentSource,
     Base64ImageSource,
     ContentBlock,
@@ -25,18 +24,21 @@ from router.wire.requests import (
     DocumentBlock,
     ImageBlock,
     ImageSource,
-    MessagesRequest,
     TextBlock,
     TextDocumentSource,
+    ToolResultBlock,
+    ToolUseBlock,
+    UrlDocumentSource,
+    UrlImageSource,
+)
+from router.wire.errors import InvalidRequestError
+from router.wire.requests import (
+    MessagesRequest,
     Tool,
     ToolChoiceAny,
     ToolChoiceAuto,
     ToolChoiceNone,
     ToolChoiceTool,
-    ToolResultBlock,
-    ToolUseBlock,
-    UrlDocumentSource,
-    UrlImageSource,
 )
 
 __all__ = ["to_openai_request"]

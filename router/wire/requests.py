@@ -1,4 +1,6 @@
-"""The Anthropic Messages API request as msgspec Structs, decoded straight from bytes.
+"""The Anthropic Messages API request as msgspec Structs, decoded straight from bytes: the request, its
+tools, tool choice and thinking config, and the checks decoding adds. Messages and their content blocks
+are in content.py.
 
 Unknown fields are ignored everywhere (msgspec's default), so newer clients never break us. Content
 blocks and tool choice / thinking config are tagged unions on `"type"`. Fields we do not interpret but
@@ -8,33 +10,28 @@ must not lose for native Anthropic targets are kept raw (`Any`); the native path
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
 
+from router.wire.content import (
+    ContentDocumentSource,
+    Message,
+    TextBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+    UrlDocumentSource,
+    UrlImageSource,
+    WireStruct,
+)
 from router.wire.errors import InvalidRequestError
 
 __all__ = [
-    "Base64DocumentSource",
-    "Base64ImageSource",
-    "ContentBlock",
-    "ContentDocumentSource",
     "CountTokensRequest",
-    "DocumentBlock",
-    "DocumentSource",
-    "FileSource",
-    "ImageBlock",
-    "ImageSource",
-    "Message",
     "MessagesRequest",
     "Metadata",
-    "RedactedThinkingBlock",
-    "ServerToolUseBlock",
-    "TextBlock",
-    "TextDocumentSource",
     "ThinkingAdaptive",
-    "ThinkingBlock",
     "ThinkingConfig",
     "ThinkingDisabled",
     "ThinkingEnabled",
@@ -44,12 +41,6 @@ __all__ = [
     "ToolChoiceAuto",
     "ToolChoiceNone",
     "ToolChoiceTool",
-    "ToolResultBlock",
-    "ToolResultContent",
-    "ToolUseBlock",
-    "UrlDocumentSource",
-    "UrlImageSource",
-    "WebSearchToolResultBlock",
     "decode_count_tokens_request",
     "decode_request",
 ]
@@ -57,142 +48,10 @@ __all__ = [
 _T = TypeVar("_T")
 
 
-class _Struct(msgspec.Struct, omit_defaults=True, kw_only=True, gc=False):
-    """A decoded request is a tree (no cycles), so its nodes need not be tracked by the cyclic GC:
-    a Claude Code request has thousands of them, and tracking them made collections walk each one."""
-
-
-# ---- sources ---------------------------------------------------------------------------------------
-
-
-class Base64ImageSource(_Struct, tag="base64", tag_field="type"):
-    media_type: str
-    data: str
-
-
-class UrlImageSource(_Struct, tag="url", tag_field="type"):
-    url: str
-
-
-class FileSource(_Struct, tag="file", tag_field="type"):
-    """A reference into Anthropic's Files API: only an Anthropic target can resolve it."""
-
-    file_id: str
-
-
-ImageSource = Base64ImageSource | UrlImageSource | FileSource
-
-
-class Base64DocumentSource(_Struct, tag="base64", tag_field="type"):
-    media_type: str
-    data: str
-
-
-class TextDocumentSource(_Struct, tag="text", tag_field="type"):
-    data: str
-    media_type: str = "text/plain"
-
-
-class UrlDocumentSource(_Struct, tag="url", tag_field="type"):
-    url: str
-
-
-# ---- content blocks --------------------------------------------------------------------------------
-
-
-class TextBlock(_Struct, tag="text", tag_field="type"):
-    text: str
-    cache_control: dict[str, Any] | None = None
-    citations: list[Any] | None = None
-
-
-class ImageBlock(_Struct, tag="image", tag_field="type"):
-    source: ImageSource
-    cache_control: dict[str, Any] | None = None
-
-
-class ContentDocumentSource(_Struct, tag="content", tag_field="type"):
-    content: str | list[TextBlock | ImageBlock]
-
-
-DocumentSource = (
-    Base64DocumentSource | TextDocumentSource | UrlDocumentSource | ContentDocumentSource | FileSource
-)
-
-
-class DocumentBlock(_Struct, tag="document", tag_field="type"):
-    source: DocumentSource
-    title: str | None = None
-    context: str | None = None
-    citations: Any | None = None
-    cache_control: dict[str, Any] | None = None
-
-
-class ToolUseBlock(_Struct, tag="tool_use", tag_field="type"):
-    id: str
-    name: str
-    input: dict[str, Any]
-    cache_control: dict[str, Any] | None = None
-
-
-ToolResultContent = TextBlock | ImageBlock | DocumentBlock
-
-
-class ToolResultBlock(_Struct, tag="tool_result", tag_field="type"):
-    tool_use_id: str
-    content: str | list[ToolResultContent] | None = None
-    is_error: bool | None = None
-    cache_control: dict[str, Any] | None = None
-
-
-class ThinkingBlock(_Struct, tag="thinking", tag_field="type"):
-    thinking: str
-    signature: str | None = None
-
-
-class RedactedThinkingBlock(_Struct, tag="redacted_thinking", tag_field="type"):
-    data: str
-
-
-class ServerToolUseBlock(_Struct, tag="server_tool_use", tag_field="type"):
-    """A server tool call (e.g. web_search) made by an Anthropic model; kept raw."""
-
-    id: str
-    name: str
-    input: Any = None
-    cache_control: dict[str, Any] | None = None
-
-
-class WebSearchToolResultBlock(_Struct, tag="web_search_tool_result", tag_field="type"):
-    tool_use_id: str
-    content: Any = None
-    cache_control: dict[str, Any] | None = None
-
-
-ContentBlock = (
-    TextBlock
-    | ImageBlock
-    | DocumentBlock
-    | ToolUseBlock
-    | ToolResultBlock
-    | ThinkingBlock
-    | RedactedThinkingBlock
-    | ServerToolUseBlock
-    | WebSearchToolResultBlock
-)
-
-
-class Message(_Struct):
-    # "system" is not in Anthropic's public schema, but Claude Code sends such entries in long
-    # sessions and Anthropic accepts them, so we do too.
-    role: Literal["user", "assistant", "system"]
-    content: str | list[ContentBlock]
-
-
 # ---- tools -----------------------------------------------------------------------------------------
 
 
-class Tool(_Struct):
+class Tool(WireStruct):
     """A client tool (name + input_schema) or a server tool (`type` like "web_search_20250305").
 
     Server tools carry extra fields (max_uses, allowed_domains, display sizes...) that are not kept
@@ -210,42 +69,42 @@ class Tool(_Struct):
         return self.type is not None and self.type != "custom"
 
 
-class ToolChoiceAuto(_Struct, tag="auto", tag_field="type"):
+class ToolChoiceAuto(WireStruct, tag="auto", tag_field="type"):
     disable_parallel_tool_use: bool | None = None
 
 
-class ToolChoiceAny(_Struct, tag="any", tag_field="type"):
+class ToolChoiceAny(WireStruct, tag="any", tag_field="type"):
     disable_parallel_tool_use: bool | None = None
 
 
-class ToolChoiceTool(_Struct, tag="tool", tag_field="type"):
+class ToolChoiceTool(WireStruct, tag="tool", tag_field="type"):
     name: str
     disable_parallel_tool_use: bool | None = None
 
 
-class ToolChoiceNone(_Struct, tag="none", tag_field="type"):
+class ToolChoiceNone(WireStruct, tag="none", tag_field="type"):
     pass
 
 
 ToolChoice = ToolChoiceAuto | ToolChoiceAny | ToolChoiceTool | ToolChoiceNone
 
 
-class ThinkingEnabled(_Struct, tag="enabled", tag_field="type"):
+class ThinkingEnabled(WireStruct, tag="enabled", tag_field="type"):
     budget_tokens: int
 
 
-class ThinkingDisabled(_Struct, tag="disabled", tag_field="type"):
+class ThinkingDisabled(WireStruct, tag="disabled", tag_field="type"):
     pass
 
 
-class ThinkingAdaptive(_Struct, tag="adaptive", tag_field="type"):
+class ThinkingAdaptive(WireStruct, tag="adaptive", tag_field="type"):
     pass
 
 
 ThinkingConfig = ThinkingEnabled | ThinkingDisabled | ThinkingAdaptive
 
 
-class Metadata(_Struct):
+class Metadata(WireStruct):
     user_id: str | None = None
 
 
@@ -257,7 +116,7 @@ MODEL_NAME_MAX = 256
 ModelName = Annotated[str, msgspec.Meta(max_length=MODEL_NAME_MAX, pattern="^[^\\x00-\\x1f\\x7f]*$")]
 
 
-class CountTokensRequest(_Struct):
+class CountTokensRequest(WireStruct):
     """Body of POST /v1/messages/count_tokens (a Messages request without max_tokens / stream)."""
 
     model: ModelName
@@ -272,7 +131,7 @@ class CountTokensRequest(_Struct):
     mcp_servers: Any | None = None
 
 
-class MessagesRequest(_Struct):
+class MessagesRequest(WireStruct):
     """Body of POST /v1/messages."""
 
     model: ModelName

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from router.wire.errors import InvalidRequestError
-from router.wire.requests import (
+from router.wire.content import (
     Base64DocumentSource,
     Base64ImageSource,
     ContentDocumentSource,
@@ -21,19 +20,22 @@ from router.wire.requests import (
     ServerToolUseBlock,
     TextBlock,
     TextDocumentSource,
-    ThinkingAdaptive,
     ThinkingBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+    UrlDocumentSource,
+    UrlImageSource,
+    WebSearchToolResultBlock,
+)
+from router.wire.errors import InvalidRequestError
+from router.wire.requests import (
+    ThinkingAdaptive,
     ThinkingDisabled,
     ThinkingEnabled,
     ToolChoiceAny,
     ToolChoiceAuto,
     ToolChoiceNone,
     ToolChoiceTool,
-    ToolResultBlock,
-    ToolUseBlock,
-    UrlDocumentSource,
-    UrlImageSource,
-    WebSearchToolResultBlock,
     decode_count_tokens_request,
     decode_request,
 )
