@@ -8,6 +8,8 @@ its first answered /v1/messages request.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import os
 import shutil
 import subprocess
@@ -20,7 +22,7 @@ from typing import Any
 
 from bench import requests
 from bench.fake_upstream import MODEL as UPSTREAM_MODEL
-from bench.load import Endpoint, one_request
+from bench.load import Endpoint, ResponseError, one_request
 from bench.procs import Child, free_port, run, spawn, wait_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,10 +166,25 @@ async def start_router(
     )
     try:
         startup = await _first_answer(endpoint, child, started, 120)
+        # The router answers before LiteLLM is loaded (in a background thread): wait for it and for the
+        # tokenizer, so neither is counted as the first cells' CPU per request.
+        await _litellm_loaded(endpoint, workers)
     except BaseException:
         child.stop()
         raise
     return Running("router", endpoint, _anthropic_encode, child, startup, {"workers": workers})
+
+
+async def _litellm_loaded(endpoint: Endpoint, workers: int) -> None:
+    """count_tokens waits for LiteLLM and loads its tokenizer: a few, so every worker is likely hit."""
+    counting = dataclasses.replace(endpoint, path="/v1/messages/count_tokens")
+    body = json.dumps({"model": requests.MODEL, "messages": [{"role": "user", "content": "hi"}]}).encode()
+    for _ in range(2 * workers):
+        try:
+            await one_request(counting, body, limit_s=120)
+        except ResponseError as exc:  # the driver checks for generated text; a count has none
+            if "input_tokens" not in str(exc):
+                raise
 
 
 LITELLM_CONFIG = """\
