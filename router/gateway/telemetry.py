@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-import httpx
-
 from router.settings import Settings
+
+if TYPE_CHECKING:  # imported on the first relayed batch: most processes never relay one
+    import httpx
 
 log = logging.getLogger("router.telemetry")
 
@@ -66,6 +68,8 @@ class TelemetryRelay:
         task.add_done_callback(self._tasks.discard)
 
     async def _send(self, signal: str, body: bytes, headers: dict[str, str]) -> None:
+        import httpx
+
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=_TIMEOUT)
         url = f"{self.endpoint}/v1/{signal}"

@@ -8,15 +8,10 @@ a key the IdP rotated in is fetched again on the first token that names it.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import Any
-
-from authlib.integrations.base_client import OAuthError
-from authlib.integrations.base_client.async_app import AsyncOAuth2Mixin
-from authlib.integrations.base_client.async_openid import AsyncOpenIDMixin
-from authlib.integrations.base_client.sync_app import BaseApp
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from router.settings import Settings
 
@@ -58,10 +53,26 @@ class AuthorizationRequest:
     nonce: str
 
 
-class _AuthlibApp(AsyncOAuth2Mixin, AsyncOpenIDMixin, BaseApp):  # type: ignore[misc]
-    """Authlib's framework-free async OAuth 2 + OpenID app over httpx."""
+@functools.cache
+def _authlib_app() -> type[Any]:
+    """Authlib's framework-free async OAuth 2 + OpenID app over httpx, made on first sign-in: authlib and
+    httpx are a tenth of the service's import time, and most processes never sign anyone in."""
+    from authlib.integrations.base_client.async_app import AsyncOAuth2Mixin
+    from authlib.integrations.base_client.async_openid import AsyncOpenIDMixin
+    from authlib.integrations.base_client.sync_app import BaseApp
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
-    client_cls = AsyncOAuth2Client
+    class _AuthlibApp(AsyncOAuth2Mixin, AsyncOpenIDMixin, BaseApp):  # type: ignore[misc]
+        client_cls = AsyncOAuth2Client
+
+    return _AuthlibApp
+
+
+def _oauth_error() -> type[Exception]:
+    from authlib.integrations.base_client import OAuthError
+
+    error: type[Exception] = OAuthError
+    return error
 
 
 def _bounded(value: Any) -> str | None:
@@ -84,7 +95,7 @@ def groups_from_claims(claims: dict[str, Any], claim: str) -> tuple[str, ...]:
 class OidcClient:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._app: _AuthlibApp | None = None
+        self._app: Any = None
         if settings.oidc_missing:
             log.warning(
                 "sign-in with the identity provider is off: %s not set", ", ".join(settings.oidc_missing)
@@ -102,7 +113,7 @@ class OidcClient:
     def redirect_uri(self) -> str:
         return self._settings.oidc_redirect_uri
 
-    def _authlib(self) -> _AuthlibApp:
+    def _authlib(self) -> Any:
         if not self.configured:
             raise OidcNotConfigured(
                 "sign-in with the identity provider is not configured "
@@ -110,7 +121,7 @@ class OidcClient:
             )
         if self._app is None:
             issuer = (self._settings.oidc_issuer or "").rstrip("/")
-            self._app = _AuthlibApp(
+            self._app = _authlib_app()(
                 framework=None,
                 name="oidc",
                 client_id=self._settings.oidc_client_id,
@@ -157,8 +168,10 @@ class OidcClient:
             claims = await app.parse_id_token(
                 token, nonce=nonce, claims_options={"iss": {"essential": True, "value": metadata["issuer"]}}
             )
-        except OAuthError as exc:
-            raise OidcError(f"the identity provider refused the sign-in ({exc.error})") from exc
+        except _oauth_error() as exc:
+            raise OidcError(
+                f"the identity provider refused the sign-in ({getattr(exc, 'error', '')})"
+            ) from exc
         except Exception as exc:  # a bad signature, nonce, issuer, audience or expiry: all are refusals
             log.warning("ID token refused: %s", exc)
             raise OidcError("the identity provider's answer failed its checks") from exc
@@ -187,9 +200,10 @@ class OidcClient:
                     claims_options={"iss": {"essential": True, "value": metadata["issuer"]}},
                 )
                 claims = dict(parsed) if parsed is not None else None
-        except OAuthError as exc:
-            log.info("the IdP refused a refresh: %s %s", exc.error, exc.description)
-            raise OidcError(f"the identity provider refused the refresh ({exc.error})") from exc
+        except _oauth_error() as exc:
+            error, description = getattr(exc, "error", ""), getattr(exc, "description", "")
+            log.info("the IdP refused a refresh: %s %s", error, description)
+            raise OidcError(f"the identity provider refused the refresh ({error})") from exc
         except Exception as exc:  # network or a token that failed its checks
             log.warning("an IdP refresh failed: %s", exc)
             raise OidcError("the identity provider could not confirm the sign-in") from exc

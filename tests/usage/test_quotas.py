@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from router.usage.quotas import MemberQuotas, MemoryQuotas, RedisQuotas
+from router.usage.quotas import MemberQuotas, MemoryQuotas
+from router.usage.quotas_redis import RedisQuotas
 from tests.usage.conftest import REDIS_URL
 
 
