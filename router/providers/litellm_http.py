@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextvars
 import importlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -26,6 +27,8 @@ from router.providers.base import ProviderError
 from router.providers.transport import SIZE_LIMITS, too_large
 
 __all__ = ["CapWatch", "CappedTransport", "install", "watch"]
+
+log = logging.getLogger(__name__)
 
 
 class CapWatch:
@@ -129,16 +132,41 @@ class CappedTransport(httpx.AsyncBaseTransport):
 
 
 def install() -> None:
-    """Wrap every async transport LiteLLM creates from now on in `CappedTransport` (idempotent)."""
+    """Wrap every async transport LiteLLM creates from now on in `CappedTransport` (idempotent).
+
+    The factory returns None when LiteLLM's aiohttp transport is off and IPv4 is not forced (httpx then
+    builds its default transport from the client's TLS settings): that path stays uncapped, logged once,
+    rather than lose those settings. Proxy mounts are built from the transport underneath ours."""
     handler = importlib.import_module("litellm.llms.custom_httpx.http_handler").AsyncHTTPHandler
     original = handler.create_async_transport
     if getattr(original, "router_capped", False):
         return
+    original_mounts = handler.create_httpx_proxy_mounts
 
-    def create_async_transport(*args: Any, **kwargs: Any) -> httpx.AsyncBaseTransport:
-        return CappedTransport(original(*args, **kwargs))
+    def create_async_transport(*args: Any, **kwargs: Any) -> httpx.AsyncBaseTransport | None:
+        inner = original(*args, **kwargs)
+        if inner is None:
+            if not _warned:
+                _warned.append(True)
+                log.warning(
+                    "LiteLLM's aiohttp transport is off: upstream size caps do not apply to its calls"
+                )
+            return None
+        return CappedTransport(inner)
+
+    def create_httpx_proxy_mounts(transport: Any, *args: Any, **kwargs: Any) -> Any:
+        inner = transport.inner if isinstance(transport, CappedTransport) else transport
+        mounts = original_mounts(inner, *args, **kwargs)
+        if not mounts:
+            return mounts
+        return {pattern: CappedTransport(t) if t is not None else None for pattern, t in mounts.items()}
 
     create_async_transport.router_capped = True  # type: ignore[attr-defined]
     handler.create_async_transport = staticmethod(create_async_transport)
-    # The older private name is an alias some call sites still use.
+    # The older private names are aliases some call sites still use.
     handler._create_async_transport = staticmethod(create_async_transport)
+    handler.create_httpx_proxy_mounts = staticmethod(create_httpx_proxy_mounts)
+    handler._create_httpx_proxy_mounts = staticmethod(create_httpx_proxy_mounts)
+
+
+_warned: list[bool] = []

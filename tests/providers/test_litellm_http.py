@@ -3,11 +3,13 @@ the caps, whatever the framing, and marks the call's watch so that the caller ca
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
+from router.providers import runtime
 from router.providers.litellm_http import AnswerTooLarge, CappedTransport, watch
 from router.providers.policy import Failure
 from router.providers.transport import SIZE_LIMITS
@@ -90,3 +92,21 @@ async def test_an_answer_within_the_caps_arrives_whole_and_leaves_the_watch_clea
     capped = watch()
     assert await _get(Pieces([b'{"a": 1}'] * 10), {"content-type": "application/json"}) == ['{"a": 1}' * 10]
     assert capped.error("t") is None
+
+
+def test_litellm_builds_its_clients_on_the_capped_transport_and_keeps_proxy_mounts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lm = runtime.litellm()  # installs the wrapper right after the import
+    handler = importlib.import_module("litellm.llms.custom_httpx.http_handler").AsyncHTTPHandler
+    assert isinstance(handler.create_async_transport(), CappedTransport)
+    # Without aiohttp and with IPv4 forced LiteLLM uses httpx's transport, and mounts HTTP(S)_PROXY beside
+    # it: still capped, proxies kept.
+    monkeypatch.setattr(lm, "disable_aiohttp_transport", True)
+    monkeypatch.setattr(lm, "force_ipv4", True)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    transport = handler.create_async_transport()
+    assert isinstance(transport, CappedTransport)
+    assert isinstance(transport.inner, httpx.AsyncHTTPTransport)
+    mounts = handler.create_httpx_proxy_mounts(transport, verify=True, cert=None)
+    assert mounts and all(isinstance(t, CappedTransport) for t in mounts.values() if t is not None)
