@@ -123,3 +123,26 @@ async def test_a_request_is_found_by_its_request_id(admin: AdminClient) -> None:
     assert detail.status_code == 200 and "r2" in detail.text and "=cmd|calc" in detail.text
     missing = await admin.http.get("/admin/requests/?id=nope")
     assert missing.status_code == 404
+
+
+async def test_the_request_page_says_why_an_attempt_failed(admin: AdminClient) -> None:
+    async with admin.db.transaction() as session:
+        tenant = await tenant_store.create_tenant(session, "acme", actor="test")
+        failed = {
+            "target": "gem/gemini-2.5-pro",
+            "status": 502,
+            "error_type": "api_error",
+            "latency_ms": 40,
+            "error": "gem/gemini-2.5-pro: the upstream's answer is larger than the router accepts (1,024 bytes)",
+            "failure": "upstream_too_large",
+        }
+        row = UsageEvent(
+            datetime.now(UTC), "r-capped", tenant_id=tenant.id, attempts=[failed], status=502, outcome="error"
+        )
+        await write_usage_batch(session, [row])
+    found = await admin.http.get("/admin/requests/?id=r-capped", follow_redirects=False)
+    detail = await admin.get(found.headers["location"])
+    assert detail.status_code == 200
+    assert (
+        "<code>upstream_too_large</code>" in detail.text and "larger than the router accepts" in detail.text
+    )

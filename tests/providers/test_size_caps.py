@@ -8,6 +8,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from router.cli.usage import render_detail, request_detail
 from router.store.db import Database
 from router.store.usage_models import UsageRecord
+from router.store.usage_records import UsageFilters, export_usage_csv
 from tests.fakes.upstream_script import Reply
 from tests.fixtures.app import LiveRouter
 from tests.fixtures.db import run_async
@@ -199,3 +201,19 @@ def test_an_oversized_gemini_answer_through_litellm_fails_clearly_and_the_record
     detail = request_detail(rows[0], "acme")
     assert detail["attempts"][-1]["failure"] == "upstream_too_large"
     assert "upstream_too_large" in render_detail(detail)
+    # ...and so does the usage CSV export (its attempts column).
+    exported = _export_csv(router.settings.database_url)
+    assert exported.count("upstream_too_large") == 2, exported
+
+
+def _export_csv(database_url: str) -> str:
+    async def read() -> str:
+        db = Database(database_url)
+        try:
+            async with db.session() as session:
+                since = datetime.now(UTC) - timedelta(hours=1)
+                return "".join([line async for line in export_usage_csv(session, UsageFilters(since=since))])
+        finally:
+            await db.dispose()
+
+    return run_async(read())
