@@ -393,8 +393,7 @@ class MessagesGateway:
     ) -> Reservation | None:
         """Admit the request against its limits, charging its worst case: the input estimate plus the most
         it may generate, at the dearest target it may reach (settled to the real figures when it ends)."""
-        limits = caller.key.limits.any or caller.tenant.limits.any
-        if not limits:
+        if not self._limiter.applies(caller.key, caller.tenant):
             return None
         cap = route.overrides.get("max_tokens")
         output = min(req.max_tokens, cap) if isinstance(cap, int) and cap > 0 else req.max_tokens

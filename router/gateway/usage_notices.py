@@ -12,7 +12,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from router.usage.limit_rules import ADJECTIVE, BudgetStanding, LimitExceeded, window_end
+from router.routing.windows import window_end
+from router.usage.limit_rules import ADJECTIVE, BudgetStanding, LimitExceeded
 from router.wire.errors import BillingError
 
 __all__ = [

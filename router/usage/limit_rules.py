@@ -10,10 +10,15 @@ import hashlib
 import math
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Literal, Protocol
 
 from router.routing.model import BudgetWindow, Limits
+
+# month_start and next_month_start: also re-exported, as they were defined here before.
+from router.routing.windows import month_start as month_start
+from router.routing.windows import next_month_start as next_month_start
+from router.routing.windows import window_end
 from router.wire.errors import RateLimitError
 
 LimitKind = Literal["rpm", "tpm", "budget"]
@@ -149,50 +154,12 @@ def seconds_to_next_minute(now: float) -> int:
     return max(1, math.ceil(60 - now % 60))
 
 
-def month_start(now: float) -> datetime:
-    moment = datetime.fromtimestamp(now, UTC)
-    return datetime(moment.year, moment.month, 1, tzinfo=UTC)
-
-
-def next_month_start(now: float) -> datetime:
-    start = month_start(now)
-    return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
-
-
 def month_label(now: float) -> str:
     return month_start(now).strftime("%Y-%m")
 
 
 def seconds_to_next_month(now: float) -> int:
     return max(1, math.ceil(next_month_start(now).timestamp() - now))
-
-
-def window_start(window: BudgetWindow, now: float) -> datetime:
-    """Where the budget window holding `now` began: 00:00 UTC of the day, of the week's Monday (ISO), or
-    of the month's first day."""
-    if window == "month":
-        return month_start(now)
-    moment = datetime.fromtimestamp(now, UTC)
-    day = datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
-    return day if window == "day" else day - timedelta(days=day.weekday())
-
-
-def window_end(window: BudgetWindow, now: float) -> datetime:
-    """Where the budget window holding `now` ends (the next one's start): the budget resets then."""
-    if window == "month":
-        return next_month_start(now)
-    return window_start(window, now) + timedelta(days=1 if window == "day" else 7)
-
-
-def window_label(window: BudgetWindow, now: float) -> str:
-    """The window's name in counter keys: 2026-12-07 (day), 2026-W50 (ISO week), 2026-12 (month)."""
-    start = window_start(window, now)
-    if window == "month":
-        return start.strftime("%Y-%m")
-    if window == "week":
-        year, week, _ = start.isocalendar()
-        return f"{year}-W{week:02d}"
-    return start.strftime("%Y-%m-%d")
 
 
 def seconds_to_window_end(window: BudgetWindow, now: float) -> int:

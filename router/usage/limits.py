@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from router.settings import Settings
     from router.store.db import Database
 
+from router.routing.windows import window_end, window_label, window_start
 from router.usage.limit_rules import (
     WINDOWS_LONGEST_FIRST,
     BudgetStanding,
@@ -55,9 +56,6 @@ from router.usage.limit_rules import (
     Usage,
     minute_window,
     verdict,
-    window_end,
-    window_label,
-    window_start,
 )
 
 # One budget's counter: whose, and which window ("day", "week", "month").
@@ -117,6 +115,10 @@ class Limiter:
 
     async def stop(self) -> None:
         await self.backend.stop()
+
+    def applies(self, key: KeySpec, tenant: TenantSpec) -> bool:
+        """Whether any limit or budget holds this key: its own, its member's or its tenant's (no I/O)."""
+        return bool(_scopes(key, tenant))
 
     async def admit(self, key: KeySpec, tenant: TenantSpec) -> None:
         """Raise LimitExceeded when a limit of the key or its tenant is reached; count the request."""

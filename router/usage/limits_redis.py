@@ -35,6 +35,7 @@ from redis.exceptions import RedisError
 
 from router.observability.metrics import REDIS_UNAVAILABLE
 from router.routing.model import BudgetWindow
+from router.routing.windows import window_label, window_start
 from router.usage.limit_rules import (
     WINDOWS_LONGEST_FIRST,
     LimitKind,
@@ -46,8 +47,6 @@ from router.usage.limit_rules import (
     minute_window,
     refusal,
     seconds_to_window_end,
-    window_label,
-    window_start,
 )
 from router.wire.errors import OverloadedError
 

@@ -1,7 +1,8 @@
 """Budgets and tpm hold under bursts: each request reserves its worst case (input estimate + max_tokens at the
 dearest target's price) before it goes upstream and settles to the real cost after, so 200 concurrent requests
 against a limit worth 10 requests get at most 10 + (number of processes) served: on one process, on two
-replicas sharing Redis, and on `router serve --workers 2` without Redis."""
+replicas sharing Redis, and on `router serve --workers 2` without Redis. Budgets of every window hold alike:
+a key's daily budget beside a roomy monthly one, and a member's daily budget shared by two of their keys."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import pytest
 import redis
 from sqlalchemy import select
 
+from router.store.budgets import set_key_budget, set_member_budget
 from router.store.db import Database
 from router.store.keys import create_key
 from router.store.tenants import create_tenant
@@ -48,13 +50,17 @@ def _fresh_minute() -> None:
         time.sleep(61 - time.time() % 60)
 
 
-async def _burst(base_urls: list[str], key: str, n: int = BURST) -> list[int]:
+async def _burst(base_urls: list[str], key: str | list[str], n: int = BURST) -> list[int]:
+    """`n` requests at once, spread over the replicas (and over the keys, when several)."""
+    keys = [key] if isinstance(key, str) else key
     limits = httpx.Limits(max_connections=n)
     async with httpx.AsyncClient(timeout=120, limits=limits) as http:
         answers = await asyncio.gather(
             *(
                 http.post(
-                    f"{base_urls[i % len(base_urls)]}/v1/messages", json=BODY, headers={"x-api-key": key}
+                    f"{base_urls[i % len(base_urls)]}/v1/messages",
+                    json=BODY,
+                    headers={"x-api-key": keys[i % len(keys)]},
                 )
                 for i in range(n)
             )
@@ -76,15 +82,40 @@ def _records(database_url: str, key_id: int | None = None) -> list[UsageRecord]:
 
 
 def _add(
-    database_url: str, tenant: str, member: str, *, tenant_limits: dict[str, Any], **key_limits: Any
+    database_url: str,
+    tenant: str,
+    member: str,
+    *,
+    tenant_limits: dict[str, Any],
+    budgets: dict[str, float] | None = None,
+    member_budgets: dict[str, float] | None = None,
+    **key_limits: Any,
 ) -> str:
+    """A tenant and a key of `member`; `budgets`: the key's, by window; `member_budgets`: the member's."""
+
     async def run() -> str:
         db = Database(database_url)
         try:
             async with db.transaction() as session:
                 await create_tenant(session, tenant, actor="test", **tenant_limits)
-                _, plaintext = await create_key(session, tenant, member, **key_limits)
+                key, plaintext = await create_key(session, tenant, member, **key_limits)
+                for window, amount in (budgets or {}).items():
+                    await set_key_budget(session, key, window, amount)
+                for window, amount in (member_budgets or {}).items():
+                    await set_member_budget(session, tenant, member, window, amount)
                 return plaintext
+        finally:
+            await db.dispose()
+
+    return run_async(run())
+
+
+def _another_key(database_url: str, tenant: str, member: str) -> str:
+    async def run() -> str:
+        db = Database(database_url)
+        try:
+            async with db.transaction() as session:
+                return (await create_key(session, tenant, member))[1]
         finally:
             await db.dispose()
 
@@ -109,10 +140,14 @@ def _check_limits_hold(
 ) -> None:
     cost, tokens = _calibrate(base_urls[0], database_url, wait)
     assert cost > 0 and tokens > 0
-    worth_ten = {"budget_usd": cost * 10}
-    cases = {
+    worth_ten: dict[str, Any] = {"budget_usd": cost * 10}
+    daily = {"day": cost * 10, "month": cost * 1000}
+    member_key = _add(database_url, "mb", "m", tenant_limits={}, member_budgets={"day": cost * 10})
+    cases: dict[str, str | list[str]] = {
         "key budget": _add(database_url, "kb", "m", tenant_limits={}, **worth_ten),
         "tenant budget": _add(database_url, "tb", "m", tenant_limits=worth_ten),
+        "key daily budget": _add(database_url, "kd", "m", tenant_limits={}, budgets=daily),
+        "member daily budget, two keys": [member_key, _another_key(database_url, "mb", "m")],
         "key tpm": _add(database_url, "kt", "m", tenant_limits={}, tpm=tokens * 10),
         "tenant tpm": _add(database_url, "tt", "m", tenant_limits={"tpm": tokens * 10}),
     }

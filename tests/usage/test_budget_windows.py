@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from router.routing.model import BudgetSpec, KeySpec, Limits, TenantSpec
+from router.routing.windows import window_end, window_label, window_start
 from router.store.db import Database
 from router.store.usage_reports import spend_since
 from router.store.usage_writes import insert_usage_batch
-from router.usage.limit_rules import LimitExceeded, window_end, window_label, window_start
+from router.usage.limit_rules import LimitExceeded
 from router.usage.limits import Limiter
 from tests.usage.helpers import event
 from tests.usage.test_limits import Clock, LimiterFactory, key, make_limiter, spend_source, tenant
