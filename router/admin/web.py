@@ -25,6 +25,7 @@ NOTICES = {
     "signed_out": "Signed out.",
     "welcome": "Admin account created. Welcome!",
     "test_queued": "Test message queued: see the deliveries below.",
+    "budget_removed": "Budget removed.",
 }
 
 

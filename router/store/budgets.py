@@ -8,8 +8,10 @@ audited, like any other limit.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal, cast
 
 from sqlalchemy import select
@@ -17,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.config.validate import budget_issues
 from router.routing.model import BudgetSpec, BudgetWindow
+from router.routing.windows import window_end, window_start
 from router.store.audit import changed
 from router.store.db import NotFoundError
 from router.store.models import ApiKey, Budget, Tenant
+from router.store.usage_reports import spend_since
 
 SubjectKind = Literal["tenant", "member", "key"]
 Window = Literal["day", "week", "month"]
@@ -38,6 +42,70 @@ class BudgetView:
     subject: str
     window: str
     amount_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetLine:
+    """One budget with its subject's spend in the budget's current window (pages and /me)."""
+
+    id: int
+    subject_kind: str
+    # The member's name (member budgets), "" otherwise.
+    member: str
+    key_id: int | None
+    window: str
+    amount_usd: float
+    spent_usd: float
+    resets_at: datetime
+
+    @property
+    def remaining_usd(self) -> float:
+        return max(0.0, self.amount_usd - self.spent_usd)
+
+    @property
+    def used_pct(self) -> float:
+        return 100.0 * self.spent_usd / self.amount_usd if self.amount_usd > 0 else 100.0
+
+
+async def budget_lines(
+    session: AsyncSession, rows: Sequence[Budget], now: float | None = None
+) -> list[BudgetLine]:
+    """These budgets, each with its subject's spend since its window's start (one rollup read per window),
+    tenant budgets first, then members', then keys', each subject's by window."""
+    moment = time.time() if now is None else now
+    spent: dict[tuple[str, tuple[str, int, str]], float] = {}
+    for window in {r.window for r in rows}:
+        spenders = {_spender(r) for r in rows if r.window == window}
+        found = await spend_since(session, window_start(_window(window), moment), spenders)
+        spent.update({(window, spender): amount for spender, amount in found.items()})
+    order = {"tenant": 0, "member": 1, "key": 2}
+    lines = [
+        BudgetLine(
+            r.id,
+            r.subject_kind,
+            r.member,
+            r.key_id,
+            r.window,
+            r.amount_usd,
+            spent.get((r.window, _spender(r)), 0.0),
+            window_end(_window(r.window), moment),
+        )
+        for r in rows
+    ]
+    return sorted(
+        lines, key=lambda b: (order[b.subject_kind], b.key_id or 0, b.member, WINDOW_ORDER[b.window])
+    )
+
+
+def _spender(row: Budget) -> tuple[str, int, str]:
+    """Whose spend a budget caps, as store/usage_reports.spend_since names it."""
+    if row.subject_kind == "key":
+        return ("key", row.key_id or 0, "")
+    return (row.subject_kind, row.tenant_id, row.member)
+
+
+def _window(window: str) -> BudgetWindow:
+    return cast(BudgetWindow, window)
 
 
 def check_budget(window: Any, amount_usd: Any) -> None:

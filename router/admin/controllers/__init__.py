@@ -6,6 +6,7 @@ from typing import Any
 
 from router.admin.controllers.alerts import AlertsController
 from router.admin.controllers.audit import AuditController
+from router.admin.controllers.budgets import BudgetsController
 from router.admin.controllers.chains import ChainsController
 from router.admin.controllers.dashboard import DashboardController
 from router.admin.controllers.health import HealthController
@@ -28,6 +29,7 @@ ROUTE_HANDLERS: list[Any] = [
     ReachController,
     KeysController,
     AllKeysController,
+    BudgetsController,
     RulesController,
     ProvidersController,
     ChainsController,

@@ -20,6 +20,7 @@ from router.admin.web import render, see_other
 from router.store import keys as key_store
 from router.store import tenants as tenant_store
 from router.store.access import StoreAccess
+from router.store.budgets import budget_lines
 from router.store.db import StoreError
 from router.store.models import ApiKey
 from router.store.usage_reports import month_to_date_spend
@@ -62,12 +63,19 @@ async def key_page(
     form: dict[str, Any] | None,
     errors: dict[str, str],
     *,
+    budget_form: dict[str, Any] | None = None,
+    budget_errors: dict[str, str] | None = None,
     status: int = 200,
     store: StoreAccess,
 ) -> Template:
     async with store.reading() as session:
         key = await key_of_tenant(session, tenant_id, key_id)
         spent, _ = await month_to_date_spend(session, month_start(), key_ids=[key.id], tenant_ids=[])
+        # The key's own budgets, and those of its member and its tenant, which hold it too.
+        applying = [b for b in key.tenant.budgets if b.subject_kind == "tenant" or b.member == key.member]
+        budgets = await budget_lines(
+            session, [*key.budgets, *[b for b in applying if b.subject_kind != "key"]]
+        )
     if form is None:
         form = {
             "rpm": key.rpm,
@@ -88,6 +96,11 @@ async def key_page(
             "spent": spent.get(key.id, 0.0),
             "grace_options": GRACE_OPTIONS,
             "expired": key_store.is_expired(key),
+            "budgets": budgets,
+            "removable": {b.id for b in key.budgets},
+            "key_prefixes": {key.id: key.prefix},
+            "budget_form": budget_form or {"window": "day"},
+            "budget_errors": budget_errors or {},
         },
         status=status,
     )

@@ -20,6 +20,7 @@ from router.store import keys as key_store
 from router.store import member_pages
 from router.store import tenants as tenant_store
 from router.store.access import StoreAccess
+from router.store.budgets import budget_lines
 from router.store.db import AlreadyExistsError, StoreError
 from router.store.models import Tenant
 from router.store.usage_reports import month_to_date_spend
@@ -59,11 +60,13 @@ async def tenant_page(
         key_spend, tenant_spend = await month_to_date_spend(
             session, month_start(), key_ids=[k.id for k in keys], tenant_ids=[tenant.id]
         )
+        budgets = await budget_lines(session, tenant.budgets)
         drift = await config_drift(session)
     all_forms: dict[str, dict[str, Any]] = {
         "rename": {"name": tenant.name},
         "limits": limits_form(tenant),
         "key": {},
+        "budget": {"window": "day"},
     }
     all_forms.update(forms or {})
     errors = errors or {}
@@ -74,7 +77,10 @@ async def tenant_page(
             "tenant": tenant,
             "keys": keys,
             "forms": all_forms,
-            "errors": {name: errors.get(name, {}) for name in ("rename", "limits", "key")},
+            "errors": {name: errors.get(name, {}) for name in ("rename", "limits", "key", "budget")},
+            "budgets": budgets,
+            "removable": {b.id for b in budgets if b.subject_kind != "key"},
+            "key_prefixes": {k.id: k.prefix for k in keys},
             "issued": issued,
             "base_url": base_url(request),
             "key_spend": key_spend,
