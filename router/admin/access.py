@@ -49,6 +49,15 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/admin/tenants/{tenant_id:int}/keys/{key_id:int}/revoke"): A.WRITE_TENANT,
     ("POST", "/admin/tenants/{tenant_id:int}/keys/{key_id:int}/rotate"): A.WRITE_TENANT,
     ("POST", "/admin/tenants/{tenant_id:int}/keys/{key_id:int}/reenable"): A.WRITE_TENANT,
+    # budgets: tenant-admins set their members' and keys' (the tenant's own budget is an admin's: the
+    # handler refuses a tenant-admin's)
+    ("POST", "/admin/tenants/{tenant_id:int}/budgets"): A.WRITE_TENANT,
+    ("POST", "/admin/tenants/{tenant_id:int}/budgets/{budget_id:int}/remove"): A.WRITE_TENANT,
+    ("POST", "/admin/tenants/{tenant_id:int}/keys/{key_id:int}/budgets"): A.WRITE_TENANT,
+    (
+        "POST",
+        "/admin/tenants/{tenant_id:int}/keys/{key_id:int}/budgets/{budget_id:int}/remove",
+    ): A.WRITE_TENANT,
     ("GET", "/admin/keys"): A.READ_TENANT,  # lists only the keys of tenants the caller sees
     # rules: {level} is "global" (admins) or a tenant id (that tenant's tenant-admins too)
     ("GET", "/admin/rules"): A.READ_TENANT,

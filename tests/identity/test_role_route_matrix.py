@@ -129,6 +129,7 @@ def concrete_paths(path: str, world: World) -> Iterator[tuple[str, str | None]]:
             # No pool or alert in the world: their routes answer 404 past the guard, which the matrix checks.
             "pool_id": "999",
             "alert_id": "999",
+            "budget_id": "999",
             "position": "0",
             "rest": "no/such/page",
             "file_path": "admin.css",

@@ -162,6 +162,8 @@ def _check_limits_hold(
         print(f"{name}: {served} of {len(statuses)} served, {started % 60:.0f}s..{time.time() % 60:.0f}s")
 
 
+# Six bursts of 200 requests each, every one started early in a fresh UTC minute: longer than the default.
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_one_process_serves_at_most_eleven_of_two_hundred(start_router: Callable[..., LiveRouter]) -> None:
     router = start_router(usage_flush_interval=0.05)
@@ -169,6 +171,7 @@ def test_one_process_serves_at_most_eleven_of_two_hundred(start_router: Callable
     _check_limits_hold([router.base_url], router.settings.database_url, 1, router.wait_for_config)
 
 
+@pytest.mark.timeout(300)
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 def test_two_replicas_on_one_redis_serve_at_most_twelve_of_two_hundred(
@@ -263,6 +266,7 @@ class socket_port:
         self._sock.close()
 
 
+@pytest.mark.timeout(300)
 def test_two_workers_without_redis_serve_at_most_twelve_of_two_hundred(two_workers: tuple[str, str]) -> None:
     base_url, database_url = two_workers
     # Both workers must have loaded the snapshot with the new keys (they poll every 0.2 s).

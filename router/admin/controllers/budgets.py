@@ -8,19 +8,27 @@ from typing import Any
 from litestar import Controller, Request, post
 from litestar.response import Redirect, Template
 
-from router.admin.auth import AdminNotFoundError
+from router.admin.auth import AdminNotFoundError, RoleForbiddenError, current_principal
 from router.admin.controllers.keys import key_of_tenant, key_page
 from router.admin.controllers.tenants import tenant_page
 from router.admin.deps import actor, tenant_or_404
 from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.web import see_other
+from router.identity.roles import Role
 from router.store import budgets as budget_store
 from router.store.access import StoreAccess
 from router.store.db import StoreError
 
 AnyRequest = Request[Any, Any, Any]
 WINDOWS = ("day", "week", "month")
+TENANT_BUDGET_IS_ADMINS = "Only an admin sets the tenant's own budgets; set a member's or a key's here."
+
+
+def sets_tenant_budgets(request: AnyRequest) -> bool:
+    """The tenant's own budgets are global configuration (admins); tenant-admins delegate within them."""
+    principal = current_principal(request)
+    return principal is not None and principal.role in (Role.OWNER, Role.ADMIN)
 
 
 def read_budget(form: Form, *, members: bool) -> tuple[str, str | None, float | None]:
@@ -44,6 +52,8 @@ class BudgetsController(Controller):
     ) -> Template | Redirect:
         form = Form(await request.form())
         member, window, amount = read_budget(form, members=True)
+        if not member and not sets_tenant_budgets(request):
+            form.error("member", TENANT_BUDGET_IS_ADMINS)
         if form.ok and window is not None:
             try:
                 async with store.mutating() as session:
@@ -72,6 +82,8 @@ class BudgetsController(Controller):
             row = next((b for b in tenant.budgets if b.id == budget_id and b.subject_kind != "key"), None)
             if row is None:
                 raise AdminNotFoundError(f"Tenant {tenant.name} has no budget with id {budget_id}.")
+            if row.subject_kind == "tenant" and not sets_tenant_budgets(request):
+                raise RoleForbiddenError(detail=TENANT_BUDGET_IS_ADMINS)
             if row.subject_kind == "member":
                 await budget_store.set_member_budget(
                     session, tenant.name, row.member, row.window, None, actor=actor(request)
