@@ -9,6 +9,7 @@ from __future__ import annotations
 from litestar import Router
 
 from router.api.auth import api_guard
+from router.api.budgets import BudgetsApi
 from router.api.catalog import ChainsApi, DeploymentsApi, ProvidersApi, RulesApi
 from router.api.errors import EXCEPTION_HANDLERS
 from router.api.people import MeApi, UsageApi, UsersApi
@@ -23,6 +24,7 @@ def build_api() -> Router:
         path=API_PREFIX,
         route_handlers=[
             TenantsApi,
+            BudgetsApi,
             TenantRulesApi,
             RulesApi,
             ProvidersApi,

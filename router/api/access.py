@@ -22,6 +22,9 @@ API_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", f"{T}/keys"): A.WRITE_TENANT,
     ("PATCH", f"{T}/keys/{{key_id:int}}"): A.WRITE_TENANT,
     ("DELETE", f"{T}/keys/{{key_id:int}}"): A.WRITE_TENANT,
+    ("GET", f"{T}/budgets"): A.READ_TENANT,
+    # tenant-admins set their members' and keys' budgets; the tenant's own is an admin's (the handler: 403)
+    ("PUT", f"{T}/budgets"): A.WRITE_TENANT,
     ("GET", f"{T}/rules"): A.READ_TENANT,
     ("GET", f"{T}/reach"): A.READ_TENANT,  # read-only: the tenant's and the global rules, and their targets
     ("POST", f"{T}/rules"): A.WRITE_TENANT,

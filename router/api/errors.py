@@ -69,6 +69,8 @@ KNOWN_FIELDS = frozenset(
         "rpm",
         "tpm",
         "budget_usd",
+        "window",
+        "amount_usd",
         "allowed_targets",
         "allowed_models",
         "member",

@@ -49,7 +49,9 @@ class TenantOut(BaseModel):
     member_self_service: bool
     rpm: int | None
     tpm: int | None
+    # The month budget (as before), and every budget of the tenant itself by window.
     budget_usd: float | None
+    budgets: dict[str, float] = {}
     allowed_targets: list[str] | None
 
 
@@ -80,6 +82,7 @@ class KeyOut(BaseModel):
     rpm: int | None
     tpm: int | None
     budget_usd: float | None
+    budgets: dict[str, float] = {}
     allowed_models: list[str] | None
 
 
@@ -290,3 +293,25 @@ class ReachOut(BaseModel):
     allowed_targets: list[str] | None
     rules: list[ReachRuleOut]
     targets: list[ReachTargetOut]
+
+
+class BudgetIn(In):
+    """A budget of the tenant (no member, no key_id), of a member or of a key; amount_usd null removes."""
+
+    window: str
+    amount_usd: float | None
+    member: str | None = None
+    key_id: int | None = None
+
+
+class BudgetOut(BaseModel):
+    id: int
+    subject: str  # "tenant", "member" or "key"
+    member: str | None
+    key_id: int | None
+    key_prefix: str | None
+    window: str  # "day", "week" (ISO, from Monday) or "month", in UTC
+    amount_usd: float
+    spent_usd: float
+    remaining_usd: float
+    resets_at: datetime

@@ -25,17 +25,18 @@ from router.store import catalog, member_pages
 from router.store import keys as key_store
 from router.store import tenants as tenant_store
 from router.store.access import StoreAccess
+from router.store.budgets import own_budgets
 from router.store.models import ApiKey, Rule, Tenant
 
 AnyRequest = Request[Any, Any, Any]
 
 
 def tenant_out(t: Tenant) -> TenantOut:
-    return out(TenantOut, t)
+    return out(TenantOut, t, budgets=own_budgets(t.budgets, "tenant"))
 
 
 def key_out(k: ApiKey) -> KeyOut:
-    return out(KeyOut, k, revoked=k.revoked_at is not None)
+    return out(KeyOut, k, revoked=k.revoked_at is not None, budgets=own_budgets(k.budgets, "key"))
 
 
 def rule_out(r: Rule) -> RuleOut:
