@@ -16,6 +16,7 @@ from router.admin.security import AdminKeys
 from router.identity.login import BROWSER_COOKIE, error_page
 from router.identity.oidc import Identity
 from router.settings import Settings
+from router.store import budgets as budget_store
 from router.store import keys as key_store
 from router.store import member_pages
 from router.store.access import StoreAccess
@@ -135,6 +136,16 @@ async def _page(
             )
             totals = await member_pages.member_totals(session, tenant.id, member.email, since)
             spent = tenant_spend.get(tenant.id, 0.0)
+            # Every budget that holds this member's requests: the tenant's, their own, their keys'.
+            key_ids = {k.id for k in keys if k.revoked_at is None}
+            applying = [
+                b
+                for b in tenant.budgets
+                if b.subject_kind == "tenant"
+                or (b.subject_kind == "member" and b.member.lower() == member.email.lower())
+                or b.key_id in key_ids
+            ]
+            prefixes = {k.id: k.prefix for k in keys}
             tenants.append(
                 {
                     "tenant": tenant,
@@ -147,6 +158,8 @@ async def _page(
                         for k in keys
                     ],
                     "totals": totals,
+                    "budgets": await budget_store.budget_lines(session, applying),
+                    "prefixes": prefixes,
                     "tenant_remaining": (tenant.budget_usd - spent)
                     if tenant.budget_usd is not None
                     else None,
@@ -288,6 +301,7 @@ async def me_rotate_key(request: AnyRequest, key_id: int, store: StoreAccess) ->
             allowed_models=key.allowed_models,
             actor=f"member:{member.email}",
         )
+        await budget_store.copy_key_budgets(session, key, _new, actor=f"member:{member.email}")
         await key_store.revoke_key(session, key.prefix, actor=f"member:{member.email}")
     return await _page(request, member, issued={"key": plaintext, "tenant": tenant.name}, store=store)
 

@@ -286,3 +286,11 @@ async def list_budgets(session: AsyncSession, tenant_name: str | None = None) ->
     return sorted(
         views, key=lambda v: (v.tenant, order[v.subject_kind], v.subject or "", WINDOW_ORDER[v.window])
     )
+
+
+async def copy_key_budgets(session: AsyncSession, old: ApiKey, new: ApiKey, *, actor: str = "cli") -> None:
+    """Give a rotated key's successor the old key's budgets of every window (the month one comes with its
+    limits already)."""
+    for window, amount in own_budgets(old.budgets, "key").items():
+        if own_budgets(new.budgets, "key").get(window) != amount:
+            await set_key_budget(session, new, window, amount, actor=actor)

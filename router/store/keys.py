@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from router.routing.model import KeySpec, Limits
 from router.store.audit import changed
-from router.store.budgets import budget_specs
+from router.store.budgets import budget_specs, copy_key_budgets
 from router.store.db import NotFoundError, StoreError, as_utc
 from router.store.models import ApiKey, Tenant, utcnow
 from router.store.tenants import check_limits, get_tenant
@@ -287,6 +287,7 @@ async def rotate_key(
         alias=old.alias,
         actor=actor,
     )
+    await copy_key_budgets(session, old, new, actor=actor)
     before = key_state(old)
     ends = now + grace
     if old.expires_at is None or as_utc(old.expires_at) > ends:

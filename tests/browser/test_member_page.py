@@ -24,7 +24,9 @@ CONFIG = (
     SEED
     + """
 tenants:
-  - {name: acme, limits: {budget_usd: 100}}
+  - name: acme
+    limits: {budgets: {day: 10, month: 100}}
+    member_budgets: {alice@example.com: {week: 5}}
   - {name: globex}
 sso:
   members:
@@ -125,5 +127,25 @@ def test_people_in_no_member_group_are_refused(
     try:
         sign_in_at_me(page, me_router, "dave")
         assert "no group that may use this router" in page.content()
+    finally:
+        context.close()
+
+
+def test_a_member_sees_what_is_left_of_each_budget_that_applies_to_them(
+    chromium: Any, me_router: LiveRouter
+) -> None:
+    """Their team's day and month budgets and their own week budget, each with its UTC reset."""
+    context, page = new_page(chromium)
+    try:
+        sign_in_at_me(page, me_router, "alice")
+        page.wait_for_url(re.compile(r"/me$"))
+        table = page.locator("table", has=page.get_by_role("columnheader", name="Window (UTC)"))
+        rows = [r.split("\t") for r in table.locator("tbody tr").all_inner_texts()]
+        assert [(r[0].strip(), r[1].strip(), r[2].strip(), r[4].strip()) for r in rows] == [
+            ("your team", "day", "$10.00", "$10.00"),
+            ("your team", "month", "$100.00", "$100.00"),
+            ("you (all your keys)", "week", "$5.00", "$5.00"),
+        ]
+        assert all(r[5].strip().endswith("00:00 UTC") for r in rows)
     finally:
         context.close()
