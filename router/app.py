@@ -273,7 +273,8 @@ class Services:
 
     async def readiness(self) -> tuple[bool, dict[str, bool]]:
         """Whether to take requests, and the checks behind it (a database outage is ridden out for a
-        while: see DatabaseOutageGrace)."""
+        while: see DatabaseOutageGrace; the providers' libraries must be loaded for the configured
+        targets)."""
         try:
             # A probe must answer within its own timeout even when the database stopped talking.
             database = await asyncio.wait_for(self.db.ping(), timeout=STARTUP_DATABASE_WAIT)
@@ -288,12 +289,19 @@ class Services:
                 schema = await asyncio.wait_for(migrations_current(self.db), timeout=5)
             except Exception:  # the database stopped answering between the two: an outage, not a crash
                 database = False
+        snapshot = self.snapshots.current
         checks = {
             "database": database,
             "schema_current": schema,
-            "snapshot": self.snapshots.current is not None,
+            "snapshot": snapshot is not None,
+            # LiteLLM loads in the background after start-up; traffic sent before would wait for it.
+            "providers": snapshot is not None and self.hub.answers_at_once(snapshot.targets.values()),
         }
-        ready = checks["snapshot"] and self.database_grace.ready(reachable=database, schema_current=schema)
+        ready = (
+            checks["snapshot"]
+            and checks["providers"]
+            and self.database_grace.ready(reachable=database, schema_current=schema)
+        )
         return ready, checks
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Protocol
 
 import aiohttp
@@ -70,10 +70,14 @@ async def _collect(stream: EventStream, where: str) -> dict[str, Any]:
         ) from None
 
 
-def _needs_litellm(call: UpstreamCall) -> bool:
+def _needs_litellm_kind(kind: str) -> bool:
     """The LiteLLM path calls it. OpenAI-wire targets take its parameter knowledge from the shipped table
     (`params.NeedsLiteLLM` when the table cannot answer); Anthropic targets never need it."""
-    return kind_info(call.target.provider.kind).path == "litellm"
+    return kind_info(kind).path == "litellm"
+
+
+def _needs_litellm(call: UpstreamCall) -> bool:
+    return _needs_litellm_kind(call.target.provider.kind)
 
 
 async def _litellm_ready(call: UpstreamCall) -> None:
@@ -124,6 +128,12 @@ class ProviderHub:
                 "anthropic": self._anthropic,
                 "litellm": LiteLLMPath(),
             }
+
+    def answers_at_once(self, targets: Iterable[Target]) -> bool:
+        """Whether calls to these targets start at once: LiteLLM is loaded, or none of them needs it.
+        Readiness asks it, so that a replica just started takes no traffic it would hold for the import
+        (seconds; several on a busy machine)."""
+        return runtime.loaded() or not any(_needs_litellm_kind(target.provider.kind) for target in targets)
 
     async def close(self) -> None:
         session, self._session = self._session, None

@@ -152,6 +152,9 @@ def test_sdk_sees_typed_errors(router: LiveRouter) -> None:
 def test_health_endpoints_and_root_probe(router: LiveRouter) -> None:
     with router.http() as http:
         assert http.get("/healthz").json() == {"status": "ok"}
-        ready = http.get("/readyz")
+        # Ready once LiteLLM, which the configured OpenAI-wire targets need, has loaded in the background.
+        deadline = time.monotonic() + 60
+        while (ready := http.get("/readyz")).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert ready.status_code == 200 and ready.json()["ready"] is True
         assert http.head("/").status_code == 200

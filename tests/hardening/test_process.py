@@ -87,7 +87,7 @@ class RouterProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 40
+        deadline = time.monotonic() + 120  # start-up, and LiteLLM loading (readiness waits for it)
         while True:
             assert self.proc.poll() is None, self.log.read_text()
             try:

@@ -39,3 +39,23 @@ def test_litellm_reads_its_local_cost_map_unless_asked_otherwise() -> None:
         "print(os.environ.get('LITELLM_LOCAL_MODEL_COST_MAP'))"
     )
     assert out == "True"
+
+
+def test_a_hub_answers_at_once_for_targets_needing_litellm_only_once_it_is_loaded() -> None:
+    # Readiness asks this: a replica just started must not take traffic for a LiteLLM-path target (here
+    # Gemini) that it would hold while LiteLLM loads in the background; Anthropic and OpenAI-wire targets
+    # never wait for it.
+    out = _python(
+        "import json\n"
+        "from router.providers import runtime\n"
+        "from router.providers.hub import ProviderHub\n"
+        "from router.settings import Settings\n"
+        "from tests.providers.support import make_target\n"
+        "hub = ProviderHub(Settings(_env_file=None))\n"
+        "oai, ant = make_target('openai', 'http://x'), make_target('anthropic', 'http://x')\n"
+        "gem = make_target('gemini', 'http://x')\n"
+        "before = [hub.answers_at_once([ant, oai]), hub.answers_at_once([ant, oai, gem])]\n"
+        "runtime.litellm()\n"
+        "print(json.dumps([*before, hub.answers_at_once([ant, oai, gem])]))"
+    )
+    assert json.loads(out) == [True, False, True]

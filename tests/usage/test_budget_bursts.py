@@ -230,7 +230,7 @@ def two_workers(tmp_path: Path, fake_upstream: FakeUpstream) -> Iterator[tuple[s
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # start-up, and LiteLLM loading (readiness waits for it)
         while True:
             assert proc.poll() is None, (tmp_path / "serve.log").read_text()
             try:
