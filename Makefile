@@ -83,7 +83,7 @@ param-table:
 bench: install-dev
 	$(BIN)/python -m bench.run
 
-# Three replicas behind HAProxy through rolling restarts, a kill -9 and a PostgreSQL restart (~3 minutes).
+# Three replicas behind HAProxy through rolling restarts, a kill -9 and a PostgreSQL restart (3-4 minutes).
 soak-lb: install-dev lb-tools
 	$(BIN)/python -m bench.lb_soak
 

@@ -28,6 +28,7 @@ class Answer:
     request_id: str | None
     complete: bool  # a whole answer: 200 with the message / a stream ending in message_stop, or an error body
     error: str | None = None
+    server: str | None = None  # the replica that answered (HAProxy's x-served-by)
 
 
 def _request(key: str, stream: bool, max_tokens: int = 32) -> bytes:
@@ -46,12 +47,18 @@ def _request(key: str, stream: bool, max_tokens: int = 32) -> bytes:
     return head.encode() + body
 
 
-async def _read(reader: asyncio.StreamReader) -> tuple[int, str | None, bytes, bool]:
-    """One HTTP/1.1 response: status, request-id header, body, keep-alive."""
+async def _read(reader: asyncio.StreamReader) -> tuple[int, str | None, str | None, bytes, bool]:
+    """One HTTP/1.1 response: status, request-id, the replica that answered, body, keep-alive."""
     status, headers, body = await read_response(reader)
-    request_id = headers.get(b"request-id")
+    request_id, server = headers.get(b"request-id"), headers.get(b"x-served-by")
     keep_alive = headers.get(b"connection", b"").lower() != b"close"
-    return status, request_id.decode() if request_id else None, body, keep_alive
+    return (
+        status,
+        request_id.decode() if request_id else None,
+        server.decode() if server else None,
+        body,
+        keep_alive,
+    )
 
 
 def _complete(status: int, stream: bool, body: bytes) -> bool:
@@ -91,7 +98,7 @@ class Driver:
                 if writer is None or reader is None:
                     reader, writer = await asyncio.open_connection(HOST, self.port, limit=1 << 22)
                 writer.write(self.payloads[stream])
-                status, request_id, body, keep_alive = await asyncio.wait_for(_read(reader), 120)
+                status, request_id, server, body, keep_alive = await asyncio.wait_for(_read(reader), 120)
             except TRANSPORT_ERRORS as e:
                 self.answers.append(
                     Answer(
@@ -113,7 +120,7 @@ class Driver:
             complete = _complete(status, stream, body)
             error = None if complete and status == 200 else f"HTTP {status}: {body[-200:]!r}"
             self.answers.append(
-                Answer("load", stream, start, time.monotonic(), status, request_id, complete, error)
+                Answer("load", stream, start, time.monotonic(), status, request_id, complete, error, server)
             )
             if not keep_alive:
                 writer.close()
@@ -132,7 +139,7 @@ async def burst(port: int, kind: str, key: str, n: int, max_tokens: int) -> list
             reader, writer = await asyncio.open_connection(HOST, port, limit=1 << 22)
             try:
                 writer.write(payload)
-                status, request_id, body, _ = await asyncio.wait_for(_read(reader), 120)
+                status, request_id, server, body, _ = await asyncio.wait_for(_read(reader), 120)
             finally:
                 writer.close()
         except TRANSPORT_ERRORS as e:
@@ -141,6 +148,6 @@ async def burst(port: int, kind: str, key: str, n: int, max_tokens: int) -> list
             )
         complete = _complete(status, False, body)
         error = None if complete else f"HTTP {status}: {body[-200:]!r}"
-        return Answer(kind, False, start, time.monotonic(), status, request_id, complete, error)
+        return Answer(kind, False, start, time.monotonic(), status, request_id, complete, error, server)
 
     return list(await asyncio.gather(*(one() for _ in range(n))))

@@ -157,6 +157,7 @@ def haproxy_config(port: int, stats_socket: Path, servers: dict[str, int]) -> st
         f"    bind {HOST}:{port}",
         "    default_backend routers",
         "backend routers",
+        "    http-response set-header x-served-by %[srv_name]",
         "    balance leastconn",
         "    option httpchk GET /readyz",
         "    http-check expect status 200",

@@ -54,6 +54,7 @@ MIN_SECONDS = 60.0
 RPM = 30
 BUDGET_REQUESTS = 10
 BURST = 200
+SLOW = 2.0
 PHASES = ("steady", "limits", "rolling", "kill", "postgres", "tail")
 # The fake upstream answers every call with 1,200 prompt and 20 completion tokens.
 COST_PER_REQUEST = (1200 + 20) * PRICE_PER_MTOK / 1_000_000
@@ -85,6 +86,11 @@ class Report:
     duplicated: list[str]  # answered request ids with more than one record
     unanswered_records: int  # records whose request id no client saw answered
     killed_sessions: int  # HAProxy's current sessions on the replica at the kill -9
+    # Failed requests of the kill phase sent after the kill: HAProxy had reused an idle connection to the
+    # killed replica (it then closes the client's connection unanswered, for the client to retry).
+    kill_failed_sent_after: int
+    # Answers slower than SLOW seconds, by phase and replica ("phase/replica": count).
+    slow: dict[str, int]
     spool_replayed: int  # records the killed replica had made durable but not written, replayed on its start
     rpm_served: int
     rpm_statuses: dict[int, int]
@@ -107,6 +113,7 @@ class Soak:
         self.marks: list[tuple[float, str]] = []
         self.events: list[str] = []
         self.killed_sessions = 0
+        self.killed_at = 0.0
         self.pg_restart_s = 0.0
         self.bursts: dict[str, list[Answer]] = {}
         self.budget_usd = 0.0
@@ -153,6 +160,7 @@ class Soak:
         self.mark("kill")
         victim = stack.routers[1]
         self.killed_sessions = int(stack.status(victim).get("scur") or 0)
+        self.killed_at = time.monotonic()
         stack.kill9(victim)
         self.event(f"kill -9 {victim.name} ({self.killed_sessions} sessions on it)")
         await asyncio.to_thread(stack.wait_exit, victim)
@@ -221,7 +229,13 @@ class Soak:
             duplicated=[i for i in answered_ids if counts[i] > 1][:20],
             unanswered_records=sum(n for i, n in counts.items() if i not in seen),
             killed_sessions=self.killed_sessions,
+            kill_failed_sent_after=sum(
+                1 for a in every if phase_of(a) == "kill" and not a.complete and a.start > self.killed_at
+            ),
             spool_replayed=_spool_replayed(self.stack.logs),
+            slow=dict(
+                Counter(f"{phase_of(a)}/{a.server}" for a in every if a.complete and a.end - a.start > SLOW)
+            ),
             rpm_served=sum(1 for a in rpm if a.status == 200 and a.complete),
             rpm_statuses=dict(Counter(a.status for a in rpm)),
             budget_served=sum(1 for a in budget if a.status == 200 and a.complete),
@@ -299,12 +313,14 @@ def markdown(report: Report) -> str:
         f"c={report.concurrency}, {report.seconds} s of load; {report.answered:,} answered requests, "
         f"{report.records:,} usage records; answered without a record: {len(report.missing)}, with more than "
         f"one: {len(report.duplicated)}; records no client saw answered: {report.unanswered_records}; "
-        f"sessions on the killed replica: {report.killed_sessions}; records it had spooled but not written, "
+        f"sessions on the killed replica: {report.killed_sessions}; failed requests of the kill sent after "
+        f"it: {report.kill_failed_sent_after}; records it had spooled but not written, "
         f"replayed on its restart: {report.spool_replayed}; PostgreSQL restart "
         f"{report.postgres_restart_s} s.",
         f"rpm {RPM}: {report.rpm_served} of {BURST} served ({report.rpm_statuses}); budget worth "
         f"{BUDGET_REQUESTS} requests (${report.budget_usd}): {report.budget_served} of {BURST} served "
         f"({report.budget_statuses}), ${report.budget_spent_usd} spent.",
+        f"answers slower than {SLOW:.0f} s, by phase/replica: {report.slow}",
     ]
     return "\n".join(lines)
 

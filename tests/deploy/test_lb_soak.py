@@ -1,7 +1,7 @@
 """Three `router serve` replicas behind HAProxy (Debian's package), sharing a private PostgreSQL cluster and
 a private Redis, driven at c=64 for at least a minute while each replica is restarted in turn (SIGTERM,
 exit, start), one is killed with `kill -9` and started again, and PostgreSQL restarts (bench/lb_soak.py,
-also `make soak-lb`). About three minutes; one test, so it runs once.
+also `make soak-lb`). Three to four minutes; one test, so it runs once.
 
 `make test` installs HAProxy (make lb-tools); CI sets ROUTER_REQUIRE_DEPLOY_TOOLS=1 so that a missing
 HAProxy, PostgreSQL server binaries or redis-server fail instead of skipping.
