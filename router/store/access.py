@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from router.routing.model import RoutingConfig
 from router.store.db import Database, DbSession
 from router.store.snapshot import SnapshotHolder
 
@@ -35,6 +36,14 @@ class StoreAccess:
         async with self.db.transaction() as session:
             yield session
         await self.refresh_snapshot()
+
+    async def routing_config(self) -> RoutingConfig | None:
+        """This process's routing snapshot, refreshed first (a change made elsewhere may not have reached it
+        yet); None until the database has been reachable once."""
+        if self._snapshots is None:
+            return None
+        await self._snapshots.refresh()
+        return self._snapshots.current
 
     async def refresh_snapshot(self) -> None:
         if self._snapshots is None:

@@ -329,7 +329,7 @@ class RulesController(Controller):
         )
 
     @post("/try")
-    async def try_it(self, request: AnyRequest) -> Template:
+    async def try_it(self, request: AnyRequest, store: StoreAccess) -> Template:
         form = Form(await request.form())
         model = form.text("model", required=True, max_len=300, label="Model") or ""
         tool = form.text("tool", max_len=200, label="Tool name")
@@ -340,7 +340,7 @@ class RulesController(Controller):
         tenant_id = form.integer("tenant_id", maximum=2**62, label="Tenant")
         explanation = None
         if form.ok:
-            config = await routing_config(request)
+            config = await store.routing_config()
             if config is None:
                 form.error("form", "The routing configuration is not loaded yet; try again in a moment.")
             else:
@@ -360,12 +360,3 @@ class RulesController(Controller):
             {"result": explanation, "errors": form.errors},
             status=422 if form.errors else 200,
         )
-
-
-async def routing_config(request: AnyRequest) -> Any:
-    """This process's routing snapshot (refreshed if a change elsewhere has not reached it yet)."""
-    snapshots = getattr(request.app.state, "snapshots", None)
-    if snapshots is None:
-        return None
-    await snapshots.refresh()
-    return snapshots.current
