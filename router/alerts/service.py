@@ -8,11 +8,17 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 
 from router.alerts.delivery import WebhookSender
 from router.alerts.evaluator import AlertEvaluator
+from router.store.alerts import prune_deliveries
 
 log = logging.getLogger(__name__)
+
+# Deliveries are history for the page: finished ones older than this are forgotten, checked hourly.
+HISTORY_DAYS = 90
+PRUNE_EVERY = 3600.0
 
 
 class AlertService:
@@ -33,6 +39,7 @@ class AlertService:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._budgets_at = -float("inf")
+        self._pruned_at = -float("inf")
 
     def start(self) -> None:
         if not self._tasks:
@@ -62,7 +69,15 @@ class AlertService:
         claimed = await self.evaluator.evaluate(budgets=budgets)
         if claimed:
             self._wake.set()
+        if now - self._pruned_at >= PRUNE_EVERY:
+            self._pruned_at = now
+            await self.prune()
         return claimed
+
+    async def prune(self) -> int:
+        """Forget finished deliveries older than HISTORY_DAYS (every replica may: deletes by date)."""
+        async with self.evaluator.db.transaction() as session:
+            return await prune_deliveries(session, datetime.now(UTC) - timedelta(days=HISTORY_DAYS))
 
     async def _evaluate_loop(self) -> None:
         failing = False

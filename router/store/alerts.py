@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import Table, or_, select, update
+from sqlalchemy import Table, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +46,7 @@ __all__ = [
     "lease_delivery",
     "list_alerts",
     "list_deliveries",
+    "prune_deliveries",
     "update_alert",
 ]
 
@@ -352,3 +353,13 @@ async def list_deliveries(
     for row in rows:
         row.created_at = as_utc(row.created_at)
     return rows
+
+
+async def prune_deliveries(session: AsyncSession, before: datetime) -> int:
+    """Forget finished deliveries created before `before` (pending ones stay until they finish)."""
+    result = await session.execute(
+        delete(AlertDelivery)
+        .where(AlertDelivery.created_at < before, AlertDelivery.status != "pending")
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
