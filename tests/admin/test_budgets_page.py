@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from router.store import keys as key_store
 from router.store.budgets import list_budgets
-from tests.admin.conftest import AdminClient
+from tests.admin.conftest import ADMIN_PASSWORD, AdminClient, create_admin
 from tests.admin.test_tenants_keys import create_tenant
 
 
@@ -81,3 +81,25 @@ async def test_key_page_sets_several_windows_and_shows_the_member_and_tenant_bud
     )
     assert bad.status_code == 422 and "Amount (USD) must be" in bad.text
     assert [(b[2], b[3]) for b in await _budgets(admin) if b[0] == "key"] == [("day", 5.0), ("month", 60.0)]
+
+
+async def test_a_tenant_admin_sets_member_budgets_but_not_the_tenants_own(admin: AdminClient) -> None:
+    tenant_id = await create_tenant(admin, "acme")
+    await admin.get(f"/admin/tenants/{tenant_id}")
+    await admin.post(f"/admin/tenants/{tenant_id}/budgets", {"window": "month", "amount_usd": "500"})
+    await create_admin(admin.db, "lead", role="tenant-admin", tenants=["acme"])
+    admin.http.cookies.clear()
+    await admin.sign_in("lead", ADMIN_PASSWORD)
+    page = await admin.get(f"/admin/tenants/{tenant_id}")
+    assert "$500.00" in page.text and "/remove" not in page.text  # the tenant's own: shown, not removable
+    own = await admin.post(f"/admin/tenants/{tenant_id}/budgets", {"window": "day", "amount_usd": "5"})
+    assert own.status_code == 422 and "Only an admin sets the tenant&#39;s own budgets" in own.text
+    member = await admin.post(
+        f"/admin/tenants/{tenant_id}/budgets", {"member": "ann", "window": "month", "amount_usd": "50"}
+    )
+    assert member.status_code == 303, member.text
+    async with admin.db.session() as session:
+        tenant_budget = next(b for b in await list_budgets(session) if b.subject_kind == "tenant")
+    refused = await admin.post(f"/admin/tenants/{tenant_id}/budgets/{tenant_budget.id}/remove", {})
+    assert refused.status_code == 403
+    assert await _budgets(admin) == [("tenant", "", "month", 500.0), ("member", "ann", "month", 50.0)]

@@ -8,14 +8,13 @@ from typing import Any
 from litestar import Controller, Request, post
 from litestar.response import Redirect, Template
 
-from router.admin.auth import AdminNotFoundError, RoleForbiddenError, current_principal
+from router.admin.auth import AdminNotFoundError, RoleForbiddenError
 from router.admin.controllers.keys import key_of_tenant, key_page
-from router.admin.controllers.tenants import tenant_page
+from router.admin.controllers.tenants import sets_tenant_budgets, tenant_page
 from router.admin.deps import actor, tenant_or_404
 from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.web import see_other
-from router.identity.roles import Role
 from router.store import budgets as budget_store
 from router.store.access import StoreAccess
 from router.store.db import StoreError
@@ -23,12 +22,6 @@ from router.store.db import StoreError
 AnyRequest = Request[Any, Any, Any]
 WINDOWS = ("day", "week", "month")
 TENANT_BUDGET_IS_ADMINS = "Only an admin sets the tenant's own budgets; set a member's or a key's here."
-
-
-def sets_tenant_budgets(request: AnyRequest) -> bool:
-    """The tenant's own budgets are global configuration (admins); tenant-admins delegate within them."""
-    principal = current_principal(request)
-    return principal is not None and principal.role in (Role.OWNER, Role.ADMIN)
 
 
 def read_budget(form: Form, *, members: bool) -> tuple[str, str | None, float | None]:

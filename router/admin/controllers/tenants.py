@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
+from router.admin.auth import current_principal
 from router.admin.deps import actor, tenant_or_404, visible_tenants
 from router.admin.drift import config_drift
 from router.admin.forms import Form
@@ -16,6 +17,7 @@ from router.admin.messages import sentence
 from router.admin.paging import page_count, page_number, pager
 from router.admin.reveal import take_reveal
 from router.admin.web import base_url, render, see_other
+from router.identity.roles import Role
 from router.store import keys as key_store
 from router.store import member_pages
 from router.store import tenants as tenant_store
@@ -79,7 +81,12 @@ async def tenant_page(
             "forms": all_forms,
             "errors": {name: errors.get(name, {}) for name in ("rename", "limits", "key", "budget")},
             "budgets": budgets,
-            "removable": {b.id for b in budgets if b.subject_kind != "key"},
+            # A tenant-admin removes members' budgets; the tenant's own are an admin's.
+            "removable": {
+                b.id
+                for b in budgets
+                if b.subject_kind == "member" or (b.subject_kind == "tenant" and sets_tenant_budgets(request))
+            },
             "key_prefixes": {k.id: k.prefix for k in keys},
             "issued": issued,
             "base_url": base_url(request),
@@ -90,6 +97,12 @@ async def tenant_page(
         status=422 if any(errors.values()) else 200,
         cookies=[cleared] if cleared else None,
     )
+
+
+def sets_tenant_budgets(request: AnyRequest) -> bool:
+    """The tenant's own budgets are global configuration (admins); tenant-admins delegate within them."""
+    principal = current_principal(request)
+    return principal is not None and principal.role in (Role.OWNER, Role.ADMIN)
 
 
 def month_start() -> datetime:
