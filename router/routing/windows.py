@@ -7,7 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 from router.routing.model import BudgetWindow
 
-__all__ = ["month_start", "next_month_start", "window_end", "window_label", "window_start"]
+__all__ = [
+    "month_start",
+    "next_month_start",
+    "same_window",
+    "window_end",
+    "window_label",
+    "window_start",
+]
+
+DAY = 86400
 
 
 def month_start(now: float) -> datetime:
@@ -46,3 +55,12 @@ def window_label(window: BudgetWindow, now: float) -> str:
         year, week, _ = start.isocalendar()
         return f"{year}-W{week:02d}"
     return start.strftime("%Y-%m-%d")
+
+
+def same_window(window: BudgetWindow, a: float, b: float) -> bool:
+    """Whether two moments fall in the same window. Unix days are UTC days (the epoch is a UTC midnight and
+    Unix time has no leap seconds), and every week and month boundary is a day boundary: two moments of
+    the same day share every window, without any calendar arithmetic (the common case, on the hot path)."""
+    if a // DAY == b // DAY:
+        return True
+    return window != "day" and window_label(window, a) == window_label(window, b)

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from router.settings import Settings
     from router.store.db import Database
 
-from router.routing.windows import window_end, window_label, window_start
+from router.routing.windows import DAY, same_window, window_end, window_label, window_start
 from router.usage.limit_rules import (
     WINDOWS_LONGEST_FIRST,
     BudgetStanding,
@@ -234,6 +234,8 @@ class MemoryBackend:
         # The current label of each budget window ("2026-12-07", "2026-W50", "2026-12"): a budget counter is
         # only ever of the current window; when the label moves, that window's counters start again at zero.
         self._labels: dict[str, str] = {}
+        # The Unix day the labels are of (nothing rolls within a day).
+        self._day = -1.0
         # Per budget counter (spender, window): spend as last read from the database, what this process
         # consumed since that read, and the worst-case cost of requests admitted and not yet settled.
         self._spend_base: dict[Counter, float] = {}
@@ -256,6 +258,9 @@ class MemoryBackend:
 
     def _roll(self, now: float) -> None:
         """Start every budget window that has ended afresh (exactly at its UTC boundary)."""
+        if now // DAY == self._day:
+            return  # every window boundary is a day boundary: within the day nothing can have rolled
+        self._day = now // DAY
         for window in WINDOWS_LONGEST_FIRST:
             label = window_label(window, now)
             if self._labels.get(window) == label:
@@ -324,8 +329,7 @@ class MemoryBackend:
                 counters[2] = max(0, counters[2] + tokens - (reservation.tokens if same_minute else 0))
             for budget in scope.limits.budgets:
                 counter = (scope.spender, budget.window)
-                same_window = window_label(budget.window, reservation.at) == window_label(budget.window, now)
-                if same_window and reservation.cost_usd:
+                if same_window(budget.window, reservation.at, now) and reservation.cost_usd:
                     left = self._reserved.get(counter, 0.0) - reservation.cost_usd
                     self._reserved[counter] = left if left > 1e-12 else 0.0
                 # A request that ends after its window's boundary counts in the window it ends in.

@@ -35,7 +35,7 @@ from redis.exceptions import RedisError
 
 from router.observability.metrics import REDIS_UNAVAILABLE
 from router.routing.model import BudgetWindow
-from router.routing.windows import window_label, window_start
+from router.routing.windows import same_window, window_label, window_start
 from router.usage.limit_rules import (
     WINDOWS_LONGEST_FIRST,
     LimitKind,
@@ -367,8 +367,8 @@ class RedisBackend:
                     deltas.append(str(delta))
                     ttls.append(MINUTE_TTL)
             for budget in scope.limits.budgets:
-                same_window = window_label(budget.window, at) == window_label(budget.window, now)
-                charged_cost = reservation.cost_usd if same_window and reservation.charged else 0.0
+                charged = same_window(budget.window, at, now) and reservation.charged
+                charged_cost = reservation.cost_usd if charged else 0.0
                 delta_cost = cost_usd - charged_cost
                 if delta_cost:
                     keys.append(self.budget_key(scope, budget.window, now))
