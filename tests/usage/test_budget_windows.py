@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from router.routing.model import BudgetSpec, KeySpec, Limits, TenantSpec
-from router.routing.windows import window_end, window_label, window_start
+from router.routing.windows import same_window, window_end, window_label, window_start
 from router.store.db import Database
 from router.store.usage_reports import spend_since
 from router.store.usage_writes import insert_usage_batch
@@ -222,3 +222,21 @@ async def test_the_limiter_seeds_each_window_from_the_database_since_that_window
     spent = {s.window: s.spent_usd for s in await limiter.budgets(k, tenant(tenant_id=3))}
     assert spent == {"day": pytest.approx(1.0), "week": pytest.approx(3.0), "month": pytest.approx(6.0)}
     await limiter.stop()
+
+
+@pytest.mark.parametrize(
+    ("window", "a", "b", "same"),
+    [
+        ("day", (2026, 12, 9, 0, 0, 0), (2026, 12, 9, 23, 59, 59), True),
+        ("day", (2026, 12, 9, 23, 59, 59), (2026, 12, 10, 0, 0, 0), False),
+        ("week", (2026, 12, 7, 0, 0, 0), (2026, 12, 13, 23, 59, 59), True),  # Monday .. Sunday
+        ("week", (2026, 12, 13, 23, 59, 59), (2026, 12, 14, 0, 0, 0), False),  # Sunday night, Monday
+        ("month", (2026, 12, 1, 0, 0, 0), (2026, 12, 31, 23, 59, 59), True),
+        ("month", (2026, 12, 31, 23, 59, 59), (2027, 1, 1, 0, 0, 0), False),
+    ],
+)
+def test_same_window_is_exact_at_each_boundary(
+    window: str, a: tuple[int, ...], b: tuple[int, ...], same: bool
+) -> None:
+    assert same_window(window, at(*a), at(*b)) is same  # type: ignore[arg-type]
+    assert same_window(window, at(*a) + 0.999 if not same else at(*a), at(*b)) is same  # type: ignore[arg-type]
