@@ -47,6 +47,8 @@ INDEXES: tuple[tuple[str, str], ...] = tuple(
 )
 
 # One day of rows: i runs over the day; k is the key (spread over the day by a multiplier prime to 500).
+# The model and the failures follow i / 500, not i: i modulo 500 fixes k, so a choice by i % 10 would give
+# every key one model all day (the 100 M run of 2026-12-06 was seeded so: one rollup group per key-hour).
 DAY_SQL = f"""
 INSERT INTO usage_records (created_at, request_id, tenant_id, key_id, key_prefix, member, requested_model,
     target, provider, upstream_model, attempts, stream, input_tokens, output_tokens, cache_read_tokens,
@@ -64,14 +66,14 @@ SELECT ts, 'req_' || :day || '_' || i, k % {TENANTS} + 1, k + 1, 'sk-rt-' || lpa
     CASE WHEN failed THEN 'api_error' END, CASE WHEN failed THEN 'error' ELSE 'ok' END
 FROM (
     SELECT i, k, ts, failed, tin, tout, tcache,
-        CASE WHEN i % 10 < 3 THEN 'claude-haiku-4-5' WHEN k % 4 = 0 THEN 'claude-opus-4-1'
+        CASE WHEN (i / 500) % 10 < 3 THEN 'claude-haiku-4-5' WHEN k % 4 = 0 THEN 'claude-opus-4-1'
              ELSE 'claude-sonnet-4-5' END AS model,
-        CASE WHEN i % 10 < 3 THEN 'openai/gpt-4.1-mini' WHEN k % 4 = 0 THEN 'anthropic/claude-opus-4-1'
-             ELSE 'openai/gpt-4.1' END AS target
+        CASE WHEN (i / 500) % 10 < 3 THEN 'openai/gpt-4.1-mini'
+             WHEN k % 4 = 0 THEN 'anthropic/claude-opus-4-1' ELSE 'openai/gpt-4.1' END AS target
     FROM (
         SELECT i, (i * 7919 + :day * 13) % {KEYS} AS k,
             CAST(:start AS timestamptz) + (i * :step_us) * INTERVAL '1 microsecond' AS ts,
-            i % 100 = 7 AS failed, 2000 + (i * 37) % 30000 AS tin, 100 + (i * 11) % 2000 AS tout,
+            (i / 500) % 100 = 7 AS failed, 2000 + (i * 37) % 30000 AS tin, 100 + (i * 11) % 2000 AS tout,
             (i * 13) % 50000 AS tcache
         FROM generate_series(CAST(0 AS bigint), CAST(:n AS bigint) - 1) AS i
     ) AS base
