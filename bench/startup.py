@@ -87,7 +87,7 @@ def time_command(argv: list[str], env: dict[str, str], cwd: Path, runs: int) -> 
 
 
 async def serve_once(upstream_port: int, work: Path) -> dict[str, Any]:
-    running = await start_router(upstream_port, work, work, cores=None)
+    running = await start_router(upstream_port, work, work, cores=None, warm=False)
     try:
         assert running.server is not None
         after_first = tree_rss_mb(running.server.pid)

@@ -129,9 +129,11 @@ async def start_router(
     *,
     database_url: str | None = None,
     config_text: str | None = None,
+    warm: bool = True,
 ) -> Running:
     """A fresh database (SQLite in `work` unless `database_url` names an empty one), configured by the CLI
-    with `config_text` (default ROUTER_CONFIG: one rule to the fake upstream), then `router serve`."""
+    with `config_text` (default ROUTER_CONFIG: one rule to the fake upstream), then `router serve`; `warm`:
+    then wait until LiteLLM and the tokenizer are loaded (bench.startup measures without that wait)."""
     router_bin = str(MAIN_VENV / "bin" / "router")
     env = base_env()
     env.update(
@@ -168,7 +170,8 @@ async def start_router(
         startup = await _first_answer(endpoint, child, started, 120)
         # The router answers before LiteLLM is loaded (in a background thread): wait for it and for the
         # tokenizer, so neither is counted as the first cells' CPU per request.
-        await _litellm_loaded(endpoint, workers)
+        if warm:
+            await _litellm_loaded(endpoint, workers)
     except BaseException:
         child.stop()
         raise
