@@ -11,7 +11,7 @@ import asyncio
 import gc
 import logging
 import os
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -203,10 +203,19 @@ class Services:
         # A database that is down, or silent (a black-holing firewall: each connect waits out its timeout),
         # must not keep the port closed: start-up waits a bounded time for it, then the snapshot poller and
         # the usage writer keep trying in the background and /readyz says "not ready".
-        await _bounded(self._first_run(), STARTUP_DATABASE_WAIT, "first-run checks")
-        await _bounded(self.snapshots.start(), STARTUP_DATABASE_WAIT, "the first routing snapshot load")
+        # The wait is one budget for all the steps, not one each: a silent database would otherwise hold
+        # the port closed for a wait per step.
+        steps: list[tuple[Callable[[], Awaitable[None]], str]] = [
+            (self._first_run, "first-run checks"),
+            (self.snapshots.start, "the first routing snapshot load"),
+        ]
         if self.settings.usage_spool_dir:
-            await _bounded(self._replay_spool(), STARTUP_DATABASE_WAIT, "replaying the usage spool")
+            steps.append((self._replay_spool, "replaying the usage spool"))
+        deadline = asyncio.get_running_loop().time() + STARTUP_DATABASE_WAIT
+        for step, what in steps:
+            # Each step still starts (the snapshot holder starts its poller before its first await).
+            remaining = max(deadline - asyncio.get_running_loop().time(), 0.05)
+            await _bounded(step(), remaining, what)
         await self.recorder.start()
         await self.limiter.start()
         if self.retention is None:
