@@ -72,6 +72,7 @@ def test_wheel_contains_migrations_templates_and_alembic_ini(wheel: Path) -> Non
     assert "router/_data/templates/base.html" in names
     assert "router/_data/templates/admin/login.html" in names
     assert "router/static/htmx.min.js" in names
+    assert "router/providers/param_table.json" in names  # OpenAI-wire calls before LiteLLM has loaded
     assert not any("__pycache__" in n for n in names)
 
 
