@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -76,16 +75,6 @@ def test_claude_code_request_fixture_decodes_with_every_part() -> None:
     assert [m.role for m in req.messages].count("system") == 1
     kinds = {type(b) for m in req.messages if isinstance(m.content, list) for b in m.content}
     assert {TextBlock, ThinkingBlock, ToolUseBlock, ToolResultBlock, ImageBlock} <= kinds
-
-
-def test_claude_code_sized_request_decodes_well_under_a_millisecond() -> None:
-    raw = FIXTURE.read_bytes()
-    decode_request(raw)
-    runs = 200
-    started = time.perf_counter()
-    for _ in range(runs):
-        decode_request(raw)
-    assert (time.perf_counter() - started) / runs < 0.001
 
 
 def test_unknown_top_level_and_nested_fields_are_ignored() -> None:
