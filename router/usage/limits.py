@@ -39,11 +39,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from router.routing.model import KeySpec, Limits, TenantSpec
-
-if TYPE_CHECKING:
-    from router.settings import Settings
-    from router.store.db import Database
-
 from router.routing.windows import DAY, same_window, window_end, window_label, window_start
 from router.usage.limit_rules import (
     WINDOWS_LONGEST_FIRST,
@@ -57,6 +52,10 @@ from router.usage.limit_rules import (
     minute_window,
     verdict,
 )
+
+if TYPE_CHECKING:
+    from router.settings import Settings
+    from router.store.db import Database
 
 # One budget's counter: whose, and which window ("day", "week", "month").
 Counter = tuple[Spender, str]
