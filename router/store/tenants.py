@@ -173,6 +173,8 @@ async def delete_tenant(session: AsyncSession, name: str, *, actor: str = "cli")
     """Delete the tenant with its keys and rules (usage history stays)."""
     tenant = await get_tenant(session, name)
     before = tenant_state(tenant)
+    # The audit step bumps the config version row before the tenant's rules are deleted: the lock order of
+    # every rule writer (version row first), so a concurrent move of the tenant's rules cannot deadlock.
     await _audit(session, tenant, "delete", actor, before, None)
     await session.delete(tenant)
     await session.flush()
