@@ -1,39 +1,79 @@
 """The `router` command line: serve, db, tenant, key, admin, and the other parts' config, route and usage.
 
 Each command's module is imported only when that command runs (`LazyGroup`): `router tenant list` pays for
-the tenant code and the database, never for the web app or LiteLLM (only `router --help`, which lists every
-command's help, imports them all).
+the tenant code and the database, never for the web app or LiteLLM, and `router --help` imports none of
+them (it lists each command's one-line help from the table below; tests/cli checks the table matches).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 
-# name -> (module, attribute)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "admin": ("router.cli.admin", "admin_group"),
-    "budget": ("router.cli.budget", "budget_group"),
-    "config": ("router.cli.config", "config"),
-    "db": ("router.cli.db", "db_group"),
-    "key": ("router.cli.key", "key_group"),
-    "route": ("router.cli.route", "route"),
-    "serve": ("router.cli.serve", "serve_command"),
-    "signin": ("router.cli.signin", "signin_group"),
-    "tenant": ("router.cli.tenant", "tenant_group"),
-    "usage": ("router.cli.usage", "usage"),
-    "usage-dead-letters": ("router.cli.dead_letters", "dead_letters_group"),
+
+class Entry(NamedTuple):
+    module: str
+    attribute: str
+    # The first sentence of the command's docstring, as `router --help` shows it.
+    short_help: str
+
+
+# A new command group is one line here (tests/cli/test_cli_imports.py checks each line against its module).
+COMMANDS: dict[str, Entry] = {
+    "admin": Entry(
+        "router.cli.admin",
+        "admin_group",
+        "Users of the admin page: owner, admin, tenant-admin (of --tenant) or viewer (optionally limited).",
+    ),
+    "budget": Entry(
+        "router.cli.budget",
+        "budget_group",
+        "Budgets in USD per day, week or month (UTC) of a tenant, a member (all their keys) or a key.",
+    ),
+    "config": Entry(
+        "router.cli.config",
+        "config",
+        "Configuration as code: `apply` makes the database match a YAML file, `export` writes it back out.",
+    ),
+    "db": Entry("router.cli.db", "db_group", "Database schema migrations (Alembic)."),
+    "key": Entry(
+        "router.cli.key",
+        "key_group",
+        "Members' proxy keys (sk-rt-…): shown once at creation, stored only as a hash.",
+    ),
+    "route": Entry("router.cli.route", "route", "Inspect routing decisions."),
+    "serve": Entry(
+        "router.cli.serve",
+        "serve_command",
+        "Apply pending migrations and serve /v1/messages and the admin page.",
+    ),
+    "signin": Entry(
+        "router.cli.signin", "signin_group", "Members signed in with the company identity provider."
+    ),
+    "tenant": Entry(
+        "router.cli.tenant", "tenant_group", "Tenants (teams): each has its own keys, rules and limits."
+    ),
+    "usage": Entry(
+        "router.cli.usage",
+        "usage",
+        "Requests, errors, tokens and cost (from the hourly rollups), or one of the commands below.",
+    ),
+    "usage-dead-letters": Entry(
+        "router.cli.dead_letters",
+        "dead_letters_group",
+        "Usage records the database refused: list, show and replay them.",
+    ),
 }
 
 
 class LazyGroup(click.Group):
     """A group whose subcommands live in modules imported on first use."""
 
-    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, lazy: dict[str, Entry], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lazy = lazy
 
@@ -43,12 +83,30 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.commands or cmd_name not in self.lazy:
             return super().get_command(ctx, cmd_name)
-        module_name, attribute = self.lazy[cmd_name]
-        command = getattr(importlib.import_module(module_name), attribute)
+        entry = self.lazy[cmd_name]
+        command = getattr(importlib.import_module(entry.module), entry.attribute)
         if not isinstance(command, click.Command):
-            raise TypeError(f"{module_name}.{attribute} is not a click command")
+            raise TypeError(f"{entry.module}.{entry.attribute} is not a click command")
         self.add_command(command, cmd_name)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's own command list, with each lazy command's help from the table (listing never imports)."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        # The width click gives a command's short help (click.Group.format_commands).
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, self.listed_help(ctx, name, limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def listed_help(self, ctx: click.Context, name: str, limit: int) -> str:
+        if name in self.lazy and name not in self.commands:
+            # A stand-in command shortens the text exactly as click would the real one.
+            return click.Command(name, help=self.lazy[name].short_help).get_short_help_str(limit)
+        command = self.get_command(ctx, name)
+        return command.get_short_help_str(limit) if command is not None else ""
 
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings=CONTEXT_SETTINGS)
