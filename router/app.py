@@ -167,14 +167,7 @@ class Services:
         drain = Drain(settings.shutdown_drain_seconds)
         alerts = AlertService(
             AlertEvaluator(db, attempt_counts=cooldowns.tally.counts, cooled=cooldowns.cooled),
-            WebhookSender(
-                db,
-                cipher,
-                timeout=settings.alert_webhook_timeout,
-                max_attempts=settings.alert_delivery_attempts,
-                retry_seconds=settings.alert_retry_seconds,
-                max_retry_seconds=settings.alert_max_retry_seconds,
-            ),
+            WebhookSender.from_settings(db, cipher, settings),
             interval=settings.alert_interval,
             budget_interval=settings.alert_budget_interval,
         )

@@ -16,14 +16,27 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 
-from router.alerts.message import DELIVERY_HEADER, signature_headers
+from router.alerts.message import DELIVERY_HEADER, sample_body, signature_headers
 from router.observability.metrics import ALERT_ATTEMPTS
-from router.store.alerts import DeliveryJob, due_deliveries, finish_delivery, lease_delivery
+from router.store.alerts import (
+    DeliveryJob,
+    due_deliveries,
+    enqueue_test,
+    finish_delivery,
+    get_alert,
+    get_delivery,
+    lease_delivery,
+)
 from router.store.crypto import CredentialCipher, CredentialDecryptError
 from router.store.db import Database
+from router.store.models import AlertDelivery
+
+if TYPE_CHECKING:
+    from router.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +72,18 @@ class WebhookSender:
         # Redirects are not followed: a webhook that moves must be changed where it is configured.
         self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False)
 
+    @classmethod
+    def from_settings(cls, db: Database, cipher: CredentialCipher, settings: Settings) -> WebhookSender:
+        """The sender `ROUTER_ALERT_*` describe (timeout, attempts, back-off)."""
+        return cls(
+            db,
+            cipher,
+            timeout=settings.alert_webhook_timeout,
+            max_attempts=settings.alert_delivery_attempts,
+            retry_seconds=settings.alert_retry_seconds,
+            max_retry_seconds=settings.alert_max_retry_seconds,
+        )
+
     async def close(self) -> None:
         await self._client.aclose()
 
@@ -78,9 +103,35 @@ class WebhookSender:
         """One attempt at one delivery, if this process gets its lease; True when it made the attempt."""
         now = self._clock()
         async with self.db.transaction() as session:
-            job = await lease_delivery(session, delivery_id, now, self.timeout * 2 + 10)
+            job = await lease_delivery(session, delivery_id, now, self.lease_seconds)
         if job is None:
             return False
+        await self._deliver(job)
+        return True
+
+    async def send_test(self, alert_id: int) -> AlertDelivery:
+        """Send the alert's test message now (the page, the API and the CLI): recorded as a delivery like any
+        other, and retried with back-off if this first attempt fails. Queued and leased in one transaction,
+        so no replica's poll takes it first; bounded like every attempt (timeout, the answer's first bytes).
+        Answers the delivery as this attempt left it. NotFoundError: no such alert."""
+        now = self._clock()
+        async with self.db.transaction() as session:
+            alert = await get_alert(session, alert_id)
+            body = sample_body(alert.name, alert.watch, now)
+            delivery_id = await enqueue_test(session, alert, body, now)
+            job = await lease_delivery(session, delivery_id, now, self.lease_seconds)
+        if job is not None:  # always: the row is ours until this transaction commits
+            await self._deliver(job)
+        async with self.db.session() as session:
+            return await get_delivery(session, delivery_id)
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long an attempt holds its row: past the exchange's own bound (twice the timeout)."""
+        return self.timeout * 2 + 10
+
+    async def _deliver(self, job: DeliveryJob) -> None:
+        """Post the leased delivery and record the outcome: delivered, retry later, or failed for good."""
         delivered, status, error = await self._post(job)
         retry_at = None
         if not delivered and job.attempt < self.max_attempts:
@@ -108,7 +159,6 @@ class WebhookSender:
                 error,
                 "; retrying" if retry_at is not None else "; giving up",
             )
-        return True
 
     async def _post(self, job: DeliveryJob) -> tuple[bool, int | None, str | None]:
         if job.webhook_encrypted is None:

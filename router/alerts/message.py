@@ -15,7 +15,15 @@ from typing import Any
 
 from router.alerts.rules import Firing
 
-__all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "body_for", "sign", "signature_headers", "verify"]
+__all__ = [
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "body_for",
+    "sample_body",
+    "sign",
+    "signature_headers",
+    "verify",
+]
 
 SIGNATURE_HEADER = "X-Router-Signature"
 TIMESTAMP_HEADER = "X-Router-Timestamp"
@@ -72,6 +80,14 @@ def body_for(firing: Firing, fired_at: datetime) -> dict[str, Any]:
             "fired_at": fired_at.isoformat(),
             "details": dict(r.details),
         },
+    }
+
+
+def sample_body(name: str, watch: str, fired_at: datetime) -> dict[str, Any]:
+    """The test message an operator sends from the page, the API or the CLI to check a webhook."""
+    return {
+        "text": f"[{name}] Test message from the router: this webhook gets its messages.",
+        "alert": {"name": name, "watch": watch, "test": True, "fired_at": fired_at.isoformat()},
     }
 
 

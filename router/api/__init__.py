@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from litestar import Router
 
+from router.api.alerts import AlertsApi
 from router.api.auth import api_guard
 from router.api.budgets import BudgetsApi
 from router.api.catalog import ChainsApi, DeploymentsApi, ProvidersApi, RulesApi
@@ -30,6 +31,7 @@ def build_api() -> Router:
             ProvidersApi,
             DeploymentsApi,
             ChainsApi,
+            AlertsApi,
             UsersApi,
             UsageApi,
             MeApi,

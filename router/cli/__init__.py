@@ -29,6 +29,11 @@ COMMANDS: dict[str, Entry] = {
         "admin_group",
         "Users of the admin page: owner, admin, tenant-admin (of --tenant) or viewer (optionally limited).",
     ),
+    "alert": Entry(
+        "router.cli.alert",
+        "alert_group",
+        "Alerts: webhooks told when a budget, an error rate or a cool-down crosses a threshold.",
+    ),
     "budget": Entry(
         "router.cli.budget",
         "budget_group",

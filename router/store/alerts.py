@@ -14,7 +14,7 @@ lands), and `finish_delivery` records the outcome: delivered, retry later, or fa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -34,6 +34,7 @@ __all__ = [
     "DeliveryJob",
     "alert_draft",
     "alert_state",
+    "change_alert",
     "claim_firings",
     "create_alert",
     "delete_alert",
@@ -43,6 +44,7 @@ __all__ = [
     "find_alert",
     "finish_delivery",
     "get_alert",
+    "get_delivery",
     "lease_delivery",
     "list_alerts",
     "list_deliveries",
@@ -82,16 +84,8 @@ def alert_state(row: Alert) -> dict[str, Any]:
 def alert_draft(row: Alert, webhook_ref: str, secret_ref: str) -> AlertDraft:
     """The stored alert as a draft without secrets: the webhook and the secret by their `${ENV}` names (the
     ones it was applied from, else the defaults given)."""
-    return AlertDraft(
-        name=row.name,
-        watch=row.watch,
-        thresholds=tuple(row.thresholds or ()),
-        tenants=tuple(row.tenants) if row.tenants is not None else None,
-        subjects=tuple(row.subjects) if row.subjects is not None else None,
-        targets=tuple(row.targets) if row.targets is not None else None,
-        window_minutes=row.window_minutes,
-        min_requests=row.min_requests,
-        enabled=row.enabled,
+    return replace(
+        stored_draft(row),
         webhook_ref=row.webhook_ref or webhook_ref,
         secret_ref=(row.secret_ref or secret_ref) if row.secret_encrypted is not None else None,
     )
@@ -199,6 +193,70 @@ def _as_kwargs(draft: AlertDraft) -> dict[str, Any]:
     return {name: getattr(draft, name) for name in AlertDraft.__dataclass_fields__}
 
 
+# What `change_alert` may change: the draft's fields.
+ALERT_FIELDS = frozenset(AlertDraft.__dataclass_fields__)
+_TUPLES = ("thresholds", "tenants", "subjects", "targets")
+
+
+def stored_draft(row: Alert) -> AlertDraft:
+    """The stored alert as a draft, without its webhook and secret (kept encrypted; `update_alert` keeps
+    them when told to)."""
+    return AlertDraft(
+        name=row.name,
+        watch=row.watch,
+        thresholds=tuple(row.thresholds or ()),
+        tenants=tuple(row.tenants) if row.tenants is not None else None,
+        subjects=tuple(row.subjects) if row.subjects is not None else None,
+        targets=tuple(row.targets) if row.targets is not None else None,
+        window_minutes=row.window_minutes,
+        min_requests=row.min_requests,
+        enabled=row.enabled,
+        webhook_ref=row.webhook_ref,
+        secret_ref=row.secret_ref,
+    )
+
+
+def draft_from(fields: Mapping[str, Any]) -> AlertDraft:
+    """A draft from plain values (the API's body, the CLI's options): lists become the draft's tuples."""
+    unknown = sorted(set(fields) - ALERT_FIELDS)
+    if unknown:
+        raise CatalogError("is not a field of an alert", field=unknown[0])
+    values = dict(fields)
+    for name in _TUPLES:
+        if isinstance(values.get(name), list | tuple):
+            values[name] = tuple(values[name])
+    return AlertDraft(**values)
+
+
+async def change_alert(
+    session: AsyncSession,
+    alert_id: int,
+    changes: Mapping[str, Any],
+    *,
+    cipher: CredentialCipher,
+    actor: str = "cli",
+) -> Alert:
+    """Change only the fields named in `changes` (the API's PATCH, `router alert set`), checked as a whole
+    by the same validator. `webhook` or `secret` absent keeps the stored one; `secret` None removes the
+    signature. A new webhook or secret forgets the `${ENV}` name the old one came from unless one is given."""
+    row = await get_alert(session, alert_id)
+    base = _as_kwargs(stored_draft(row))
+    if "webhook" in changes:
+        base["webhook_ref"] = None
+    if "secret" in changes:
+        base["secret_ref"] = None
+    draft = draft_from({**base, **changes})
+    return await update_alert(
+        session,
+        alert_id,
+        draft,
+        cipher=cipher,
+        actor=actor,
+        keep_webhook="webhook" not in changes,
+        keep_secret="secret" not in changes,
+    )
+
+
 async def delete_alert(session: AsyncSession, alert_id: int, *, actor: str = "cli") -> None:
     """Its deliveries stay as history (their alert id becomes NULL); pending ones are not sent."""
     row = await get_alert(session, alert_id)
@@ -230,9 +288,11 @@ async def claim_firings(session: AsyncSession, rows: Sequence[Mapping[str, Any]]
     return [(int(i), str(s)) for i, s in result.all()]
 
 
-async def enqueue_test(session: AsyncSession, alert: Alert, payload: Mapping[str, Any]) -> int:
-    """A test message for the admin page's button: a delivery like any other (its own subject)."""
-    now = utcnow()
+async def enqueue_test(
+    session: AsyncSession, alert: Alert, payload: Mapping[str, Any], now: datetime | None = None
+) -> int:
+    """A test message (the page's button, the API, the CLI): a delivery like any other (its own subject)."""
+    now = now or utcnow()
     row = AlertDelivery(
         alert_id=alert.id,
         alert_name=alert.name,
@@ -302,6 +362,8 @@ async def lease_delivery(
             select(AlertDelivery, Alert)
             .outerjoin(Alert, Alert.id == AlertDelivery.alert_id)
             .where(AlertDelivery.id == delivery_id)
+            # The row may be in this session already (send_test queues and leases in one transaction).
+            .execution_options(populate_existing=True)
         )
     ).one()
     delivery, alert = row
@@ -340,6 +402,14 @@ async def finish_delivery(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+
+
+async def get_delivery(session: AsyncSession, delivery_id: int) -> AlertDelivery:
+    row = await session.get(AlertDelivery, delivery_id, populate_existing=True)
+    if row is None:
+        raise NotFoundError(f"no alert delivery with id {delivery_id}")
+    row.created_at = as_utc(row.created_at)
+    return row
 
 
 async def list_deliveries(

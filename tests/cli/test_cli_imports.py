@@ -72,6 +72,7 @@ def test_data_commands_import_neither_litellm_nor_the_web_app(tmp_path: Path) ->
     commands: tuple[tuple[str, str], ...] = (
         ("tenant", "list"),
         ("key", "list"),
+        ("alert", "list"),
         ("config", "export"),
         ("db", "current"),
     )

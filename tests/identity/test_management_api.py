@@ -175,6 +175,8 @@ async def test_the_served_openapi_document_describes_the_management_api(api: Any
         "/api/v1/chains",
         "/api/v1/users",
         "/api/v1/usage",
+        "/api/v1/alerts",
+        "/api/v1/alerts/{alert_id}/test",
     ):
         assert path in document["paths"], path
     assert document["components"]["securitySchemes"]["AdminApiToken"]["scheme"] == "bearer"
@@ -225,6 +227,7 @@ async def test_api_role_by_route_matrix(api: Any, database: Database) -> None:
                     "provider_id": "999999",
                     "deployment_id": "999999",
                     "chain_id": "999999",
+                    "alert_id": "999999",
                     "username": "nobody",
                 }
                 url = fill(path, values)
@@ -255,6 +258,8 @@ async def test_api_role_by_route_matrix(api: Any, database: Database) -> None:
     assert API_TABLE[("POST", "/api/v1/tenants/{tenant_id:int}/keys", "beta")]["tenant-admin(alpha)"] == "404"
     assert API_TABLE[("POST", "/api/v1/providers", None)]["admin"] == "allowed"
     assert API_TABLE[("DELETE", "/api/v1/providers/{provider_id:int}", None)]["admin"] == "403"
+    assert API_TABLE[("POST", "/api/v1/alerts/{alert_id:int}/test", None)]["tenant-admin(alpha)"] == "403"
+    assert API_TABLE[("GET", "/api/v1/alerts", None)]["viewer"] == "allowed"
     names = list(ROLES)
     print("\n| route | tenant | " + " | ".join(names) + " |")
     for (method, path, variant), row in sorted(

@@ -19,6 +19,7 @@ from router.admin.drift import config_drift
 from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.web import render, see_other
+from router.alerts.message import sample_body
 from router.config.drafts import AlertDraft
 from router.config.validate import ALERT_SUBJECTS, ALERT_WATCHES, alert_issues
 from router.store import alerts as alert_store
@@ -263,16 +264,7 @@ class AlertsController(Controller):
     async def send_test(self, request: AnyRequest, alert_id: int, store: StoreAccess) -> Redirect:
         async with store.mutating() as session:
             alert = await alert_or_404(session, alert_id)
-            payload = {
-                "text": f"[{alert.name}] Test message from the router: this webhook gets its messages.",
-                "alert": {
-                    "name": alert.name,
-                    "watch": alert.watch,
-                    "test": True,
-                    "fired_at": utcnow().isoformat(),
-                },
-            }
-            await alert_store.enqueue_test(session, alert, payload)
+            await alert_store.enqueue_test(session, alert, sample_body(alert.name, alert.watch, utcnow()))
         wake_sender(request)
         return see_other(f"/admin/alerts/{alert_id}", "test_queued")
 
