@@ -15,6 +15,14 @@ one day per statement with generate_series (one transaction per day, synchronous
 reniced to 10 and without parallel workers), then rebuild the indexes and ANALYZE. The rollups are then
 built by the operator's command, `router usage rebuild-rollups` (timed by the caller). Progress and the
 database size are printed after every day; a run stopped half-way can go on with --from-day.
+
+`--synthetic-rollups` (the "usage_scale_dev" database of bench/README.md): instead of raw rows, write the
+hourly rollups of that organisation directly, ~1,300 groups an hour (per key and hour: its main model, haiku,
+and for three keys in five a failure group), over `--days` days ending with the current hour (2,870,400
+hourly rows for 92 days), the daily ones derived by the rebuild's own code, plus raw rows at the full rate
+(~45,000 an hour) for four hours around each report's start (now - 7, 30 and 90 days) and the last four
+hours, where the reports read raw rows or the latest requests. A few minutes instead of hours: for the
+reports' reads at realistic density (raw and rollups do not agree with each other; do not rebuild them).
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from router.store.migrate import upgrade_to_head
 from router.store.models import ApiKey, Tenant
 from router.store.partitions import add_months, create_partition, month_start
+from router.store.usage_rollups import rebuild_daily_sync
 from router.store.usage_writes import USAGE_TABLE
 
 TENANTS = 50
@@ -79,6 +88,89 @@ FROM (
     ) AS base
 ) AS rows
 """
+
+
+# One UTC day of synthetic hourly rollups: hour h of the day, key k. Group A: the key's main model; B: haiku
+# (30 % of its requests); C: one failure group (target NULL) for three keys in five each hour. `dims` is
+# an md5 of the group's values: unique per group like the writer's sha1, though not equal to it.
+ROLLUP_DAY_SQL = f"""
+INSERT INTO usage_hourly (hour, dims, tenant_id, key_id, key_prefix, member, requested_model, target, outcome,
+    requests, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanousd,
+    latency_ms_sum, ttft_ms_sum, ttft_count)
+SELECT hour, md5(concat_ws('|', k % {TENANTS} + 1, k + 1, model, coalesce(target, '-'), outcome)),
+    k % {TENANTS} + 1, k + 1, 'sk-rt-' || lpad(k::text, 4, '0'), 'user' || k || '@example.com', model, target,
+    outcome, n, CASE WHEN outcome = 'error' THEN n ELSE 0 END, n * (2000 + (k * 37 + h) % 30000),
+    n * (100 + (k * 11 + h) % 2000), n * ((k * 13 + h) % 50000), 0,
+    CASE WHEN outcome = 'error' THEN 0 ELSE n * (30000 + (k * 7919 + h * 13) % 90000) END,
+    n * (500 + (k + h) % 9000), n * (150 + (k + h) % 800), n
+FROM (
+    SELECT CAST(:start AS timestamptz) + h * INTERVAL '1 hour' AS hour, h, k, g.outcome, g.n,
+        CASE WHEN g.haiku THEN 'claude-haiku-4-5' WHEN k % 4 = 0 THEN 'claude-opus-4-1'
+             ELSE 'claude-sonnet-4-5' END AS model,
+        CASE WHEN g.outcome = 'error' THEN NULL WHEN g.haiku THEN 'openai/gpt-4.1-mini'
+             WHEN k % 4 = 0 THEN 'anthropic/claude-opus-4-1' ELSE 'openai/gpt-4.1' END AS target
+    FROM generate_series(0, :hours - 1) AS h, generate_series(0, {KEYS} - 1) AS k,
+    LATERAL (VALUES ('ok', false, 55 + (k + h) % 15), ('ok', true, 25 + (k + h) % 7),
+                    ('error', false, 1)) AS g(outcome, haiku, n)
+    WHERE g.outcome = 'ok' OR (k + h + :day) % 5 < 3
+) AS groups
+"""
+RAW_PER_HOUR = 45_000
+
+
+async def synthetic(url: str, days: int, now: datetime) -> None:
+    """The rollups at ~1,300 groups an hour and raw rows at the report's edges (see the module's doc)."""
+    await upgrade_to_head(url)
+    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    first = (end - timedelta(days=days)).replace(hour=0)
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            _renice_backend(int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar() or 0))
+            await conn.execute(text("SET synchronous_commit = off"))
+            await _tenants_and_keys(conn)
+            month = month_start(first)
+            while month < end:
+                await conn.run_sync(create_partition, month)
+                month = add_months(month, 1)
+            started = time.perf_counter()
+            day = first
+            while day < end:
+                hours = min(24, int((end - day).total_seconds() // 3600))
+                params = {"start": day, "hours": hours, "day": (day - first).days}
+                await conn.execute(text(ROLLUP_DAY_SQL), params)
+                day += timedelta(days=1)
+            print(f"hourly rollups in {time.perf_counter() - started:.0f} s", flush=True)
+            t0 = time.perf_counter()
+            # The rebuild locks the table: it needs a transaction, which this AUTOCOMMIT connection is not.
+            daily_engine = create_async_engine(url)
+            try:
+                async with daily_engine.begin() as transaction:
+                    await transaction.run_sync(rebuild_daily_sync)
+            finally:
+                await daily_engine.dispose()
+            print(f"daily rollups in {time.perf_counter() - t0:.0f} s", flush=True)
+            # Raw rows where the reports read them: around each range's start, and the latest hours.
+            edges = [now - timedelta(days=n) for n in (7, 30, 90)] + [now - timedelta(hours=3)]
+            t0 = time.perf_counter()
+            for i, edge in enumerate(edges):
+                start = edge.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+                await conn.execute(
+                    text(DAY_SQL),
+                    {"day": 1000 + i, "start": start, "step_us": 3_600_000_000 // RAW_PER_HOUR,
+                     "n": RAW_PER_HOUR * 4},
+                )  # fmt: skip
+            print(f"raw rows at the edges in {time.perf_counter() - t0:.0f} s", flush=True)
+            for table in ("usage_hourly", "usage_daily", "usage_records"):
+                await conn.execute(text(f"VACUUM ANALYZE {table}"))
+            counts = [
+                (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
+                for table in ("usage_hourly", "usage_daily", "usage_records")
+            ]
+            print(f"{counts[0]:,} hourly, {counts[1]:,} daily rollups, {counts[2]:,} raw rows; "
+                  f"db {await _size(conn)}", flush=True)  # fmt: skip
+    finally:
+        await engine.dispose()
 
 
 def _renice_backend(pid: int) -> None:
@@ -189,7 +281,14 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=92)
     parser.add_argument("--end", default=None, help="YYYY-MM-DD (UTC midnight); default: today")
     parser.add_argument("--from-day", type=int, default=0, help="go on with an interrupted seed")
+    parser.add_argument(
+        "--synthetic-rollups", action="store_true", help="rollups at ~1,300 groups an hour, raw rows at edges"
+    )
     args = parser.parse_args()
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    if args.synthetic_rollups:
+        asyncio.run(synthetic(args.url, args.days, datetime.now(UTC)))
+        return
     end = (
         datetime.strptime(args.end, "%Y-%m-%d").replace(tzinfo=UTC)
         if args.end

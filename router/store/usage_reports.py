@@ -198,6 +198,8 @@ class UsageRow:
     cache_read_tokens: int
     cache_write_tokens: int
     cost_usd: float
+    # The same cost exact (nano-dollars), for exports: the float above is for display.
+    cost_nanousd: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -220,7 +222,8 @@ async def resolve_tenant_id(session: AsyncSession, ref: str) -> int | None:
     return tenant_id
 
 
-def _usage_row(name: Any, values: Sequence[Any]) -> UsageRow:
+def usage_row(name: Any, values: Sequence[Any]) -> UsageRow:
+    """A row from its name and the seven sums (MEASURES' order up to cost, in nano-dollars)."""
     requests, errors, inp, out, cread, cwrite, nanos = values
     return UsageRow(
         name=None if name is None else str(name),
@@ -231,6 +234,7 @@ def _usage_row(name: Any, values: Sequence[Any]) -> UsageRow:
         cache_read_tokens=int(cread),
         cache_write_tokens=int(cwrite),
         cost_usd=int(nanos) / NANOS_PER_USD,
+        cost_nanousd=int(nanos),
     )
 
 
@@ -286,7 +290,7 @@ async def aggregate_usage(
             current = sums.setdefault(key, [0] * 7)
             for i, value in enumerate(values):
                 current[i] += int(value or 0)
-    rows = [_usage_row(name, values) for name, values in sums.items()]
+    rows = [usage_row(name, values) for name, values in sums.items()]
     if group_by is None:
         return rows
     if group_by in ("day", "hour", "month"):
@@ -347,6 +351,6 @@ async def usage_timeseries(
     for start in bucket_starts(since, end, bucket):
         name = start.strftime(_PY_FORMATS[bucket])
         row = found.pop(name, None)
-        series.append(row if row is not None else UsageRow(name, 0, 0, 0, 0, 0, 0, 0.0))
+        series.append(row if row is not None else UsageRow(name, 0, 0, 0, 0, 0, 0, 0.0, 0))
     # Rows the generated buckets missed (clock skew around `until`): keep them rather than hide usage.
     return sorted([*series, *found.values()], key=lambda r: r.name or "")
