@@ -196,3 +196,22 @@ def test_bad_alert_input_is_one_error_line_naming_the_option_and_writes_nothing(
         invoke(db_url, "alert", "set", "spend", "--watch", "cooldown"),
         "--thresholds: a cooldown alert has no thresholds",
     )
+
+
+def test_a_test_message_to_a_slow_receiver_is_cut_off_at_the_timeout_and_recorded(
+    db_url: str, webhook: WebhookReceiver
+) -> None:
+    added = invoke(
+        db_url,
+        *("alert", "add", "cooled", "--watch", "cooldown", "--webhook-env", "HOOK"),
+        HOOK=webhook.url(f"/services/T0/{TOKEN}"),
+    )
+    assert added.exit_code == 0, added.output
+    webhook.delay = 3.0
+    slow = invoke(db_url, "alert", "test", "cooled", "--format", "json", ROUTER_ALERT_WEBHOOK_TIMEOUT="0.3")
+    assert slow.exit_code == 1
+    delivery = json.loads(slow.stdout)
+    host = f"127.0.0.1:{webhook.server.server_address[1]}"
+    assert (delivery["status"], delivery["attempts"], delivery["last_status"]) == ("pending", 1, None)
+    assert delivery["last_error"] == f"no answer from {host} within 0.3 s"
+    assert len(webhook.received) == 1 and TOKEN not in slow.output
