@@ -12,6 +12,7 @@ first line, the secret the second). Nothing prints either: lists show the webhoo
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -274,8 +275,10 @@ def _limited_to(a: Alert) -> str:
 @_alert_options(adding=True)
 @cli_errors
 def add_command(name: str, **options: Any) -> None:
-    """Add the alert NAME, e.g. `router alert add spend --watch budget --thresholds 50,80,100
-    --webhook-env SLACK_HOOK [--tenants acme] [--subjects tenant,key] [--secret-env HOOK_SECRET]`."""
+    """Add the alert NAME: what it watches, its thresholds and its webhook.
+
+    For example `router alert add spend --watch budget --thresholds 50,80,100 --webhook-env SLACK_HOOK
+    [--tenants acme] [--subjects tenant,key] [--secret-env HOOK_SECRET]`."""
     changes = _changes(options)
     if "webhook" not in changes:
         fail("give the webhook URL: --webhook-env VAR or --webhook-stdin")
@@ -416,6 +419,8 @@ def test_command(name: str, fmt: str) -> None:
 
     settings = load_settings()
     cipher = CredentialCipher(resolve_secret_key(settings))
+    # The sender logs a refused attempt for the service's log; here the outcome is this command's one line.
+    logging.getLogger(WebhookSender.__module__).setLevel(logging.ERROR)
 
     async def go() -> tuple[AlertDelivery, str]:
         async with open_database(settings) as db:
