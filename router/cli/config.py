@@ -10,9 +10,7 @@ from typing import Any
 import click
 
 from router.cli.common import CLI_ACTOR, cli_errors, fail, load_settings, reading, run, transaction
-from router.config.drafts import ConfigInvalid
-from router.config.schema import parse_config
-from router.config.validate import validate_config
+from router.config.drafts import ConfigInvalid, DesiredConfig
 from router.store.audit import edits_since_apply
 from router.store.config_file import ApplyResult, apply_config, export_config
 from router.store.crypto import CredentialCipher, resolve_secret_key
@@ -33,6 +31,20 @@ def _read(path: str) -> str:
         return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         fail(f"cannot read {path}: {exc.strerror}")
+
+
+def _checked(text: str) -> DesiredConfig:
+    """FILE's configuration, parsed (`${VAR}` from the environment) and validated; ConfigInvalid if not."""
+    # Imported here: `config export` needs neither the YAML schema (pydantic models) nor validation.
+    from router.config.schema import parse_config
+    from router.config.validate import validate_config
+
+    # The config file's ${VAR} references are the documented way to hand it secrets.
+    desired = parse_config(text, os.environ)
+    issues = validate_config(desired)
+    if issues:
+        raise ConfigInvalid(issues)
+    return desired
 
 
 def _report(exc: ConfigInvalid, path: str) -> None:
@@ -57,11 +69,7 @@ def apply_command(file: str, dry_run: bool) -> None:
     """
     text = _read(file)
     try:
-        # The config file's ${VAR} references are the documented way to hand it secrets.
-        desired = parse_config(text, os.environ)
-        issues = validate_config(desired)
-        if issues:
-            raise ConfigInvalid(issues)
+        desired = _checked(text)
     except ConfigInvalid as exc:
         _report(exc, file)
     settings = load_settings()
@@ -136,10 +144,7 @@ def export_command(output: str) -> None:
 def check_command(file: str) -> None:
     """Check FILE (shape, `${VAR}`s, references, patterns) without touching the database."""
     try:
-        desired = parse_config(_read(file), os.environ)
-        issues = validate_config(desired)
-        if issues:
-            raise ConfigInvalid(issues)
+        desired = _checked(_read(file))
     except ConfigInvalid as exc:
         _report(exc, file)
     rules = len(desired.rules) + sum(len(t.rules) for t in desired.tenants)

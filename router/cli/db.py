@@ -6,7 +6,10 @@ import click
 
 from router.cli.common import announce_new_database, cli_errors, fail, load_settings, run
 from router.store.db import redact_url
-from router.store.migrate import current, downgrade, head_revision, upgrade_to_head
+from router.store.revisions import current, script_heads
+
+# Alembic (store/migrate.py) is imported by the commands that migrate only: `db current` reads the version
+# table and the revision files without it.
 
 
 @click.group("db")
@@ -18,6 +21,8 @@ def db_group() -> None:
 @cli_errors
 def upgrade_command() -> None:
     """Apply every pending migration (PostgreSQL: under an advisory lock, so jobs never race)."""
+    from router.store.migrate import upgrade_to_head
+
     settings = load_settings()
     announce_new_database(settings)
     # Both read under the migration lock: of two jobs started together, the second reports nothing to do.
@@ -35,6 +40,8 @@ def upgrade_command() -> None:
 @cli_errors
 def downgrade_command(revision: str, yes: bool) -> None:
     """Undo migrations down to REVISION ("-1" for one step, "base" drops every table and its data)."""
+    from router.store.migrate import downgrade
+
     settings = load_settings()
     where = redact_url(settings.database_url)
     if settings.sqlite_path is not None and not settings.sqlite_path.exists():
@@ -50,7 +57,7 @@ def downgrade_command(revision: str, yes: bool) -> None:
 def current_command() -> None:
     """Show the database's schema revision."""
     settings = load_settings()
-    head = head_revision()
+    head = ", ".join(script_heads())
     if settings.sqlite_path is not None and not settings.sqlite_path.exists():
         click.echo(f"none (no database at {settings.sqlite_path.resolve()}; head is {head})")
         return

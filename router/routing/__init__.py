@@ -1,16 +1,6 @@
-"""Rules + request facts -> ordered targets, and why. Pure: no database, no web framework, no LiteLLM."""
+"""Rules + request facts -> ordered targets, and why. Pure: no database, no web framework, no LiteLLM.
 
-from router.routing.errors import ForbiddenError, NoRouteError, RoutingError, RuleError
-from router.routing.explain import Explanation, explain
-from router.routing.resolve import Resolver, check_key_model
-
-__all__ = [
-    "Explanation",
-    "ForbiddenError",
-    "NoRouteError",
-    "Resolver",
-    "RoutingError",
-    "RuleError",
-    "check_key_model",
-    "explain",
-]
+Import from the modules themselves (router.routing.resolve, .explain, .errors, .model...): the package
+imports none of them, so that reading one small module (the CLI's budget windows) does not load the
+resolver and the explainer too.
+"""

@@ -20,7 +20,6 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from sqlalchemy import Table, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.config.drafts import AlertDraft
@@ -281,6 +280,9 @@ async def claim_firings(session: AsyncSession, rows: Sequence[Mapping[str, Any]]
         return []
     now = utcnow()
     values = [{**row, "attempts": 0, "created_at": now, "next_attempt_at": now} for row in rows]
+    # Imported here: `config export` lists alerts, and loading both dialects costs the CLI ~0.1 s.
+    from sqlalchemy.dialects import postgresql, sqlite
+
     dialect = session.get_bind().dialect.name
     stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(DELIVERIES).values(values)
     stmt = stmt.on_conflict_do_nothing(index_elements=["alert_id", "subject", "threshold", "window_start"])

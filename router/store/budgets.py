@@ -17,13 +17,11 @@ from typing import Any, Literal, cast
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.config.validate import budget_issues
 from router.routing.model import BudgetSpec, BudgetWindow
 from router.routing.windows import window_end, window_start
 from router.store.audit import changed
 from router.store.db import NotFoundError
 from router.store.models import ApiKey, Budget, Tenant
-from router.store.usage_reports import spend_since
 
 SubjectKind = Literal["tenant", "member", "key"]
 Window = Literal["day", "week", "month"]
@@ -72,6 +70,10 @@ async def budget_lines(
 ) -> list[BudgetLine]:
     """These budgets, each with its subject's spend since its window's start (one rollup read per window),
     tenant budgets first, then members', then keys', each subject's by window."""
+    # Imported here: the usage reports (and their rollup tables) are for budget pages, not for the CLI's
+    # `tenant list`/`key list`, which read budgets only (their start-up is mostly imports).
+    from router.store.usage_reports import spend_since
+
     moment = time.time() if now is None else now
     spent: dict[tuple[str, tuple[str, int, str]], float] = {}
     for window in {r.window for r in rows}:
@@ -110,6 +112,9 @@ def _window(window: str) -> BudgetWindow:
 
 def check_budget(window: Any, amount_usd: Any) -> None:
     """ValueError with config/validate.py's reason when the window or the amount is not valid."""
+    # Imported here: reading budgets (the CLI's list commands) needs no validation, and it loads routing.
+    from router.config.validate import budget_issues
+
     issues = budget_issues(window, amount_usd)
     if issues:
         raise ValueError(f"budget {issues[0].path} {issues[0].message}")

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from router.resources import resource_path
 from router.store.db import Database, create_engine_for
+from router.store.revisions import current as current  # read without Alembic; named here for callers
 from router.store.revisions import current_revision_of, read_revision
 
 ALEMBIC_INI = resource_path("alembic.ini")
@@ -110,15 +111,6 @@ def schema_state(revision: str | None) -> str:
     if revision is None or revision in known_revisions():
         return "behind"
     return "ahead"
-
-
-async def current(url: str) -> str | None:
-    """The database's revision (None when never migrated)."""
-    engine = create_engine_for(url)
-    try:
-        return await current_revision_of(engine)
-    finally:
-        await engine.dispose()
 
 
 async def migrations_current(db: Database) -> bool:

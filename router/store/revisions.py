@@ -15,6 +15,7 @@ from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from router.resources import resource_path
+from router.store.db import create_engine_for
 
 VERSION_TABLE = "alembic_version"
 
@@ -53,3 +54,12 @@ def read_revision(connection: Connection) -> str | None:
 async def current_revision_of(engine: AsyncEngine) -> str | None:
     async with engine.connect() as conn:
         return await conn.run_sync(read_revision)
+
+
+async def current(url: str) -> str | None:
+    """The revision of the database at `url` (None when never migrated)."""
+    engine = create_engine_for(url)
+    try:
+        return await current_revision_of(engine)
+    finally:
+        await engine.dispose()

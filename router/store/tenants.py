@@ -12,8 +12,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.config.fields import name_error
-from router.config.validate import limit_issues
 from router.store.audit import changed
 from router.store.db import AlreadyExistsError, NotFoundError
 from router.store.models import ApiKey, Tenant
@@ -21,6 +19,9 @@ from router.store.models import ApiKey, Tenant
 
 def validate_tenant_name(name: str) -> str:
     """The name, stripped; ValueError with config/validate.py's reason when it is not a valid name."""
+    # Imported here, as in check_limits: `router tenant list` reads tenants without loading validation.
+    from router.config.fields import name_error
+
     name = name.strip()
     problem = name_error(name, "tenant name")
     if problem is not None:
@@ -30,6 +31,8 @@ def validate_tenant_name(name: str) -> str:
 
 def check_limits(rpm: Any, tpm: Any, budget_usd: Any) -> None:
     """Limits of a key or a tenant, checked as config apply checks them (`...`, unchanged, passes)."""
+    from router.config.validate import limit_issues
+
     given = [None if isinstance(v, EllipsisType) else v for v in (rpm, tpm, budget_usd)]
     issues = limit_issues(*given)
     if issues:

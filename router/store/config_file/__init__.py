@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,22 +33,23 @@ from router.config.drafts import (
     TenantDraft,
 )
 from router.config.render import default_alert_refs, default_credential_ref, env_vars_needed, render_config
-from router.config.schema import ConfigFileError, parse_config
-from router.config.validate import validate_config
 from router.store import catalog
 from router.store.alerts import alert_draft, list_alerts
 from router.store.audit import CONFIG_APPLY, record_audit
 from router.store.budgets import member_budgets, own_budgets
-from router.store.config_file.plan import Change, Plan
 from router.store.crypto import CredentialCipher
 from router.store.models import Tenant
 from router.store.signin import list_sso_mappings
 
+if TYPE_CHECKING:
+    from router.store.config_file.plan import Change
+
+# Parsing, validation and the apply plan are imported by the functions that apply: `router config export`
+# reads the database and renders YAML without them (the CLI's start-up is mostly imports).
+
 __all__ = [
     "DEFAULT_ACTOR",
     "ApplyResult",
-    "Change",
-    "ConfigFileError",
     "ConfigInvalid",
     "Export",
     "apply_config",
@@ -95,6 +97,9 @@ async def apply_config(
 
     With `dry_run` the changes are only planned: nothing is written. The caller commits.
     """
+    from router.config.validate import validate_config
+    from router.store.config_file.plan import Plan
+
     issues = validate_config(desired)
     if issues:
         raise ConfigInvalid(issues)
@@ -132,6 +137,8 @@ async def apply_config_text(
 ) -> ApplyResult:
     """Parse `text` (with `${VAR}` taken from `env`) and apply it; ConfigInvalid (or its ConfigFileError)
     names every problem, and then nothing is applied."""
+    from router.config.schema import parse_config
+
     return await apply_config(session, parse_config(text, env), cipher=cipher, actor=actor, dry_run=dry_run)
 
 
