@@ -4,11 +4,14 @@ Measures, per backend:
   insert_multi_values   store.usage.insert_usage_batch, one INSERT … VALUES (…),(…) per batch
   insert_executemany    the same rows through the driver's executemany
   recorder              end to end: UsageRecorder.record() for every event, then stop() (drain)
+each at every density of --groups (rows/s; `_50_groups`: events cycle over 50 keys, `_500_groups`: over 500,
+as 500 engineers' traffic and bench/usage_scale.py's write phase: an hourly and a daily upsert per row)
 (every write path also upserts the batch's hourly rollups, store/usage_rollups.py) and, with --million,
 seeds 1,000,000 rows server-side (generate_series) into PostgreSQL, times `rebuild_rollups` over them and
 the aggregates (which read the rollups).
 
     .venv/bin/python bench/usage_write.py [--rows 20000] [--batch-size 500] [--backends postgres,sqlite]
+        [--groups 50,500] [--only multi,batch,recorder]
         [--pg-server postgresql+asyncpg://postgres@127.0.0.1:5432/test] [--million] [--json]
 
 The scratch database (router_bench_<random>) or file is dropped afterwards; nothing else is touched.
@@ -31,30 +34,36 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from router.store.db import Database
 from router.store.migrate import upgrade_to_head
+from router.store.models import ApiKey, Tenant
 from router.store.usage_reports import aggregate_usage
 from router.store.usage_rollups import rebuild_rollups
 from router.store.usage_writes import UsageEvent, insert_usage_batch
 from router.usage.recorder import UsageRecorder
 
 DEFAULT_PG_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+TENANTS = 50
 
 
-def make_events(n: int) -> list[UsageEvent]:
+def make_events(n: int, groups: int = 50) -> list[UsageEvent]:
+    """n events a millisecond apart, cycling over `groups` keys (key k: tenant k % 50 + 1, its own member),
+    so a batch of 500 holds min(500, groups) rollup groups: 50 is the light density of the earlier figures,
+    500 is 500 engineers' keys as bench/usage_scale.py writes them (one hourly and one daily upsert per row).
+    """
     start = datetime.now(UTC) - timedelta(hours=1)
     return [
         UsageEvent(
             created_at=start + timedelta(milliseconds=i),
             request_id=f"bench_{i}",
-            tenant_id=i % 10,
-            key_id=None,
-            key_prefix=f"rk-{i % 50}",
-            member="bench@example.com",
+            tenant_id=i % groups % TENANTS + 1,
+            key_id=i % groups + 1,
+            key_prefix=f"sk-rt-{i % groups:04d}",
+            member=f"user{i % groups}@example.com",
             requested_model="claude-sonnet-4",
             target="openai/gpt-4.1",
             provider="openai",
@@ -69,6 +78,24 @@ def make_events(n: int) -> list[UsageEvent]:
         )
         for i in range(n)
     ]
+
+
+async def seed_keys(database: Database, keys: int) -> None:
+    """The events' tenants and keys, as bench/usage_scale_seed.py makes them: every batch then also updates
+    its keys' last_used_at (an UPDATE of up to `keys` rows), as in production."""
+    now = datetime.now(UTC)
+    async with database.transaction() as session:
+        await session.execute(
+            insert(Tenant),
+            [{"id": t + 1, "name": f"team-{t + 1:02d}", "created_at": now, "updated_at": now}
+             for t in range(TENANTS)],
+        )  # fmt: skip
+        await session.execute(
+            insert(ApiKey),
+            [{"id": k + 1, "tenant_id": k % TENANTS + 1, "member": f"user{k}@example.com",
+              "key_hash": f"{k:064x}", "prefix": f"sk-rt-{k:04d}", "created_at": now}
+             for k in range(keys)],
+        )  # fmt: skip
 
 
 async def _admin(server_url: str, statement: str) -> None:
@@ -181,17 +208,30 @@ async def bench_million(database: Database) -> dict[str, float]:
 
 
 async def run(
-    rows: int, batch_size: int, backends: list[str], pg_server: str, million: bool
+    rows: int,
+    batch_size: int,
+    backends: list[str],
+    pg_server: str,
+    million: bool,
+    densities: list[int],
+    only: set[str],
 ) -> dict[str, dict[str, float]]:
-    events = make_events(rows)
     results: dict[str, dict[str, float]] = {}
     for backend in backends:
         async with scratch_database(backend, pg_server) as database:
-            result = {
-                "insert_multi_values_rows_per_s": await bench_inserts(database, events, batch_size, True),
-                "insert_executemany_rows_per_s": await bench_inserts(database, events, batch_size, False),
-                "recorder_rows_per_s": await bench_recorder(database, events, batch_size),
-            }
+            await seed_keys(database, max(densities))
+            result: dict[str, float] = {}
+            for groups in densities:
+                events = make_events(rows, groups)
+                at = f"_{groups}_groups"
+                if "multi" in only:
+                    result["insert_multi_values" + at] = await bench_inserts(
+                        database, events, batch_size, True
+                    )
+                if "batch" in only:
+                    result["insert_batch" + at] = await bench_inserts(database, events, batch_size, False)
+                if "recorder" in only:
+                    result["recorder" + at] = await bench_recorder(database, events, batch_size)
             if million and backend == "postgres":
                 result.update(await bench_million(database))
             results[backend] = result
@@ -204,19 +244,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--backends", default="postgres,sqlite")
     parser.add_argument("--pg-server", default=DEFAULT_PG_SERVER)
+    parser.add_argument(
+        "--groups",
+        default="50,500",
+        help="rollup groups per batch (keys the events cycle over), comma-separated: 50,500",
+    )
+    parser.add_argument(
+        "--only",
+        default="multi,batch,recorder",
+        help="which write paths to time: multi,batch,recorder",
+    )
     parser.add_argument("--million", action="store_true", help="also seed and aggregate 1,000,000 rows")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    results = asyncio.run(run(args.rows, args.batch_size, backends, args.pg_server, args.million))
+    densities = [int(g) for g in args.groups.split(",") if g.strip()]
+    only = {o.strip() for o in args.only.split(",") if o.strip()}
+    results = asyncio.run(
+        run(args.rows, args.batch_size, backends, args.pg_server, args.million, densities, only)
+    )
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
     for backend, result in results.items():
         for name, value in result.items():
-            unit = "" if name.endswith("_per_s") else " s"
-            shown: Any = f"{value:,.0f}" if name.endswith("_per_s") else f"{value:.2f}"
-            print(f"{backend:9} {name:34} {shown}{unit}")
+            rate = name.endswith("_groups")
+            shown: Any = f"{value:,.0f} rows/s" if rate else f"{value:.2f} s"
+            print(f"{backend:9} {name:34} {shown}")
     return 0
 
 

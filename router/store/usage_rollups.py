@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from router.store.bulk_rows import insert_rows
 from router.store.usage_models import UsageDaily, UsageHourly, UsageRecord
 
 ROLLUP_TABLE = cast(Table, UsageHourly.__table__)
@@ -82,71 +83,73 @@ def usd_to_nanos(usd: float) -> int:
     return min(max(math.floor(min(usd, USD_CAP) * 1e9 + 0.5), 0), ROW_CAP)
 
 
-def _capped(value: int) -> int:
-    return min(value, ROW_CAP)
-
-
 def dims_hash(values: Sequence[Any]) -> str:
     """The group's identity for the unique index: a hash of its dimension values, NULLs distinct from ''."""
     return hashlib.sha1(json.dumps(list(values), separators=(",", ":")).encode()).hexdigest()
 
 
-def rollup_rows(events: Iterable[RolledUp]) -> list[dict[str, Any]]:
-    """The batch's increments, one per (hour, group), in (hour, dims) order so that concurrent writers take
-    row locks in one order (no deadlocks on PostgreSQL)."""
-    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+# A rollup row as the writer upserts it: (bucket, dims, *DIMENSIONS, *MEASURES).
+ROLLUP_COLUMNS: tuple[str, ...] = ("dims", *DIMENSIONS, *MEASURES)
+_DIMS_AT = 2  # where the dimension values start in a rollup row (after the bucket and dims)
+_MEASURES_AT = _DIMS_AT + len(DIMENSIONS)
+
+
+def rollup_rows(events: Iterable[RolledUp]) -> list[tuple[Any, ...]]:
+    """The batch's increments, one row per (hour, group) as (hour, dims, *DIMENSIONS, *MEASURES), in
+    (hour, dims) order so that concurrent writers take row locks in one order (no deadlocks on PostgreSQL)."""
+    groups: dict[tuple[Any, ...], list[int]] = {}
     for event in events:
         # Keyed by the values themselves; the hash is computed once per group, not per event.
         key = (hour_of(event.created_at), event.tenant_id, event.key_id, event.key_prefix, event.member,
                event.requested_model, event.target, event.outcome)  # fmt: skip
-        row = groups.get(key)
-        if row is None:
-            dims = list(key[1:])
-            row = groups[key] = {
-                "hour": key[0],
-                "dims": dims_hash(dims),
-                **dict(zip(DIMENSIONS, dims, strict=True)),
-            }
-            row.update(dict.fromkeys(MEASURES, 0))
-        row["requests"] += 1
-        row["errors"] += event.outcome in ERROR_OUTCOMES
-        row["input_tokens"] += _capped(event.input_tokens)
-        row["output_tokens"] += _capped(event.output_tokens)
-        row["cache_read_tokens"] += _capped(event.cache_read_tokens)
-        row["cache_write_tokens"] += _capped(event.cache_write_tokens)
-        row["cost_nanousd"] += usd_to_nanos(event.cost_usd)
-        row["latency_ms_sum"] += _capped(event.latency_ms)
+        sums = groups.get(key)
+        if sums is None:
+            sums = groups[key] = [0] * len(MEASURES)
+        sums[0] += 1
+        if event.outcome in ERROR_OUTCOMES:
+            sums[1] += 1
+        sums[2] += min(event.input_tokens, ROW_CAP)
+        sums[3] += min(event.output_tokens, ROW_CAP)
+        sums[4] += min(event.cache_read_tokens, ROW_CAP)
+        sums[5] += min(event.cache_write_tokens, ROW_CAP)
+        sums[6] += usd_to_nanos(event.cost_usd)
+        sums[7] += min(event.latency_ms, ROW_CAP)
         if event.ttft_ms is not None:
-            row["ttft_ms_sum"] += _capped(event.ttft_ms)
-            row["ttft_count"] += 1
-    return sorted(groups.values(), key=lambda row: (row["hour"], row["dims"]))
+            sums[8] += min(event.ttft_ms, ROW_CAP)
+            sums[9] += 1
+    rows = [(key[0], dims_hash(key[1:]), *key[1:], *sums) for key, sums in groups.items()]
+    rows.sort(key=lambda row: (row[0], row[1]))
+    return rows
 
 
-def daily_rows(hourly: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def daily_rows(hourly: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """The hourly increments summed per (day, group), in (day, dims) order (the same lock order again)."""
-    days: dict[tuple[datetime, str], dict[str, Any]] = {}
+    days: dict[tuple[datetime, str], tuple[tuple[Any, ...], list[int]]] = {}
     for row in hourly:
-        key = (day_of(row["hour"]), row["dims"])
+        key = (day_of(row[0]), row[1])
         day = days.get(key)
         if day is None:
-            day = days[key] = {"day": key[0], **{k: v for k, v in row.items() if k != "hour"}}
+            days[key] = (row[1:_MEASURES_AT], list(row[_MEASURES_AT:]))
         else:
-            for name in MEASURES:
-                day[name] += row[name]
-    return sorted(days.values(), key=lambda row: (row["day"], row["dims"]))
+            sums = day[1]
+            for i, value in enumerate(row[_MEASURES_AT:]):
+                sums[i] += value
+    rows = [(key[0], *group, *sums) for key, (group, sums) in days.items()]
+    rows.sort(key=lambda row: (row[0], row[1]))
+    return rows
 
 
 async def add_to_rollups(session: AsyncSession, events: Sequence[RolledUp]) -> None:
     """Add the batch to its hours' and days' rollups, in the caller's transaction (the one inserting the raw
-    rows). Every writer upserts hours first, then days, each in key order: no deadlock between writers."""
+    rows): one set-based upsert per table (store/bulk_rows.py). Every writer upserts hours first, then days,
+    each in key order: no deadlock between writers."""
     rows = rollup_rows(events)
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
     for table, column, batch in ((ROLLUP_TABLE, "hour", rows), (DAILY_TABLE, "day", daily_rows(rows))):
-        stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-        update = {name: table.c[name] + stmt.excluded[name] for name in MEASURES}
-        await session.execute(stmt.on_conflict_do_update(index_elements=[column, "dims"], set_=update), batch)
+        await insert_rows(
+            session, table, (column, *ROLLUP_COLUMNS), batch, conflict=(column, "dims"), add=MEASURES
+        )
 
 
 def cost_nanos_expr(dialect: str, usd: ColumnElement[Any]) -> ColumnElement[int]:

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Any, cast
 
-from sqlalchemy import Table, case, insert, select, update
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from router.store.bulk_rows import insert_rows
 from router.store.models import ApiKey
 from router.store.usage_models import UsageRecord
 from router.store.usage_rollups import add_to_rollups
@@ -98,16 +100,28 @@ class UsageEvent:
     def bounded(self) -> UsageEvent:
         """This event with every value inside its column: text without NUL, controls or lone surrogates
         and cut to width, counts clamped to 0..2^63-1, at most MAX_ATTEMPTS attempts. In place (the event
-        is the caller's to hand off); returns self."""
-        for name, limit in TEXT_LIMITS.items():
-            value = getattr(self, name)
-            if value is not None:
-                setattr(self, name, bound_text(value, limit))
-        for name in COUNT_FIELDS:
-            setattr(self, name, bound_count(getattr(self, name)))
-        if self.ttft_ms is not None:
-            self.ttft_ms = bound_count(self.ttft_ms)
-        self.status = min(max(_as_int(self.status), _STATUS_RANGE[0]), _STATUS_RANGE[1])
+        is the caller's to hand off); returns self.
+
+        On the request path for every record: values already inside their columns (nearly all) are only
+        checked, with one pattern search over all the texts at once."""
+        texts = _text_values(self)
+        if not all(
+            v is None or (type(v) is str and len(v) <= limit)
+            for v, limit in zip(texts, _TEXT_WIDTHS, strict=True)
+        ) or _UNSTORABLE.search("".join([v for v in texts if v is not None])):
+            for name, limit in TEXT_LIMITS.items():
+                value = getattr(self, name)
+                if value is not None:
+                    setattr(self, name, bound_text(value, limit))
+        for name, value in zip(COUNT_FIELDS, _count_values(self), strict=True):
+            if type(value) is not int or not 0 <= value <= MAX_COUNT:
+                setattr(self, name, bound_count(value))
+        ttft = self.ttft_ms
+        if ttft is not None and (type(ttft) is not int or not 0 <= ttft <= MAX_COUNT):
+            self.ttft_ms = bound_count(ttft)
+        status = self.status
+        if type(status) is not int or not _STATUS_RANGE[0] <= status <= _STATUS_RANGE[1]:
+            self.status = min(max(_as_int(status), _STATUS_RANGE[0]), _STATUS_RANGE[1])
         cost = self.cost_usd
         if not isinstance(cost, int | float) or not math.isfinite(cost) or cost < 0:
             self.cost_usd = 0.0
@@ -121,6 +135,12 @@ class UsageEvent:
 
 
 EVENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(UsageEvent))
+# Every field but created_at (the first), as a tuple: one C-level call per event for the row's values.
+_text_values = attrgetter(*TEXT_LIMITS)
+_TEXT_WIDTHS = tuple(TEXT_LIMITS.values())
+_count_values = attrgetter(*COUNT_FIELDS)
+assert EVENT_FIELDS[0] == "created_at"
+_other_fields = attrgetter(*EVENT_FIELDS[1:])
 
 
 def bound_text(value: object, limit: int) -> str:
@@ -176,20 +196,19 @@ def _bound_attempt(attempt: Any) -> dict[str, Any]:
 async def insert_usage_batch(
     session: AsyncSession, events: Sequence[UsageEvent], *, multi_values: bool = False
 ) -> None:
-    """Insert the events with one INSERT statement executed for every row, and add them to their hours'
-    rollups (store/usage_rollups.py) in the same transaction, so the two never disagree (the caller commits).
+    """Insert the events in one set-based statement (store/bulk_rows.py: PostgreSQL `INSERT … SELECT FROM
+    unnest(…)`, SQLite the driver's executemany), and add them to their hours' and days' rollups
+    (store/usage_rollups.py) in the same transaction, so the two never disagree (the caller commits).
 
-    executemany (the default) sends one cached, prepared statement with many parameter sets. The other form,
-    one `INSERT … VALUES (…), (…), …` (`multi_values=True`), must compile a new statement per batch size;
-    bench/usage_write.py measured it 10-20x slower (asyncpg: ~14,000 vs ~1,200 rows/s; SQLite: ~43,000
-    vs ~2,300 rows/s, batches of 500), so it is kept only for comparison.
+    The other form, one `INSERT … VALUES (…), (…), …` (`multi_values=True`), must compile a new statement
+    per batch size; bench/usage_write.py measured it 10-20x slower, so it is kept only for comparison.
     """
     if not events:
         return
-    rows = [_row(event) for event in events]
     if not multi_values:
-        await session.execute(insert(USAGE_TABLE), rows)
+        await insert_rows(session, USAGE_TABLE, EVENT_FIELDS, [_row_values(event) for event in events])
     else:
+        rows = [_row(event) for event in events]
         per_statement = max(1, _MAX_PARAMS // len(EVENT_FIELDS))
         for start in range(0, len(rows), per_statement):
             await session.execute(insert(USAGE_TABLE).values(rows[start : start + per_statement]))
@@ -202,8 +221,15 @@ def _row(event: UsageEvent) -> dict[str, Any]:
     return row
 
 
+def _row_values(event: UsageEvent) -> tuple[Any, ...]:
+    # EVENT_FIELDS order (created_at first), UTC.
+    return (utc(event.created_at), *_other_fields(event))
+
+
 async def touch_keys_last_used(session: AsyncSession, events: Sequence[UsageEvent]) -> None:
-    """One UPDATE setting api_keys.last_used_at to the latest request time per key in the batch."""
+    """Move api_keys.last_used_at forward to the latest request time per key in the batch, in one statement
+    (PostgreSQL: an UPDATE joined to unnest; SQLite: the driver's executemany), in key order so that
+    concurrent writers lock the keys in one order. Never backwards: a replayed old record leaves it."""
     latest: dict[int, datetime] = {}
     for event in events:
         if event.key_id is None:
@@ -214,11 +240,32 @@ async def touch_keys_last_used(session: AsyncSession, events: Sequence[UsageEven
             latest[event.key_id] = when
     if not latest:
         return
-    await session.execute(
-        update(KEYS_TABLE)
-        .where(KEYS_TABLE.c.id.in_(list(latest)))
-        .values(last_used_at=case(latest, value=KEYS_TABLE.c.id))
-    )
+    ids = sorted(latest)
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_TOUCH_PG, {"ids": ids, "times": [latest[i] for i in ids]})
+        return
+    stamp = _sqlite_datetime(session)
+    times = [stamp(latest[i]) for i in ids]
+    connection = await session.connection()
+    await connection.exec_driver_sql(_TOUCH_SQLITE, [(t, i, t) for i, t in zip(ids, times, strict=True)])
+
+
+_TOUCH_PG = text(
+    "UPDATE api_keys SET last_used_at = v.t"
+    " FROM unnest(CAST(:ids AS integer[]), CAST(:times AS timestamptz[])) AS v(id, t)"
+    " WHERE api_keys.id = v.id AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < v.t)"
+)
+_TOUCH_SQLITE = (
+    "UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)"
+)
+
+
+def _sqlite_datetime(session: AsyncSession) -> Callable[[datetime], str]:
+    """The text SQLite stores for last_used_at (the column type's own bind processor)."""
+    dialect = session.get_bind().dialect
+    process = KEYS_TABLE.c.last_used_at.type.dialect_impl(dialect).bind_processor(dialect)
+    assert process is not None
+    return cast(Callable[[datetime], str], process)
 
 
 async def write_usage_batch(session: AsyncSession, events: Sequence[UsageEvent]) -> None:

@@ -2,8 +2,9 @@
 
 `record()` never waits and never raises: when the queue is full the event is dropped, counted and warned
 about (at most every few seconds, with the running count). The writer takes up to `batch_size` events, or
-whatever arrived within `flush_interval` of the first one, and writes them in one transaction (one INSERT
-for the rows, one UPDATE for the keys' last-used times). When the database is away it keeps the batch and
+whatever arrived within `flush_interval` of the first one (when more are queued, a backlog, up to
+`backlog_batch_size`), and writes them in one transaction (one INSERT for the rows, one upsert per rollup
+table, one UPDATE for the keys' last-used times). When the database is away it keeps the batch and
 retries with exponential backoff; meanwhile new events wait in the queue up to its bound. A failed write
 may still have committed (the connection cut after COMMIT reached the server), so every write after a
 failure leaves out the events already stored, by request id: a record is never written twice.
@@ -50,6 +51,8 @@ BACKOFF_START = 0.1
 BACKOFF_CAP = 5.0
 # A write that takes longer than this is treated as failed (a hung connection must not stall the writer).
 WRITE_TIMEOUT = 30.0
+# A backlog is written in batches of up to this many times batch_size (see UsageRecorder.__init__).
+BACKLOG_BATCHES = 10
 # How long the "is the database there?" probe after a failed write may take.
 PROBE_TIMEOUT = 5.0
 
@@ -69,6 +72,7 @@ class UsageRecorder:
         queue_size: int,
         batch_size: int,
         flush_interval: float,
+        backlog_batch_size: int | None = None,
         write_batch: WriteBatch | None = None,
         write_again: WriteBatch | None = None,
         is_permanent: IsPermanent | None = None,
@@ -94,6 +98,13 @@ class UsageRecorder:
         self.spool = spool
         self._queue: asyncio.Queue[UsageEvent] = asyncio.Queue(maxsize=queue_size)
         self._batch_size = max(1, batch_size)
+        # With more queued than one batch (the writer fell behind), one write takes up to this many: the
+        # rollups cost one upsert per group in a batch, whatever its rows, and 500 engineers' keys put ~500
+        # groups in any 500 rows (bench/usage_write.py --groups 500).
+        self._backlog_batch_size = max(
+            self._batch_size,
+            backlog_batch_size if backlog_batch_size is not None else BACKLOG_BATCHES * self._batch_size,
+        )
         self._flush_interval = flush_interval
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -249,6 +260,8 @@ class UsageRecorder:
             except TimeoutError:
                 break
             self._take_nowait(self._batch_size, batch)
+        # A backlog: what is queued goes along, up to the bound.
+        self._take_nowait(self._backlog_batch_size, batch)
         return batch
 
     async def _write_with_retry(self, batch: list[UsageEvent]) -> None:

@@ -60,6 +60,7 @@ def fake_recorder(writer: FakeWriter, **kwargs: float) -> UsageRecorder:
         queue_size=int(kwargs.get("queue_size", 1000)),
         batch_size=int(kwargs.get("batch_size", 10)),
         flush_interval=kwargs.get("flush_interval", 0.05),
+        backlog_batch_size=int(kwargs["backlog_batch_size"]) if "backlog_batch_size" in kwargs else None,
         write_batch=writer,
         is_permanent=lambda exc: isinstance(exc, ValueError),
     )
@@ -80,13 +81,24 @@ async def test_record_never_blocks_and_counts_and_warns_about_drops(caplog: pyte
 
 async def test_events_are_written_in_batches_of_at_most_batch_size() -> None:
     writer = FakeWriter()
-    recorder = fake_recorder(writer, batch_size=10, flush_interval=0.2)
+    recorder = fake_recorder(writer, batch_size=10, backlog_batch_size=10, flush_interval=0.2)
     for _ in range(25):
         recorder.record(event())
     await recorder.start()
     await recorder.stop(timeout=5)
     assert [len(b) for b in writer.batches] == [10, 10, 5]
     assert (recorder.written, recorder.pending) == (25, 0)
+
+
+async def test_a_backlog_is_written_in_bigger_batches_up_to_the_backlog_bound() -> None:
+    writer = FakeWriter()
+    recorder = fake_recorder(writer, batch_size=10, flush_interval=0.2)  # backlog bound: 10 batches
+    for _ in range(250):
+        recorder.record(event())
+    await recorder.start()
+    await recorder.stop(timeout=5)
+    assert [len(b) for b in writer.batches] == [100, 100, 50]
+    assert (recorder.written, recorder.pending) == (250, 0)
 
 
 async def test_a_lone_event_is_written_within_the_flush_interval() -> None:
@@ -115,7 +127,7 @@ async def test_events_in_a_batch_still_filling_count_as_pending_and_flush_waits_
 
 async def test_failed_writes_are_retried_with_backoff_and_nothing_is_lost() -> None:
     writer = FakeWriter(fail_times=3)
-    recorder = fake_recorder(writer, batch_size=5)
+    recorder = fake_recorder(writer, batch_size=5, backlog_batch_size=5)
     await recorder.start()
     for _ in range(12):
         recorder.record(event())

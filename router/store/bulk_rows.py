@@ -1,0 +1,113 @@
+"""Many rows into one table in one statement: the usage writer's raw rows and rollup upserts.
+
+PostgreSQL gets one `INSERT … SELECT * FROM unnest($1::t1[], $2::t2[], …)` per batch, a column per array:
+one prepared statement (cached by asyncpg) whatever the batch size, planned and executed once, where an
+executemany runs the executor once per row. SQLite gets the driver's executemany of one `INSERT … VALUES
+(?, …)` (sqlite3 loops in C). Both bypass SQLAlchemy's per-row parameter building (bench/usage_write.py
+measured it as much of the writer's CPU as the database's work); the columns' own bind processors (the JSON
+column's serializer, SQLite's datetime text, the boolean check) still apply, once per value, so the stored
+values are what an ORM insert stores.
+
+With `conflict`, each row adds its `add` columns to an existing row with the same conflict key (the
+rollups' `ON CONFLICT (hour, dims) DO UPDATE SET requests = usage_hourly.requests + excluded.requests, …`).
+The rows must then be unique on the key (PostgreSQL refuses to update a row twice in one statement), and
+should come sorted by it, so that concurrent writers lock rows in one order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Integer, String, Table, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import TextClause
+
+Processor = Callable[[Any], Any]
+
+
+async def insert_rows(
+    session: AsyncSession,
+    table: Table,
+    names: tuple[str, ...],
+    rows: Sequence[Sequence[Any]],
+    *,
+    conflict: tuple[str, ...] = (),
+    add: tuple[str, ...] = (),
+) -> None:
+    """Insert `rows` (tuples in `names` order) into `table` in the session's transaction; with `conflict`,
+    add the `add` columns into the row already there instead."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect
+    processors = _processors(dialect, table, names)
+    if dialect.name == "postgresql":
+        columns = list(zip(*rows, strict=True))
+        params = {
+            f"c{i}": [process(v) for v in column] if process is not None else list(column)
+            for i, (process, column) in enumerate(zip(processors, columns, strict=True))
+        }
+        await session.execute(_unnest_statement(table, names, conflict, add), params)
+        return
+    if any(process is not None for process in processors):
+        rows = [
+            tuple(v if process is None else process(v) for process, v in zip(processors, row, strict=True))
+            for row in rows
+        ]
+    connection = await session.connection()
+    await connection.exec_driver_sql(_values_statement(table, names, conflict, add), list(rows))
+
+
+@cache
+def _processors(dialect: Dialect, table: Table, names: tuple[str, ...]) -> tuple[Processor | None, ...]:
+    return tuple(table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+
+
+def _on_conflict(table: Table, conflict: tuple[str, ...], add: tuple[str, ...]) -> str:
+    if not conflict:
+        return ""
+    sums = ", ".join(f"{name} = {table.name}.{name} + excluded.{name}" for name in add)
+    return f" ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {sums}"
+
+
+@cache
+def _unnest_statement(
+    table: Table, names: tuple[str, ...], conflict: tuple[str, ...], add: tuple[str, ...]
+) -> TextClause:
+    arrays = ", ".join(f"CAST(:c{i} AS {_pg_array_type(table, name)}[])" for i, name in enumerate(names))
+    return text(
+        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"
+        + _on_conflict(table, conflict, add)
+    )
+
+
+@cache
+def _values_statement(
+    table: Table, names: tuple[str, ...], conflict: tuple[str, ...], add: tuple[str, ...]
+) -> str:
+    marks = ", ".join("?" for _ in names)
+    insert = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"
+    return insert + _on_conflict(table, conflict, add)
+
+
+def _pg_array_type(table: Table, name: str) -> str:
+    # The element types without a length: a value too long is refused by the column, as an INSERT …
+    # VALUES would refuse it, not cut by the cast (CAST('…' AS varchar(64)) truncates silently).
+    kind = table.c[name].type
+    if isinstance(kind, JSON):
+        return "json"
+    if isinstance(kind, String):
+        return "text"
+    if isinstance(kind, DateTime):
+        return "timestamptz" if kind.timezone else "timestamp"
+    if isinstance(kind, Boolean):
+        return "boolean"
+    if isinstance(kind, Float):
+        return "float8"
+    if isinstance(kind, BigInteger):
+        return "bigint"
+    if isinstance(kind, Integer):
+        return "integer"
+    raise TypeError(f"no array type for {table.name}.{name} ({kind!r})")
