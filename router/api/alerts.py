@@ -27,7 +27,7 @@ from router.store.models import Alert, AlertDelivery
 
 AnyRequest = Request[Any, Any, Any]
 
-# The page's bound on these lists (config/validate.py bounds every other value).
+# The page's bound on these lists (config/validate/ bounds every other value).
 Names = Annotated[list[str], Field(max_length=100)]
 
 

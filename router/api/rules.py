@@ -1,7 +1,7 @@
 """Rule updates and moves at either level (global: /api/v1/rules, a tenant's: /api/v1/tenants/{id}/rules), and
 what a tenant's rules reach (/api/v1/tenants/{id}/reach: read-only, for its tenant-admins too).
 
-The catalog validates (config/validate.py, as the pages and `config apply` do) and keeps the order consistent
+The catalog validates (config/validate/, as the pages and `config apply` do) and keeps the order consistent
 under concurrent moves (store/catalog/rules.py); nothing here checks a value again.
 """
 

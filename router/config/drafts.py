@@ -1,5 +1,5 @@
 """Configuration as plain data: one draft type per entity, as `config apply`, the catalog, the admin pages
-and the management API hand it to validate.py, and the problems validation finds."""
+and the management API hand it to validate/, and the problems validation finds."""
 
 from __future__ import annotations
 

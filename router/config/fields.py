@@ -1,4 +1,4 @@
-"""Checks of single fields, shared by every entity's validator (validate.py) and by the forms that show a
+"""Checks of single fields, shared by every entity's validator (validate/) and by the forms that show a
 field's problem next to it: names, target refs, provider kinds, base URLs, extra parameters, model patterns,
 rule overrides, managed settings. Each returns the problem as a sentence, or None.
 """

@@ -1,6 +1,6 @@
 """Rule drafts from what people write, the one way for every entry point: the admin form, the management
 API's bodies, a config file's rules and the CLI all describe a rule as a `RuleDraft` made here, and the
-catalog stores nothing else. Pure: validation stays in validate.py (`rule_issues`).
+catalog stores nothing else. Pure: validation stays in validate/ (`rule_issues`).
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ def _window(window: str) -> BudgetWindow:
 
 
 def check_budget(window: Any, amount_usd: Any) -> None:
-    """ValueError with config/validate.py's reason when the window or the amount is not valid."""
+    """ValueError with config/validate/'s reason when the window or the amount is not valid."""
     # Imported here: reading budgets (the CLI's list commands) needs no validation, and it loads routing.
     from router.config.validate import budget_issues
 

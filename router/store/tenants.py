@@ -18,7 +18,7 @@ from router.store.models import ApiKey, Tenant
 
 
 def validate_tenant_name(name: str) -> str:
-    """The name, stripped; ValueError with config/validate.py's reason when it is not a valid name."""
+    """The name, stripped; ValueError with config/validate/'s reason when it is not a valid name."""
     # Imported here, as in check_limits: `router tenant list` reads tenants without loading validation.
     from router.config.fields import name_error
 

@@ -314,7 +314,7 @@ class RulesController(Controller):
         place = read_placement(form, default="keep" if editing else "bottom")
         if "match" in form.errors and not rule.match:
             problems.insert(0, "match: " + form.errors["match"])
-        # The same rule check config apply and the catalog run (config/validate.py: rule_issues).
+        # The same rule check config apply and the catalog run (config/validate/: rule_issues).
         for issue in rule_issues(rule, known):
             if issue.path == "match":
                 if rule.match:  # an empty one is the form's to report (or is still being typed)

@@ -57,7 +57,7 @@ class CatalogConflict(CatalogError, AlreadyExistsError):
 
 
 def raise_first(issues: list[ValidationIssue], *, whole: str) -> None:
-    """Refuse a change with the first problem config/validate.py found (`whole` names the field to show
+    """Refuse a change with the first problem config/validate/ found (`whole` names the field to show
     for a problem with the object as a whole)."""
     if issues:
         raise CatalogError(issues[0].message, field=issues[0].path or whole)

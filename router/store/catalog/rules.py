@@ -95,7 +95,7 @@ async def _chain_named(session: AsyncSession, name: str) -> Chain:
 
 
 async def _store(session: AsyncSession, row: Rule, draft: RuleDraft) -> None:
-    """Check `draft` with the one rule validator (config/validate.py) and write it onto `row`."""
+    """Check `draft` with the one rule validator (config/validate/) and write it onto `row`."""
     draft = normalised_rule(draft)
     raise_first(rule_issues(draft, await known_names(session)), whole="target")
     row.match, row.match_kind = draft.match, draft.match_kind
