@@ -1,7 +1,7 @@
 """Usage reports and writes at scale, against a database seeded by bench/usage_scale_seed.py.
 
     .venv/bin/python bench/usage_scale.py --url postgresql+asyncpg://postgres@127.0.0.1:5432/usage_scale \
-        [--repeat 3] [--write-rows 50000] [--skip-writes] [--json]
+        [--repeat 3] [--write-rows 50000] [--skip-writes] [--page-and-exports] [--json]
 
 Measures, each run `--repeat` times (the first run cold-ish, as the caches are after the seed):
   page 7d / 30d / 30d one tenant   every query of the admin usage page (admin/controllers/usage.py:
@@ -11,9 +11,11 @@ Measures, each run `--repeat` times (the first run cold-ish, as the caches are a
                                    (`router usage --since 30d --by X --format csv`, a new process)
   budget refresh                   usage_reports.month_to_date_spend for every key and tenant (what the
                                    limiter's refresh reads), from the 1st of this month and from 30 days ago
-  export                           `router usage export --month <last month>` (chargeback CSV) and
-                                   `router usage --since 30d --by day --format csv`, as processes; the raw
-                                   record CSV (usage page's download): time to its first 10,000 lines
+  exports                          the usage page's downloads (grouped, from the rollups: 30 days by day and
+                                   by tenant,member,model, 90 days by key; the latest requests, capped), and
+                                   as processes `router usage export --month <last month>` (chargeback CSV),
+                                   `router usage --since 30d --by day|tenant --format csv` and the baseline
+                                   `router usage --since 1m` (start-up, imports, connection)
   request detail                   usage_records.find_usage_record by request id
   writes                           UsageRecorder end to end (rollups on) into the current month's partition;
                                    the rows are deleted and their rollups rebuilt afterwards
@@ -42,8 +44,9 @@ from sqlalchemy import delete, func, select, text
 from router.admin.controllers.usage import usage_tables
 from router.admin.usage_filters import parse_usage_query
 from router.store.db import Database
+from router.store.usage_chargeback import chargeback_csv, grouped_usage
 from router.store.usage_models import UsageRecord
-from router.store.usage_records import UsageFilters, export_usage_csv, find_usage_record
+from router.store.usage_records import REQUESTS_CSV_LIMIT, UsageFilters, export_usage_csv, find_usage_record
 from router.store.usage_reports import aggregate_usage, month_to_date_spend, usage_timeseries
 from router.store.usage_rollups import rebuild_rollups
 from router.store.usage_writes import UsageEvent
@@ -86,10 +89,10 @@ async def _cli_timed(label: str, repeat: int, args: list[str], url: str, out: li
     return str(await _timed(label, repeat, run, out))
 
 
-async def measure_reads(db: Database, url: str, repeat: int, now: datetime) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    since30 = now - timedelta(days=30)
-
+async def measure_page_and_exports(db: Database, url: str, repeat: int, now: datetime) -> Results:
+    """The usage page's queries, its downloads (grouped, from the rollups; the capped latest requests) and
+    the CLI's CSV exports (whole processes)."""
+    out: Results = []
     for label, params in (
         ("usage page, last 7 days", {"range": "7d"}),
         ("usage page, last 30 days", {"range": "30d"}),
@@ -105,6 +108,46 @@ async def measure_reads(db: Database, url: str, repeat: int, now: datetime) -> l
 
         data = await _timed(label, repeat, page, out)
         out[-1]["rows"] = data["total"].requests
+
+    for label, params, by in (
+        ("page CSV download, last 30 days, by day", {"range": "30d"}, ("day",)),
+        ("page CSV download, last 30 days, by tenant,member,model", {"range": "30d"},
+         ("tenant", "member", "model")),
+        ("page CSV download, last 90 days, by key", {"range": "90d"}, ("key",)),
+    ):  # fmt: skip
+        query = parse_usage_query(params, now=now)
+
+        async def download(query: Any = query, by: tuple[str, ...] = by) -> str:
+            async with db.session() as session:
+                rows = await grouped_usage(session, UsageFilters(**query.store_filters()), by)
+            return chargeback_csv(rows, by)
+
+        csv_text = await _timed(label, repeat, download, out)
+        out[-1]["rows"] = csv_text.count("\n") - 1
+
+    async def latest_requests() -> int:
+        lines = 0
+        async with db.session() as session:
+            async for chunk in export_usage_csv(session, UsageFilters(since=now - timedelta(days=30))):
+                lines += chunk.count("\n")
+        return lines - 1
+
+    await _timed(f"latest requests CSV (capped at {REQUESTS_CSV_LIMIT:,}), last 30 days", repeat,
+                 latest_requests, out)  # fmt: skip
+    await _cli_timed("`router usage --since 1m` (process, baseline)", repeat,
+                     ["usage", "--since", "1m", "--format", "csv"], url, out)  # fmt: skip
+    for group in ("day", "tenant"):
+        await _cli_timed(f"`router usage --since 30d --by {group} --format csv` (process)", repeat,
+                         ["usage", "--since", "30d", "--by", group, "--format", "csv"], url, out)  # fmt: skip
+    last_month = (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    await _cli_timed(f"`router usage export --month {last_month}` CSV (process)", repeat,
+                     ["usage", "export", "--month", last_month], url, out)  # fmt: skip
+    return out
+
+
+async def measure_reads(db: Database, url: str, repeat: int, now: datetime) -> Results:
+    out = await measure_page_and_exports(db, url, repeat, now)
+    since30 = now - timedelta(days=30)
 
     async def dashboard() -> Any:
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -124,9 +167,6 @@ async def measure_reads(db: Database, url: str, repeat: int, now: datetime) -> l
 
         rows = await _timed(f"usage --since 30d --by {by} (query)", repeat, grouped, out)
         out[-1]["rows"] = sum(r.requests for r in rows)
-    # The same process over a minute of usage: what start-up, imports and the connection cost alone.
-    await _cli_timed("`router usage --since 1m` (process, baseline)", repeat,
-                     ["usage", "--since", "1m", "--format", "csv"], url, out)  # fmt: skip
     for by in BY:
         await _cli_timed(f"`router usage --since 30d --by {by}` (process)", repeat,
                          ["usage", "--since", "30d", "--by", by, "--format", "csv"], url, out)  # fmt: skip
@@ -143,23 +183,6 @@ async def measure_reads(db: Database, url: str, repeat: int, now: datetime) -> l
                 return await month_to_date_spend(session, start, key_ids=key_ids, tenant_ids=tenant_ids)
 
         await _timed(f"{label} ({len(key_ids)} keys, {len(tenant_ids)} tenants)", repeat, refresh, out)
-
-    last_month = (month_start - timedelta(days=1)).strftime("%Y-%m")
-    await _cli_timed(f"`router usage export --month {last_month}` CSV (process)", repeat,
-                     ["usage", "export", "--month", last_month], url, out)  # fmt: skip
-    await _cli_timed("`router usage --since 30d --by day --format csv` (process)", repeat,
-                     ["usage", "--since", "30d", "--by", "day", "--format", "csv"], url, out)  # fmt: skip
-
-    async def raw_csv_head() -> int:
-        lines = 0
-        async with db.session() as session:
-            async for _line in export_usage_csv(session, UsageFilters(since=since30)):
-                lines += 1
-                if lines >= 10_000:
-                    break
-        return lines
-
-    await _timed("raw record CSV, first 10,000 lines", repeat, raw_csv_head, out)
 
     async with db.session() as session:
         some = await session.scalar(
@@ -233,6 +256,11 @@ async def main() -> None:
     parser.add_argument("--write-rows", type=int, default=50_000)
     parser.add_argument("--skip-writes", action="store_true")
     parser.add_argument("--only-writes", action="store_true")
+    parser.add_argument(
+        "--page-and-exports",
+        action="store_true",
+        help="only the usage page, its downloads and the CLI exports",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -248,8 +276,11 @@ async def main() -> None:
             hourly = await session.scalar(select(func.count()).select_from(text("usage_hourly")))
             daily = await session.scalar(select(func.count()).select_from(text("usage_daily")))
         print(f"database {size}: ~{raw:,} raw rows, {hourly:,} hourly, {daily:,} daily rollups", flush=True)
-        results = [] if args.only_writes else await measure_reads(db, args.url, args.repeat, now)
-        if not args.skip_writes:
+        if args.page_and_exports:
+            results = await measure_page_and_exports(db, args.url, args.repeat, now)
+        else:
+            results = [] if args.only_writes else await measure_reads(db, args.url, args.repeat, now)
+        if not (args.skip_writes or args.page_and_exports):
             results.append(await measure_writes(db, args.write_rows, now))
     finally:
         await db.dispose()

@@ -106,6 +106,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     # usage pages and exports: scoped principals always see one of their tenants
     ("GET", "/admin/usage"): A.READ_TENANT,
     ("GET", "/admin/usage.csv"): A.READ_TENANT,
+    ("GET", "/admin/usage.json"): A.READ_TENANT,
+    ("GET", "/admin/usage/requests.csv"): A.READ_TENANT,
     ("GET", "/admin/api/usage"): A.READ_TENANT,
     ("GET", "/admin/api/usage/timeseries"): A.READ_TENANT,
     ("GET", "/admin/requests"): A.READ_TENANT,  # ?id=REQUEST_ID: the record's tenant is checked too
@@ -133,7 +135,14 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
 
 # Routes whose query must name one of a scoped principal's tenants (they are redirected to one if not).
 TENANT_FILTERED = frozenset(
-    {"/admin/usage", "/admin/usage.csv", "/admin/api/usage", "/admin/api/usage/timeseries"}
+    {
+        "/admin/usage",
+        "/admin/usage.csv",
+        "/admin/usage.json",
+        "/admin/usage/requests.csv",
+        "/admin/api/usage",
+        "/admin/api/usage/timeseries",
+    }
 )
 
 

@@ -24,6 +24,7 @@ from router.store.usage_chargeback import (
     chargeback_json,
     parse_groups,
     parse_month,
+    usd_text,
 )
 from router.store.usage_models import UsageRecord
 from router.store.usage_records import find_usage_record
@@ -84,10 +85,11 @@ def render_table(rows: list[UsageRow], label: str) -> str:
 
 
 def row_objects(rows: list[UsageRow], group_by: str | None) -> list[dict[str, Any]]:
-    """Each row with its name under "name" and under the grouping key ("model": …)."""
+    """Each row with its name under "name" and under the grouping key ("model": …); the cost as exact
+    decimal text (the rollups' nano-dollars: no float noise), as the chargeback export writes it."""
     objects = []
     for row in rows:
-        data = row.as_dict()
+        data = {**row.as_dict(), "cost_usd": usd_text(row.cost_nanousd)}
         if group_by is not None:
             data = {"name": row.name, group_by: row.name, **{c: data[c] for c in METRIC_COLUMNS}}
         objects.append(data)

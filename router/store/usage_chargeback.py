@@ -1,6 +1,9 @@
-"""Chargeback: one calendar month's usage per group (tenant, key, member, model, target), from the daily
-rollups, with costs as exact decimals (the rollups' integer nano-dollars), so the rows add up to the
-rollups' total to the nano-dollar and print without float noise."""
+"""Grouped usage exports: one row per group (tenant, key, member, model, target, and time buckets) over a
+window, read from the rollups (daily for whole days, hourly for whole hours, raw rows only for the partial
+hours at the ends, as every report: store/usage_reports.py time_parts), with costs as exact decimals (the
+rollups' integer nano-dollars), so the rows add up to the rollups' total to the nano-dollar and print
+without float noise. Chargeback is one calendar month of it; the usage page's CSV/JSON downloads and
+`router usage export` are the others."""
 
 from __future__ import annotations
 
@@ -17,10 +20,14 @@ from sqlalchemy import String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.models import Tenant
-from router.store.usage_models import UsageDaily, UsageHourly
-from router.store.usage_rollups import NANOS_PER_USD
+from router.store.usage_records import UsageFilters, subject_conditions
+from router.store.usage_reports import time_parts
+from router.store.usage_rollups import NANOS_PER_USD, hour_text_expr
 
 CHARGEBACK_GROUPS: tuple[str, ...] = ("tenant", "key", "member", "model", "target")
+# A window's exports may also group by time bucket (UTC; "hour" reads hourly rollups, not daily ones).
+TIME_GROUPS: tuple[str, ...] = ("day", "hour", "month")
+EXPORT_GROUPS: tuple[str, ...] = (*CHARGEBACK_GROUPS, *TIME_GROUPS)
 COUNT_COLUMNS: tuple[str, ...] = (
     "requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
 )  # fmt: skip
@@ -42,15 +49,13 @@ def parse_month(text: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def parse_groups(text: str) -> tuple[str, ...]:
+def parse_groups(text: str, choices: Sequence[str] = CHARGEBACK_GROUPS) -> tuple[str, ...]:
     """ "tenant,member,model" -> ("tenant", "member", "model"); unknown or repeated names are refused."""
     names = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = [name for name in names if name not in CHARGEBACK_GROUPS]
-    if not names or unknown:
-        shown = ", ".join(repr(n) for n in unknown) if unknown else "nothing"
-        raise ChargebackInputError(
-            f"cannot group by {shown}: use one or more of {','.join(CHARGEBACK_GROUPS)}"
-        )
+    unknown = [name[:40] for name in names if name not in choices]
+    if not names or unknown or len(names) > len(choices):
+        shown = ", ".join(repr(n) for n in unknown[:3]) if unknown else "nothing"
+        raise ChargebackInputError(f"cannot group by {shown}: use one or more of {','.join(choices)}")
     if len(set(names)) != len(names):
         raise ChargebackInputError(f"a grouping is repeated: {text!r}")
     return names
@@ -80,35 +85,60 @@ async def chargeback(
     *,
     tenant_ids: Collection[int] | None = None,
 ) -> list[ChargebackRow]:
-    """One row per group over [start, end) (whole hours; whole days, as a month is, read the daily
-    rollups), by cost then requests, descending. `tenant_ids` limits the rows to those tenants (None: all)."""
-    whole_days = all(t == t.replace(hour=0, minute=0, second=0, microsecond=0) for t in (start, end))
-    table: Any = UsageDaily if whole_days else UsageHourly
-    time = table.day if whole_days else table.hour
-    columns: dict[str, Any] = {
-        "tenant": func.coalesce(Tenant.name, func.cast(table.tenant_id, String)),
-        "key": table.key_prefix,
-        "member": table.member,
-        "model": table.requested_model,
-        "target": table.target,
-    }
-    picked = [columns[name] for name in by]
-    measures = [func.sum(getattr(table, name)) for name in (*COUNT_COLUMNS, "cost_nanousd")]
-    stmt = select(*picked, *measures).where(time >= start, time < end)
-    if "tenant" in by:
-        stmt = stmt.outerjoin(Tenant, Tenant.id == table.tenant_id).group_by(table.tenant_id, Tenant.name)
-    stmt = stmt.group_by(*(columns[name] for name in by if name != "tenant"))
-    if tenant_ids is not None:
-        stmt = stmt.where(table.tenant_id.in_(list(tenant_ids)))
+    """One row per group over [start, end) (a month: the daily rollups), by cost then requests, descending.
+    `tenant_ids` limits the rows to those tenants (None: all)."""
+    return await grouped_usage(session, UsageFilters(start, end), by, tenant_ids=tenant_ids)
+
+
+async def grouped_usage(
+    session: AsyncSession,
+    filters: UsageFilters,
+    by: Sequence[str],
+    *,
+    tenant_ids: Collection[int] | None = None,
+) -> list[ChargebackRow]:
+    """One row per group of `by` (EXPORT_GROUPS' names) over the filters' window, from the rollups. Rows come
+    oldest first when grouped by time, then by cost and requests, descending. `tenant_ids` limits the rows
+    to those tenants (None: all)."""
+    dialect = session.get_bind().dialect.name
+    sums: dict[tuple[str | None, ...], list[int]] = {}
+    for part in time_parts(filters.since, filters.until, daily="hour" not in by):
+        table = part.table
+        columns: dict[str, Any] = {
+            "tenant": func.coalesce(Tenant.name, func.cast(table.tenant_id, String)),
+            "key": table.key_prefix,
+            "member": table.member,
+            "model": table.requested_model,
+            "target": table.target,
+            **{name: hour_text_expr(dialect, part.time, name) for name in TIME_GROUPS},
+        }
+        where = [*part.window, *await subject_conditions(session, filters, table)]
+        if tenant_ids is not None:
+            where.append(table.tenant_id.in_(list(tenant_ids)))
+        stmt = select(*(columns[name] for name in by), *part.measures(session)).where(*where)
+        if "tenant" in by:
+            # Grouped by id (the index's column); the name is for display (the id once the tenant is gone).
+            stmt = stmt.outerjoin(Tenant, Tenant.id == table.tenant_id).group_by(table.tenant_id, Tenant.name)
+        stmt = stmt.group_by(*(columns[name] for name in by if name != "tenant"))
+        for row in (await session.execute(stmt)).all():
+            key = tuple(None if v is None else str(v) for v in row[: len(by)])
+            current = sums.setdefault(key, [0] * (len(COUNT_COLUMNS) + 1))
+            for i, value in enumerate(row[len(by) :]):
+                current[i] += int(value or 0)
     rows = [
-        ChargebackRow(
-            groups=tuple(None if v is None else str(v) for v in row[: len(by)]),
-            counts=tuple(int(v or 0) for v in row[len(by) : len(by) + len(COUNT_COLUMNS)]),
-            cost_nanousd=int(row[-1] or 0),
-        )
-        for row in (await session.execute(stmt)).all()
+        ChargebackRow(groups=key, counts=tuple(values[:-1]), cost_nanousd=values[-1])
+        for key, values in sums.items()
     ]
-    return sorted(rows, key=lambda r: (-r.cost_nanousd, -r.counts[0], [g or "" for g in r.groups]))
+    times = [i for i, name in enumerate(by) if name in TIME_GROUPS]
+    return sorted(
+        rows,
+        key=lambda r: (
+            [r.groups[i] or "" for i in times],
+            -r.cost_nanousd,
+            -r.counts[0],
+            [g or "" for g in r.groups],
+        ),
+    )
 
 
 def _cell(value: str | None) -> str:
@@ -128,9 +158,15 @@ def chargeback_csv(rows: Sequence[ChargebackRow], by: Sequence[str]) -> str:
 
 def chargeback_json(rows: Sequence[ChargebackRow], by: Sequence[str], month: str) -> str:
     """Costs as decimal strings (exact); the total is the sum of the rows' nano-dollars."""
+    return export_json(rows, by, {"month": month})
+
+
+def export_json(rows: Sequence[ChargebackRow], by: Sequence[str], about: dict[str, Any]) -> str:
+    """`about` (the month, or the window and filters) first, then the rows and their total; costs as exact
+    decimal strings."""
     total_nanos = sum(r.cost_nanousd for r in rows)
     body = {
-        "month": month,
+        **about,
         "by": list(by),
         "rows": [
             {

@@ -1,5 +1,5 @@
 """Usage records read back one by one: the admin page's list and request detail, `router usage show`,
-the CSV export, target health's recent attempts; and the filters every usage read takes.
+the latest requests as CSV, target health's recent attempts; and the filters every usage read takes.
 
 Tenant safety: each read takes its filters explicitly; deciding who may see which tenant is the caller's job.
 """
@@ -130,8 +130,17 @@ def _csv_line(values: Sequence[Any]) -> str:
     return buffer.getvalue()
 
 
-async def export_usage_csv(session: AsyncSession, filters: UsageFilters) -> AsyncIterator[str]:
-    """The header, then one CSV line per record, oldest first, streamed from the database.
+# The per-request download is the latest-requests list as a file, not an export of the range: at tens of
+# millions of rows a day a range's raw rows cannot be a download (the grouped exports read the rollups).
+REQUESTS_CSV_LIMIT = 10_000
+
+
+async def export_usage_csv(
+    session: AsyncSession, filters: UsageFilters, limit: int = REQUESTS_CSV_LIMIT
+) -> AsyncIterator[str]:
+    """The header, then one CSV line per record, newest first (as the page's latest requests), at most
+    `limit` of them, streamed from the database a thousand lines a chunk (row by row, the async result's
+    per-row hand-offs cost more than the query: 10,000 lines took 2.5 s, the query 25 ms).
 
     Only the visible key prefix is written: usage rows hold no key hash or credential to leak.
     """
@@ -139,13 +148,18 @@ async def export_usage_csv(session: AsyncSession, filters: UsageFilters) -> Asyn
     stmt = (
         select(*(getattr(UR, name) for name in CSV_COLUMNS))
         .where(*await _conditions(session, filters))
-        .order_by(UR.created_at, UR.id)
+        .order_by(UR.created_at.desc(), UR.id.desc())
+        .limit(limit)
         .execution_options(yield_per=1000)
     )
     result = await session.stream(stmt)
     try:
-        async for row in result:
-            yield _csv_line([_csv_cell(value) for value in row])
+        async for rows in result.partitions():
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\n").writerows(
+                [_csv_cell(value) for value in row] for row in rows
+            )
+            yield buffer.getvalue()
     finally:
         # A client that stops reading early must not leave the cursor (and its connection) open.
         await result.close()

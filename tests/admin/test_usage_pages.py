@@ -67,14 +67,43 @@ async def test_bad_filters_are_shown_next_to_the_fields(admin: AdminClient) -> N
     assert 'value="yesterday"' in page.text
 
 
-async def test_csv_download(admin: AdminClient) -> None:
+async def test_the_page_downloads_its_view_from_the_rollups_with_exact_costs(admin: AdminClient) -> None:
+    tenant_id = await record_usage(admin)
+    page = await admin.get("/admin/usage?range=24h&metric=cost")
+    assert 'href="/admin/usage.csv?range=24h&amp;by=hour"' in page.text
+    assert 'href="/admin/usage.json?range=24h&amp;by=tenant"' in page.text
+    response = await admin.http.get("/admin/usage.csv?range=24h&by=tenant,model")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert "-by-tenant-model.csv" in response.headers["content-disposition"]
+    assert response.text.splitlines() == [
+        "tenant,model,requests,errors,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cost_usd",
+        "acme,claude-sonnet-4,1,0,100,20,0,0,0.500000000",
+        "acme,'=cmd|calc,1,1,0,0,0,0,0.000000000",
+    ]
+    # Without ?by= the rows are the chart's buckets; the filters narrow them as on the page.
+    per_hour = await admin.http.get(
+        f"/admin/usage.json?range=24h&tenant_id={tenant_id}&key_prefix=sk-rt-AAAAAA"
+    )
+    body = per_hour.json()
+    assert body["by"] == ["hour"] and body["filters"]["key_prefix"] == "sk-rt-AAAAAA"
+    assert body["total"]["requests"] == 1 and body["total"]["cost_usd"] == "0.500000000"
+    assert [row["requests"] for row in body["rows"]] == [1]
+    bad = await admin.http.get("/admin/usage.csv?range=fortnight&by=colour")
+    assert bad.status_code == 422 and set(bad.json()["errors"]) == {"range", "by"}
+    too_many_hours = await admin.http.get("/admin/usage.json?range=90d&by=hour")
+    assert too_many_hours.status_code == 422 and "by" in too_many_hours.json()["errors"]
+
+
+async def test_the_latest_requests_download_is_raw_newest_first_and_capped(admin: AdminClient) -> None:
     await record_usage(admin)
-    response = await admin.http.get("/admin/usage.csv?range=24h")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/csv")
+    page = await admin.get("/admin/usage?range=24h")
+    assert "Download the latest 10,000 requests" in page.text
+    response = await admin.http.get("/admin/usage/requests.csv?range=24h")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert 'filename="usage-requests-latest-10000-' in response.headers["content-disposition"]
     lines = response.text.strip().splitlines()
     assert lines[0].startswith("created_at,request_id") and len(lines) == 3
-    assert "'=cmd|calc" in response.text
+    assert lines[1].split(",")[1] == "r2" and "'=cmd|calc" in lines[1]
 
 
 async def test_json_api_groups_and_requires_a_session(admin: AdminClient) -> None:

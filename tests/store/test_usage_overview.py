@@ -1,6 +1,7 @@
 """The usage page's one-read overview (store/usage_overview.py) equals the plain aggregates it replaces:
 the total, the series and the four tables, row for row and to the nano-dollar, over raw partial hours,
-hourly and daily rollups, with every filter, read serially or at once on connections of their own."""
+hourly and daily rollups, with every filter, read serially or at once on connections of their own. And the
+page's grouped downloads (store/usage_chargeback.py grouped_usage) add up to the same rollups exactly."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from typing import Any
 import pytest
 
 from router.store.db import Database
+from router.store.usage_chargeback import grouped_usage
 from router.store.usage_overview import TABLE_GROUPS, usage_overview
+from router.store.usage_records import UsageFilters
 from router.store.usage_reports import Bucket, aggregate_usage, usage_timeseries
 from router.store.usage_writes import write_usage_batch
 from tests.usage.helpers import add_tenant_with_keys, event
@@ -107,3 +110,52 @@ async def test_an_open_range_ends_now_and_names_a_deleted_tenant_by_its_id(
     names = {r.name for r in got.groups["tenant"]}
     assert names == {"alpha", str(tenant_id + 50), None}
     assert sum(r.cost_nanousd for r in got.groups["key"]) == got.total.cost_nanousd
+
+
+async def test_grouped_exports_add_up_to_the_rollups_to_the_nano_dollar(spread: tuple[Database, int]) -> None:
+    database, tenant_id = spread
+    since, until = (
+        START + timedelta(days=1, hours=5, minutes=41),
+        START + timedelta(days=37, hours=3, minutes=9),
+    )
+    window = UsageFilters(since, until)
+    async with database.session() as session:
+        (total,) = await aggregate_usage(session, since=since, until=until)
+        by_model = {
+            r.name: r for r in await aggregate_usage(session, since=since, until=until, group_by="model")
+        }
+        wide = await grouped_usage(session, window, ("tenant", "member", "model", "target", "key"))
+        per_day = await grouped_usage(session, window, ("day", "model"))
+        per_hour = await grouped_usage(session, UsageFilters(since, since + timedelta(hours=30)), ("hour",))
+        scoped = await grouped_usage(session, window, ("model",), tenant_ids=[tenant_id])
+        (alpha,) = await aggregate_usage(session, since=since, until=until, tenant_id=tenant_id)
+    for rows in (wide, per_day):
+        assert sum(r.cost_nanousd for r in rows) == total.cost_nanousd
+        assert [sum(r.counts[i] for r in rows) for i in range(6)] == [
+            total.requests, total.errors, total.input_tokens, total.output_tokens,
+            total.cache_read_tokens, total.cache_write_tokens,
+        ]  # fmt: skip
+    # One grouping alone is the aggregate's rows, cost as exact text.
+    by_model_export = await _one(database, window, "model")
+    assert {r.groups[0]: (r.counts[0], r.cost_nanousd) for r in by_model_export} == {
+        name: (r.requests, r.cost_nanousd) for name, r in by_model.items()
+    }
+    assert all(r.cost_usd == f"{r.cost_nanousd // 10**9}.{r.cost_nanousd % 10**9:09d}" for r in wide)
+    # Time groups come oldest first; hours from the hourly rollups and the raw edge.
+    assert [r.groups[0] for r in per_day] == sorted(r.groups[0] or "" for r in per_day)
+    async with database.session() as session:
+        hours = await aggregate_usage(
+            session, since=since, until=since + timedelta(hours=30), group_by="hour"
+        )
+    assert [(r.groups[0], r.counts[0], r.cost_nanousd) for r in per_hour] == [
+        (r.name, r.requests, r.cost_nanousd) for r in hours
+    ]
+    assert (sum(r.counts[0] for r in scoped), sum(r.cost_nanousd for r in scoped)) == (
+        alpha.requests,
+        alpha.cost_nanousd,
+    )
+
+
+async def _one(database: Database, window: UsageFilters, name: str) -> list[Any]:
+    async with database.session() as session:
+        return await grouped_usage(session, window, (name,))

@@ -265,11 +265,14 @@ async def test_record_list_is_newest_first_and_pages(seeded: tuple[Database, int
     assert {r.tenant_id for r in first + second} == {tenant_id}
 
 
-async def test_csv_export_streams_every_record_and_defuses_formulas(usage_db: Database) -> None:
+async def test_requests_csv_is_the_newest_records_up_to_its_cap_with_formulas_defused(
+    usage_db: Database,
+) -> None:
     async with usage_db.transaction() as session:
         await insert_usage_batch(
             session,
             [
+                event(created_at=T0 - timedelta(seconds=1), tenant_id=1, requested_model="oldest"),
                 event(
                     created_at=T0, tenant_id=1, requested_model='=HYPERLINK("http://x")', key_prefix="rk-x"
                 ),
@@ -277,13 +280,14 @@ async def test_csv_export_streams_every_record_and_defuses_formulas(usage_db: Da
             ],
         )
     async with usage_db.session() as session:
-        chunks = [c async for c in export_usage_csv(session, UsageFilters(since=T0, tenant_id=1))]
+        filters = UsageFilters(since=T0 - timedelta(seconds=1), tenant_id=1)
+        chunks = [c async for c in export_usage_csv(session, filters, limit=2)]
     rows = list(csv.DictReader(io.StringIO("".join(chunks))))
-    assert len(rows) == 2
-    assert rows[0]["requested_model"].startswith("'=")
-    assert json.loads(rows[1]["attempts"]) == [{"target": "a/b"}]
-    assert "key_hash" not in rows[0] and rows[0]["key_prefix"] == "rk-x"
-    assert datetime.fromisoformat(rows[0]["created_at"]) == T0
+    assert len(rows) == 2  # the cap: the oldest record is left out
+    assert json.loads(rows[0]["attempts"]) == [{"target": "a/b"}]
+    assert rows[1]["requested_model"].startswith("'=")
+    assert "key_hash" not in rows[1] and rows[1]["key_prefix"] == "rk-x"
+    assert datetime.fromisoformat(rows[1]["created_at"]) == T0
 
 
 @pytest.mark.postgres

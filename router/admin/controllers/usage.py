@@ -1,4 +1,5 @@
-"""Usage: totals, a chart over time, the tables behind it, CSV download, and the same as JSON."""
+"""Usage: totals, a chart over time, the tables behind it; their CSV/JSON downloads (from the rollups), the
+latest requests as CSV (capped), chargeback, and the JSON API."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from router.store import usage_records
 from router.store import usage_reports as usage_store
 from router.store.access import StoreAccess
 from router.store.usage_overview import SessionFactory, usage_overview
+from router.store.usage_records import REQUESTS_CSV_LIMIT
 from router.store.usage_reports import GroupBy
 
 AnyRequest = Request[Any, Any, Any]
@@ -32,6 +34,7 @@ TABLE_GROUPS: tuple[tuple[GroupBy, str], ...] = (
     ("key", "Key"),
 )
 RECENT_LIMIT = 50
+MAX_EXPORT_HOURS = 800
 
 
 async def usage_tables(
@@ -57,6 +60,44 @@ async def usage_tables(
         "pages": pages,
         "members": await key_store.members_by_prefix(session, prefixes),
     }
+
+
+def export_query(request: AnyRequest) -> tuple[UsageQuery, tuple[str, ...]]:
+    """The page's filters and the export's grouping (?by=tenant,model,…; default: the chart's bucket).
+    A bad grouping is one more error on the query, under "by"."""
+    query = parse_usage_query(request.query_params)
+    by: tuple[str, ...] = (query.bucket,)
+    raw = request.query_params.get("by", "")
+    if raw:
+        try:
+            by = chargeback_store.parse_groups(raw, chargeback_store.EXPORT_GROUPS)
+        except chargeback_store.ChargebackInputError as exc:
+            query.errors["by"] = str(exc)
+    if "hour" in by and ((query.until or datetime.now(UTC)) - query.since) > timedelta(
+        hours=MAX_EXPORT_HOURS
+    ):
+        # Hours come from the hourly rollups: bounded like the chart's hourly buckets.
+        query.errors["by"] = f"Group by hour over at most {MAX_EXPORT_HOURS} hours; use day or month."
+    return query, by
+
+
+async def grouped_download(request: AnyRequest, store: StoreAccess, fmt: str) -> Response[Any]:
+    """/admin/usage.csv and .json: the rows of grouped_usage, or 422 with the fields at fault."""
+    query, by = export_query(request)
+    if query.errors:
+        return Response({"errors": query.errors}, status_code=422)
+    async with store.reading() as session:
+        filters = usage_records.UsageFilters(**query.store_filters())
+        rows = await chargeback_store.grouped_usage(session, filters, by)
+    if fmt == "json":
+        body = chargeback_store.export_json(rows, by, {"filters": query.as_dict()})
+        media_type = "application/json"
+    else:
+        body, media_type = chargeback_store.chargeback_csv(rows, by), "text/csv; charset=utf-8"
+    name = f"usage-{query.since:%Y%m%d}-{query.until or datetime.now(UTC):%Y%m%d}-by-{'-'.join(by)}.{fmt}"
+    return Response(
+        body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 def last_month() -> str:
@@ -102,13 +143,33 @@ class UsageController(Controller):
                 "query_string": request.url.query or "",
                 "last_month": last_month(),
                 "chargeback_groups": chargeback_store.CHARGEBACK_GROUPS,
+                "export_groups": chargeback_store.EXPORT_GROUPS,
+                "requests_csv_limit": REQUESTS_CSV_LIMIT,
                 "page_query": urlencode([(k, v) for k, v in request.query_params.items() if k != "page"]),
+                # The downloads take the filters (not the page's own settings) and add their `by`.
+                "export_query": urlencode(
+                    [(k, v) for k, v in request.query_params.items() if k not in ("page", "metric", "by")]
+                    + [("by", "")]
+                ),
             },
             status=422 if query.errors else 200,
         )
 
     @get("/usage.csv")
-    async def usage_csv(self, request: AnyRequest, store: StoreAccess) -> Stream | Response[Any]:
+    async def usage_csv(self, request: AnyRequest, store: StoreAccess) -> Response[Any]:
+        """The page's view as CSV: one row per group of ?by= (default: the chart's buckets) under the page's
+        filters, from the rollups, costs exact."""
+        return await grouped_download(request, store, "csv")
+
+    @get("/usage.json")
+    async def usage_export_json(self, request: AnyRequest, store: StoreAccess) -> Response[Any]:
+        """The same rows as /admin/usage.csv, as JSON with the filters and the total."""
+        return await grouped_download(request, store, "json")
+
+    @get("/usage/requests.csv")
+    async def requests_csv(self, request: AnyRequest, store: StoreAccess) -> Stream | Response[Any]:
+        """The latest requests (raw records, newest first) under the page's filters, at most
+        REQUESTS_CSV_LIMIT of them: the latest-requests list as a file, not the range's every request."""
         query = parse_usage_query(request.query_params)
         if query.errors:
             return Response({"errors": query.errors}, status_code=422)
@@ -118,14 +179,14 @@ class UsageController(Controller):
         async def lines() -> AsyncIterator[str]:
             # The session lives as long as the download streams.
             async with db.session() as session:
-                async for line in usage_records.export_usage_csv(session, filters):
+                async for line in usage_records.export_usage_csv(session, filters, REQUESTS_CSV_LIMIT):
                     yield line
 
-        stamp = query.since.strftime("%Y%m%d")
+        name = f"usage-requests-latest-{REQUESTS_CSV_LIMIT}-{query.since:%Y%m%d}"
         return Stream(
             lines(),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="usage-{stamp}.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )
 
     @get("/usage/chargeback")
