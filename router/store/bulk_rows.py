@@ -1,8 +1,9 @@
 """Many rows into one table in one statement: the usage writer's raw rows and rollup upserts.
 
-PostgreSQL gets one `INSERT … SELECT * FROM unnest($1::t1[], $2::t2[], …)` per batch, a column per array:
-one prepared statement (cached by asyncpg) whatever the batch size, planned and executed once, where an
-executemany runs the executor once per row. SQLite gets the driver's executemany of one `INSERT … VALUES
+PostgreSQL gets asyncpg's binary COPY for plain inserts (the raw rows), and for upserts one `INSERT … SELECT
+* FROM unnest($1::t1[], $2::t2[], …) ON CONFLICT …` per batch, a column per array: one prepared statement
+(cached by asyncpg) whatever the batch size, planned and executed once, where an executemany runs the
+executor once per row. SQLite gets the driver's executemany of one `INSERT … VALUES
 (?, …)` (sqlite3 loops in C). Both bypass SQLAlchemy's per-row parameter building (bench/usage_write.py
 measured it as much of the writer's CPU as the database's work); the columns' own bind processors (the JSON
 column's serializer, SQLite's datetime text, the boolean check) still apply, once per value, so the stored
@@ -22,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Integer, String, Table, text
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
@@ -43,6 +45,9 @@ async def insert_rows(
         return
     dialect = session.get_bind().dialect
     processors = _processors(dialect, table, names)
+    if dialect.name == "postgresql" and dialect.driver == "asyncpg" and not conflict:
+        await _copy(session, table, names, _processed(rows, processors))
+        return
     if dialect.name == "postgresql":
         columns = list(zip(*rows, strict=True))
         params = {
@@ -51,13 +56,44 @@ async def insert_rows(
         }
         await session.execute(_unnest_statement(table, names, conflict, add), params)
         return
-    if any(process is not None for process in processors):
-        rows = [
-            tuple(v if process is None else process(v) for process, v in zip(processors, row, strict=True))
-            for row in rows
-        ]
     connection = await session.connection()
-    await connection.exec_driver_sql(_values_statement(table, names, conflict, add), list(rows))
+    await connection.exec_driver_sql(
+        _values_statement(table, names, conflict, add), _processed(rows, processors)
+    )
+
+
+def _processed(rows: Sequence[Sequence[Any]], processors: tuple[Processor | None, ...]) -> list[Any]:
+    if all(process is None for process in processors):
+        return list(rows)
+    return [
+        tuple(v if process is None else process(v) for process, v in zip(processors, row, strict=True))
+        for row in rows
+    ]
+
+
+async def _copy(session: AsyncSession, table: Table, names: tuple[str, ...], rows: list[Any]) -> None:
+    """asyncpg's binary COPY into the table, in the session's transaction. A refusal of the data (SQLSTATE
+    classes 22 and 23) is raised as SQLAlchemy's DataError / IntegrityError, as an INSERT's would be; a
+    broken connection as asyncpg raises it (store/usage_writes.py: is_connection_write_error knows both)."""
+    import asyncpg  # this dialect's driver, installed with it
+
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    if not driver.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter opens the transaction at its first statement: a COPY sent before
+        # one would commit on its own.
+        await connection.exec_driver_sql("SELECT 1")
+    try:
+        await driver.copy_records_to_table(table.name, records=rows, columns=names)
+    except asyncpg.PostgresError as exc:
+        sqlstate = str(getattr(exc, "sqlstate", "") or "")
+        statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN (FORMAT binary)"
+        if sqlstate.startswith("22"):
+            raise DataError(statement, None, exc) from exc
+        if sqlstate.startswith("23"):
+            raise IntegrityError(statement, None, exc) from exc
+        raise
 
 
 @cache

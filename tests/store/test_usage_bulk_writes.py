@@ -112,3 +112,15 @@ async def test_a_value_too_long_for_its_column_is_refused_not_cut(pg_db: Databas
             await insert_usage_batch(session, [unbounded])
     async with pg_db.session() as session:
         assert await session.scalar(select(func.count()).select_from(UsageRecord)) == 0
+
+
+@pytest.mark.postgres
+async def test_rows_copied_in_go_with_their_transaction_when_it_fails_later(pg_db: Database) -> None:
+    # The raw rows go by COPY on the driver's connection: inside the batch's transaction, not on their own.
+    with pytest.raises(RuntimeError):
+        async with pg_db.transaction() as session:
+            await insert_usage_batch(session, [event(created_at=T0), event(created_at=T0)])
+            raise RuntimeError("the batch fails after its rows and rollups")
+    async with pg_db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(UsageRecord)) == 0
+        assert await session.scalar(select(func.count()).select_from(UsageHourly)) == 0
