@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, func, select
+from sqlalchemy import String, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.models import Tenant
+from router.store.usage_overview import WORK_MEM
 from router.store.usage_records import UsageFilters, subject_conditions
 from router.store.usage_reports import time_parts
 from router.store.usage_rollups import NANOS_PER_USD, hour_text_expr
@@ -101,6 +102,8 @@ async def grouped_usage(
     oldest first when grouped by time, then by cost and requests, descending. `tenant_ids` limits the rows
     to those tenants (None: all)."""
     dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        await session.execute(text(WORK_MEM))  # the raw partial hour's grouping hashes in memory
     sums: dict[tuple[str | None, ...], list[int]] = {}
     for part in time_parts(filters.since, filters.until, daily="hour" not in by):
         table = part.table

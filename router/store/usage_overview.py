@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, tuple_
+from sqlalchemy import ColumnElement, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.models import Tenant
@@ -37,6 +37,11 @@ from router.store.usage_reports import (
 from router.store.usage_writes import utc
 
 SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+# The raw partial hour's pre-grouping: PostgreSQL cannot estimate its groups (it guesses one per row), so at
+# the default 4 MB it sorts on disk; with room it hashes (~1,500 groups from ~43,000 rows at 500 keys:
+# 0.56-0.69 s -> 0.27-0.32 s under load). Memory actually used follows the groups, not this bound; LOCAL:
+# the reading transaction only.
+WORK_MEM = "SET LOCAL work_mem = '32MB'"
 # The page's tables, in its order, and the rollup column each groups by.
 TABLE_GROUPS: tuple[GroupBy, ...] = ("tenant", "model", "target", "key")
 _COLUMNS: dict[str, str] = {
@@ -153,8 +158,10 @@ async def _grouped(
 
     async def run(stmt: Any) -> list[Any]:
         if sessions is None:
+            await session.execute(text(WORK_MEM))
             return list((await session.execute(stmt)).all())
         async with sessions() as own:
+            await own.execute(text(WORK_MEM))
             return list((await own.execute(stmt)).all())
 
     if sessions is None:
