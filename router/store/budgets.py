@@ -12,16 +12,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.routing.model import BudgetSpec, BudgetWindow
-from router.routing.windows import window_end, window_start
 from router.store.audit import changed
 from router.store.db import NotFoundError
 from router.store.models import ApiKey, Budget, Tenant
+
+if TYPE_CHECKING:
+    from router.routing.model import BudgetSpec, BudgetWindow
 
 SubjectKind = Literal["tenant", "member", "key"]
 Window = Literal["day", "week", "month"]
@@ -72,6 +73,7 @@ async def budget_lines(
     tenant budgets first, then members', then keys', each subject's by window."""
     # Imported here: the usage reports (and their rollup tables) are for budget pages, not for the CLI's
     # `tenant list`/`key list`, which read budgets only (their start-up is mostly imports).
+    from router.routing.windows import window_end, window_start
     from router.store.usage_reports import spend_since
 
     moment = time.time() if now is None else now
@@ -107,7 +109,7 @@ def _spender(row: Budget) -> tuple[str, int, str]:
 
 
 def _window(window: str) -> BudgetWindow:
-    return cast(BudgetWindow, window)
+    return cast("BudgetWindow", window)
 
 
 def check_budget(window: Any, amount_usd: Any) -> None:
@@ -135,8 +137,11 @@ def own_budgets(rows: Sequence[Budget], kind: SubjectKind, member: str = "") -> 
 
 def budget_specs(rows: Sequence[Budget], kind: SubjectKind, member: str = "") -> tuple[BudgetSpec, ...]:
     """One subject's budgets as the request path knows them (shortest window first)."""
+    # Imported here: only the routing snapshot asks for specs; the CLI's list commands read budgets only.
+    from router.routing.model import BudgetSpec
+
     return tuple(
-        BudgetSpec(cast(BudgetWindow, window), amount)
+        BudgetSpec(cast("BudgetWindow", window), amount)
         for window, amount in own_budgets(rows, kind, member).items()
     )
 

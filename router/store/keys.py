@@ -12,18 +12,20 @@ import secrets
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from types import EllipsisType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from router.routing.model import KeySpec, Limits
 from router.store.audit import changed
 from router.store.budgets import budget_specs, copy_key_budgets
 from router.store.db import NotFoundError, StoreError, as_utc
 from router.store.models import ApiKey, Tenant, utcnow
 from router.store.tenants import check_limits, get_tenant
+
+if TYPE_CHECKING:
+    from router.routing.model import KeySpec
 
 KEY_PREFIX = "sk-rt-"
 KEY_RANDOM_CHARS = 40
@@ -99,6 +101,9 @@ def check_within_tenant(tenant: Tenant, rpm: Any, tpm: Any, budget_usd: Any) -> 
 
 def key_spec(key: ApiKey) -> KeySpec:
     """What the request path knows about a key."""
+    # Imported here: the request path's types are for the snapshot, not for `router key list`.
+    from router.routing.model import KeySpec, Limits
+
     return KeySpec(
         id=key.id,
         tenant_id=key.tenant_id,
