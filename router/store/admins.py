@@ -214,6 +214,8 @@ async def set_role(
     user = await get_user(session, username)
     tenant_ids = await tenant_ids_by_name(session, tenants)
     await _keep_an_owner(session, user, role)
+    if user.role == role and user.tenant_ids == tenant_ids:
+        return user  # the role and tenants it has: no change, no audit entry, no bump
     before = _state(user, await tenant_names(session, user.tenant_ids))
     user.role = role
     user.tenant_links = [AdminUserTenant(user_id=user.id, tenant_id=tenant_id) for tenant_id in tenant_ids]

@@ -174,17 +174,27 @@ async def update_alert(
         if other is not None and other.id != row.id:
             raise CatalogConflict(f"an alert named {draft.name!r} already exists", field="name")
     before = alert_state(row)
+    refs = (row.webhook_ref, row.secret_ref)
     row.name = draft.name
     for key, value in _fields(draft).items():
         setattr(row, key, value)
+    # The webhook or the secret sent again as stored is no change (the audited view shows neither: a new
+    # one is a change it cannot show).
+    new_secrets = False
     if not keep_webhook:
-        row.webhook_encrypted = cipher.encrypt(draft.webhook)
-        row.webhook_host = webhook_host(draft.webhook)
+        if not cipher.holds(row.webhook_encrypted, draft.webhook):
+            new_secrets = True
+            row.webhook_encrypted = cipher.encrypt(draft.webhook)
+            row.webhook_host = webhook_host(draft.webhook)
         row.webhook_ref = draft.webhook_ref
     if not keep_secret:
-        row.secret_encrypted = cipher.encrypt(draft.secret) if draft.secret else None
+        if not cipher.holds(row.secret_encrypted, draft.secret or None):
+            new_secrets = True
+            row.secret_encrypted = cipher.encrypt(draft.secret) if draft.secret else None
         row.secret_ref = draft.secret_ref if draft.secret else None
-    await changed(session, actor, "update", "alert", row.id, row.name, before, alert_state(row))
+    after = alert_state(row)
+    if after != before or new_secrets or (row.webhook_ref, row.secret_ref) != refs:
+        await changed(session, actor, "update", "alert", row.id, row.name, before, after)
     return row
 
 

@@ -100,6 +100,17 @@ class CredentialCipher:
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
 
+    def holds(self, token: str | None, plaintext: str | None) -> bool:
+        """Whether `token` is the encryption of `plaintext` (both None: nothing stored, nothing given), so
+        an update that sends the stored value again changes nothing. A token this key cannot read holds
+        nothing: setting the value again is then a change."""
+        if token is None or plaintext is None:
+            return token is None and plaintext is None
+        try:
+            return self.decrypt(token) == plaintext
+        except CredentialDecryptError:
+            return False
+
     def decrypt(self, token: str, *, provider: str | None = None) -> str:
         try:
             return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")

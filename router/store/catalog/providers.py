@@ -135,13 +135,17 @@ async def update_provider(
     row.name, row.kind, row.api_base, row.extra_params = new_name, new_kind, new_base, new_extra
     if not isinstance(api_version, EllipsisType):
         row.api_version = api_version or None
-    if not isinstance(api_key, EllipsisType):
+    # The credential stored again (or removed where there is none) is no change: no audit entry, no bump.
+    new_key = False
+    if not isinstance(api_key, EllipsisType) and not cipher.holds(row.credential_encrypted, api_key or None):
+        new_key = True
         row.credential_encrypted = cipher.encrypt(api_key) if api_key else None
         row.credential_ref = None
     if not isinstance(credential_ref, EllipsisType):
         row.credential_ref = credential_ref if row.credential_encrypted is not None else None
     after = provider_state(row)
-    if after != before or not isinstance(api_key, EllipsisType):
+    # A new key is a change the audited view cannot show (it says only that one is set).
+    if after != before or new_key:
         await changed(session, actor, "update", "provider", row.id, row.name, before, after)
     return row
 
