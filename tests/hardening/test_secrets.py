@@ -260,7 +260,7 @@ def test_planted_secrets_appear_nowhere(
         f"/admin/providers/{ids[f'provider:{name}']}" for name in ("oai", "backup", "gem", "ant", "azure-eu")
     ]
     pages += [f"/admin/deployments/{ids['deployment:gpt4o-eu']}", f"/admin/tenants/{ids['tenant:acme']}"]
-    pages += ["/admin/api/usage?since=7d", "/admin/usage.csv"]
+    pages += ["/admin/api/usage?since=7d", "/admin/usage.csv", "/admin/usage/requests.csv"]
     with AdminHttp(router.base_url) as admin:
         admin.sign_in()
         for page in pages:
