@@ -120,6 +120,29 @@ class TimePart:
 
     table: Any  # UsageRecord, UsageHourly or UsageDaily (same dimension columns)
     window: tuple[ColumnElement[bool], ...]
+    # A daily part's first day and the day after its last (None: open, today's row so far included).
+    days: tuple[datetime, datetime | None] | None = None
+
+    def split(self, span_days: int) -> list[TimePart]:
+        """A daily part as consecutive pieces of about `span_days` days (the last one keeps an open end),
+        to be read at once; any other part as it is."""
+        if self.days is None:
+            return [self]
+        first, end = self.days
+        last = (
+            end if end is not None else datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        )
+        count = max(1, min(8, -(-((last - first).days) // span_days)))
+        step = max(1, -(-((last - first).days) // count))
+        starts = [
+            first + timedelta(days=step * i) for i in range(count) if first + timedelta(days=step * i) < last
+        ]
+        starts = starts or [first]
+        bounds = [*starts[1:], end]
+        return [
+            TimePart(UD, (UD.day >= a,) if b is None else (UD.day >= a, UD.day < b), (a, b))
+            for a, b in zip(starts, bounds, strict=True)
+        ]
 
     @property
     def raw(self) -> bool:
@@ -172,9 +195,9 @@ def time_parts(since: datetime, until: datetime | None, *, daily: bool = True) -
             parts.append(TimePart(UH, (UH.hour >= first, UH.hour < day_first)))
         if day_last is None:
             # Open-ended: today's daily row holds today so far.
-            parts.append(TimePart(UD, (UD.day >= day_first,)))
+            parts.append(TimePart(UD, (UD.day >= day_first,), (day_first, None)))
         else:
-            parts.append(TimePart(UD, (UD.day >= day_first, UD.day < day_last)))
+            parts.append(TimePart(UD, (UD.day >= day_first, UD.day < day_last), (day_first, day_last)))
             if last is not None and day_last < last:
                 parts.append(TimePart(UH, (UH.hour >= day_last, UH.hour < last)))
     if end is not None and last is not None and last < end:
