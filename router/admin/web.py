@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from litestar import Request
@@ -85,6 +86,21 @@ def render(
     full.update(context or {})
     return Template(
         template_name=template, context=full, status_code=status, headers=headers, cookies=out_cookies
+    )
+
+
+def form_page(
+    request: AnyRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    form: Mapping[str, Any],
+    errors: Mapping[str, Any] | None,
+) -> Template:
+    """A page around one form: as first shown (`form`: its defaults or the stored values), or refused and
+    shown again with what was typed and each field's problem (`errors`), answered 422."""
+    return render(
+        request, template, {**context, "form": form, "errors": errors or {}}, status=422 if errors else 200
     )
 
 

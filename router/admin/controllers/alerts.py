@@ -18,7 +18,7 @@ from router.admin.deps import actor
 from router.admin.drift import config_drift
 from router.admin.forms import Form
 from router.admin.messages import sentence
-from router.admin.web import render, see_other
+from router.admin.web import form_page, render, see_other
 from router.alerts.message import sample_body
 from router.config.drafts import AlertDraft
 from router.config.validate import ALERT_SUBJECTS, ALERT_WATCHES, alert_issues
@@ -147,7 +147,7 @@ class AlertsController(Controller):
             alerts = await alert_store.list_alerts(session)
             deliveries = await alert_store.list_deliveries(session, limit=DELIVERIES_SHOWN)
             drift = await config_drift(session)
-        return render(
+        return form_page(
             request,
             "admin/alerts.html",
             {
@@ -156,10 +156,9 @@ class AlertsController(Controller):
                 "deliveries": deliveries,
                 "watch_choices": WATCH_CHOICES,
                 "subjects": ALERT_SUBJECTS,
-                "form": form or NEW_FORM,
-                "errors": errors or {},
             },
-            status=422 if errors else 200,
+            form=form or NEW_FORM,
+            errors=errors,
         )
 
     @get("/")
@@ -208,7 +207,7 @@ class AlertsController(Controller):
         async with store.reading() as session:
             alert = await alert_or_404(session, alert_id)
             deliveries = await alert_store.list_deliveries(session, limit=DELIVERIES_SHOWN, alert_id=alert_id)
-        return render(
+        return form_page(
             request,
             "admin/alert.html",
             {
@@ -217,10 +216,9 @@ class AlertsController(Controller):
                 "alert_id": alert_id,
                 "watch_choices": WATCH_CHOICES,
                 "subjects": ALERT_SUBJECTS,
-                "form": form or alert_form(alert),
-                "errors": errors or {},
             },
-            status=422 if errors else 200,
+            form=form or alert_form(alert),
+            errors=errors,
         )
 
     @get("/{alert_id:int}")

@@ -12,7 +12,7 @@ from router.admin.deps import actor
 from router.admin.drift import config_drift
 from router.admin.forms import Form
 from router.admin.messages import sentence
-from router.admin.web import render, see_other
+from router.admin.web import form_page, render, see_other
 from router.config.fields import target_ref_error
 from router.store import catalog
 from router.store.access import StoreAccess
@@ -83,7 +83,7 @@ class ChainsController(Controller):
             chains = await catalog.list_chains(session)
             hints = await target_hints(session)
             drift = await config_drift(session)
-        return render(
+        return form_page(
             request,
             "admin/chains.html",
             {
@@ -91,10 +91,9 @@ class ChainsController(Controller):
                 "chains": chains,
                 "refs": {c.id: catalog.chain_refs(c) for c in chains},
                 "target_hints": hints,
-                "form": form or {"retries": 0, "backoff_ms": 250},
-                "errors": errors or {},
             },
-            status=422 if errors else 200,
+            form=form or {"retries": 0, "backoff_ms": 250},
+            errors=errors,
         )
 
     @get("/")
@@ -134,19 +133,18 @@ class ChainsController(Controller):
             chain = await chain_or_404(session, chain_id)
             hints = await target_hints(session)
         values = form or {"name": chain.name, "retries": chain.retries, "backoff_ms": chain.backoff_ms}
-        return render(
+        return form_page(
             request,
             "admin/chain.html",
             {
                 "chain": chain,
                 "refs": catalog.chain_refs(chain),
                 "target_hints": hints,
-                "form": values,
-                "errors": errors or {},
                 "add_form": {},
                 "add_errors": {},
             },
-            status=422 if errors else 200,
+            form=values,
+            errors=errors,
         )
 
     @get("/{chain_id:int}")

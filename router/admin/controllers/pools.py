@@ -13,7 +13,7 @@ from router.admin.controllers.chains import target_hints
 from router.admin.deps import actor
 from router.admin.forms import Form
 from router.admin.messages import sentence
-from router.admin.web import render, see_other
+from router.admin.web import form_page, see_other
 from router.config.drafts import PoolMemberDraft
 from router.config.validate import POOL_STRATEGIES
 from router.store import catalog
@@ -93,7 +93,7 @@ class PoolsController(Controller):
         async with store.reading() as session:
             pools = await catalog.list_pools(session)
             hints = await target_hints(session)
-        return render(
+        return form_page(
             request,
             "admin/pools.html",
             {
@@ -101,10 +101,9 @@ class PoolsController(Controller):
                 "members": {p.id: catalog.pool_members(p) for p in pools},
                 "strategies": POOL_STRATEGIES,
                 "target_hints": hints,
-                "form": form or {"strategy": "weighted", "sticky": "on"},
-                "errors": errors or {},
             },
-            status=422 if errors else 200,
+            form=form or {"strategy": "weighted", "sticky": "on"},
+            errors=errors,
         )
 
     @get("/")
@@ -142,17 +141,16 @@ class PoolsController(Controller):
             "sticky": "on" if pool.sticky else "",
             "members": members_text(pool),
         }
-        return render(
+        return form_page(
             request,
             "admin/pool.html",
             {
                 "pool": pool,
                 "strategies": POOL_STRATEGIES,
                 "target_hints": hints,
-                "form": values,
-                "errors": errors or {},
             },
-            status=422 if errors else 200,
+            form=values,
+            errors=errors,
         )
 
     @get("/{pool_id:int}")

@@ -19,7 +19,7 @@ from router.admin.deps import actor
 from router.admin.drift import config_drift
 from router.admin.forms import Form
 from router.admin.messages import sentence
-from router.admin.web import render, see_other
+from router.admin.web import form_page, render, see_other
 from router.config.fields import (
     api_base_error,
     deployment_provider_error,
@@ -246,7 +246,7 @@ class ProvidersController(Controller):
         async with store.reading() as session:
             provider = await provider_or_404(session, provider_id)
             deployments = [d for d in await catalog.list_deployments(session) if d.provider_id == provider.id]
-        return render(
+        return form_page(
             request,
             "admin/provider.html",
             {
@@ -255,10 +255,9 @@ class ProvidersController(Controller):
                 "may_set_credentials": may_set_credentials(current_principal(request)),
                 "deployments": deployments,
                 "kind_hints": KIND_HINTS,
-                "form": form or provider_values(provider),
-                "errors": errors or {},
             },
-            status=422 if errors else 200,
+            form=form or provider_values(provider),
+            errors=errors,
         )
 
     @get("/providers/{provider_id:int}")
@@ -363,16 +362,15 @@ class ProvidersController(Controller):
         async with store.reading() as session:
             deployment = await deployment_or_404(session, deployment_id)
             providers = await catalog.list_providers(session)
-        return render(
+        return form_page(
             request,
             "admin/deployment.html",
             {
                 "deployment": deployment,
                 "providers": providers,
-                "form": form or deployment_values(deployment),
-                "errors": errors or {},
             },
-            status=422 if errors else 200,
+            form=form or deployment_values(deployment),
+            errors=errors,
         )
 
     @get("/deployments/{deployment_id:int}")

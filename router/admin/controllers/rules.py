@@ -47,6 +47,37 @@ from router.store.catalog import Direction
 AnyRequest = Request[Any, Any, Any]
 
 
+async def rule_editor(
+    request: AnyRequest,
+    level: str,
+    rule_id: int,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    *,
+    store: StoreAccess,
+) -> Template:
+    """One rule's edit row: the stored rule, or a refused save shown again with its errors (422)."""
+    async with store.reading() as session:
+        rule = await rule_in_level(session, level, rule_id)
+        rules = await catalog.list_rules(session, rule.tenant_id)
+        choices = await editor_choices(session)
+    return render(
+        request,
+        "admin/partials/rule_edit.html",
+        {
+            "rule": rule,
+            "level": level,
+            "form": form or {**rule_form_values(catalog.rule_draft(rule)), "place": "keep"},
+            "errors": errors or {},
+            "place_options": placement_options(rules, rule),
+            **choices,
+        },
+        status=422 if errors else 200,
+        # Save targets the whole level; a refusal swaps back only this row, with its errors.
+        headers={"HX-Retarget": f"#rule-{rule_id}", "HX-Reswap": "outerHTML"} if errors else None,
+    )
+
+
 async def rule_row(request: AnyRequest, level: str, rule_id: int, store: StoreAccess) -> Template:
     """One rule's display row (what Cancel swaps back to); focus returns to it."""
     async with store.reading() as session:
@@ -176,22 +207,7 @@ class RulesController(Controller):
 
     @get("/{level:str}/{rule_id:int}/edit")
     async def edit_row(self, request: AnyRequest, level: str, rule_id: int, store: StoreAccess) -> Template:
-        async with store.reading() as session:
-            rule = await rule_in_level(session, level, rule_id)
-            rules = await catalog.list_rules(session, rule.tenant_id)
-            choices = await editor_choices(session)
-        return render(
-            request,
-            "admin/partials/rule_edit.html",
-            {
-                "rule": rule,
-                "level": level,
-                "form": {**rule_form_values(catalog.rule_draft(rule)), "place": "keep"},
-                "errors": {},
-                "place_options": placement_options(rules, rule),
-                **choices,
-            },
-        )
+        return await rule_editor(request, level, rule_id, store=store)
 
     @get("/{level:str}/{rule_id:int}")
     async def show_row(self, request: AnyRequest, level: str, rule_id: int, store: StoreAccess) -> Template:
@@ -223,25 +239,7 @@ class RulesController(Controller):
                 )
             except catalog.CatalogError as exc:
                 form.error(form_field(exc.field), sentence(exc.message))
-        async with store.reading() as session:
-            rule = await rule_in_level(session, level, rule_id)
-            rules = await catalog.list_rules(session, rule.tenant_id)
-            choices = await editor_choices(session)
-        return render(
-            request,
-            "admin/partials/rule_edit.html",
-            {
-                "rule": rule,
-                "level": level,
-                "form": form.values,
-                "errors": form.errors,
-                "place_options": placement_options(rules, rule),
-                **choices,
-            },
-            status=422,
-            # Save targets the whole level; a refusal swaps back only this row, with its errors.
-            headers={"HX-Retarget": f"#rule-{rule_id}", "HX-Reswap": "outerHTML"},
-        )
+        return await rule_editor(request, level, rule_id, form.values, form.errors, store=store)
 
     @post("/{level:str}/{rule_id:int}/move")
     async def move(self, request: AnyRequest, level: str, rule_id: int, store: StoreAccess) -> Template:

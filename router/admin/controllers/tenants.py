@@ -16,7 +16,7 @@ from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.paging import page_count, page_number, pager
 from router.admin.reveal import take_reveal
-from router.admin.web import base_url, render, see_other
+from router.admin.web import base_url, form_page, render, see_other
 from router.identity.roles import Role
 from router.store import keys as key_store
 from router.store import member_pages
@@ -146,15 +146,13 @@ class TenantsController(Controller):
                 session, month_start(), key_ids=[], tenant_ids=[t.id for t in tenants]
             )
             drift = await config_drift(session)
-        return render(
+        return form_page(
             request,
             "admin/tenants.html",
             {
                 "tenants": tenants,
                 "key_counts": key_counts,
                 "spend": spend,
-                "form": form or {},
-                "errors": errors or {},
                 "filters": filters,
                 "page": page,
                 "pages": pages,
@@ -162,7 +160,8 @@ class TenantsController(Controller):
                 "page_query": urlencode({k: v for k, v in filters.items() if v}),
                 "drift": drift,
             },
-            status=422 if errors else 200,
+            form=form or {},
+            errors=errors,
         )
 
     @get("/")
