@@ -1,14 +1,17 @@
 """Usage writes per second, into a scratch PostgreSQL database and a scratch SQLite file.
 
 Measures, per backend:
-  insert_multi_values   store.usage.insert_usage_batch, one INSERT … VALUES (…),(…) per batch
-  insert_executemany    the same rows through the driver's executemany
-  recorder              end to end: UsageRecorder.record() for every event, then stop() (drain)
-each at every density of --groups (rows/s; `_50_groups`: events cycle over 50 keys, `_500_groups`: over 500,
-as 500 engineers' traffic and bench/usage_scale.py's write phase: an hourly and a daily upsert per row)
-(every write path also upserts the batch's hourly rollups, store/usage_rollups.py) and, with --million,
-seeds 1,000,000 rows server-side (generate_series) into PostgreSQL, times `rebuild_rollups` over them and
-the aggregates (which read the rollups).
+  insert_multi_values   store.usage_writes.insert_usage_batch(multi_values=True): one INSERT … VALUES (…),…
+  insert_batch          insert_usage_batch as the writer calls it, --batch-size rows a transaction
+                        (PostgreSQL: binary COPY and unnest upserts; SQLite: executemany; store/bulk_rows.py);
+                        before 6 December's set-based writes, SQLAlchemy's executemany ("insert_executemany")
+  recorder              end to end: UsageRecorder.record() for every event, then stop() (drain; the queue
+                        holds them all, so the writer takes backlog batches of up to 10 x --batch-size)
+each at every density of --groups (rows/s; `_50_groups`: events cycle over 50 keys, `_500_groups`: over
+500, as 500 engineers' traffic and bench/usage_scale.py's write phase: an hourly and a daily upsert per row).
+Every write path also upserts the batch's hourly and daily rollups (store/usage_rollups.py). With
+--million, seeds 1,000,000 rows server-side (generate_series) into PostgreSQL, times `rebuild_rollups`
+over them and the aggregates (which read the rollups).
 
     .venv/bin/python bench/usage_write.py [--rows 20000] [--batch-size 500] [--backends postgres,sqlite]
         [--groups 50,500] [--only multi,batch,recorder]
