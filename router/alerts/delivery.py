@@ -1,7 +1,8 @@
 """Sending claimed firings to their webhooks, with bounded retries and back-off, off the request path.
 
-Each attempt leases its delivery row first (store/alerts.py: lease_delivery), so an attempt is made by one
-replica only, and a replica that dies mid-attempt leaves the row to the others once the lease runs out.
+Each attempt leases its delivery row first (store/alert_deliveries.py: lease_delivery), so an attempt is
+made by one replica only, and a replica that dies mid-attempt leaves the row to the others once the lease
+runs out.
 A 2xx answer delivers; anything else (another status, a redirect, a timeout, no connection) is retried
 after `retry_seconds * 2**(attempt-1)` (at most `max_retry_seconds`) until `max_attempts` are spent, then
 the delivery is marked failed. Errors recorded and logged name the webhook's host only: a Slack hook's
