@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
@@ -23,12 +24,9 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from router.admin import build_admin, first_run_setup_token
-from router.admin import sso as admin_sso
 from router.alerts.delivery import WebhookSender
 from router.alerts.evaluator import AlertEvaluator
 from router.alerts.service import AlertService
-from router.api import build_api
 from router.dependencies import app_dependencies
 from router.gateway.auth import KeyGuard
 from router.gateway.controller import MessagesController, oauth_usage, probe_root, root
@@ -40,14 +38,12 @@ from router.gateway.openapi import add_wire_schemas
 from router.gateway.pools import PoolBalancer
 from router.gateway.telemetry import TelemetryRelay
 from router.identity.device import DeviceSignIn
-from router.identity.login import OidcLogins, oidc_callback
+from router.identity.login import OidcLogins
 from router.identity.members import MemberTokens
 from router.identity.oidc import OidcClient
-from router.identity.routes import SIGNIN_ROUTES, DeviceCompletion
 from router.identity.tokens import TokenSigner
+from router.late_routes import LateRoutes, RouterApp
 from router.lifecycle import DatabaseOutageGrace, Drain
-from router.me import ME_ROUTES
-from router.me import page as me_page
 from router.observability.access import access_log_middleware
 from router.observability.logging import configure_logging, use_json
 from router.observability.tracing import Tracing
@@ -68,6 +64,9 @@ from router.usage.recorder import UsageRecorder
 from router.usage.retention import RawUsagePruner
 from router.usage.spool import UsageSpool
 from router.usage.spool import replay as replay_spool
+
+if TYPE_CHECKING:
+    from router.surfaces import Surfaces
 
 log = logging.getLogger("router")
 
@@ -102,7 +101,10 @@ class Services:
     tracing: Tracing | None = None
     retention: RawUsagePruner | None = None
     alerts: AlertService | None = None
+    # The admin page, management API, /me and sign-in routes, registered after start-up (late_routes.py).
+    late_routes: LateRoutes | None = None
     _started: list[str] = field(default_factory=list)
+    _side_tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -189,10 +191,6 @@ class Services:
 
     async def start(self) -> None:
         self.drain.install()
-        # LiteLLM loads in a background thread: the port opens without waiting for it. Its ~270,000
-        # objects are frozen out of the collector's way once it is in (then again, as it is re-run).
-        await self.hub.start(after_import=_tune_gc)
-        _tune_gc()
         # A database that is down, or silent (a black-holing firewall: each connect waits out its timeout),
         # must not keep the port closed: start-up waits a bounded time for it, then the snapshot poller and
         # the usage writer keep trying in the background and /readyz says "not ready".
@@ -220,6 +218,19 @@ class Services:
         self.retention.start()
         if self.alerts is not None:
             self.alerts.start()
+        # LiteLLM loads in a background thread: the port opens without waiting for it. Started last: its
+        # import is seconds of CPU under the same GIL, which would slow the steps above and so the port's
+        # opening. Its ~270,000 objects are frozen out of the collector's way once it is in (then again,
+        # as it is re-run).
+        await self.hub.start(after_import=_tune_gc)
+        _young_less_often()
+
+    def spawn(self, work: Awaitable[None], name: str) -> None:
+        """Run `work` in the background until it ends or the service stops."""
+        task = asyncio.ensure_future(work)
+        task.set_name(name)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
 
     async def _replay_spool(self) -> None:
         """Records a crashed process had made durable but not written: into the database, before serving."""
@@ -246,20 +257,18 @@ class Services:
                 # The one sanctioned read of the environment outside Settings: claude-code-proxy's variables.
                 for line in await import_legacy_env(session, os.environ, self.cipher):
                     log.info(line)
-            token = await first_run_setup_token(self.db, self.settings)
-            if token:
-                log.warning(
-                    "no admin user yet: open http://%s:%s/admin/setup?token=%s to create one "
-                    "(or run `router admin create-user NAME`)",
-                    self.settings.host,
-                    self.settings.port,
-                    token,
-                )
+            # Whether an admin user exists yet is told with the admin page, once it is registered
+            # (surfaces.announce_first_run).
         except Exception:  # the boundary of start-up: a database that is down is reported by /readyz
             log.exception("first-run checks failed; continuing")
 
     async def stop(self) -> None:
         grace = self.settings.shutdown_grace_seconds
+        if self.late_routes is not None:
+            await self.late_routes.cancel()
+        for task in list(self._side_tasks):
+            task.cancel()
+        await asyncio.gather(*self._side_tasks, return_exceptions=True)
         await self.snapshots.stop()
         if self.retention is not None:
             await self.retention.stop()
@@ -298,10 +307,13 @@ class Services:
             "snapshot": snapshot is not None,
             # LiteLLM loads in the background after start-up; traffic sent before would wait for it.
             "providers": snapshot is not None and self.hub.answers_at_once(snapshot.targets.values()),
+            # Not before the whole service can answer: the routes registered after start-up are in.
+            "routes": self.late_routes is None or (self.late_routes.done and not self.late_routes.failed),
         }
         ready = (
             checks["snapshot"]
             and checks["providers"]
+            and checks["routes"]
             and self.database_grace.ready(reachable=database, schema_current=schema)
         )
         return ready, checks
@@ -312,32 +324,47 @@ def _tune_gc() -> None:
 
     Importing LiteLLM leaves ~270,000 tracked objects that every full collection walks again; under load
     that made single pauses of 300-500 ms and most of the p99. Measured in bench/README.md: frozen start-up
-    objects and a larger first-generation threshold nearly halve CPU per Claude Code request. Run at
-    start-up and again once LiteLLM's background import finished (from that thread: the calls are
-    process-wide and safe there).
+    objects and a larger first-generation threshold nearly halve CPU per Claude Code request. The
+    threshold is set at start-up; the collection and freeze (~0.05 s) run once the late routes are in and
+    again once LiteLLM's background import finished (from that thread: the calls are process-wide and safe
+    there), not before the port opens.
     """
     gc.collect()
     gc.freeze()
+    _young_less_often()
+
+
+def _young_less_often() -> None:
     gc.set_threshold(20_000, 50, 100)
+
+
+def _build_surfaces(
+    settings: Settings, db: Database, oidc_logins: OidcLogins, device: DeviceSignIn
+) -> Surfaces:
+    """Import and build the late routes (in a worker thread: seconds of CPU the event loop need not wait)."""
+    from router.surfaces import build_surfaces
+
+    return build_surfaces(settings, db, oidc_logins, device)
 
 
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> Litestar:
     """The app; uvicorn calls it with no arguments in every worker. Tests pass their own settings and keep
-    pytest's log capture (`configure_logs=False`)."""
+    pytest's log capture (`configure_logs=False`).
+
+    Built with /v1 and the probes only; the admin page, management API, /me and sign-in routes are
+    registered once the server has started (router/late_routes.py says why), and requests for them that
+    come earlier wait for them."""
     settings = settings or get_settings()
     if configure_logs:
         configure_logging(settings.log_level, json=use_json(settings.log_format))
     if not settings.secret_key:
         settings = settings.model_copy(update={"secret_key": resolve_secret_key(settings)})
     services = Services.build(settings)
-    admin = build_admin(settings)
-    # The one OIDC client and redirect route; each sign-in flow registers its completion handler on it.
+    # The one OIDC client and redirect route; each sign-in flow registers its completion handler on it
+    # (with the late routes: surfaces.build_surfaces).
     oidc_logins = OidcLogins(settings, services.db, OidcClient(settings))
     assert services.members is not None
     device = DeviceSignIn(settings, services.db, services.cipher, oidc_logins, services.members)
-    oidc_logins.register("device", DeviceCompletion(device))
-    oidc_logins.register(admin_sso.PURPOSE, admin_sso.AdminSsoCompletion(settings, services.db))
-    oidc_logins.register(me_page.PURPOSE, me_page.MemberPageCompletion(services.db))
     telemetry = TelemetryRelay(settings)
 
     state = State(
@@ -353,7 +380,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             "gateway": services.gateway,
             "cooldowns": services.gateway.cooldowns,
             "readiness": services.readiness,
-            "admin_sessions": admin.sessions,
+            # Set with the admin page (late routes).
+            "admin_sessions": None,
             "drain": services.drain,
             "oidc_logins": oidc_logins,
             "device_signin": device,
@@ -362,7 +390,37 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             "alerts": services.alerts,
         }
     )
-    app = Litestar(
+
+    async def load_late_routes() -> None:
+        surfaces = await asyncio.to_thread(_build_surfaces, settings, services.db, oidc_logins, device)
+        app.template_engine = surfaces.template_engine
+        state["admin_sessions"] = surfaces.sessions
+        if surfaces.sessions is not None:
+            # Sign-out, disable, delete, role and password changes bump the version: every replica forgets.
+            services.snapshots.on_change(surfaces.sessions.clear)
+        for handlers in surfaces.route_handlers:
+            # On the event loop (registration changes the routing tree the loop reads), one at a time.
+            app.register(handlers)
+            await asyncio.sleep(0)
+        # The OpenAPI document lists every route: built once they are all in (it only reads them).
+        await asyncio.to_thread(add_wire_schemas, app)
+        _tune_gc()
+
+    late = LateRoutes(load_late_routes)
+    services.late_routes = late
+
+    async def announce_first_run() -> None:
+        await late.wait()
+        if not late.failed:
+            from router.surfaces import announce_first_run  # imported by the load
+
+            await announce_first_run(services.db, settings)
+
+    async def begin_late_routes() -> None:
+        late.begin()
+        services.spawn(announce_first_run(), "first-run-announcement")
+
+    app = RouterApp(
         route_handlers=[
             MessagesController,
             oauth_usage,
@@ -371,12 +429,6 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             healthz,
             readyz,
             prometheus_metrics,
-            oidc_callback,
-            *SIGNIN_ROUTES,
-            *admin.route_handlers,
-            *admin.static_files,
-            build_api(),
-            *ME_ROUTES,
         ],
         state=state,
         dependencies=app_dependencies(
@@ -389,21 +441,18 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             store=StoreAccess(services.db, services.snapshots),
             cipher=services.cipher,
         ),
-        on_startup=[services.start],
+        on_startup=[services.start, begin_late_routes],
         on_shutdown=[services.stop, telemetry.close],
         exception_handlers={
             **dict.fromkeys(CONVERTED, handle_error),
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
-            **admin.exception_handlers,
         },
         middleware=[
             access_log_middleware(log_bodies=settings.log_requests),
             # Inside the access log's middleware: the server span reads the same request's access note.
             *([services.tracing.middleware()] if services.tracing is not None else []),
-            *admin.middleware,
         ],
-        template_config=admin.template_config,
         request_max_body_size=settings.max_request_bytes,
         compression_config=CompressionConfig(backend="gzip", minimum_size=4096, exclude=["/v1"]),
         openapi_config=OpenAPIConfig(
@@ -424,8 +473,5 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         logging_config=None,
         debug=False,
     )
-    add_wire_schemas(app)
-    if admin.sessions is not None:
-        # Sign-out, disable, delete, role and password changes bump the version: every replica forgets.
-        services.snapshots.on_change(admin.sessions.clear)
+    app.late = late
     return app

@@ -19,8 +19,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-import httpx
-
 from router.alerts.message import DELIVERY_HEADER, sample_body, signature_headers
 from router.observability.metrics import ALERT_ATTEMPTS
 from router.store.alerts import (
@@ -37,6 +35,8 @@ from router.store.db import Database
 from router.store.models import AlertDelivery
 
 if TYPE_CHECKING:
+    import httpx
+
     from router.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,8 +70,17 @@ class WebhookSender:
         self.retry_seconds = retry_seconds
         self.max_retry_seconds = max_retry_seconds
         self._clock = clock
-        # Redirects are not followed: a webhook that moves must be changed where it is configured.
-        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False)
+        # Made on the first delivery: httpx (and the CLI libraries its package import pulls in) costs
+        # `router serve` ~0.1 s of start-up, and most processes never deliver an alert.
+        self._http: httpx.AsyncClient | None = None
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            import httpx
+
+            # Redirects are not followed: a webhook that moves must be changed where it is configured.
+            self._http = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, trust_env=False)
+        return self._http
 
     @classmethod
     def from_settings(cls, db: Database, cipher: CredentialCipher, settings: Settings) -> WebhookSender:
@@ -86,7 +95,8 @@ class WebhookSender:
         )
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
     def backoff(self, attempt: int) -> float:
         return float(min(self.max_retry_seconds, self.retry_seconds * 2 ** max(0, attempt - 1)))
@@ -181,11 +191,13 @@ class WebhookSender:
             DELIVERY_HEADER: str(job.id),
             **signature_headers(secret, int(time.time()), body),
         }
+        import httpx  # for its exception types (see _client: loaded on the first delivery)
+
         try:
             # httpx's timeout bounds each read; this bounds the whole exchange (a receiver trickling bytes).
             async with (
                 asyncio.timeout(self.timeout * 2),
-                self._client.stream("POST", url, content=body, headers=headers) as response,
+                self._client().stream("POST", url, content=body, headers=headers) as response,
             ):
                 head = b""
                 async for chunk in response.aiter_bytes():

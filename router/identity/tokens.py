@@ -19,10 +19,11 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import OctKey
+if TYPE_CHECKING:
+    from joserfc.jwk import OctKey
 
 _ALG = "HS256"
 # Bounds on what a token carries (it rides on every request).
@@ -52,11 +53,18 @@ class InvalidToken(Exception):
 
 class TokenSigner:
     def __init__(self, secret: str, issuer: str) -> None:
-        derived = hmac.new(
+        self._derived = hmac.new(
             secret.encode("utf-8"), b"router sign-in access tokens v1", hashlib.sha256
         ).digest()
-        self._key = OctKey.import_key(derived)
         self._issuer = issuer
+
+    @cached_property
+    def _key(self) -> OctKey:
+        # joserfc (and the cryptography parts it loads) is imported on the first token minted or checked,
+        # not when `router serve` starts: most requests carry proxy keys (~0.05 s of start-up).
+        from joserfc.jwk import OctKey
+
+        return OctKey.import_key(self._derived)
 
     def mint(
         self,
@@ -84,11 +92,16 @@ class TokenSigner:
             "exp": issued + ttl,
             "jti": secrets.token_urlsafe(8),
         }
+        from joserfc import jwt
+
         return jwt.encode({"alg": _ALG, "typ": "JWT"}, claims, self._key), ttl
 
     def verify(self, token: str, now: float | None = None) -> TokenClaims:
         if len(token) > MAX_TOKEN_CHARS:
             raise InvalidToken("invalid access token")
+        from joserfc import jwt
+        from joserfc.errors import JoseError
+
         try:
             decoded = jwt.decode(token, self._key, algorithms=[_ALG])
         except (JoseError, ValueError) as exc:

@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from router.providers.base import EventStream, ProviderError, UpstreamCall
+from router.providers.cap_watch import CapWatch, watch
 from router.providers.chunk_events import chunk_events
 from router.providers.errors import classify_exception, timeout_error
 from router.providers.extra_params import GENERATION_PARAMS, credential_kwargs, litellm_extras
 from router.providers.kinds import api_base_for, kind_info
-from router.providers.litellm_http import CapWatch, watch
 from router.providers.litellm_shapes import chunk_to_dict, response_to_dict
 from router.providers.policy import Failure
 from router.providers.runtime import litellm

@@ -15,7 +15,6 @@ marks it, and the caller turns a marked failure into the same `too_large` error 
 
 from __future__ import annotations
 
-import contextvars
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -23,39 +22,12 @@ from typing import Any
 
 import httpx
 
-from router.providers.base import ProviderError
-from router.providers.transport import SIZE_LIMITS, too_large
+from router.providers.cap_watch import CapWatch, watch, watching
+from router.providers.transport import SIZE_LIMITS
 
 __all__ = ["CapWatch", "CappedTransport", "install", "watch"]
 
 log = logging.getLogger(__name__)
-
-
-class CapWatch:
-    """One upstream call's record of a cap it hit (what, and the limit), if any."""
-
-    __slots__ = ("limit", "what")
-
-    def __init__(self) -> None:
-        self.what: str | None = None
-        self.limit = 0
-
-    def hit(self, what: str, limit: int) -> None:
-        self.what, self.limit = what, limit
-
-    def error(self, where: str) -> ProviderError | None:
-        """The clear error for the client and the record, when this call was cut at a cap."""
-        return too_large(self.what, self.limit, where) if self.what is not None else None
-
-
-_WATCH: contextvars.ContextVar[CapWatch | None] = contextvars.ContextVar("litellm_cap_watch", default=None)
-
-
-def watch() -> CapWatch:
-    """Start watching the LiteLLM call about to be made in this task (and the tasks it starts)."""
-    current = CapWatch()
-    _WATCH.set(current)
-    return current
 
 
 class AnswerTooLarge(httpx.ReadError):
@@ -111,7 +83,7 @@ class CappedTransport(httpx.AsyncBaseTransport):
         self.inner = inner
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        watcher = _WATCH.get()
+        watcher = watching()
         response = await self.inner.handle_async_request(request)
         events = "text/event-stream" in response.headers.get("content-type", "")
         declared = response.headers.get("content-length", "")

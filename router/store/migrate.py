@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from router.resources import resource_path
 from router.store.db import Database, create_engine_for
 from router.store.revisions import current as current  # read without Alembic; named here for callers
-from router.store.revisions import current_revision_of, read_revision
+from router.store.revisions import current_revision_of, read_revision, script_heads
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported where a migration runs or the history is walked, not with this module: `router serve`
+# on a database already at head (every replica's start but the first after a release) never needs it, and
+# importing it costs ~0.2 s of start-up. revisions.py reads the head from the revision files instead.
 
 ALEMBIC_INI = resource_path("alembic.ini")
 MIGRATIONS_DIR = resource_path("migrations")
@@ -28,6 +33,8 @@ MIGRATIONS_DIR = resource_path("migrations")
 
 def alembic_config(url: str | None = None) -> Config:
     """The Alembic config for this repository; `url` (if given) wins over Settings in env.py."""
+    from alembic.config import Config
+
     config = Config(str(ALEMBIC_INI)) if ALEMBIC_INI.exists() else Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url is not None:
@@ -38,6 +45,8 @@ def alembic_config(url: str | None = None) -> Config:
 
 @lru_cache(maxsize=1)
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
@@ -66,6 +75,8 @@ async def _run(url: str, action: str, revision: str) -> tuple[str | None, str | 
         async with engine.begin() as conn:
 
             def run(sync_conn: Connection) -> tuple[str | None, str | None]:
+                from alembic import command
+
                 _lock(sync_conn)
                 before = read_revision(sync_conn)
                 config = alembic_config(url)
@@ -84,6 +95,17 @@ async def _run(url: str, action: str, revision: str) -> tuple[str | None, str | 
 
 async def upgrade_to_head(url: str) -> tuple[str | None, str | None]:
     """Apply every pending migration (idempotent; PostgreSQL: one process at a time); (before, after)."""
+    heads = script_heads()
+    if len(heads) == 1:
+        # Already at head (read without the lock: a database at head only ever stays there, and one that
+        # is not takes the locked path below): nothing to run, and Alembic is not imported.
+        engine = create_engine_for(url)
+        try:
+            revision = await current_revision_of(engine)
+        finally:
+            await engine.dispose()
+        if revision == heads[0]:
+            return revision, revision
     return await _run(url, "upgrade", "head")
 
 
@@ -98,6 +120,8 @@ def known_revisions() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _known_revisions() -> frozenset[str]:
+    from alembic.script import ScriptDirectory
+
     return frozenset(
         script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
     )
@@ -106,7 +130,9 @@ def _known_revisions() -> frozenset[str]:
 def schema_state(revision: str | None) -> str:
     """ "current", "behind" (never migrated, or a revision this code knows and has migrations past) or
     "ahead" (a revision this code does not know: a newer release migrated it, as in a rolling upgrade)."""
-    if revision == head_revision():
+    heads = script_heads()
+    # The usual answer without Alembic (readiness asks on every probe; see revisions.py).
+    if revision == (heads[0] if len(heads) == 1 else head_revision()):
         return "current"
     if revision is None or revision in known_revisions():
         return "behind"

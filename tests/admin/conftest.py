@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
 from litestar import Litestar
+from litestar.routes import BaseRoute
 from litestar.testing import AsyncTestClient
 
 from router.app import create_app
 from router.identity import users
+from router.late_routes import RouterApp
 from router.settings import Settings
 from router.store.db import Database
 
@@ -28,6 +31,24 @@ def build_test_app(db_url: str) -> Litestar:
         _env_file=None, database_url=db_url, secret_key=SECRET, log_level="WARNING", config_poll_interval=0.2
     )
     return create_app(settings)
+
+
+def every_route(app: Litestar) -> Sequence[BaseRoute]:
+    """All the routes of an app not being served, those registered after start-up included
+    (router/late_routes.py: loaded here)."""
+    assert isinstance(app, RouterApp) and app.late is not None
+    asyncio.run(app.late.wait())
+    assert not app.late.failed
+    return app.routes
+
+
+async def every_route_served(http: AsyncTestClient[Litestar]) -> Sequence[BaseRoute]:
+    """All the routes of the app this client serves (on an event loop of the client's own): a request for
+    the OpenAPI document is held until the routes registered after start-up are in."""
+    assert (await http.get("/schema/openapi.json")).status_code == 200
+    app = http.app
+    assert isinstance(app, RouterApp) and app.late is not None and app.late.done and not app.late.failed
+    return app.routes
 
 
 class AdminClient:

@@ -124,7 +124,14 @@ def test_database_outage_keeps_a_ready_replica_serving_until_the_grace_runs_out(
             time.sleep(0.1)
         assert _ready(http) == (
             200,
-            {"ready": True, "database": True, "schema_current": True, "snapshot": True, "providers": True},
+            {
+                "ready": True,
+                "database": True,
+                "schema_current": True,
+                "snapshot": True,
+                "providers": True,
+                "routes": True,
+            },
         )
         proxy.cut()
         cut_at = time.monotonic()

@@ -10,13 +10,13 @@ check (so the walk proves the decision without changing anything).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from litestar import Litestar
-from litestar.routes import HTTPRoute
+from litestar.routes import BaseRoute, HTTPRoute
 from litestar.testing import AsyncTestClient
 
 from router.admin.access import ROUTE_ACCESS, TENANT_FILTERED, route_access
@@ -26,7 +26,14 @@ from router.store.crypto import CredentialCipher
 from router.store.db import Database
 from router.store.keys import create_key
 from router.store.models import Chain, Deployment, Provider, Rule, Tenant
-from tests.admin.conftest import SECRET, AdminClient, build_test_app, create_admin
+from tests.admin.conftest import (
+    SECRET,
+    AdminClient,
+    build_test_app,
+    create_admin,
+    every_route,
+    every_route_served,
+)
 
 PASSWORD = "correct horse battery"
 CONFIG = """
@@ -58,8 +65,8 @@ ROLES: dict[str, tuple[str, list[str]]] = {
 PARAM = re.compile(r"\{(\w+):\w+\}")
 
 
-def admin_routes(app: Litestar) -> Iterator[tuple[str, str]]:
-    for route in app.routes:
+def admin_routes(routes: Sequence[BaseRoute]) -> Iterator[tuple[str, str]]:
+    for route in routes:
         if isinstance(route, HTTPRoute) and route.path.startswith("/admin"):
             for method in route.route_handler_map:
                 if method != "OPTIONS":
@@ -68,7 +75,7 @@ def admin_routes(app: Litestar) -> Iterator[tuple[str, str]]:
 
 def test_every_admin_route_has_an_access_level(tmp_path: Any) -> None:
     app = build_test_app(f"sqlite+aiosqlite:///{tmp_path}/x.db")
-    registered = set(admin_routes(app))
+    registered = set(admin_routes(every_route(app)))
     missing = sorted(r for r in registered if route_access(*r) is None)
     assert missing == [], f"routes without a line in router/admin/access.py: {missing}"
     assert sorted(set(ROUTE_ACCESS) - registered) == [], "lines for routes that no longer exist"
@@ -199,7 +206,7 @@ async def test_role_by_route_matrix(world_app: tuple[Litestar, World], database:
             await client.sign_in(re.sub(r"\W", "-", name), PASSWORD)
             tenant_ids = [world.tenants[t].id for t in tenant_names] or None
             principal = Principal.of(name, role, tenant_ids)
-            for method, path in sorted(set(admin_routes(app))):
+            for method, path in sorted(set(admin_routes(await every_route_served(http)))):
                 if route_access(method, path) is Access.PUBLIC:
                     continue
                 for url, variant in concrete_paths(path, world):
