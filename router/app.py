@@ -24,9 +24,6 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from router.alerts.delivery import WebhookSender
-from router.alerts.evaluator import AlertEvaluator
-from router.alerts.service import AlertService
 from router.dependencies import app_dependencies
 from router.gateway.auth import KeyGuard
 from router.gateway.controller import MessagesController, oauth_usage, probe_root, root
@@ -66,6 +63,7 @@ from router.usage.spool import UsageSpool
 from router.usage.spool import replay as replay_spool
 
 if TYPE_CHECKING:
+    from router.alerts.service import AlertService
     from router.surfaces import Surfaces
 
 log = logging.getLogger("router")
@@ -167,12 +165,6 @@ class Services:
             ping_interval=settings.stream_ping_interval,
         )
         drain = Drain(settings.shutdown_drain_seconds)
-        alerts = AlertService(
-            AlertEvaluator(db, attempt_counts=cooldowns.tally.counts, cooled=cooldowns.cooled),
-            WebhookSender.from_settings(db, cipher, settings),
-            interval=settings.alert_interval,
-            budget_interval=settings.alert_budget_interval,
-        )
         return cls(
             settings,
             db,
@@ -186,7 +178,6 @@ class Services:
             DatabaseOutageGrace(settings.readiness_database_grace_seconds),
             members=members,
             tracing=tracing,
-            alerts=alerts,
         )
 
     async def start(self) -> None:
@@ -216,14 +207,29 @@ class Services:
                 partitions_ahead=self.settings.usage_partitions_ahead,
             )
         self.retention.start()
-        if self.alerts is not None:
-            self.alerts.start()
         # LiteLLM loads in a background thread: the port opens without waiting for it. Started last: its
         # import is seconds of CPU under the same GIL, which would slow the steps above and so the port's
         # opening. Its ~270,000 objects are frozen out of the collector's way once it is in (then again,
         # as it is re-run).
         await self.hub.start(after_import=_tune_gc)
         _young_less_often()
+
+    def start_alerts(self) -> None:
+        """Evaluate alert rules and deliver their webhooks in the background. Built and started with the
+        late routes (create_app), not before the first answer: their modules and first queries can wait."""
+        if self.alerts is None:
+            from router.alerts.delivery import WebhookSender
+            from router.alerts.evaluator import AlertEvaluator
+            from router.alerts.service import AlertService
+
+            cooldowns = self.gateway.cooldowns
+            self.alerts = AlertService(
+                AlertEvaluator(self.db, attempt_counts=cooldowns.tally.counts, cooled=cooldowns.cooled),
+                WebhookSender.from_settings(self.db, self.cipher, self.settings),
+                interval=self.settings.alert_interval,
+                budget_interval=self.settings.alert_budget_interval,
+            )
+        self.alerts.start()
 
     def spawn(self, work: Awaitable[None], name: str) -> None:
         """Run `work` in the background until it ends or the service stops."""
@@ -387,7 +393,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             "device_signin": device,
             "members": services.members,
             "telemetry": telemetry,
-            "alerts": services.alerts,
+            # Set once the alert service is started, after the late routes (Services.start_alerts).
+            "alerts": None,
         }
     )
 
@@ -409,8 +416,12 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     late = LateRoutes(load_late_routes)
     services.late_routes = late
 
-    async def announce_first_run() -> None:
+    async def after_late_routes() -> None:
         await late.wait()
+        # Whether or not they came in (the alert service does not depend on its pages). Until it is set,
+        # the alert pages find no service and send a test message with a sender of their own.
+        services.start_alerts()
+        state["alerts"] = services.alerts
         if not late.failed:
             from router.surfaces import announce_first_run  # imported by the load
 
@@ -418,7 +429,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
 
     async def begin_late_routes() -> None:
         late.begin()
-        services.spawn(announce_first_run(), "first-run-announcement")
+        services.spawn(after_late_routes(), "after-late-routes")
 
     app = RouterApp(
         route_handlers=[
