@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -282,8 +283,14 @@ async def test_error_rate_and_cooldown_alerts_read_the_gateway_tallies(
         ),
     )
     await add_alert(database, AlertDraft("cooled", "cooldown", webhook.url("/cooled")))
+    # One moment for both rounds: an error-rate window is 5 minutes, and rounds either side of its boundary
+    # rightly fire again (once per threshold per window).
+    moment = datetime.now(UTC)
     evaluator = AlertEvaluator(
-        database, attempt_counts=lambda seconds: counts, cooled=lambda: ["azure/gpt-4o"]
+        database,
+        attempt_counts=lambda seconds: counts,
+        cooled=lambda: ["azure/gpt-4o"],
+        clock=lambda: moment,
     )
     await round_trip(database, evaluator)
     await round_trip(database, evaluator)
