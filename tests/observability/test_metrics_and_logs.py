@@ -7,6 +7,7 @@ import json
 import logging
 
 import pytest
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from router.observability import metrics
 from router.observability.logging import JsonFormatter, RedactingFilter, configure_logging, redact
@@ -112,3 +113,50 @@ def test_configure_logging_replaces_root_handlers_instead_of_stacking() -> None:
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
+
+
+def test_request_series_expose_what_prometheus_clients_own_counter_and_histogram_would() -> None:
+    """The per-request tallies are plain numbers turned into samples at scrape time; the samples must be the
+    ones prometheus_client's Counter and Histogram give for the same observations."""
+    tenant, target = "series-team", "openai/gpt-4.1"
+    reference = CollectorRegistry()
+    requests = Counter("router_requests", "", ["tenant", "target", "outcome"], registry=reference)
+    duration = Histogram(
+        "router_request_duration_seconds",
+        "",
+        ["tenant", "target", "stream"],
+        buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600),
+        registry=reference,
+    )
+    ttft = Histogram(
+        "router_time_to_first_token_seconds",
+        "",
+        ["tenant", "target"],
+        buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 60),
+        registry=reference,
+    )
+    cases = [
+        (50, None, False),
+        (100, 50, True),
+        (300, 100, False),
+        (700_000, 61_000, True),
+        (1000, 999, True),
+    ]
+    for latency_ms, ttft_ms, stream in cases:
+        metrics.observe(event(target=target, stream=stream, latency_ms=latency_ms, ttft_ms=ttft_ms), tenant)
+        requests.labels(tenant, target, "ok").inc()
+        duration.labels(tenant, target, "true" if stream else "false").observe(latency_ms / 1000)
+        if ttft_ms is not None:
+            ttft.labels(tenant, target).observe(ttft_ms / 1000)
+    expected = [
+        (sample.name, sample.labels, sample.value)
+        for family in reference.collect()
+        for sample in family.samples
+        if not sample.name.endswith("_created")
+    ]
+    assert len(expected) == 1 + 2 * (14 + 2) + (11 + 2)
+    for name, labels, value in expected:
+        assert metrics.REGISTRY.get_sample_value(name, labels) == pytest.approx(value), (name, labels)
+    # Streamed and not streamed are one requests sample, as they were with a Counter.
+    text = metrics.render()[0].decode()
+    assert text.count(f'router_requests_total{{outcome="ok",target="{target}",tenant="{tenant}"}}') == 1
