@@ -68,7 +68,7 @@ lb-tools:
 	  echo "haproxy is not installed: the load-balancer soak will skip (apt-get install haproxy)"; }
 
 test: install-dev browser tools axe idp deploy-tools lb-tools
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile --durations=30
 
 lint:
 	$(BIN)/python -m ruff check router tests bench
