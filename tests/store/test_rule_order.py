@@ -94,20 +94,25 @@ async def test_concurrent_edits_deletions_and_moves_of_one_level_all_go_through(
     assert [position for _, position in level] == list(range(11))
 
 
+async def _tenant_with_rules(database: Database, name: str, count: int) -> list[int]:
+    """A tenant with `count` rules of its own; their ids in evaluation order."""
+    async with database.transaction() as session:
+        tenant = await create_tenant(session, name)
+        await catalog.create_provider(
+            session, cipher=CredentialCipher("k" * 32), name="openai", kind="openai", api_key="sk"
+        )
+        for i in range(count):
+            await catalog.create_rule(
+                session, written_rule(f"model-{i}", target="openai/gpt-4.1"), tenant_id=tenant.id
+            )
+    return [rule_id for rule_id, _ in await _level(database, tenant.id)]
+
+
 async def test_deleting_a_tenant_and_moving_its_rules_at_once_cannot_deadlock(database: Database) -> None:
     """A tenant's deletion removes its rules, so it takes the config version row first like every rule
     writer. Taken later (its rules first, the version row when it bumps), a move holding the version row and
     waiting for those rules would deadlock with it; PostgreSQL would fail one of the two."""
-    async with database.transaction() as session:
-        tenant = await create_tenant(session, "acme")
-        await catalog.create_provider(
-            session, cipher=CredentialCipher("k" * 32), name="openai", kind="openai", api_key="sk"
-        )
-        for i in range(4):
-            await catalog.create_rule(
-                session, written_rule(f"model-{i}", target="openai/gpt-4.1"), tenant_id=tenant.id
-            )
-    ids = [rule_id for rule_id, _ in await _level(database, tenant.id)]
+    ids = await _tenant_with_rules(database, "acme", 4)
 
     async def delete() -> None:
         async with database.transaction() as session:
@@ -124,16 +129,7 @@ async def test_deleting_a_tenant_and_moving_its_rules_at_once_cannot_deadlock(da
 
 
 async def test_a_tenant_deleted_while_its_rules_move_goes_through(database: Database) -> None:
-    async with database.transaction() as session:
-        tenant = await create_tenant(session, "acme")
-        await catalog.create_provider(
-            session, cipher=CredentialCipher("k" * 32), name="openai", kind="openai", api_key="sk"
-        )
-        for i in range(8):
-            await catalog.create_rule(
-                session, written_rule(f"model-{i}", target="openai/gpt-4.1"), tenant_id=tenant.id
-            )
-    ids = [rule_id for rule_id, _ in await _level(database, tenant.id)]
+    ids = await _tenant_with_rules(database, "acme", 8)
 
     async def move(rule_id: int) -> None:
         try:
