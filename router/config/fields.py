@@ -1,6 +1,6 @@
 """Checks of single fields, shared by every entity's validator (validate/) and by the forms that show a
-field's problem next to it: names, target refs, provider kinds, base URLs, extra parameters, model patterns,
-rule overrides, managed settings. Each returns the problem as a sentence, or None.
+field's problem next to it: names, target refs, provider kinds, outgoing URLs, extra parameters, model
+patterns, rule overrides, managed settings. Each returns the problem as a sentence, or None.
 """
 
 from __future__ import annotations
@@ -104,27 +104,39 @@ def deployment_provider_error(provider: str, kind: str) -> str | None:
     return None
 
 
-def api_base_error(url: str | None) -> str | None:
-    """http(s) only, a host, no user:password@, no credential in the query string."""
-    if url is None:
-        return None
+def http_url_error(url: str, *, credential_hint: str) -> str | None:
+    """What every URL the router calls out to must be (a provider's api_base, an alert's webhook): it parses,
+    http(s), a host, no user:password@, no #fragment. `credential_hint` says where a credential goes instead
+    of the URL's user:password@ (e.g. "set the provider's api_key instead").
+
+    Messages name at most the scheme, never the rest of the URL (nor urlsplit's own message, which can quote
+    the netloc): a refused URL's user info, path or query may be a credential."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        return f"not a valid URL: {exc}"
+    except ValueError:
+        return "is not a valid URL"
     if parts.scheme not in ("http", "https"):
-        # Name the scheme only: the rest of a refused URL may hold a password.
         return f"must be an http:// or https:// URL, not {parts.scheme or 'a URL without a scheme'}:"
     if not parts.hostname:
         return "must name a host"
     if parts.username is not None or parts.password is not None:
-        return "must not contain a user name or password (set the provider's api_key instead)"
-    for name, _ in parse_qsl(parts.query, keep_blank_values=True):
-        if _SECRETISH.search(name):
-            return f"must not carry a credential in the query string ({name!r}); set api_key instead"
+        return f"must not contain a user name or password ({credential_hint})"
     if parts.fragment:
         return "must not have a #fragment"
+    return None
+
+
+def api_base_error(url: str | None) -> str | None:
+    """An http(s) URL (http_url_error) with no credential in the query string."""
+    if url is None:
+        return None
+    problem = http_url_error(url, credential_hint="set the provider's api_key instead")
+    if problem is not None:
+        return problem
+    for name, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        if _SECRETISH.search(name):
+            return f"must not carry a credential in the query string ({name!r}); set api_key instead"
     return None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from router.config.drafts import (
@@ -14,7 +16,7 @@ from router.config.drafts import (
     TenantDraft,
 )
 from router.config.fields import api_base_error, parse_target_ref
-from router.config.validate import KnownNames, rule_issues, validate_config
+from router.config.validate import KnownNames, rule_issues, validate_config, webhook_error
 
 PROVIDERS = (
     ProviderDraft("openai", "openai", "http://127.0.0.1:9100/v1"),
@@ -185,6 +187,37 @@ def test_api_base_refuses_other_schemes_and_embedded_credentials(url: str, probl
 def test_api_base_accepts_plain_http_and_https() -> None:
     assert api_base_error("http://127.0.0.1:9100/v1") is None
     assert api_base_error("https://x.openai.azure.com?region=eu") is None
+
+
+# The checks an api_base and an alert webhook share (fields.http_url_error); the secret part of each URL
+# ("pw-9", "tok-7") must never come back in the message.
+SHARED_URL_PROBLEMS = [
+    ("gopher://tok-7/x", "must be an http:// or https:// URL, not gopher:"),
+    ("tok-7.example/v1", "must be an http:// or https:// URL, not a URL without a scheme:"),
+    ("https:///v1?tok-7", "must name a host"),
+    ("https://host/v1#tok-7", "must not have a #fragment"),
+    ("https://host:tok-7/v1", "is not a valid URL"),
+    ("https://user:pw-9\u2100@host/v1", "is not a valid URL"),
+]
+
+
+@pytest.mark.parametrize("check", [api_base_error, webhook_error], ids=["api_base", "webhook"])
+@pytest.mark.parametrize(("url", "problem"), SHARED_URL_PROBLEMS)
+def test_api_base_and_webhook_refuse_the_same_urls_without_repeating_them(
+    check: Callable[[str], str | None], url: str, problem: str
+) -> None:
+    assert check(url) == problem
+
+
+def test_embedded_credentials_are_refused_with_a_hint_for_each_place() -> None:
+    url = "https://user:pw-9@host/v1"
+    assert (
+        api_base_error(url) == "must not contain a user name or password (set the provider's api_key instead)"
+    )
+    assert (
+        webhook_error(url)
+        == "must not contain a user name or password (use the alert's secret to sign instead)"
+    )
 
 
 def test_target_refs_split_on_the_first_slash() -> None:

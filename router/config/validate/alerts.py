@@ -4,10 +4,9 @@ it tells."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from router.config.drafts import AlertDraft, ValidationIssue
-from router.config.fields import name_error
+from router.config.fields import http_url_error, name_error
 from router.config.validate.issues import Issues, is_number, is_whole
 
 ALERT_WATCHES = ("budget", "error_rate", "cooldown")
@@ -22,28 +21,15 @@ MAX_BUDGET_THRESHOLD = 1000.0
 
 
 def webhook_error(url: Any) -> str | None:
-    """http(s), a host, no user:password@, no #fragment. Messages never repeat the URL: its path or query
-    may be the hook's token."""
+    """An http(s) URL (http_url_error) of a sane length without spaces or control characters. Messages never
+    repeat the URL: its path or query may be the hook's token."""
     if not isinstance(url, str) or not url.strip():
         return "must be an http:// or https:// URL"
     if len(url) > MAX_WEBHOOK_CHARS:
         return f"must be at most {MAX_WEBHOOK_CHARS} characters"
     if any(ord(ch) < 33 for ch in url):
         return "must not contain spaces or control characters"
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        return "is not a valid URL"
-    if parts.scheme not in ("http", "https"):
-        return f"must be an http:// or https:// URL, not {parts.scheme or 'a URL without a scheme'}:"
-    if not parts.hostname:
-        return "must name a host"
-    if parts.username is not None or parts.password is not None:
-        return "must not contain a user name or password (use the alert's secret to sign instead)"
-    if parts.fragment:
-        return "must not have a #fragment"
-    return None
+    return http_url_error(url, credential_hint="use the alert's secret to sign instead")
 
 
 def alert_issues(a: AlertDraft) -> list[ValidationIssue]:
