@@ -94,3 +94,52 @@ def test_the_head_read_from_the_revision_files_is_alembics() -> None:
 
     assert script_heads() == (head_revision(),)
     assert set(script_heads()) <= known_revisions()
+
+
+# The `router` executable's own call (console script, `python -m router`): records each collection with
+# whether the command's module was loaded by then, and how the collector stands once the command ran.
+GC_PROBE = """
+import gc, json, sys
+from router.cli import main
+seen = []
+gc.callbacks.append(lambda phase, info: phase == "start" and seen.append("router.cli.tenant" in sys.modules))
+sys.argv = ["router", "tenant", "list"]
+try:
+    main()
+except SystemExit:
+    pass
+gc.collect()
+print(json.dumps({"seen": seen, "enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}))
+"""
+
+
+def test_the_executable_collects_no_garbage_while_loading_and_as_usual_after(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "ROUTER_SECRET_KEY": "s" * 32}
+    subprocess.run(
+        [sys.executable, "-m", "router", "db", "upgrade"],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", GC_PROBE], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    state = json.loads(done.stdout.strip().rpartition("\n")[2])
+    # Loading took no collection; the command's own work and the explicit one above did.
+    assert state["seen"] and all(state["seen"]), state["seen"]
+    assert state["enabled"] is True
+    # What start-up built is out of the collector's way for good.
+    assert state["frozen"] > 100_000
+
+
+def test_click_runner_leaves_the_collector_alone(tmp_path: Path) -> None:
+    import gc
+
+    from click.testing import CliRunner
+
+    frozen = gc.get_freeze_count()
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
