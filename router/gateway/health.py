@@ -13,7 +13,7 @@ from router.lifecycle import Drain
 from router.observability import metrics
 from router.settings import Settings
 
-# The process's readiness (app.py: Services.readiness): ready or not, and its checks (name -> passed).
+# The process's readiness (services.py: Services.readiness): ready or not, and its checks (name -> passed).
 Readiness = Callable[[], Awaitable[tuple[bool, dict[str, bool]]]]
 
 
