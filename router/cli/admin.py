@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from router.cli.common import CLI_ACTOR, cli_errors, fail, load_settings, print_table, run, transaction
+from router.cli.common import CLI_ACTOR, cli_errors, load_settings, print_table, run, stdin_line, transaction
 from router.identity import users
 from router.identity.roles import Role
 from router.store import admins as admin_store
@@ -23,10 +21,7 @@ def admin_group() -> None:
 
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            fail("no password on stdin")
-        return password
+        return stdin_line("password")
     value: str = click.prompt("password", hide_input=True, confirmation_prompt=True)
     return value
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +28,7 @@ from router.cli.common import (
     print_table,
     reading,
     run,
+    secret_from,
     transaction,
 )
 from router.config.validate import ALERT_SUBJECTS, ALERT_WATCHES
@@ -84,45 +83,14 @@ def _thresholds(text: str | None) -> list[float] | Any:
     return values
 
 
-class _Stdin:
-    """The lines of stdin, read as options ask for them (webhook first, then secret)."""
-
-    def line(self, what: str) -> str:
-        value = sys.stdin.readline().rstrip("\r\n")
-        if not value:
-            fail(f"no {what} on stdin")
-        return value
-
-
-def _secret_value(
-    env: str | None, from_stdin: bool, stdin: _Stdin, what: str, option: str
-) -> tuple[str, str | None] | None:
-    """(value, the ${ENV} name it came from) or None when not given."""
-    if env is not None and from_stdin:
-        fail(f"give --{option}-env or --{option}-stdin, not both")
-    if from_stdin:
-        return stdin.line(what), None
-    if env is None:
-        return None
-    # Like the config file's ${VAR}: the documented way to hand the CLI a secret.
-    value = os.environ.get(env.strip())
-    if not value:
-        fail(f"--{option}-env: environment variable {env.strip()} is not set")
-    return value, env.strip()
-
-
 def _changes(options: dict[str, Any]) -> dict[str, Any]:
     """The draft fields the options give (not given: left out)."""
-    stdin = _Stdin()
     changes: dict[str, Any] = {}
-    webhook = _secret_value(
-        options.pop("webhook_env"), options.pop("webhook_stdin"), stdin, "webhook URL", "webhook"
-    )
+    # With both -stdin flags the webhook is the first line, the secret the second.
+    webhook = secret_from(options.pop("webhook_env"), options.pop("webhook_stdin"), "webhook URL", "webhook")
     if webhook is not None:
         changes["webhook"], changes["webhook_ref"] = webhook
-    secret = _secret_value(
-        options.pop("secret_env"), options.pop("secret_stdin"), stdin, "signing secret", "secret"
-    )
+    secret = secret_from(options.pop("secret_env"), options.pop("secret_stdin"), "signing secret", "secret")
     if options.pop("no_secret", False):
         if secret is not None:
             fail("give a new secret or --no-secret, not both")

@@ -1,4 +1,5 @@
-"""What every CLI command shares: one-line errors, settings, the database session, limit options, tables.
+"""What every CLI command shares: one-line errors, settings, the database session, secrets from the
+environment or stdin, limit options, tables.
 
 A command runs as one transaction (`transaction(settings)`): it writes everything or nothing. An expected
 failure prints `error: …` on one line to stderr and exits 1; a usage mistake is click's own exit 2.
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import re
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeAlias, TypeVar
@@ -171,6 +174,35 @@ async def transaction(settings: Settings) -> AsyncIterator[AsyncSession]:
 async def reading(settings: Settings) -> AsyncIterator[AsyncSession]:
     async with open_database(settings) as db, db.session() as session:
         yield session
+
+
+# A secret (a webhook URL whose path is its token, a signing secret, a password) is never a plain option: it
+# would sit in shell history and `ps`. A command reads it from an environment variable it is given the name
+# of (`--X-env VAR`, like `${VAR}` in the config file) or from a line of stdin (`--X-stdin`).
+
+
+def stdin_line(what: str) -> str:
+    """The next line of stdin (several secrets from stdin: one line each, in the order the command reads
+    them); an empty one or none is an error naming `what`."""
+    value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        fail(f"no {what} on stdin")
+    return value
+
+
+def secret_from(env: str | None, from_stdin: bool, what: str, option: str) -> tuple[str, str | None] | None:
+    """The secret `--OPTION-env VAR` or `--OPTION-stdin` gives, as (value, VAR or None from stdin); None
+    when neither is given."""
+    if env is not None and from_stdin:
+        fail(f"give --{option}-env or --{option}-stdin, not both")
+    if from_stdin:
+        return stdin_line(what), None
+    if env is None:
+        return None
+    value = os.environ.get(env.strip())
+    if not value:
+        fail(f"--{option}-env: environment variable {env.strip()} is not set")
+    return value, env.strip()
 
 
 class _Unset:

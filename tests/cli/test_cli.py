@@ -176,6 +176,9 @@ def test_admin_create_user_from_stdin(db_url: str) -> None:
     assert_one_error_line(
         invoke(db_url, "admin", "create-user", "other", "--password-stdin", stdin="short\n"), "at least 8"
     )
+    assert_one_error_line(
+        invoke(db_url, "admin", "create-user", "other", "--password-stdin", stdin=""), "no password on stdin"
+    )
     assert db_state(db_url)["admin_users"] == 1
 
 
