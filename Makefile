@@ -73,7 +73,7 @@ test: install-dev browser tools axe idp deploy-tools lb-tools
 lint:
 	$(BIN)/python -m ruff check router tests bench
 	$(BIN)/python -m ruff format --check router tests bench
-	$(BIN)/python -m mypy router tests
+	$(BIN)/python -m mypy router tests bench
 
 # LiteLLM's parameter knowledge for OpenAI-wire targets, regenerated from the installed LiteLLM (after a
 # LiteLLM upgrade; tests/providers/test_param_table.py fails until it is).

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import re
 import secrets
@@ -126,20 +127,21 @@ async def main() -> None:
     try:
         endpoint = router.endpoint
         body = router.encode(requests.tiny(False))
-        cell = dict(shape="tiny", stream=False, concurrency=4, duration=args.duration, warmup=1.0)
+        cell = functools.partial(
+            run_cell, endpoint, body, shape="tiny", stream=False, concurrency=4, duration=args.duration
+        )
         # Idle before and after the flood: on a shared machine the background load drifts, so the flood is
         # compared with both.
-        idle = await run_cell(endpoint, body, **cell)  # type: ignore[arg-type]
+        idle = await cell(warmup=1.0)
         flood_task = asyncio.create_task(
             _flood_process(endpoint.port, args.attempts, args.flood_concurrency, args.control)
         )
         await asyncio.sleep(1.0)
         # Rate-limited sign-ins are held a second each, so the flood outlasts the measurement.
-        busy: dict[str, object] = {**cell, "warmup": 0.0}
-        during = await run_cell(endpoint, body, **busy)  # type: ignore[arg-type]
+        during = await cell(warmup=0.0)
         running = not flood_task.done()
         flood_s, statuses = await flood_task
-        after = await run_cell(endpoint, body, **cell)  # type: ignore[arg-type]
+        after = await cell(warmup=1.0)
         print("| | /v1 p50 ms | /v1 p99 ms | /v1 req/s |")
         print("|---|---|---|---|")
         for name, result in (

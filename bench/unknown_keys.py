@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import secrets
 import sys
@@ -114,20 +115,21 @@ async def main() -> None:
     try:
         endpoint = router.endpoint
         body = router.encode(requests.tiny(False))
-        cell = dict(shape="tiny", stream=False, concurrency=4, duration=args.duration, warmup=1.0)
+        cell = functools.partial(
+            run_cell, endpoint, body, shape="tiny", stream=False, concurrency=4, duration=args.duration
+        )
         # Idle before and after the flood: on a shared machine the background load drifts, so the flood is
         # compared with both.
-        idle = await run_cell(endpoint, body, **cell)  # type: ignore[arg-type]
+        idle = await cell(warmup=1.0)
         before = await _queries(endpoint.port)
         flood = _flood_process(endpoint.port, args.keys, args.flood_concurrency, args.prefix)
         flood_task = asyncio.create_task(flood)
         await asyncio.sleep(1.0)
-        busy: dict[str, object] = {**cell, "warmup": 0.0}
-        during = await run_cell(endpoint, body, **busy)  # type: ignore[arg-type]
+        during = await cell(warmup=0.0)
         running = not flood_task.done()
         flood_s, statuses = await flood_task
         queries = await _queries(endpoint.port) - before
-        after = await run_cell(endpoint, body, **cell)  # type: ignore[arg-type]
+        after = await cell(warmup=1.0)
         print("| | valid key p50 ms | valid key p99 ms | valid key req/s |")
         print("|---|---|---|---|")
         for name, result in (("idle before", idle), ("during the flood", during), ("idle after", after)):
