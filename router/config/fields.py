@@ -106,11 +106,14 @@ def deployment_provider_error(provider: str, kind: str) -> str | None:
 
 def http_url_error(url: str, *, credential_hint: str) -> str | None:
     """What every URL the router calls out to must be (a provider's api_base, an alert's webhook): it parses,
-    http(s), a host, no user:password@, no #fragment. `credential_hint` says where a credential goes instead
-    of the URL's user:password@ (e.g. "set the provider's api_key instead").
+    http(s), a host, no spaces or control characters (urlsplit silently drops tabs and newlines, so a URL
+    with them would pass as another one), no user:password@, no #fragment. `credential_hint` says where a
+    credential goes instead of the URL's user:password@ (e.g. "set the provider's api_key instead").
 
     Messages name at most the scheme, never the rest of the URL (nor urlsplit's own message, which can quote
     the netloc): a refused URL's user info, path or query may be a credential."""
+    if any(ord(ch) < 33 or ord(ch) == 127 for ch in url):
+        return "must not contain spaces or control characters"
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port

@@ -198,6 +198,11 @@ SHARED_URL_PROBLEMS = [
     ("https://host/v1#tok-7", "must not have a #fragment"),
     ("https://host:tok-7/v1", "is not a valid URL"),
     ("https://user:pw-9\u2100@host/v1", "is not a valid URL"),
+    # urlsplit drops tabs and newlines: without this check "https://host/v\t1" would pass as /v1.
+    ("https://host/v\t1?tok-7", "must not contain spaces or control characters"),
+    ("https://host/v1\n", "must not contain spaces or control characters"),
+    ("https://host/ v1", "must not contain spaces or control characters"),
+    ("https://host/v1\x7f", "must not contain spaces or control characters"),
 ]
 
 
