@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.store.db import NotFoundError, as_utc
+from router.store.db import NotFoundError, as_utc, conflict_insert
 from router.store.models import Alert, AlertDelivery, utcnow
 
 __all__ = [
@@ -42,11 +42,7 @@ async def claim_firings(session: AsyncSession, rows: Sequence[Mapping[str, Any]]
         return []
     now = utcnow()
     values = [{**row, "attempts": 0, "created_at": now, "next_attempt_at": now} for row in rows]
-    # Imported here: `config export` lists alerts, and loading both dialects costs the CLI ~0.1 s.
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(DELIVERIES).values(values)
+    stmt = conflict_insert(session, DELIVERIES).values(values)
     stmt = stmt.on_conflict_do_nothing(index_elements=["alert_id", "subject", "threshold", "window_start"])
     result = await session.execute(stmt.returning(DELIVERIES.c.id, DELIVERIES.c.status))
     return [(int(i), str(s)) for i, s in result.all()]

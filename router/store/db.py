@@ -10,12 +10,16 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
+    from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 
 # The session type handlers are given (router/dependencies.py): the name keeps SQLAlchemy inside store/.
 DbSession = AsyncSession
@@ -67,6 +71,21 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 def is_sqlite_url(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def conflict_insert(session: AsyncSession, table: Any) -> PostgresInsert | SqliteInsert:
+    """An INSERT into `table` with its backend's ON CONFLICT clauses, for the session's database.
+
+    Only that backend's dialect module is imported: loading PostgreSQL's on SQLite cost every CLI command that
+    merely imports a caller ~0.04 s.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgres_insert
+
+        return postgres_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -19,11 +19,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.store.db import as_utc
+from router.store.db import as_utc, conflict_insert
 from router.store.identity_models import SignInThrottle
 from router.store.models import utcnow
 
@@ -59,10 +57,7 @@ class Claim:
 
 async def _ensure_row(session: AsyncSession, key: str) -> None:
     values: dict[str, Any] = {"key": key, "failures": 0}
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(pg_insert(SignInThrottle).values(values).on_conflict_do_nothing())
-    else:
-        await session.execute(sqlite_insert(SignInThrottle).values(values).on_conflict_do_nothing())
+    await session.execute(conflict_insert(session, SignInThrottle).values(values).on_conflict_do_nothing())
 
 
 def _lock_expression(now: datetime) -> Any:

@@ -16,8 +16,20 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Connection, Float, Table, case, delete, func, insert, literal, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Float,
+    Integer,
+    Table,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -158,8 +170,8 @@ def cost_nanos_expr(dialect: str, usd: ColumnElement[Any]) -> ColumnElement[int]
     least = func.least if dialect == "postgresql" else func.min
     scaled = least(usd, literal(USD_CAP, Float)) * 1e9 + 0.5  # capped first, as in usd_to_nanos
     if dialect == "postgresql":
-        return cast(ColumnElement[int], func.floor(scaled).cast(postgresql.BIGINT))
-    return cast(ColumnElement[int], func.cast(scaled, sqlite.INTEGER))
+        return cast(ColumnElement[int], func.floor(scaled).cast(BigInteger()))
+    return cast(ColumnElement[int], func.cast(scaled, Integer()))
 
 
 def hour_text_expr(dialect: str, column: ColumnElement[Any], fmt: str = "hour") -> ColumnElement[str]:
