@@ -17,6 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from router.store.json_text import dumps as json_dumps
+
 if TYPE_CHECKING:
     from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
     from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
@@ -101,15 +103,17 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine_for(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An AsyncEngine configured for the URL's backend."""
+    """An AsyncEngine configured for the URL's backend. JSON columns get json.dumps's text from a reused
+    encoder (store/json_text.py): the same bytes, at a third of the cost on the usage writer's path."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_async_engine(url, echo=echo)
+        engine = create_async_engine(url, echo=echo, json_serializer=json_dumps)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         return engine
     return create_async_engine(
         url,
         echo=echo,
+        json_serializer=json_dumps,
         pool_size=10,
         max_overflow=10,
         pool_timeout=10,
