@@ -6,15 +6,23 @@ Measures, per backend:
                         (PostgreSQL: binary COPY and unnest upserts; SQLite: executemany; store/bulk_rows.py);
                         before 6 December's set-based writes, SQLAlchemy's executemany ("insert_executemany")
   recorder              end to end: UsageRecorder.record() for every event, then stop() (drain; the queue
-                        holds them all, so the writer takes backlog batches of up to 10 x --batch-size)
+                        holds them all, so the writer takes backlog batches of up to 10 x --batch-size);
+                        also CPU µs a row: this process's (`_cpu_us`), PostgreSQL's backends'
+                        (`_server_cpu_us`)
+  paced                 (not by default) as the service runs: events recorded at --rate a second on the same
+                        event loop as the writer, which takes what is queued; rows/s until the last is written
+                        (the offered rate when the writer keeps up), the most ever waiting, CPU µs a row
 each at every density of --groups (rows/s; `_50_groups`: events cycle over 50 keys, `_500_groups`: over
 500, as 500 engineers' traffic and bench/usage_scale.py's write phase: an hourly and a daily upsert per row).
 Every write path also upserts the batch's hourly and daily rollups (store/usage_rollups.py). With
 --million, seeds 1,000,000 rows server-side (generate_series) into PostgreSQL, times `rebuild_rollups`
-over them and the aggregates (which read the rollups).
+over them and the aggregates (which read the rollups). With --gc service, the collector is set as the
+service sets it after start-up (router/gc_tuning.py); by default it keeps Python's settings, as every
+figure before 6 December 14:00 UTC was taken: a backlog's queued events (three tracked objects each) are then
+walked by frequent full collections, ~¼ of this process's CPU at 20,000 rows.
 
     .venv/bin/python bench/usage_write.py [--rows 20000] [--batch-size 500] [--backends postgres,sqlite]
-        [--groups 50,500] [--only multi,batch,recorder]
+        [--groups 50,500] [--only multi,batch,recorder,paced] [--rate 20000] [--gc python|service]
         [--pg-server postgresql+asyncpg://postgres@127.0.0.1:5432/test] [--million] [--json]
 
 The scratch database (router_bench_<random>) or file is dropped afterwards; nothing else is touched.
@@ -25,11 +33,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -150,18 +159,74 @@ async def bench_inserts(database: Database, events: list[UsageEvent], batch_size
     return len(events) / (time.perf_counter() - started)
 
 
-async def bench_recorder(database: Database, events: list[UsageEvent], batch_size: int) -> float:
+async def bench_recorder(
+    database: Database, events: list[UsageEvent], batch_size: int, rate: int | None = None
+) -> dict[str, float]:
+    """Without `rate`: record every event, then drain (the queue holds them all: backlog batches). With it,
+    as the service runs: events recorded at `rate` a second (those due every millisecond, between the
+    writer's steps on the same event loop), the writer taking whatever is queued; also the most ever waiting.
+    Rows/s until the last is written, and CPU per row: this process's (record() and the writer;
+    `time.process_time`) and, on PostgreSQL, the scratch database's backends' (/proc/PID/stat), which the
+    machine's other load changes far less than the wall clock."""
     await _truncate(database)
     recorder = UsageRecorder(database, queue_size=len(events) + 1, batch_size=batch_size, flush_interval=0.05)
     await recorder.start()
+    server = await _backend_ticks(database)
+    cpu = time.process_time()
     started = time.perf_counter()
-    for event in events:
-        recorder.record(event, "bench")
+    recorded = most_pending = 0
+    while recorded < len(events):
+        due = (
+            len(events) if rate is None else min(len(events), int((time.perf_counter() - started) * rate) + 1)
+        )
+        for event in events[recorded:due]:
+            recorder.record(event, "bench")
+        recorded = max(recorded, due)
+        most_pending = max(most_pending, recorder.pending)
+        if recorded < len(events):
+            await asyncio.sleep(0.001)
     await recorder.stop(timeout=600)
     elapsed = time.perf_counter() - started
     if recorder.written != len(events):
         raise RuntimeError(f"recorder wrote {recorder.written} of {len(events)}")
-    return len(events) / elapsed
+    out = {"": len(events) / elapsed, **await _cpu_per_row(database, cpu, server, len(events))}
+    if rate is not None:
+        out["_most_pending"] = most_pending
+    return out
+
+
+async def _backend_ticks(database: Database) -> dict[int, int] | None:
+    """CPU clock ticks so far of each PostgreSQL backend of this database (None: SQLite, or not readable)."""
+    if database.is_sqlite:
+        return None
+    async with database.session() as session:
+        pids = (await session.scalars(text(_BACKENDS))).all()
+    return _ticks(pids)
+
+
+def _ticks(pids: Sequence[int]) -> dict[int, int] | None:
+    ticks: dict[int, int] = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None  # the server is elsewhere, or its processes are not ours to read
+        ticks[pid] = int(fields[11]) + int(fields[12])  # utime + stime (fields 14 and 15)
+    return ticks
+
+
+_BACKENDS = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+
+
+async def _cpu_per_row(
+    database: Database, cpu: float, server: dict[int, int] | None, rows: int
+) -> dict[str, float]:
+    out = {"_cpu_us": (time.process_time() - cpu) / rows * 1e6}
+    after = await _backend_ticks(database)
+    if server is not None and after is not None:
+        ticks = sum(t - server.get(pid, 0) for pid, t in after.items())
+        out["_server_cpu_us"] = ticks / os.sysconf("SC_CLK_TCK") / rows * 1e6
+    return out
 
 
 async def bench_million(database: Database) -> dict[str, float]:
@@ -218,6 +283,7 @@ async def run(
     million: bool,
     densities: list[int],
     only: set[str],
+    rate: int = 20_000,
 ) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     for backend in backends:
@@ -234,7 +300,12 @@ async def run(
                 if "batch" in only:
                     result["insert_batch" + at] = await bench_inserts(database, events, batch_size, False)
                 if "recorder" in only:
-                    result["recorder" + at] = await bench_recorder(database, events, batch_size)
+                    for name, value in (await bench_recorder(database, events, batch_size)).items():
+                        result["recorder" + at + name] = value
+                if "paced" in only:
+                    paced = await bench_recorder(database, events, batch_size, rate)
+                    for name, value in paced.items():
+                        result[f"paced_{rate}" + at + name] = value
             if million and backend == "postgres":
                 result.update(await bench_million(database))
             results[backend] = result
@@ -255,7 +326,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="multi,batch,recorder",
-        help="which write paths to time: multi,batch,recorder",
+        help="which write paths to time: multi,batch,recorder,paced",
+    )
+    parser.add_argument("--rate", type=int, default=20_000, help="paced: events recorded per second")
+    parser.add_argument(
+        "--gc",
+        choices=("python", "service"),
+        default="python",
+        help="the collector's settings: Python's defaults (every figure before 2026-12-06 14:00 UTC), or the "
+        "service's (router/gc_tuning.py: start-up objects frozen, generation 0 collected every 20,000 "
+        "allocations)",
     )
     parser.add_argument("--million", action="store_true", help="also seed and aggregate 1,000,000 rows")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -263,17 +343,27 @@ def main(argv: list[str] | None = None) -> int:
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     densities = [int(g) for g in args.groups.split(",") if g.strip()]
     only = {o.strip() for o in args.only.split(",") if o.strip()}
+    if args.gc == "service":
+        from router.gc_tuning import tune_gc
+
+        tune_gc()
     results = asyncio.run(
-        run(args.rows, args.batch_size, backends, args.pg_server, args.million, densities, only)
+        run(args.rows, args.batch_size, backends, args.pg_server, args.million, densities, only, args.rate)
     )
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
     for backend, result in results.items():
         for name, value in result.items():
-            rate = name.endswith("_groups")
-            shown: Any = f"{value:,.0f} rows/s" if rate else f"{value:.2f} s"
-            print(f"{backend:9} {name:34} {shown}")
+            if name.endswith("_groups"):
+                shown: Any = f"{value:,.0f} rows/s"
+            elif name.endswith("_cpu_us"):
+                shown = f"{value:.1f} µs CPU a row"
+            elif name.endswith("_most_pending"):
+                shown = f"{value:,.0f} waiting at most"
+            else:
+                shown = f"{value:.2f} s"
+            print(f"{backend:9} {name:45} {shown}")
     return 0
 
 
