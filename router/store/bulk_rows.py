@@ -38,15 +38,18 @@ async def insert_rows(
     *,
     conflict: tuple[str, ...] = (),
     add: tuple[str, ...] = (),
+    encoded: tuple[str, ...] = (),
 ) -> None:
     """Insert `rows` (tuples in `names` order) into `table` in the session's transaction; with `conflict`,
-    add the `add` columns into the row already there instead."""
+    add the `add` columns into the row already there instead. The `encoded` columns' values are already
+    what their bind processor would make of them (the usage rows' attempts: JSON text, store/json_text.py)."""
     if not rows:
         return
     dialect = session.get_bind().dialect
-    processors = _processors(dialect, table, names)
+    processors = _processors(dialect, table, names, encoded)
+    booleans = _native_booleans(dialect, table, names)
     if dialect.name == "postgresql" and dialect.driver == "asyncpg" and not conflict:
-        await _copy(session, table, names, _processed(rows, processors))
+        await _copy(session, table, names, _processed(rows, processors, booleans))
         return
     if dialect.name == "postgresql":
         columns = list(zip(*rows, strict=True))
@@ -58,22 +61,39 @@ async def insert_rows(
         return
     connection = await session.connection()
     await connection.exec_driver_sql(
-        _values_statement(table, names, conflict, add), _processed(rows, processors)
+        _values_statement(table, names, conflict, add), _processed(rows, processors, booleans)
     )
 
 
-def _processed(rows: Sequence[Sequence[Any]], processors: tuple[Processor | None, ...]) -> list[Any]:
-    # Only the columns that have a processor are touched (the raw rows: 2 of 22), a row at a time.
+def _processed(
+    rows: Sequence[Sequence[Any]], processors: tuple[Processor | None, ...], booleans: frozenset[int]
+) -> list[Any]:
+    # Only the columns that have a processor are touched, a column at a time (the rows turned into columns
+    # and back in C, where a row at a time cost a list and a tuple per row). A `booleans` column holding
+    # only True, False and None is left as it is: its processor would return each value unchanged.
     active = [(i, process) for i, process in enumerate(processors) if process is not None]
     if not active:
         return list(rows)
-    out: list[Any] = []
-    for row in rows:
-        values = list(row)
-        for i, process in active:
-            values[i] = process(values[i])
-        out.append(tuple(values))
-    return out
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    changed = False
+    for i, process in active:
+        if i in booleans and set(map(type, columns[i])) <= _BOOLEAN_TYPES:
+            continue
+        columns[i] = list(map(process, columns[i]))
+        changed = True
+    return list(zip(*columns, strict=True)) if changed else list(rows)
+
+
+_BOOLEAN_TYPES = frozenset({bool, type(None)})
+
+
+@cache
+def _native_booleans(dialect: Dialect, table: Table, names: tuple[str, ...]) -> frozenset[int]:
+    """The Boolean columns whose processor returns True, False and None unchanged (it refuses anything
+    else, and turns them into 1 and 0 only where the database has no boolean type: SQLite)."""
+    if not dialect.supports_native_boolean:
+        return frozenset()
+    return frozenset(i for i, name in enumerate(names) if isinstance(table.c[name].type, Boolean))
 
 
 async def _copy(session: AsyncSession, table: Table, names: tuple[str, ...], rows: list[Any]) -> None:
@@ -102,8 +122,13 @@ async def _copy(session: AsyncSession, table: Table, names: tuple[str, ...], row
 
 
 @cache
-def _processors(dialect: Dialect, table: Table, names: tuple[str, ...]) -> tuple[Processor | None, ...]:
-    return tuple(table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+def _processors(
+    dialect: Dialect, table: Table, names: tuple[str, ...], encoded: tuple[str, ...] = ()
+) -> tuple[Processor | None, ...]:
+    return tuple(
+        None if name in encoded else table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        for name in names
+    )
 
 
 def _on_conflict(table: Table, conflict: tuple[str, ...], add: tuple[str, ...]) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
@@ -22,6 +22,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.bulk_rows import insert_rows
+from router.store.json_text import dumps as json_dumps
 from router.store.models import ApiKey
 from router.store.usage_models import UsageRecord
 from router.store.usage_rollups import add_to_rollups
@@ -154,12 +155,14 @@ class UsageEvent:
 
 
 EVENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(UsageEvent))
-# Every field but created_at (the first), as a tuple: one C-level call per event for the row's values.
 _text_values = attrgetter(*TEXT_LIMITS)
 _TEXT_WIDTHS = tuple(TEXT_LIMITS.values())
 _count_values = attrgetter(*COUNT_FIELDS)
 assert EVENT_FIELDS[0] == "created_at"
-_other_fields = attrgetter(*EVENT_FIELDS[1:])
+# The fields between created_at (the first) and attempts, and after attempts: one C-level call each per row.
+_ATTEMPTS_AT = EVENT_FIELDS.index("attempts")
+_before_attempts = attrgetter(*EVENT_FIELDS[1:_ATTEMPTS_AT])
+_after_attempts = attrgetter(*EVENT_FIELDS[_ATTEMPTS_AT + 1 :])
 
 
 def bound_text(value: object, limit: int) -> str:
@@ -248,12 +251,17 @@ async def insert_usage_batch(
     if not events:
         return
     if not multi_values:
-        await insert_rows(session, USAGE_TABLE, EVENT_FIELDS, [_row_values(event) for event in events])
+        # The attempts go as JSON text already (the engine's serializer, store/db.py: the same text).
+        rows = [
+            (utc(e.created_at), *_before_attempts(e), json_dumps(e.attempts), *_after_attempts(e))
+            for e in events
+        ]
+        await insert_rows(session, USAGE_TABLE, EVENT_FIELDS, rows, encoded=("attempts",))
     else:
-        rows = [_row(event) for event in events]
+        mappings = [_row(event) for event in events]
         per_statement = max(1, _MAX_PARAMS // len(EVENT_FIELDS))
-        for start in range(0, len(rows), per_statement):
-            await session.execute(insert(USAGE_TABLE).values(rows[start : start + per_statement]))
+        for start in range(0, len(mappings), per_statement):
+            await session.execute(insert(USAGE_TABLE).values(mappings[start : start + per_statement]))
     await add_to_rollups(session, events)
 
 
@@ -263,23 +271,11 @@ def _row(event: UsageEvent) -> dict[str, Any]:
     return row
 
 
-def _row_values(event: UsageEvent) -> tuple[Any, ...]:
-    # EVENT_FIELDS order (created_at first), UTC.
-    return (utc(event.created_at), *_other_fields(event))
-
-
 async def touch_keys_last_used(session: AsyncSession, events: Sequence[UsageEvent]) -> None:
     """Move api_keys.last_used_at forward to the latest request time per key in the batch, in one statement
     (PostgreSQL: an UPDATE joined to unnest; SQLite: the driver's executemany), in key order so that
     concurrent writers lock the keys in one order. Never backwards: a replayed old record leaves it."""
-    latest: dict[int, datetime] = {}
-    for event in events:
-        if event.key_id is None:
-            continue
-        when = utc(event.created_at)
-        current = latest.get(event.key_id)
-        if current is None or when > current:
-            latest[event.key_id] = when
+    latest = _latest_per_key(events)
     if not latest:
         return
     ids = sorted(latest)
@@ -291,6 +287,31 @@ async def touch_keys_last_used(session: AsyncSession, events: Sequence[UsageEven
     connection = await session.connection()
     await connection.exec_driver_sql(_TOUCH_SQLITE, [(t, i, t) for i, t in zip(ids, times, strict=True)])
 
+
+def _latest_per_key(events: Sequence[UsageEvent]) -> dict[int, datetime]:
+    """The latest request time (UTC) per key. Times are compared as they are (aware ones compare by the
+    instant they name) and only each key's latest is turned to UTC; a batch mixing naive and aware times
+    (naive ones are UTC), which cannot be compared so, is turned to UTC first."""
+    keys, times = list(map(_key_id, events)), list(map(_created_at, events))
+    try:
+        latest = _latest(zip(keys, times, strict=True))
+    except TypeError:  # naive and aware together
+        latest = _latest(zip(keys, map(utc, times), strict=True))
+    return {key_id: utc(when) for key_id, when in latest.items()}
+
+
+def _latest(pairs: Iterable[tuple[int | None, datetime]]) -> dict[int, datetime]:
+    latest: dict[int, datetime] = {}
+    for key_id, when in pairs:
+        if key_id is not None:
+            current = latest.get(key_id)
+            if current is None or when > current:
+                latest[key_id] = when
+    return latest
+
+
+_key_id = attrgetter("key_id")
+_created_at = attrgetter("created_at")
 
 _TOUCH_PG = text(
     "UPDATE api_keys SET last_used_at = v.t"

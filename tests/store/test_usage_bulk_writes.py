@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 
 from router.store.db import Database
 from router.store.models import ApiKey
@@ -124,3 +124,17 @@ async def test_rows_copied_in_go_with_their_transaction_when_it_fails_later(pg_d
     async with pg_db.session() as session:
         assert await session.scalar(select(func.count()).select_from(UsageRecord)) == 0
         assert await session.scalar(select(func.count()).select_from(UsageHourly)) == 0
+
+
+async def test_boolean_values_are_checked_as_an_orm_insert_checks_them(usage_db: Database) -> None:
+    # Columns of plain booleans go as they are; anything else through the column's own processor: 1 and 0
+    # are taken as True and False, other values refused, on both backends and both write paths.
+    events = [event(created_at=T0, stream=True), event(created_at=T0, tokens_estimated=1)]
+    async with usage_db.transaction() as session:
+        await write_usage_batch(session, events)
+    async with usage_db.session() as session:
+        stored = (await session.execute(select(UsageRecord.stream, UsageRecord.tokens_estimated))).all()
+    assert sorted(tuple(row) for row in stored) == [(False, True), (True, False)]
+    with pytest.raises((TypeError, StatementError)):
+        async with usage_db.transaction() as session:
+            await write_usage_batch(session, [event(created_at=T0, stream="yes")])
