@@ -24,7 +24,8 @@ from router.settings import Settings
 from router.store import admins as admin_store
 from router.store.audit import record_audit
 from router.store.db import Database, NotFoundError
-from router.store.signin import LoginState, list_sso_mappings
+from router.store.oidc_logins import LoginState
+from router.store.signin import list_sso_mappings
 from router.store.version import bump_config_version
 
 log = logging.getLogger("router.identity")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -34,9 +34,12 @@ from router.cli.common import (
 from router.config.validate import ALERT_SUBJECTS, ALERT_WATCHES
 from router.store import alerts as alert_store
 from router.store.catalog import CatalogError
-from router.store.crypto import CredentialCipher, resolve_secret_key
 from router.store.db import as_utc
 from router.store.models import Alert, AlertDelivery
+
+if TYPE_CHECKING:
+    from router.settings import Settings
+    from router.store.crypto import CredentialCipher
 
 FORMAT = click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
@@ -178,8 +181,11 @@ def _alert_options(adding: bool) -> Callable[[Callable[..., Any]], Callable[...,
     return decorate
 
 
-def _cipher() -> CredentialCipher:
-    return CredentialCipher(resolve_secret_key(load_settings()))
+def _cipher(settings: Settings | None = None) -> CredentialCipher:
+    """The webhook's cipher (cryptography is loaded by the commands that encrypt or decrypt only)."""
+    from router.store.crypto import CredentialCipher, resolve_secret_key
+
+    return CredentialCipher(resolve_secret_key(settings or load_settings()))
 
 
 async def _named(session: Any, name: str) -> Alert:
@@ -386,7 +392,7 @@ def test_command(name: str, fmt: str) -> None:
     from router.alerts.delivery import WebhookSender  # httpx: only this command needs it
 
     settings = load_settings()
-    cipher = CredentialCipher(resolve_secret_key(settings))
+    cipher = _cipher(settings)
     # The sender logs a refused attempt for the service's log; here the outcome is this command's one line.
     logging.getLogger(WebhookSender.__module__).setLevel(logging.ERROR)
 

@@ -13,7 +13,6 @@ from router.cli.common import CLI_ACTOR, cli_errors, fail, load_settings, readin
 from router.config.drafts import ConfigInvalid, DesiredConfig
 from router.store.audit import edits_since_apply
 from router.store.config_file import ApplyResult, apply_config, export_config
-from router.store.crypto import CredentialCipher, resolve_secret_key
 
 
 @click.group("config")
@@ -72,6 +71,8 @@ def apply_command(file: str, dry_run: bool) -> None:
         desired = _checked(text)
     except ConfigInvalid as exc:
         _report(exc, file)
+    from router.store.crypto import CredentialCipher, resolve_secret_key  # cryptography: for apply only
+
     settings = load_settings()
     cipher = CredentialCipher(resolve_secret_key(settings))
 

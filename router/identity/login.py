@@ -27,7 +27,7 @@ from litestar.datastructures import Cookie, State
 from router.identity.oidc import Identity, OidcClient, OidcError
 from router.settings import Settings
 from router.store.db import Database
-from router.store.signin import LoginState, save_login, take_login
+from router.store.oidc_logins import LoginState, save_login, take_login
 
 log = logging.getLogger("router.identity")
 

@@ -24,7 +24,7 @@ from router.identity.members import MemberTokens
 from router.identity.oidc import Identity
 from router.identity.tokens import InvalidToken, looks_like_token
 from router.store.member_signin import normalize_user_code
-from router.store.signin import LoginState
+from router.store.oidc_logins import LoginState
 from router.wire.errors import AuthenticationError, InvalidRequestError, RequestTooLargeError
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}

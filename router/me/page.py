@@ -22,7 +22,8 @@ from router.store import member_pages
 from router.store.access import StoreAccess
 from router.store.db import Database, DbSession, StoreError
 from router.store.models import ApiKey, Tenant
-from router.store.signin import LoginState, list_sso_mappings
+from router.store.oidc_logins import LoginState
+from router.store.signin import list_sso_mappings
 from router.store.tenants import get_tenant_by_name
 from router.store.usage_reports import month_to_date_spend
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
@@ -31,9 +31,11 @@ from router.store.alert_deliveries import (
     prune_deliveries,
 )
 from router.store.catalog._base import CatalogConflict, CatalogError, changed, raise_first
-from router.store.crypto import CredentialCipher
 from router.store.db import NotFoundError
 from router.store.models import Alert, AlertDelivery, Tenant
+
+if TYPE_CHECKING:
+    from router.store.crypto import CredentialCipher
 
 __all__ = [
     "DeliveryJob",

@@ -1,5 +1,6 @@
-"""Company sign-in rows shared by both sign-ins: OIDC login states, the SSO group mappings, and tenants'
-managed settings. Claude Code's device authorizations and sessions are in store/member_signin.py.
+"""Company sign-in rows shared by both sign-ins: the SSO group mappings and tenants' managed settings. OIDC
+login states are in store/oidc_logins.py, Claude Code's device authorizations and sessions in
+store/member_signin.py.
 
 Sign-in flows write here; the request path never reads here (it reads the identity snapshot). A change that
 must reach every replica's snapshot (a mapping, a managed settings document) bumps the config version.
@@ -10,78 +11,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.audit import changed
-from router.store.db import as_utc
-from router.store.identity_models import OidcLogin
-from router.store.models import SsoMapping, Tenant, utcnow
+from router.store.models import SsoMapping, Tenant
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-# -- OIDC login states ------------------------------------------------------------------------------------
-
-
-async def save_login(
-    session: AsyncSession,
-    *,
-    state: str,
-    purpose: str,
-    code_verifier: str,
-    nonce: str,
-    payload: dict[str, Any],
-    browser_hash: str | None,
-    ttl: timedelta,
-) -> None:
-    now = utcnow()
-    # Trips never finished leave rows behind: sweep the expired ones while we are here.
-    await session.execute(delete(OidcLogin).where(OidcLogin.expires_at < now))
-    session.add(
-        OidcLogin(
-            state=state,
-            purpose=purpose,
-            code_verifier=code_verifier,
-            nonce=nonce,
-            payload=payload,
-            browser_hash=browser_hash,
-            created_at=now,
-            expires_at=now + ttl,
-        )
-    )
-    await session.flush()
-
-
-@dataclass(frozen=True, slots=True)
-class LoginState:
-    state: str
-    purpose: str
-    code_verifier: str
-    nonce: str
-    payload: dict[str, Any]
-    browser_hash: str | None
-
-
-async def take_login(session: AsyncSession, state: str) -> LoginState | None:
-    """The unexpired login with this state, deleted as it is read: a state finishes at most one sign-in,
-    even when two replicas get the same callback at once."""
-    row = await session.get(OidcLogin, state)
-    if row is None:
-        return None
-    found = LoginState(
-        row.state, row.purpose, row.code_verifier, row.nonce, dict(row.payload), row.browser_hash
-    )
-    expired = (as_utc(row.expires_at) or utcnow()) <= utcnow()
-    result = await session.execute(delete(OidcLogin).where(OidcLogin.state == state))
-    if getattr(result, "rowcount", 0) != 1 or expired:
-        return None
-    return found
 
 
 # -- SSO mappings -----------------------------------------------------------------------------------------

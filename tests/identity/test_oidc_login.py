@@ -20,7 +20,7 @@ from router.identity.login import BROWSER_COOKIE, OidcLogins
 from router.identity.oidc import Identity, OidcClient
 from router.store.db import Database
 from router.store.identity_models import OidcLogin
-from router.store.signin import LoginState
+from router.store.oidc_logins import LoginState
 from tests.fakes.oidc import TestIdp
 from tests.fixtures.app import router_settings
 

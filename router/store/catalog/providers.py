@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import EllipsisType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,9 +22,11 @@ from router.store.catalog._base import (
     rename_refs,
     target_users,
 )
-from router.store.crypto import CredentialCipher
 from router.store.db import NotFoundError
 from router.store.models import Deployment, Provider
+
+if TYPE_CHECKING:
+    from router.store.crypto import CredentialCipher
 
 
 def provider_state(p: Provider) -> dict[str, Any]:

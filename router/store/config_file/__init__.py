@@ -37,12 +37,12 @@ from router.store import catalog
 from router.store.alerts import alert_draft, list_alerts
 from router.store.audit import CONFIG_APPLY, record_audit
 from router.store.budgets import member_budgets, own_budgets
-from router.store.crypto import CredentialCipher
 from router.store.models import Tenant
 from router.store.signin import list_sso_mappings
 
 if TYPE_CHECKING:
     from router.store.config_file.plan import Change
+    from router.store.crypto import CredentialCipher
 
 # Parsing, validation and the apply plan are imported by the functions that apply: `router config export`
 # reads the database and renders YAML without them (the CLI's start-up is mostly imports).
