@@ -13,8 +13,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 from router.admin.messages import sentence
+from router.config.lengths import API_BASE_CHARS, NAME_CHARS
 
-NAME_MAX = 100
+NAME_MAX = NAME_CHARS
 
 
 class Form:
@@ -113,7 +114,7 @@ class Form:
             return False
         return None
 
-    def url(self, name: str, *, label: str = "URL", max_len: int = 500) -> str | None:
+    def url(self, name: str, *, label: str = "URL", max_len: int = API_BASE_CHARS) -> str | None:
         value = self.text(name, max_len=max_len, label=label)
         if value is None:
             return None

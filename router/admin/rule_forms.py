@@ -9,6 +9,7 @@ from typing import Any
 from router.admin.forms import Form
 from router.config.drafts import RuleDraft
 from router.config.fields import REASONING_EFFORTS
+from router.config.lengths import DESCRIPTION_CHARS, MATCH_CHARS, NAME_CHARS, TARGET_CHARS
 from router.config.rules import written_rule
 from router.routing.patterns import format_match
 from router.routing.shadow import RuleShape, shadowed_by
@@ -62,13 +63,13 @@ def read_rule_form(form: Form) -> RuleDraft:
         "reasoning_effort": effort,
     }
     return written_rule(
-        form.text("match", required=True, max_len=500, label="Match") or "",
-        target=form.text("target", max_len=300, label="Target"),
-        chain=form.text("chain", max_len=100, label="Chain"),
+        form.text("match", required=True, max_len=MATCH_CHARS, label="Match") or "",
+        target=form.text("target", max_len=TARGET_CHARS, label="Target"),
+        chain=form.text("chain", max_len=NAME_CHARS, label="Chain"),
         conditions=conditions,
         overrides=overrides,
         enabled=form.checkbox("enabled"),
-        description=form.text("description", max_len=500, label="Description"),
+        description=form.text("description", max_len=DESCRIPTION_CHARS, label="Description"),
     )
 
 

@@ -16,6 +16,7 @@ from litestar.datastructures import Cookie, State
 from litestar.response import Redirect
 
 from router.admin.security import COOKIE_PATH, PRE_SESSION_COOKIE, SESSION_COOKIE
+from router.config.lengths import NAME_CHARS
 from router.identity import signin
 from router.identity.login import error_page
 from router.identity.oidc import Identity
@@ -31,8 +32,9 @@ from router.store.version import bump_config_version
 log = logging.getLogger("router.identity")
 
 PURPOSE = "admin"
-# What the IdP's user becomes here: its e-mail (what people recognise), else its subject.
-MAX_NAME = 100
+# What the IdP's user becomes here: its e-mail (what people recognise), else its subject, whole (a cut name
+# could be another person's): a longer one is refused.
+MAX_NAME = NAME_CHARS
 
 
 def safe_next(value: Any) -> str:
@@ -78,7 +80,15 @@ class AdminSsoCompletion:
     async def complete(
         self, request: Request[Any, Any, State], login: LoginState, who: Identity
     ) -> Response[Any]:
-        username = (who.email or who.subject or "").strip()[:MAX_NAME]
+        username = (who.email or who.subject or "").strip()
+        if len(username) > MAX_NAME:
+            log.warning("admin sign-in refused: the IdP's name for the user has %d characters", len(username))
+            return error_page(
+                "Sign-in refused",
+                f"The sign-in was refused: your e-mail is longer than {MAX_NAME} characters, "
+                "the longest admin user name.",
+                403,
+            )
         address = request.client.host if request.client else None
         async with self._db.transaction() as session:
             _members, admin_mappings = await list_sso_mappings(session)

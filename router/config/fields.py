@@ -12,12 +12,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from router.config.drafts import TargetRef
+from router.config.lengths import API_BASE_CHARS, KIND_CHARS, NAME_CHARS, TARGET_CHARS, length_error
 from router.config.provider_kinds import KNOWN_KINDS
 from router.routing.errors import RuleError
 from router.routing.patterns import compile_pattern
 
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-KIND_RE = re.compile(r"[a-z0-9_-]{1,50}")
+NAME_RE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{NAME_CHARS - 1}}}")
+KIND_RE = re.compile(rf"[a-z0-9_-]{{1,{KIND_CHARS}}}")
 # Target refs are "PROVIDER/MODEL", "deployment/NAME", "pool/NAME"; "chain/NAME" names a chain in messages.
 RESERVED_PROVIDER_NAMES = frozenset({"deployment", "chain", "pool"})
 OVERRIDE_KEYS = ("max_tokens", "temperature", "reasoning_effort")
@@ -62,6 +63,8 @@ def target_ref_error(
     """Why `ref` cannot be routed to with these provider, deployment and pool names (None if it can).
 
     `pools=None`: a pool is not acceptable here (a pool's own members must be targets)."""
+    if (too_long := length_error(ref, TARGET_CHARS)) is not None:
+        return too_long
     try:
         parsed = parse_target_ref(ref)
     except ValueError as exc:
@@ -83,7 +86,8 @@ def target_ref_error(
 def name_error(name: str, what: str = "name") -> str | None:
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         return (
-            f"{what} {name!r} must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            f"{what} {name!r} must be 1-{NAME_CHARS} letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
         )
     return None
 
@@ -134,6 +138,8 @@ def api_base_error(url: str | None) -> str | None:
     """An http(s) URL (http_url_error) with no credential in the query string."""
     if url is None:
         return None
+    if (too_long := length_error(url, API_BASE_CHARS)) is not None:
+        return too_long
     problem = http_url_error(url, credential_hint="set the provider's api_key instead")
     if problem is not None:
         return problem

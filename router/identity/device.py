@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from router.config.lengths import SURFACE_CHARS
 from router.identity.grants import DEVICE_GRANT, REFRESH_GRANT, TokenGrants
 from router.identity.login import OidcLogins
 from router.identity.members import MemberTokens
@@ -42,8 +43,6 @@ from router.store.signin import MemberMapping, list_sso_mappings
 from router.store.tenants import get_tenant_by_name
 
 log = logging.getLogger("router.identity")
-
-SURFACE_CHARS = 50
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from router.config.lengths import REASON_CHARS
 from router.identity.members import MemberTokens
 from router.identity.oidc import OidcClient, OidcError
 from router.settings import Settings
@@ -203,7 +204,7 @@ class TokenGrants:
     async def _end(self, session_id: str, reason: str) -> None:
         async with self._db.transaction() as session:
             await revoke_signin_sessions(
-                session, reason=reason[:200], actor="sign-in refresh", session_id=session_id
+                session, reason=reason[:REASON_CHARS], actor="sign-in refresh", session_id=session_id
             )
 
     # -- revocation (RFC 7009; Claude Code's sign-out) ------------------------------------------------

@@ -13,13 +13,14 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from router.config.lengths import EMAIL_CHARS, GROUP_CHARS, SUBJECT_CHARS, bounded
 from router.settings import Settings
 
 log = logging.getLogger("router.identity")
 
 # Bounds on what an IdP sends us (each value is stored or shown).
 _MAX_GROUPS = 500
-_MAX_CLAIM_CHARS = 200
+_MAX_NAME_CHARS = 200
 _TIMEOUT = 10.0
 
 
@@ -75,20 +76,35 @@ def _oauth_error() -> type[Exception]:
     return error
 
 
-def _bounded(value: Any) -> str | None:
-    if not isinstance(value, str) or not value:
-        return None
-    return value[:_MAX_CLAIM_CHARS]
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _identifying(claims: dict[str, Any], name: str, limit: int, what: str) -> str | None:
+    """A claim that says who someone is (`sub`, `email`): whole or not at all. Cut, two people whose values
+    share the first `limit` characters would become one, so a longer one refuses the sign-in."""
+    value = _text(claims.get(name))
+    if value is not None and len(value) > limit:
+        log.warning(
+            "sign-in refused: the IdP's %s claim has %d characters (at most %d)", name, len(value), limit
+        )
+        raise OidcError(
+            f"the identity provider's {what} is longer than {limit} characters, the most kept here"
+        )
+    return value
 
 
 def groups_from_claims(claims: dict[str, Any], claim: str) -> tuple[str, ...]:
-    """The groups claim as a tuple of names: a list of strings, or one string; anything else is none."""
+    """The groups claim as a tuple of names: a list of strings, or one string; anything else is none.
+
+    A group longer than GROUP_CHARS is left out, not cut: no mapping can name it (the validators refuse
+    longer groups), and a cut one could equal another group's name."""
     raw = claims.get(claim)
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, list):
         return ()
-    names = [g[:_MAX_CLAIM_CHARS] for g in raw if isinstance(g, str) and g]
+    names = [g for g in raw if isinstance(g, str) and g and len(g) <= GROUP_CHARS]
     return tuple(dict.fromkeys(names))[:_MAX_GROUPS]
 
 
@@ -226,13 +242,15 @@ class OidcClient:
             extra = await self._userinfo(token)
             if extra.get("sub") == claims.get("sub"):
                 claims = {**extra, **claims}
-        subject = _bounded(claims.get("sub"))
+        subject = _identifying(claims, "sub", SUBJECT_CHARS, "subject (sub)")
         if subject is None:
             raise OidcError("the identity provider's answer has no subject")
+        name = _text(claims.get("name"))
         return Identity(
             subject=subject,
-            email=(_bounded(claims.get("email")) or "").lower() or None,
-            name=_bounded(claims.get("name")),
+            email=(_identifying(claims, "email", EMAIL_CHARS, "e-mail") or "").lower() or None,
+            # Shown only: cut to a sane length.
+            name=None if name is None else bounded(name, _MAX_NAME_CHARS),
             groups=groups_from_claims(claims, claim),
             refresh_token=token.get("refresh_token") or None,
         )

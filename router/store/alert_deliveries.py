@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from router.config.lengths import DELIVERY_ERROR_CHARS, bounded
 from router.store.db import NotFoundError, as_utc, conflict_insert
 from router.store.models import Alert, AlertDelivery, utcnow
 
@@ -148,7 +149,9 @@ async def finish_delivery(
     error: str | None,
     retry_at: datetime | None,
 ) -> None:
-    """Record one attempt: delivered; or failed, to retry at `retry_at` (None: no more tries)."""
+    """Record one attempt: delivered; or failed, to retry at `retry_at` (None: no more tries). The error is
+    cut to its column: it quotes the receiver's answer and host, which the router does not choose."""
+    error = None if error is None else bounded(error, DELIVERY_ERROR_CHARS)
     if delivered:
         values: dict[str, Any] = {"status": "delivered", "delivered_at": now, "last_error": None}
     elif retry_at is not None:

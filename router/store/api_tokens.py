@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from router.config.lengths import AUDIT_ACTOR_CHARS, NAME_CHARS, bounded
 from router.store.admins import tenant_ids_by_name, tenant_names
 from router.store.audit import record_audit
 from router.store.db import NotFoundError, StoreError, as_utc
@@ -47,7 +48,9 @@ async def create_api_token(
     actor: str,
 ) -> tuple[AdminApiToken, str]:
     """A new token; returns the row and the plaintext (never stored). The role is checked by the caller."""
-    name = name.strip()[:100] or "api"
+    name = name.strip() or "api"
+    if len(name) > NAME_CHARS:
+        raise ValueError(f"the token name must be at most {NAME_CHARS} characters")
     ids = await tenant_ids_by_name(session, tenants)
     while True:
         plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -61,7 +64,7 @@ async def create_api_token(
         prefix=prefix,
         role=role,
         tenant_ids=ids or None,
-        created_by=actor[:100],
+        created_by=bounded(actor, AUDIT_ACTOR_CHARS),
         created_at=now,
         expires_at=now + expires if expires is not None else None,
     )

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from router.config.lengths import AUDIT_ACTOR_CHARS, AUDIT_OBJECT_ID_CHARS, AUDIT_OBJECT_NAME_CHARS, bounded
 from router.store.models import AuditEntry
 from router.store.version import bump_config_version
 
@@ -93,13 +94,17 @@ async def record_audit(
     after: dict[str, Any] | None,
     tenant_id: int | None = None,
 ) -> AuditEntry:
-    """Add an audit entry to the caller's transaction (it commits or rolls back with the change)."""
+    """Add an audit entry to the caller's transaction (it commits or rolls back with the change).
+
+    The who and the names are labels, cut to their columns (a rule's match may be longer than a name, an
+    IdP's e-mail longer than an admin user name): the audit line never refuses a change the store took;
+    `before` and `after` keep the whole values."""
     entry = AuditEntry(
-        actor=actor,
+        actor=bounded(actor, AUDIT_ACTOR_CHARS),
         action=action,
         object_type=object_type,
-        object_id=object_id,
-        object_name=object_name,
+        object_id=None if object_id is None else bounded(object_id, AUDIT_OBJECT_ID_CHARS),
+        object_name=None if object_name is None else bounded(object_name, AUDIT_OBJECT_NAME_CHARS),
         tenant_id=tenant_id,
         before=redact(before) if before is not None else None,
         after=redact(after) if after is not None else None,

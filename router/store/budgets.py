@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from router.config.lengths import MEMBER_CHARS
 from router.store.audit import changed
 from router.store.db import NotFoundError
 from router.store.models import ApiKey, Budget, Tenant
@@ -172,12 +173,13 @@ async def _tenant(session: AsyncSession, name: str) -> Tenant:
     return tenant
 
 
-def _check_member(member: str) -> str:
+def check_member(member: str) -> str:
+    """A trimmed member name of 1 to MEMBER_CHARS characters (keys' and budgets' alike)."""
     member = member.strip()
     if not member:
         raise ValueError("the member name must not be empty")
-    if len(member) > 200:
-        raise ValueError("the member name is longer than 200 characters")
+    if len(member) > MEMBER_CHARS:
+        raise ValueError(f"the member name must be at most {MEMBER_CHARS} characters")
     return member
 
 
@@ -210,7 +212,7 @@ async def set_member_budget(
 ) -> Tenant:
     """Set the budget of `member`'s keys in the tenant together, for `window` (None removes it)."""
     tenant = await _tenant(session, tenant_name)
-    member = _check_member(member)
+    member = check_member(member)
     if amount_usd is not None:
         check_budget(window, amount_usd)
         check_within_tenant(tenant, window, amount_usd, f"member {member}'s")

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from router.config import lengths as L
 from router.store.models import Base, utcnow
 
 
@@ -28,7 +29,7 @@ class AdminUser(Base):
     __tablename__ = "admin_users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(100), unique=True)
+    username: Mapped[str] = mapped_column(String(L.NAME_CHARS), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
@@ -67,7 +68,7 @@ class AdminSessionRow(Base):
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # The absolute end, fixed at sign-in; the idle end moves with last_seen_at.
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    address: Mapped[str | None] = mapped_column(String(64), default=None)
+    address: Mapped[str | None] = mapped_column(String(L.ADDRESS_CHARS), default=None)
 
 
 class AdminApiToken(Base):
@@ -76,13 +77,13 @@ class AdminApiToken(Base):
     __tablename__ = "admin_api_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(L.NAME_CHARS))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(32), unique=True)
     role: Mapped[str] = mapped_column(String(20))
     # None: every tenant (owner, admin, unrestricted viewer); otherwise the tenant ids it is limited to.
     tenant_ids: Mapped[list[int] | None] = mapped_column(JSON, default=None)
-    created_by: Mapped[str] = mapped_column(String(100))
+    created_by: Mapped[str] = mapped_column(String(L.AUDIT_ACTOR_CHARS))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
@@ -95,7 +96,7 @@ class MemberPageSession(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    email: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(L.EMAIL_CHARS))
     tenant_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
@@ -147,7 +148,7 @@ class DeviceAuthorization(Base):
     user_code: Mapped[str] = mapped_column(String(9), unique=True)
     # "pending", "approved", "denied", "used"
     status: Mapped[str] = mapped_column(String(10), default="pending")
-    surface: Mapped[str | None] = mapped_column(String(50), default=None)
+    surface: Mapped[str | None] = mapped_column(String(L.SURFACE_CHARS), default=None)
     interval: Mapped[int] = mapped_column(Integer, default=5)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
@@ -155,7 +156,7 @@ class DeviceAuthorization(Base):
     # Set on approval: the sign-in session the token grant hands out.
     session_id: Mapped[str | None] = mapped_column(String(40), default=None)
     # Why a denied code was denied (shown in the browser, never to the polling client).
-    denied_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    denied_reason: Mapped[str | None] = mapped_column(String(L.REASON_CHARS), default=None)
 
 
 class SigninSession(Base):
@@ -169,10 +170,10 @@ class SigninSession(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     # The member's proxy-key row that carries their limits and usage (created at first sign-in).
     key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
-    member: Mapped[str] = mapped_column(String(200))
-    subject: Mapped[str] = mapped_column(String(200))
+    member: Mapped[str] = mapped_column(String(L.MEMBER_CHARS))
+    subject: Mapped[str] = mapped_column(String(L.SUBJECT_CHARS))
     groups: Mapped[list[str]] = mapped_column(JSON, default=list)
-    surface: Mapped[str | None] = mapped_column(String(50), default=None)
+    surface: Mapped[str | None] = mapped_column(String(L.SURFACE_CHARS), default=None)
     refresh_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     # The IdP's refresh token (encrypted like provider credentials): each refresh asks the IdP again, so a
     # person disabled there or removed from their group is refused at the next refresh.
@@ -182,4 +183,4 @@ class SigninSession(Base):
     # The refresh token's end; each refresh moves it on.
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None, index=True)
-    revoked_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    revoked_reason: Mapped[str | None] = mapped_column(String(L.REASON_CHARS), default=None)

@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from router.config.lengths import ALIAS_CHARS
 from router.store.audit import changed
-from router.store.budgets import budget_specs, copy_key_budgets
+from router.store.budgets import budget_specs, check_member, copy_key_budgets
 from router.store.db import NotFoundError, StoreError, as_utc
 from router.store.models import ApiKey, Tenant, utcnow
 from router.store.tenants import check_limits, get_tenant
@@ -131,11 +132,7 @@ async def create_key(
 ) -> tuple[ApiKey, str]:
     """A new key for `member` of the tenant; returns the row and the plaintext (shown once, never stored)."""
     alias = check_alias(alias)
-    member = member.strip()
-    if not member:
-        raise ValueError("the member name must not be empty")
-    if len(member) > 200:
-        raise ValueError("the member name is longer than 200 characters")
+    member = check_member(member)
     check_limits(rpm, tpm, budget_usd)
     tenant = await get_tenant(session, tenant_name)
     check_within_tenant(tenant, rpm, tpm, budget_usd)
@@ -317,10 +314,10 @@ async def reenable_key(session: AsyncSession, prefix: str, *, actor: str = "cli"
 
 
 def check_alias(alias: str | None) -> str | None:
-    """A trimmed alias of at most 100 printable characters (None or blank: no alias)."""
+    """A trimmed alias of at most ALIAS_CHARS printable characters (None or blank: no alias)."""
     alias = (alias or "").strip() or None
-    if alias is not None and (len(alias) > 100 or any(ord(ch) < 32 for ch in alias)):
-        raise ValueError("the alias must be at most 100 printable characters")
+    if alias is not None and (len(alias) > ALIAS_CHARS or any(ord(ch) < 32 for ch in alias)):
+        raise ValueError(f"the alias must be at most {ALIAS_CHARS} printable characters")
     return alias
 
 

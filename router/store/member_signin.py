@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from router.config.lengths import REASON_CHARS, bounded
 from router.store.audit import changed, record_audit
 from router.store.identity_models import DeviceAuthorization, SigninSession
 from router.store.models import ApiKey, Tenant, utcnow
@@ -85,7 +86,11 @@ async def settle_device(
     result = await session.execute(
         update(DeviceAuthorization)
         .where(DeviceAuthorization.id == device_id, DeviceAuthorization.status == "pending")
-        .values(status=status, session_id=session_id, denied_reason=reason)
+        .values(
+            status=status,
+            session_id=session_id,
+            denied_reason=None if reason is None else bounded(reason, REASON_CHARS),
+        )
     )
     return getattr(result, "rowcount", 0) == 1
 
@@ -256,7 +261,7 @@ async def revoke_signin_sessions(
     if session_id is None and member is None and tenant_id is None:
         raise ValueError("say which sessions to revoke")
     result = await session.execute(
-        query.values(revoked_at=utcnow(), revoked_reason=reason[:200], refresh_token_hash=None)
+        query.values(revoked_at=utcnow(), revoked_reason=reason[:REASON_CHARS], refresh_token_hash=None)
     )
     count = int(getattr(result, "rowcount", 0) or 0)
     if count:

@@ -30,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, object_session, relationship
 
+from router.config import lengths as L
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -62,7 +64,7 @@ class Tenant(Timestamps, Base):
     __tablename__ = "tenants"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(L.NAME_CHARS), unique=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # None: any target; otherwise the target refs ("openai/gpt-4.1", "deployment/gpt4o-eu") it may reach.
     allowed_targets: Mapped[list[str] | None] = mapped_column(JSON, default=None)
@@ -101,9 +103,9 @@ class ApiKey(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
-    member: Mapped[str] = mapped_column(String(200))
+    member: Mapped[str] = mapped_column(String(L.MEMBER_CHARS))
     # A name the admin gives the key ("laptop", "CI"); shown beside its prefix.
-    alias: Mapped[str | None] = mapped_column(String(100), default=None)
+    alias: Mapped[str | None] = mapped_column(String(L.ALIAS_CHARS), default=None)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -161,7 +163,7 @@ class Budget(Base):
     key_id: Mapped[int | None] = mapped_column(
         ForeignKey("api_keys.id", ondelete="CASCADE"), default=None, index=True
     )
-    member: Mapped[str] = mapped_column(String(200), default="")
+    member: Mapped[str] = mapped_column(String(L.MEMBER_CHARS), default="")
     # "window" is a reserved word in PostgreSQL: the column is "period".
     window: Mapped[str] = mapped_column("period", String(10))
     amount_usd: Mapped[float] = mapped_column(Float)
@@ -220,14 +222,14 @@ class Provider(Timestamps, Base):
     __tablename__ = "providers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    kind: Mapped[str] = mapped_column(String(50))
-    api_base: Mapped[str | None] = mapped_column(String(500), default=None)
-    api_version: Mapped[str | None] = mapped_column(String(50), default=None)
+    name: Mapped[str] = mapped_column(String(L.NAME_CHARS), unique=True)
+    kind: Mapped[str] = mapped_column(String(L.KIND_CHARS))
+    api_base: Mapped[str | None] = mapped_column(String(L.API_BASE_CHARS), default=None)
+    api_version: Mapped[str | None] = mapped_column(String(L.API_VERSION_CHARS), default=None)
     # Fernet token (see store/crypto.py); never returned to a browser or an export.
     credential_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
     # The `${ENV}` reference a config file gave for the credential, so that export can write it back.
-    credential_ref: Mapped[str | None] = mapped_column(String(200), default=None)
+    credential_ref: Mapped[str | None] = mapped_column(String(L.ENV_REF_CHARS), default=None)
     extra_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     deployments: Mapped[list[Deployment]] = relationship(
@@ -241,11 +243,11 @@ class Deployment(Timestamps, Base):
     __tablename__ = "deployments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(L.NAME_CHARS), unique=True)
     provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"), index=True)
-    deployment: Mapped[str] = mapped_column(String(200))
-    api_version: Mapped[str | None] = mapped_column(String(50), default=None)
-    model: Mapped[str] = mapped_column(String(200))
+    deployment: Mapped[str] = mapped_column(String(L.DEPLOYMENT_CHARS))
+    api_version: Mapped[str | None] = mapped_column(String(L.API_VERSION_CHARS), default=None)
+    model: Mapped[str] = mapped_column(String(L.MODEL_CHARS))
 
     provider: Mapped[Provider] = relationship(back_populates="deployments")
 
@@ -256,7 +258,7 @@ class Chain(Timestamps, Base):
     __tablename__ = "chains"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(L.NAME_CHARS), unique=True)
     # Extra tries of the same target before moving on, and the base backoff between them (jittered).
     retries: Mapped[int] = mapped_column(Integer, default=0)
     backoff_ms: Mapped[int] = mapped_column(Integer, default=250)
@@ -274,7 +276,7 @@ class ChainTarget(Base):
     chain_id: Mapped[int] = mapped_column(ForeignKey("chains.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     # "PROVIDER/MODEL" or "deployment/NAME"
-    target: Mapped[str] = mapped_column(String(300))
+    target: Mapped[str] = mapped_column(String(L.TARGET_CHARS))
 
     chain: Mapped[Chain] = relationship(back_populates="targets")
 
@@ -285,7 +287,7 @@ class Pool(Timestamps, Base):
     __tablename__ = "pools"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(L.NAME_CHARS), unique=True)
     # "weighted", "least-busy" or "lowest-latency"
     strategy: Mapped[str] = mapped_column(String(20), default="weighted")
     # Requests of one client session stay on one member while it is healthy.
@@ -304,7 +306,7 @@ class PoolMember(Base):
     pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     # "PROVIDER/MODEL" or "deployment/NAME"
-    target: Mapped[str] = mapped_column(String(300))
+    target: Mapped[str] = mapped_column(String(L.TARGET_CHARS))
     weight: Mapped[int] = mapped_column(Integer, default=1)
     # The member's quota at the provider; None: none.
     rpm: Mapped[int | None] = mapped_column(BigInteger, default=None)
@@ -321,7 +323,7 @@ class Rule(Timestamps, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), default=None)
-    match: Mapped[str] = mapped_column(String(500))
+    match: Mapped[str] = mapped_column(String(L.MATCH_CHARS))
     # "exact", "glob" or "regex"
     match_kind: Mapped[str] = mapped_column(String(10), default="glob")
     # {"thinking": bool, "tools": bool, "tool": str, "stream": bool, "min_input_tokens": int, "member": str}
@@ -329,12 +331,12 @@ class Rule(Timestamps, Base):
     # Lower runs first; ties keep their position.
     priority: Mapped[int] = mapped_column(Integer, default=0)
     position: Mapped[int] = mapped_column(Integer, default=0)
-    target: Mapped[str | None] = mapped_column(String(300), default=None)
+    target: Mapped[str | None] = mapped_column(String(L.TARGET_CHARS), default=None)
     chain_id: Mapped[int | None] = mapped_column(ForeignKey("chains.id", ondelete="RESTRICT"), default=None)
     # {"max_tokens": int, "temperature": float, "reasoning_effort": str}
     overrides: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    description: Mapped[str | None] = mapped_column(String(500), default=None)
+    description: Mapped[str | None] = mapped_column(String(L.DESCRIPTION_CHARS), default=None)
 
     tenant: Mapped[Tenant | None] = relationship(back_populates="rules")
     chain: Mapped[Chain | None] = relationship()
@@ -346,7 +348,7 @@ class ModelPrice(Timestamps, Base):
     __tablename__ = "model_prices"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    target: Mapped[str] = mapped_column(String(300), unique=True)
+    target: Mapped[str] = mapped_column(String(L.TARGET_CHARS), unique=True)
     input_per_mtok: Mapped[float] = mapped_column(Float, default=0.0)
     output_per_mtok: Mapped[float] = mapped_column(Float, default=0.0)
     cache_read_per_mtok: Mapped[float | None] = mapped_column(Float, default=None)
@@ -360,11 +362,11 @@ class AuditEntry(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    actor: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(L.AUDIT_ACTOR_CHARS))
     action: Mapped[str] = mapped_column(String(50))
     object_type: Mapped[str] = mapped_column(String(50))
-    object_id: Mapped[str | None] = mapped_column(String(100), default=None)
-    object_name: Mapped[str | None] = mapped_column(String(300), default=None)
+    object_id: Mapped[str | None] = mapped_column(String(L.AUDIT_OBJECT_ID_CHARS), default=None)
+    object_name: Mapped[str | None] = mapped_column(String(L.AUDIT_OBJECT_NAME_CHARS), default=None)
     tenant_id: Mapped[int | None] = mapped_column(Integer, default=None)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
@@ -389,7 +391,7 @@ class SsoMapping(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # "member" or "admin"
     kind: Mapped[str] = mapped_column(String(10))
-    group: Mapped[str] = mapped_column(String(200))
+    group: Mapped[str] = mapped_column(String(L.GROUP_CHARS))
     # Members: the tenant they sign in to.
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), default=None)
     # Admins: owner, admin, tenant-admin or viewer, and the tenants a tenant-admin or viewer is limited to.
@@ -411,7 +413,7 @@ class Alert(Timestamps, Base):
     __tablename__ = "alerts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(L.NAME_CHARS), unique=True)
     # "budget", "error_rate" or "cooldown"
     watch: Mapped[str] = mapped_column(String(20))
     # Percentages, ascending.
@@ -424,10 +426,10 @@ class Alert(Timestamps, Base):
     window_minutes: Mapped[int] = mapped_column(Integer, default=5)
     min_requests: Mapped[int] = mapped_column(Integer, default=10)
     webhook_encrypted: Mapped[str] = mapped_column(Text)
-    webhook_host: Mapped[str] = mapped_column(String(255))
-    webhook_ref: Mapped[str | None] = mapped_column(String(200), default=None)
+    webhook_host: Mapped[str] = mapped_column(String(L.WEBHOOK_HOST_CHARS))
+    webhook_ref: Mapped[str | None] = mapped_column(String(L.ENV_REF_CHARS), default=None)
     secret_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
-    secret_ref: Mapped[str | None] = mapped_column(String(200), default=None)
+    secret_ref: Mapped[str | None] = mapped_column(String(L.ENV_REF_CHARS), default=None)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
@@ -449,9 +451,9 @@ class AlertDelivery(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"), default=None)
-    alert_name: Mapped[str] = mapped_column(String(100))
+    alert_name: Mapped[str] = mapped_column(String(L.NAME_CHARS))
     # "tenant:acme", "key:rk-ab12", "member:acme/ann", "target:openai/gpt-4.1", "test"
-    subject: Mapped[str] = mapped_column(String(400))
+    subject: Mapped[str] = mapped_column(String(L.DELIVERY_SUBJECT_CHARS))
     threshold: Mapped[float] = mapped_column(Float, default=0.0)
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     value: Mapped[float] = mapped_column(Float, default=0.0)
@@ -462,7 +464,7 @@ class AlertDelivery(Base):
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_status: Mapped[int | None] = mapped_column(Integer, default=None)
-    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+    last_error: Mapped[str | None] = mapped_column(String(L.DELIVERY_ERROR_CHARS), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

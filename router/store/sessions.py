@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from router.config.lengths import ADDRESS_CHARS
 from router.store.audit import changed
 from router.store.db import as_utc
 from router.store.identity_models import AdminSessionRow, AdminUser
@@ -59,7 +60,7 @@ async def create_session(
             created_at=now,
             last_seen_at=now,
             expires_at=now + timedelta(seconds=absolute_seconds),
-            address=(address or "")[:64] or None,
+            address=(address or "")[:ADDRESS_CHARS] or None,
         )
     )
     await session.flush()

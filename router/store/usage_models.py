@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from router.config import lengths as L
 from router.store.models import Base, BigId, utcnow
 
 
@@ -45,14 +46,14 @@ class UsageRecord(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    request_id: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str] = mapped_column(String(L.REQUEST_ID_CHARS))
     tenant_id: Mapped[int | None] = mapped_column(Integer, default=None)
     key_id: Mapped[int | None] = mapped_column(Integer, default=None)
     key_prefix: Mapped[str | None] = mapped_column(String(32), default=None)
-    member: Mapped[str | None] = mapped_column(String(200), default=None)
+    member: Mapped[str | None] = mapped_column(String(L.MEMBER_CHARS), default=None)
     requested_model: Mapped[str] = mapped_column(String(300), default="")
     # The target that answered (None when none did), e.g. "openai/gpt-4.1".
-    target: Mapped[str | None] = mapped_column(String(300), default=None)
+    target: Mapped[str | None] = mapped_column(String(L.TARGET_CHARS), default=None)
     provider: Mapped[str | None] = mapped_column(String(100), default=None)
     upstream_model: Mapped[str | None] = mapped_column(String(300), default=None)
     # [{"target", "status", "error_type", "latency_ms"}] in the order tried
@@ -79,9 +80,9 @@ class RollupColumns:
     tenant_id: Mapped[int | None] = mapped_column(Integer, default=None)
     key_id: Mapped[int | None] = mapped_column(Integer, default=None)
     key_prefix: Mapped[str | None] = mapped_column(String(32), default=None)
-    member: Mapped[str | None] = mapped_column(String(200), default=None)
+    member: Mapped[str | None] = mapped_column(String(L.MEMBER_CHARS), default=None)
     requested_model: Mapped[str] = mapped_column(String(300), default="")
-    target: Mapped[str | None] = mapped_column(String(300), default=None)
+    target: Mapped[str | None] = mapped_column(String(L.TARGET_CHARS), default=None)
     outcome: Mapped[str] = mapped_column(String(20), default="ok")
     requests: Mapped[int] = mapped_column(BigInteger, default=0)
     errors: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -138,7 +139,7 @@ class UsageDeadLetter(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    request_id: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str] = mapped_column(String(L.REQUEST_ID_CHARS))
     # The event as ASCII JSON (NUL and surrogates escaped), so that the text itself is always storable.
     payload: Mapped[str] = mapped_column(Text)
     # The database's refusal, first line, cut to 1,000 characters.

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from operator import attrgetter, le
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, text
+from sqlalchemy import String, Table, insert, select, text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,17 +38,12 @@ def utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-# Column widths of usage_records (models.py: UsageRecord); `bounded()` makes every event fit them.
+# Column widths of usage_records (read from the table: models.py's numbers, router/config/lengths.py);
+# `bounded()` makes every event fit them.
 TEXT_LIMITS: dict[str, int] = {
-    "request_id": 64,
-    "key_prefix": 32,
-    "member": 200,
-    "requested_model": 300,
-    "target": 300,
-    "provider": 100,
-    "upstream_model": 300,
-    "error_type": 64,
-    "outcome": 20,
+    column.name: column.type.length
+    for column in USAGE_TABLE.columns
+    if isinstance(column.type, String) and column.type.length is not None
 }
 COUNT_FIELDS: tuple[str, ...] = (
     "input_tokens",

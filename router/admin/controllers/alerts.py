@@ -21,6 +21,7 @@ from router.admin.messages import sentence
 from router.admin.web import form_page, render, see_other
 from router.alerts.message import sample_body
 from router.config.drafts import AlertDraft
+from router.config.lengths import NAME_CHARS, TARGET_CHARS
 from router.config.validate import ALERT_SUBJECTS, ALERT_WATCHES, alert_issues
 from router.store import alerts as alert_store
 from router.store.access import StoreAccess
@@ -71,8 +72,8 @@ def read_alert(form: Form, *, editing: bool) -> tuple[AlertDraft, bool, bool]:
     secret = form.values.get("secret", "")
     keep_webhook = editing and not webhook
     keep_secret = editing and not secret and not form.checkbox("remove_secret")
-    tenants = form.lines("tenants", max_items=100, max_len=100, label="Each tenant")
-    targets = form.lines("targets", max_items=100, max_len=300, label="Each target")
+    tenants = form.lines("tenants", max_items=100, max_len=NAME_CHARS, label="Each tenant")
+    targets = form.lines("targets", max_items=100, max_len=TARGET_CHARS, label="Each target")
     subjects = [kind for kind in ALERT_SUBJECTS if form.checkbox(f"subject_{kind}")]
     if watch == "budget" and not subjects:
         form.error("subjects", "Pick whose budgets to watch: tenants, members or keys.")

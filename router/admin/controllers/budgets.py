@@ -15,6 +15,7 @@ from router.admin.deps import actor, tenant_or_404
 from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.web import see_other
+from router.config.lengths import MEMBER_CHARS
 from router.store import budgets as budget_store
 from router.store.access import StoreAccess
 from router.store.db import StoreError
@@ -26,7 +27,7 @@ TENANT_BUDGET_IS_ADMINS = "Only an admin sets the tenant's own budgets; set a me
 
 def read_budget(form: Form, *, members: bool) -> tuple[str, str | None, float | None]:
     """(member or "", window, amount) as typed, with each problem beside its field."""
-    member = (form.text("member", max_len=200, label="Member") or "") if members else ""
+    member = (form.text("member", max_len=MEMBER_CHARS, label="Member") or "") if members else ""
     window = form.raw("window")
     if window not in WINDOWS:
         form.error("window", "Choose a window: day, week or month.")

@@ -14,6 +14,7 @@ from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.web import form_page, render, see_other
 from router.config.fields import target_ref_error
+from router.config.lengths import TARGET_CHARS
 from router.store import catalog
 from router.store.access import StoreAccess
 from router.store.catalog import Direction
@@ -209,7 +210,7 @@ class ChainsController(Controller):
     @post("/{chain_id:int}/targets")
     async def add_target(self, request: AnyRequest, chain_id: int, store: StoreAccess) -> Template:
         form = Form(await request.form())
-        target = form.text("target", required=True, max_len=300, label="Target") or ""
+        target = form.text("target", required=True, max_len=TARGET_CHARS, label="Target") or ""
         if form.ok:
             try:
                 async with store.mutating() as session:

@@ -17,6 +17,7 @@ from router.admin.messages import sentence
 from router.admin.paging import page_count, page_number, pager
 from router.admin.reveal import reveal_cookie
 from router.admin.web import render, see_other
+from router.config.lengths import ALIAS_CHARS, MEMBER_CHARS
 from router.store import keys as key_store
 from router.store import tenants as tenant_store
 from router.store.access import StoreAccess
@@ -112,8 +113,8 @@ class KeysController(Controller):
     @post("/")
     async def issue(self, request: AnyRequest, tenant_id: int, store: StoreAccess) -> Template | Redirect:
         form = Form(await request.form())
-        member = form.text("member", required=True, max_len=200, label="Member") or ""
-        alias = form.text("alias", max_len=100, label="Alias")
+        member = form.text("member", required=True, max_len=MEMBER_CHARS, label="Member") or ""
+        alias = form.text("alias", max_len=ALIAS_CHARS, label="Alias")
         limits = read_key_limits(form)
         expires = None
         if form.raw("expires"):
@@ -151,7 +152,7 @@ class KeysController(Controller):
         form = Form(await request.form())
         limits = read_key_limits(form)
         expires_at = form.datetime_local("expires_at", label="Expires at (UTC)")
-        alias = form.text("alias", max_len=100, label="Alias")
+        alias = form.text("alias", max_len=ALIAS_CHARS, label="Alias")
         if form.ok:
             try:
                 async with store.mutating() as session:

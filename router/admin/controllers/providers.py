@@ -27,6 +27,7 @@ from router.config.fields import (
     name_error,
     provider_kind_error,
 )
+from router.config.lengths import API_VERSION_CHARS, DEPLOYMENT_CHARS, KIND_CHARS, MODEL_CHARS
 from router.identity.roles import CREDENTIALS_ARE_OWNERS, may_set_credentials
 from router.routing.model import ProviderSpec
 from router.store import catalog
@@ -83,7 +84,7 @@ def read_provider(form: Form) -> dict[str, Any]:
             else:
                 form.error("extra_params", "Extra parameters must be a JSON object.")
     name = form.text("name", required=True, label="Name") or ""
-    kind = form.text("kind", required=True, max_len=50, label="Kind") or ""
+    kind = form.text("kind", required=True, max_len=KIND_CHARS, label="Kind") or ""
     api_base = form.url("api_base", label="API base URL")
     # Every field's problem at once (the catalog stops at the first).
     if name:
@@ -98,7 +99,7 @@ def read_provider(form: Form) -> dict[str, Any]:
         "name": name,
         "kind": kind,
         "api_base": api_base,
-        "api_version": form.text("api_version", max_len=50, label="API version"),
+        "api_version": form.text("api_version", max_len=API_VERSION_CHARS, label="API version"),
         "extra_params": extra,
     }
 
@@ -110,9 +111,10 @@ def read_deployment(form: Form) -> dict[str, Any]:
     return {
         "name": name,
         "provider": form.text("provider", required=True, label="Provider") or "",
-        "deployment": form.text("deployment", required=True, max_len=200, label="Deployment") or "",
-        "model": form.text("model", required=True, max_len=200, label="Model") or "",
-        "api_version": form.text("api_version", max_len=50, label="API version"),
+        "deployment": form.text("deployment", required=True, max_len=DEPLOYMENT_CHARS, label="Deployment")
+        or "",
+        "model": form.text("model", required=True, max_len=MODEL_CHARS, label="Model") or "",
+        "api_version": form.text("api_version", max_len=API_VERSION_CHARS, label="API version"),
     }
 
 
@@ -311,7 +313,7 @@ class ProvidersController(Controller):
     @post("/providers/{provider_id:int}/test")
     async def test_provider(self, request: AnyRequest, provider_id: int, store: StoreAccess) -> Template:
         form = Form(await request.form())
-        model = form.text("model", required=True, max_len=200, label="Model") or ""
+        model = form.text("model", required=True, max_len=MODEL_CHARS, label="Model") or ""
         if not form.ok:
             return render(
                 request, "admin/partials/test_result.html", {"ok": False, "message": form.errors["model"]}

@@ -14,6 +14,7 @@ from router.admin.deps import actor, tenant_or_404
 from router.admin.forms import Form
 from router.admin.web import render, see_other
 from router.config.fields import managed_settings_error
+from router.config.lengths import GROUP_CHARS, NAME_CHARS
 from router.store.access import StoreAccess
 from router.store.member_signin import list_signin_sessions, revoke_signin_sessions
 from router.store.signin import (
@@ -97,8 +98,8 @@ class SigninAdminController(Controller):
     @post("/members")
     async def add_member_group(self, request: AnyRequest, store: StoreAccess) -> Template | Redirect:
         form = Form(await request.form())
-        group = form.text("group", required=True, max_len=200, label="Group") or ""
-        tenant_name = form.text("tenant", required=True, max_len=100, label="Tenant") or ""
+        group = form.text("group", required=True, max_len=GROUP_CHARS, label="Group") or ""
+        tenant_name = form.text("tenant", required=True, max_len=NAME_CHARS, label="Tenant") or ""
         if form.ok:
             async with store.mutating() as session:
                 members, admins = await list_sso_mappings(session)

@@ -4,9 +4,11 @@ it tells."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from router.config.drafts import AlertDraft, ValidationIssue
 from router.config.fields import http_url_error, name_error
+from router.config.lengths import ENV_REF_CHARS, TARGET_CHARS, WEBHOOK_HOST_CHARS, length_error
 from router.config.validate.issues import Issues, is_number, is_whole
 
 ALERT_WATCHES = ("budget", "error_rate", "cooldown")
@@ -27,7 +29,11 @@ def webhook_error(url: Any) -> str | None:
         return "must be an http:// or https:// URL"
     if len(url) > MAX_WEBHOOK_CHARS:
         return f"must be at most {MAX_WEBHOOK_CHARS} characters"
-    return http_url_error(url, credential_hint="use the alert's secret to sign instead")
+    problem = http_url_error(url, credential_hint="use the alert's secret to sign instead")
+    if problem is None and len(urlsplit(url).netloc) > WEBHOOK_HOST_CHARS:
+        # Pages show the host (and port): it is kept in clear beside the encrypted URL.
+        return f"must have a host of at most {WEBHOOK_HOST_CHARS} characters"
+    return problem
 
 
 def alert_issues(a: AlertDraft) -> list[ValidationIssue]:
@@ -39,6 +45,9 @@ def alert_issues(a: AlertDraft) -> list[ValidationIssue]:
     if a.watch not in ALERT_WATCHES:
         issues.add("watch", f"must be one of {', '.join(ALERT_WATCHES)}, not {a.watch!r}")
     issues.add("webhook", webhook_error(a.webhook))
+    for path, ref in (("webhook", a.webhook_ref), ("secret", a.secret_ref)):
+        if (too_long := length_error(ref, ENV_REF_CHARS)) is not None:
+            issues.add(path, f"the ${{ENV}} name {too_long}")
     if a.secret is not None and not (isinstance(a.secret, str) and 8 <= len(a.secret) <= 500):
         issues.add("secret", "must be 8 to 500 characters (or left out for unsigned messages)")
     if a.watch == "cooldown":
@@ -98,5 +107,7 @@ def _target_scope_issues(issues: Issues, a: AlertDraft) -> None:
     if not a.targets:
         issues.add("targets", "name at least one target, or leave targets out for all")
     for i, ref in enumerate(a.targets):
-        if not isinstance(ref, str) or not ref.strip() or len(ref) > 300:
-            issues.add(f"targets[{i}]", "must be a target ref or glob (e.g. openai/* ), 1-300 characters")
+        if not isinstance(ref, str) or not ref.strip() or len(ref) > TARGET_CHARS:
+            issues.add(
+                f"targets[{i}]", f"must be a target ref or glob (e.g. openai/* ), 1-{TARGET_CHARS} characters"
+            )

@@ -11,11 +11,19 @@ from router.config.fields import (
     name_error,
     provider_kind_error,
 )
+from router.config.lengths import (
+    API_VERSION_CHARS,
+    DEPLOYMENT_CHARS,
+    ENV_REF_CHARS,
+    MODEL_CHARS,
+    length_error,
+)
 from router.config.validate.issues import Issues, KnownNames
 
 
 def provider_issues(p: ProviderDraft) -> list[ValidationIssue]:
-    """Every problem with one provider (paths: name, kind, api_base, extra_params[.KEY])."""
+    """Every problem with one provider (paths: name, kind, api_base, api_version, api_key (its `${ENV}`
+    name), extra_params[.KEY])."""
     issues = Issues()
     issues.add("name", name_error(p.name))
     if p.name in RESERVED_PROVIDER_NAMES:
@@ -24,13 +32,16 @@ def provider_issues(p: ProviderDraft) -> list[ValidationIssue]:
     issues.add("api_base", api_base_error(p.api_base))
     if p.kind == "azure" and not p.api_base:
         issues.add("api_base", "an azure provider needs api_base")
+    issues.add("api_version", length_error(p.api_version, API_VERSION_CHARS))
+    if (too_long := length_error(p.credential_ref, ENV_REF_CHARS)) is not None:
+        issues.add("api_key", f"the ${{ENV}} name {too_long}")
     for key, problem in extra_params_errors(p.extra_params):
         issues.add("extra_params" + (f".{key}" if key else ""), problem)
     return issues
 
 
 def deployment_issues(d: DeploymentDraft, known: KnownNames) -> list[ValidationIssue]:
-    """Every problem with one Azure deployment (paths: name, provider, deployment, model)."""
+    """Every problem with one Azure deployment (paths: name, provider, deployment, model, api_version)."""
     issues = Issues()
     issues.add("name", name_error(d.name))
     if d.provider not in known.providers:
@@ -39,6 +50,9 @@ def deployment_issues(d: DeploymentDraft, known: KnownNames) -> list[ValidationI
         issues.add("provider", deployment_provider_error(d.provider, known.provider_kinds[d.provider]))
     if not d.deployment.strip():
         issues.add("deployment", "must not be empty")
+    issues.add("deployment", length_error(d.deployment, DEPLOYMENT_CHARS))
     if not d.model.strip():
         issues.add("model", "must not be empty")
+    issues.add("model", length_error(d.model, MODEL_CHARS))
+    issues.add("api_version", length_error(d.api_version, API_VERSION_CHARS))
     return issues

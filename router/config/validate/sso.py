@@ -6,9 +6,17 @@ from collections.abc import Set
 
 from router.config.drafts import SsoDraft, ValidationIssue
 from router.config.fields import managed_settings_error
+from router.config.lengths import GROUP_CHARS, length_error
 from router.config.validate.issues import Issues
 
 ADMIN_ROLES = ("owner", "admin", "tenant-admin", "viewer")
+
+
+def group_error(group: str) -> str | None:
+    """An IdP group a mapping names: not empty, and no longer than a group the sign-in keeps."""
+    if not group.strip():
+        return "must not be empty"
+    return length_error(group, GROUP_CHARS)
 
 
 def sso_issues(sso: SsoDraft, tenants: Set[str]) -> list[ValidationIssue]:
@@ -22,8 +30,7 @@ def sso_issues(sso: SsoDraft, tenants: Set[str]) -> list[ValidationIssue]:
 
     for i, m in enumerate(sso.members):
         path = f"members[{i}]"
-        if not m.group.strip():
-            issues.add(f"{path}.group", "must not be empty")
+        issues.add(f"{path}.group", group_error(m.group))
         tenant(f"{path}.tenant", m.tenant)
         issues.add(f"{path}.managed_settings", managed_settings_error(m.managed_settings))
     seen: set[tuple[str, str]] = set()
@@ -33,8 +40,7 @@ def sso_issues(sso: SsoDraft, tenants: Set[str]) -> list[ValidationIssue]:
         seen.add((m.group, m.tenant))
     for i, a in enumerate(sso.admins):
         path = f"admins[{i}]"
-        if not a.group.strip():
-            issues.add(f"{path}.group", "must not be empty")
+        issues.add(f"{path}.group", group_error(a.group))
         if a.role not in ADMIN_ROLES:
             issues.add(f"{path}.role", f"must be one of {', '.join(ADMIN_ROLES)}, not {a.role!r}")
         if a.role == "tenant-admin" and not a.tenants:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from router.config.drafts import TenantDraft, ValidationIssue
 from router.config.fields import managed_settings_error, name_error, target_ref_error
+from router.config.lengths import MEMBER_CHARS
 from router.config.validate.issues import Issues, KnownNames
 from router.config.validate.limits import budget_issues, limit_issues
 from router.routing.patterns import GLOB_CHARS
@@ -25,8 +26,8 @@ def tenant_issues(t: TenantDraft, known: KnownNames) -> list[ValidationIssue]:
             issues.add(f"limits.budgets.{window}", issue.message)
     tenant_budgets = dict(t.budgets)
     for member, windows in t.member_budgets:
-        if not str(member).strip() or len(str(member)) > 200:
-            issues.add(f"member_budgets.{member}", "the member name must be 1-200 characters")
+        if not str(member).strip() or len(str(member)) > MEMBER_CHARS:
+            issues.add(f"member_budgets.{member}", f"the member name must be 1-{MEMBER_CHARS} characters")
         for window, amount in windows:
             problems = budget_issues(window, amount)
             for issue in problems:

@@ -57,8 +57,7 @@ async def find_provider(session: AsyncSession, name: str) -> Provider | None:
     return await session.scalar(select(Provider).where(Provider.name == name))
 
 
-def _check_provider_fields(name: str, kind: str, api_base: str | None, extra: Mapping[str, Any]) -> None:
-    draft = ProviderDraft(name, kind, api_base=api_base, extra_params=extra)
+def _check_provider_fields(draft: ProviderDraft) -> None:
     raise_first(provider_issues(draft), whole="name")
 
 
@@ -77,7 +76,11 @@ async def create_provider(
 ) -> Provider:
     """`api_key` is stored encrypted; `credential_ref` is the `${ENV}` name it came from, if any."""
     extra = dict(extra_params or {})
-    _check_provider_fields(name, kind, api_base, extra)
+    _check_provider_fields(
+        ProviderDraft(
+            name, kind, api_base, api_version, extra, credential_ref=credential_ref if api_key else None
+        )
+    )
     if await find_provider(session, name) is not None:
         raise CatalogConflict(f"a provider named {name!r} already exists", field="name")
     row = Provider(
@@ -119,7 +122,11 @@ async def update_provider(
     new_kind = row.kind if isinstance(kind, EllipsisType) else kind
     new_base = row.api_base if isinstance(api_base, EllipsisType) else (api_base or None)
     new_extra = dict(row.extra_params or {}) if isinstance(extra_params, EllipsisType) else dict(extra_params)
-    _check_provider_fields(new_name, new_kind, new_base, new_extra)
+    new_version = row.api_version if isinstance(api_version, EllipsisType) else api_version
+    new_ref = None if isinstance(credential_ref, EllipsisType) else credential_ref
+    _check_provider_fields(
+        ProviderDraft(new_name, new_kind, new_base, new_version, new_extra, credential_ref=new_ref)
+    )
     if new_kind != row.kind and new_kind != "azure":
         used = await session.scalar(select(Deployment.name).where(Deployment.provider_id == row.id).limit(1))
         if used is not None:
@@ -206,10 +213,7 @@ async def _provider_named(session: AsyncSession, name: str) -> Provider:
     return provider
 
 
-async def _check_deployment_fields(
-    session: AsyncSession, name: str, provider: str, deployment: str, model: str
-) -> None:
-    draft = DeploymentDraft(name, provider, deployment, model)
+async def _check_deployment_fields(session: AsyncSession, draft: DeploymentDraft) -> None:
     raise_first(deployment_issues(draft, await known_names(session)), whole="name")
 
 
@@ -223,7 +227,7 @@ async def create_deployment(
     api_version: str | None = None,
     actor: str = "cli",
 ) -> Deployment:
-    await _check_deployment_fields(session, name, provider, deployment, model)
+    await _check_deployment_fields(session, DeploymentDraft(name, provider, deployment, model, api_version))
     owner = await _provider_named(session, provider)
     if await find_deployment(session, name) is not None:
         raise CatalogConflict(f"a deployment named {name!r} already exists", field="name")
@@ -256,7 +260,10 @@ async def update_deployment(
     new_dep = row.deployment if isinstance(deployment, EllipsisType) else deployment
     new_model = row.model if isinstance(model, EllipsisType) else model
     new_provider = row.provider.name if isinstance(provider, EllipsisType) else provider
-    await _check_deployment_fields(session, new_name, new_provider, new_dep, new_model)
+    new_version = row.api_version if isinstance(api_version, EllipsisType) else api_version
+    await _check_deployment_fields(
+        session, DeploymentDraft(new_name, new_provider, new_dep, new_model, new_version)
+    )
     if not isinstance(provider, EllipsisType) and provider != row.provider.name:
         row.provider = await _provider_named(session, provider)
     if new_name != row.name:
