@@ -84,6 +84,9 @@ def target_ref_error(
 
 
 def name_error(name: str, what: str = "name") -> str | None:
+    if isinstance(name, str) and len(name) > NAME_CHARS:
+        # Not repeated: it may be any length.
+        return f"{what} must be at most {NAME_CHARS} characters"
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         return (
             f"{what} {name!r} must be 1-{NAME_CHARS} letters, digits, '.', '_' or '-', "

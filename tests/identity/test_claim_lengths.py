@@ -1,15 +1,20 @@
 """What an IdP says of a person is bounded where it comes in: a subject or an e-mail longer than the router
-keeps refuses the sign-in (cut, two people could become one), a group too long for any mapping to name is
-left out (cut, it could equal another group), a display name is cut."""
+keeps refuses the sign-in, and so does an admin sign-in whose e-mail is longer than an admin user name (cut,
+two people could become one); a group too long for any mapping to name is left out (cut, it could equal
+another group); a display name is cut."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from sqlalchemy import select
 
+from router.admin.sso import AdminSsoCompletion
 from router.config import lengths as L
-from router.identity.oidc import OidcClient, OidcError
+from router.identity.oidc import Identity, OidcClient, OidcError
+from router.store.db import Database
+from router.store.identity_models import AdminUser
 from tests.fixtures.app import router_settings
 
 CLAIM = "groups"
@@ -42,3 +47,18 @@ async def test_a_group_too_long_to_map_is_left_out_and_a_long_name_cut() -> None
     who = await client()._identity(claims(**{CLAIM: [fits, over, "eng"], "name": "n" * 1000}), {})
     assert who.groups == (fits, "eng")
     assert who.name is not None and len(who.name) == 200 and who.name.endswith("\u2026")
+
+
+async def test_an_admin_sign_in_whose_email_is_longer_than_a_user_name_is_refused_not_cut(
+    db_url: str, database: Database
+) -> None:
+    email = "a" * (L.NAME_CHARS - 11) + "@example.com"
+    assert len(email) == L.NAME_CHARS + 1
+    who = Identity(subject="a", email=email, name=None, groups=("admins",))
+    completion = AdminSsoCompletion(router_settings(db_url), database)
+    # Refused before the request or the login state are read.
+    response = await completion.complete(cast(Any, None), cast(Any, None), who)
+    assert response.status_code == 403
+    assert f"longer than {L.NAME_CHARS} characters" in str(response.content)
+    async with database.session() as session:
+        assert (await session.scalars(select(AdminUser))).first() is None
