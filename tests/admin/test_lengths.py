@@ -13,12 +13,22 @@ from sqlalchemy import select
 from router.config import lengths as L
 from router.store.config_file import apply_config_text
 from router.store.crypto import CredentialCipher
-from router.store.models import Alert, ApiKey, Base, ChainTarget, Deployment, Provider, Rule, SsoMapping
+from router.store.models import (
+    Alert,
+    ApiKey,
+    Base,
+    ChainTarget,
+    Deployment,
+    PoolMember,
+    Provider,
+    Rule,
+    SsoMapping,
+)
 from tests.admin.conftest import SECRET, AdminClient
 from tests.api.conftest import CONFIG
 
 # The tables a refused form could have written to.
-WATCHED = (Provider, Deployment, ChainTarget, Rule, ApiKey, Alert, SsoMapping)
+WATCHED = (Provider, Deployment, ChainTarget, PoolMember, Rule, ApiKey, Alert, SsoMapping)
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,16 @@ CASES = {
         lambda n: {"match": "c*", "target": "openai/m", "description": "d" * n, "enabled": "on"},
         L.DESCRIPTION_CHARS,
         htmx=True,
+    ),
+    "pool member": Case(
+        "/admin/pools",
+        lambda n: {"name": "both", "strategy": "weighted", "members": "openai/" + "m" * (n - 7)},
+        L.TARGET_CHARS,
+    ),
+    "pool name": Case(
+        "/admin/pools",
+        lambda n: {"name": "p" * n, "strategy": "weighted", "members": "openai/m"},
+        L.NAME_CHARS,
     ),
     "key member": Case("/admin/tenants/{tenant}/keys", lambda n: {"member": "m" * n}, L.MEMBER_CHARS),
     "key alias": Case(
