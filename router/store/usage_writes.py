@@ -208,18 +208,27 @@ def _attempt_fits(attempt: Any) -> bool:
         elif kind is int:
             if not 0 <= value <= MAX_COUNT:
                 return False
-        elif value is not None and isinstance(value, str | int):  # subclasses, bool
+        elif value is not None:  # subclasses, bool, floats, containers: rare, checked in full
             return not _unbounded_attempt(attempt)
     return True
 
 
 def _unbounded_attempt(attempt: Any) -> bool:
+    """Whether an attempt holds anything but plain values inside their bounds. Only str, int, bool, None
+    and finite floats pass: PostgreSQL's json type refuses NaN and Infinity (the row would go to the dead
+    letters), and a container could hide either."""
     if not isinstance(attempt, dict):
         return True
     for value in attempt.values():
-        if isinstance(value, str) and (len(value) > _ATTEMPT_TEXT or _UNSTORABLE.search(value)):
-            return True
-        if isinstance(value, int) and not 0 <= value <= MAX_COUNT:
+        if value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, str):
+            if len(value) > _ATTEMPT_TEXT or _UNSTORABLE.search(value):
+                return True
+        elif isinstance(value, int):
+            if not 0 <= value <= MAX_COUNT:
+                return True
+        elif not isinstance(value, float) or not math.isfinite(value):
             return True
     return False
 
@@ -234,7 +243,9 @@ def _bound_attempt(attempt: Any) -> dict[str, Any]:
             out[name] = bound_text(value, _ATTEMPT_TEXT)
         elif isinstance(value, bool) or value is None:
             out[name] = value
-        elif isinstance(value, int | float):
+        elif isinstance(value, float):
+            out[name] = value if math.isfinite(value) else None
+        elif isinstance(value, int):
             out[name] = bound_count(value)
         else:
             out[name] = bound_text(value, _ATTEMPT_TEXT)

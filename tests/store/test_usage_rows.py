@@ -101,6 +101,22 @@ async def test_a_batch_larger_than_the_parameter_limit_is_split_not_refused(usag
         assert await session.scalar(select(func.count()).select_from(UsageRecord)) == 3000
 
 
+async def test_an_attempt_with_nan_or_infinity_is_stored_not_refused(usage_db: Database) -> None:
+    # PostgreSQL's json type refuses NaN and Infinity: unbounded, the whole batch would go to the dead letters.
+    hostile = [
+        {"target": "openai/gpt-4.1", "status": 502, "latency_ms": float("nan"), "ttft": float("inf")},
+        {"target": "azure/gpt4o", "status": 200, "latency_ms": 12, "extra": [float("-inf")], "share": 0.25},
+    ]
+    events = [event(created_at=T0, attempts=hostile).bounded(), event(created_at=T0, input_tokens=1)]
+    async with usage_db.transaction() as session:
+        await insert_usage_batch(session, events)
+    stored = (await _rows(usage_db))[0].attempts
+    assert stored == [
+        {"target": "openai/gpt-4.1", "status": 502, "latency_ms": None, "ttft": None},
+        {"target": "azure/gpt4o", "status": 200, "latency_ms": 12, "extra": "[-inf]", "share": 0.25},
+    ]
+
+
 async def test_last_used_at_becomes_the_latest_request_time_per_key(usage_db: Database) -> None:
     _, (k1, k2, k3) = await add_tenant_with_keys(usage_db, "team", ["rk-1", "rk-2", "rk-3"])
     events = [
