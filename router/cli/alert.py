@@ -393,8 +393,6 @@ def test_command(name: str, fmt: str) -> None:
 
     settings = load_settings()
     cipher = _cipher(settings)
-    # The sender logs a refused attempt for the service's log; here the outcome is this command's one line.
-    logging.getLogger(WebhookSender.__module__).setLevel(logging.ERROR)
 
     async def go() -> tuple[AlertDelivery, str]:
         async with open_database(settings) as db:
@@ -406,7 +404,15 @@ def test_command(name: str, fmt: str) -> None:
             finally:
                 await sender.close()
 
-    delivery, host = run(go())
+    # The sender logs a refused attempt for the service's log; here the outcome is this command's one line.
+    # Only for this command: the level is the process's (a test runs many commands in one).
+    sender_log = logging.getLogger(WebhookSender.__module__)
+    level = sender_log.level
+    sender_log.setLevel(logging.ERROR)
+    try:
+        delivery, host = run(go())
+    finally:
+        sender_log.setLevel(level)
     if fmt == "json":
         click.echo(json.dumps(_delivery_json(delivery), indent=2))
     elif delivery.status == "delivered":

@@ -5,9 +5,11 @@ receiver now and is recorded; bad input is one `error:` line naming the option a
 from __future__ import annotations
 
 import json
+import logging
 
 from click.testing import CliRunner, Result
 
+from router.alerts.delivery import WebhookSender
 from router.alerts.message import verify
 from router.cli import main
 from tests.cli.test_cli import assert_one_error_line
@@ -142,6 +144,8 @@ def test_alert_test_sends_now_to_a_real_receiver_and_deliveries_record_it(
     assert len(table) == 2 and table[1].split()[3:8] == ["errors", "test", "-", "-", "pending"]
     for output in (added.output, sent.output, refused.output, shown.output):
         assert TOKEN not in output and SECRET not in output
+    # The command quiets the sender's log for itself only: the service (and later tests) still log refusals.
+    assert logging.getLogger(WebhookSender.__module__).level == logging.NOTSET
 
 
 def test_bad_alert_input_is_one_error_line_naming_the_option_and_writes_nothing(db_url: str) -> None:
