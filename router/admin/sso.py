@@ -16,7 +16,7 @@ from litestar.datastructures import Cookie, State
 from litestar.response import Redirect
 
 from router.admin.security import COOKIE_PATH, PRE_SESSION_COOKIE, SESSION_COOKIE
-from router.config.lengths import NAME_CHARS
+from router.config.lengths import ADMIN_NAME_CHARS
 from router.identity import signin
 from router.identity.login import error_page
 from router.identity.oidc import Identity
@@ -34,7 +34,7 @@ log = logging.getLogger("router.identity")
 PURPOSE = "admin"
 # What the IdP's user becomes here: its e-mail (what people recognise), else its subject, whole (a cut name
 # could be another person's): a longer one is refused.
-MAX_NAME = NAME_CHARS
+MAX_NAME = ADMIN_NAME_CHARS
 
 
 def safe_next(value: Any) -> str:
@@ -85,7 +85,8 @@ class AdminSsoCompletion:
             log.warning("admin sign-in refused: the IdP's name for the user has %d characters", len(username))
             return error_page(
                 "Sign-in refused",
-                f"The sign-in was refused: your e-mail is longer than {MAX_NAME} characters, "
+                f"The sign-in was refused: your {'e-mail' if who.email else 'subject'} is longer than "
+                f"{MAX_NAME} characters, "
                 "the longest admin user name.",
                 403,
             )

@@ -7,7 +7,7 @@ Changing a number here changes a column: it needs a migration (tests/config/test
 
 from __future__ import annotations
 
-# Names of tenants, providers, deployments, chains, pools, alerts; admin user names, API token names.
+# Names of tenants, providers, deployments, chains, pools, alerts; API token names.
 NAME_CHARS = 100
 # A provider's kind (openai, azure, a LiteLLM provider name).
 KIND_CHARS = 50
@@ -30,21 +30,28 @@ MEMBER_CHARS = 200
 ALIAS_CHARS = 100
 # An IdP group named by a sign-in mapping (and carried by a sign-in session).
 GROUP_CHARS = 200
-# What the IdP says of a person: the subject (`sub`) and the e-mail.
-SUBJECT_CHARS = 200
+# What the IdP says of a person: the subject (`sub`, up to 255 ASCII characters in OpenID Connect Core 1.0,
+# 5.1) and the e-mail.
+SUBJECT_CHARS = 255
 EMAIL_CHARS = 200
+# An admin user's name: an SSO admin's is their IdP e-mail, so it holds the longest e-mail.
+ADMIN_NAME_CHARS = EMAIL_CHARS
 # A webhook's host (and port), the part of its URL pages show.
 WEBHOOK_HOST_CHARS = 255
 # An alert delivery's subject ("member:TENANT/MEMBER:WINDOW") and the receiver's refusal.
 DELIVERY_SUBJECT_CHARS = 400
 DELIVERY_ERROR_CHARS = 500
-# The audit log's who and what.
-AUDIT_ACTOR_CHARS = 100
+# The audit log's who and what. The who (also an API token's `created_by`) is an admin user's name, or
+# "member:" and a member's e-mail (the /me page), or "token:" and a token's prefix: each fits whole, since a
+# cut name could be another person's.
+AUDIT_ACTOR_CHARS = 255
 AUDIT_OBJECT_ID_CHARS = 100
 AUDIT_OBJECT_NAME_CHARS = 300
 # Why a device sign-in was denied, why a sign-in session was revoked; the client that asked (surface).
 REASON_CHARS = 200
 SURFACE_CHARS = 50
+# A sign-in throttle's key: "user:" and an admin user's name, or "addr:" and a client address.
+THROTTLE_KEY_CHARS = 255
 # A client address (an admin session's), a request id.
 ADDRESS_CHARS = 64
 REQUEST_ID_CHARS = 64

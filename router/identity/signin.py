@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from router.config.lengths import ADMIN_NAME_CHARS
 from router.store import admins as admin_store
 from router.store import sessions as session_store
 from router.store import throttle
@@ -123,7 +124,7 @@ async def _audit_failure(db: Database, username: str, address: str | None, reaso
     async with db.transaction() as session:
         await record_audit(
             session,
-            actor=username[:100] or "anonymous",
+            actor=username or "anonymous",
             action="sign_in_failed",
             object_type="admin_session",
             object_id=None,
@@ -163,7 +164,7 @@ async def _sign_in(
     local: LocalWindow | None = None,
 ) -> SignInResult:
     now = utcnow()
-    username = username.strip()[:200]
+    username = username.strip()[:ADMIN_NAME_CHARS]
     if address:
         tick = time.monotonic()
         if local is not None and local.over(

@@ -22,6 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from router.config.lengths import ADMIN_NAME_CHARS
 from router.store.audit import changed
 from router.store.db import AlreadyExistsError, NotFoundError
 from router.store.identity_models import AdminSessionRow, AdminUser, AdminUserTenant
@@ -34,7 +35,7 @@ MAX_PASSWORD_LENGTH = 1024
 # A hash no password verifies against: users who only sign in through the identity provider.
 NO_PASSWORD = "!"
 
-_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
+_USERNAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._@+-]{{0,{ADMIN_NAME_CHARS - 1}}}$")
 _hasher = PasswordHasher()
 _T = TypeVar("_T")
 
@@ -92,7 +93,8 @@ def validate_username(username: str) -> str:
     username = username.strip()
     if not _USERNAME.match(username):
         raise ValueError(
-            f"invalid user name {username[:100]!r}: use 1-100 letters, digits, '.', '_', '@', '+' or '-'"
+            f"invalid user name {username[:ADMIN_NAME_CHARS]!r}: use 1-{ADMIN_NAME_CHARS} letters, digits, "
+            "'.', '_', '@', '+' or '-'"
         )
     return username
 
@@ -108,7 +110,7 @@ async def find_user(session: AsyncSession, username: str) -> AdminUser | None:
 async def get_user(session: AsyncSession, username: str) -> AdminUser:
     user = await find_user(session, username)
     if user is None:
-        raise NotFoundError(f"no admin user named {username.strip()[:100]!r}")
+        raise NotFoundError(f"no admin user named {username.strip()[:ADMIN_NAME_CHARS]!r}")
     return user
 
 

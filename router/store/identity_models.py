@@ -29,7 +29,7 @@ class AdminUser(Base):
     __tablename__ = "admin_users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(L.NAME_CHARS), unique=True)
+    username: Mapped[str] = mapped_column(String(L.ADMIN_NAME_CHARS), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
@@ -110,7 +110,7 @@ class SignInThrottle(Base):
 
     __tablename__ = "sign_in_throttle"
 
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(L.THROTTLE_KEY_CHARS), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

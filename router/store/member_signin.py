@@ -192,7 +192,7 @@ async def audit_member_sign_in(
     """The audit log's line for a Claude Code sign-in, approved or denied (and why)."""
     await record_audit(
         session,
-        actor=who[:100],
+        actor=who,
         action="sign_in_denied" if denied else "sign_in",
         object_type="signin_session",
         object_id=session_id,

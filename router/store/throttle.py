@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from router.config.lengths import THROTTLE_KEY_CHARS
 from router.store.db import as_utc, conflict_insert
 from router.store.identity_models import SignInThrottle
 from router.store.models import utcnow
@@ -28,7 +29,7 @@ from router.store.models import utcnow
 LOCK_AFTER_FAILURES = 5
 BASE_LOCK_SECONDS = 30.0
 MAX_LOCK_SECONDS = 3600.0
-MAX_KEY_LENGTH = 200
+MAX_KEY_LENGTH = THROTTLE_KEY_CHARS
 
 
 def lock_seconds(failures: int) -> float:

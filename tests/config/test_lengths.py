@@ -32,6 +32,7 @@ from router.config.drafts import (
 )
 from router.config.validate import validate_config
 from router.identity.oidc import groups_from_claims
+from router.store.admins import validate_username
 from router.store.budgets import check_member
 from router.store.keys import check_alias
 from router.store.models import Base
@@ -191,6 +192,8 @@ REACHED: dict[str, Reach] = {
     ),
     "api_keys.member": Reach(store_check(check_member)),
     "api_keys.alias": Reach(store_check(check_alias)),
+    # Local and SSO admins alike (an SSO admin's name is their IdP e-mail: admin/sso.py refuses a longer one).
+    "admin_users.username": Reach(store_check(validate_username)),
 }
 
 # Names: every name goes through name_error's pattern (1-NAME_CHARS characters); a kind through the known
@@ -218,7 +221,7 @@ NAMED: dict[str, Reach] = {
 
 # Set only by the router, or from values it already bounded where they came in (named with where).
 BOUNDED_AT_THE_EDGE = {
-    "audit_log.actor": "store/audit.py record_audit cuts the label (an IdP e-mail may be longer)",
+    "audit_log.actor": "an admin user's name, 'member:' and an e-mail, 'token:' and a prefix: all fit whole",
     "audit_log.object_id": "store/audit.py record_audit",
     "audit_log.object_name": "store/audit.py record_audit (a rule's match is up to MATCH_CHARS)",
     "alert_deliveries.last_error": "store/alert_deliveries.py finish_delivery (quotes the receiver)",
@@ -231,10 +234,9 @@ BOUNDED_AT_THE_EDGE = {
     "signin_sessions.surface": "the device authorization's surface",
     "signin_sessions.revoked_reason": "store/member_signin.py cuts it",
     "member_page_sessions.email": "the IdP's e-mail: identity/oidc.py refuses a longer one",
-    "admin_users.username": "store/admins.py name pattern; admin/sso.py refuses a longer IdP name",
     "admin_sessions.address": "store/sessions.py cuts the client address",
     "admin_api_tokens.name": "store/api_tokens.py cuts it",
-    "admin_api_tokens.created_by": "store/api_tokens.py cuts it",
+    "admin_api_tokens.created_by": "the creating actor, as audit_log.actor",
     "sign_in_throttle.key": "store/throttle.py MAX_KEY_LENGTH",
     "usage_records.request_id": "store/usage_writes.py bounded() (widths read from the table)",
     "usage_records.key_prefix": "bounded()",
@@ -321,3 +323,18 @@ def test_an_idp_group_longer_than_a_mapping_may_name_is_left_out_not_cut() -> No
     width = string_columns()["sso_mappings.group"]
     fits, over = "g" * width, "g" * width + "x"
     assert groups_from_claims({"groups": [fits, over]}, "groups") == (fits,)
+
+
+def test_every_name_the_audit_log_or_the_throttle_keeps_fits_whole() -> None:
+    """A cut name could be another person's: the actor (and a token's creator) holds an admin user's name or
+    "member:" and a member's e-mail whole, and the throttle's key "user:" and an admin user's name."""
+    widths = string_columns()
+    admin, member = widths["admin_users.username"], widths["api_keys.member"]
+    for column in ("audit_log.actor", "admin_api_tokens.created_by"):
+        assert widths[column] >= max(
+            admin, len("member:") + member, len("token:") + widths["admin_api_tokens.prefix"]
+        )
+    assert widths["sign_in_throttle.key"] >= len("user:") + admin
+    assert widths["signin_sessions.member"] >= widths["member_page_sessions.email"]
+    # OpenID Connect Core 1.0, 5.1: a subject is up to 255 characters.
+    assert widths["signin_sessions.subject"] >= 255

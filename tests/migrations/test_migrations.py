@@ -266,3 +266,109 @@ async def test_the_budgets_migration_turns_monthly_budgets_into_month_budgets_an
         assert [tuple(k) for k in keys] == [("ann", 20.5), ("bob", None)]
     finally:
         await db.dispose()
+
+
+async def test_the_identity_widths_migration_widens_keeping_every_row_and_narrows_only_what_fits(
+    empty_db_url: str,
+) -> None:
+    """0014 from 0013 with an admin who has a tenant link and a session (a SQLite rebuild of admin_users
+    would cascade-delete both), a member's sign-in session, an audit entry, an API token and a throttle row;
+    then the widest values fit whole, and the downgrade refuses while one of them is stored."""
+    from datetime import UTC, datetime, timedelta
+
+    import pytest
+    from sqlalchemy import String, delete, func, update
+
+    from router.config import lengths as L
+    from router.store.identity_models import (
+        AdminApiToken,
+        AdminSessionRow,
+        AdminUser,
+        AdminUserTenant,
+        SigninSession,
+        SignInThrottle,
+    )
+    from router.store.models import ApiKey, AuditEntry, Tenant
+
+    await upgrade_to_head(empty_db_url)
+    await downgrade(empty_db_url, "0013_budgets")
+    db = Database(empty_db_url)
+    later = datetime.now(UTC) + timedelta(days=1)
+
+    async def children() -> tuple[list[tuple[int, int]], list[int]]:
+        async with db.session() as session:
+            links = (await session.execute(select(AdminUserTenant.user_id, AdminUserTenant.tenant_id))).all()
+            sessions = (await session.scalars(select(AdminSessionRow.user_id))).all()
+        return [(u, t) for u, t in links], list(sessions)
+
+    def widths(connection: Connection) -> dict[str, int | None]:
+        found = {}
+        for table, column in [("signin_sessions", "subject"), ("admin_users", "username"),
+                              ("audit_log", "actor"), ("admin_api_tokens", "created_by"),
+                              ("sign_in_throttle", "key")]:  # fmt: skip
+            (kind,) = [c["type"] for c in inspect(connection).get_columns(table) if c["name"] == column]
+            assert isinstance(kind, String)
+            found[f"{table}.{column}"] = kind.length
+        return found
+
+    try:
+        async with db.transaction() as session:
+            session.add(Tenant(id=1, name="acme"))
+            await session.flush()
+            session.add(ApiKey(id=1, tenant_id=1, member="m@example.com", key_hash="h1", prefix="rk-1"))
+            session.add(AdminUser(id=1, username="ann@example.com", password_hash="!", role="tenant-admin"))
+            await session.flush()
+            session.add(AdminUserTenant(user_id=1, tenant_id=1))
+            session.add(AdminSessionRow(token_hash="t" * 64, user_id=1, expires_at=later))
+            session.add(SigninSession(id="s1", tenant_id=1, key_id=1, member="m@example.com", subject="sub",
+                                      expires_at=later))  # fmt: skip
+            session.add(AuditEntry(actor="ann@example.com", action="create", object_type="tenant"))
+            session.add(AdminApiToken(name="ci", token_hash="a" * 64, prefix="rt-1", role="admin",
+                                      created_by="ann@example.com"))  # fmt: skip
+            session.add(SignInThrottle(key="user:ann@example.com", failures=2))
+        before = await children()
+        assert before == ([(1, 1)], [1])
+
+        await upgrade_to_head(empty_db_url)
+
+        assert await children() == before
+        async with db.engine.connect() as conn:
+            assert await conn.run_sync(widths) == {
+                "signin_sessions.subject": L.SUBJECT_CHARS,
+                "admin_users.username": L.ADMIN_NAME_CHARS,
+                "audit_log.actor": L.AUDIT_ACTOR_CHARS,
+                "admin_api_tokens.created_by": L.AUDIT_ACTOR_CHARS,
+                "sign_in_throttle.key": L.THROTTLE_KEY_CHARS,
+            }
+            assert await conn.run_sync(_diff) == []
+        sub = "s" * 255
+        admin = "a" * 188 + "@example.com"
+        async with db.transaction() as session:
+            await session.execute(update(SigninSession).values(subject=sub))
+            await session.execute(update(AdminUser).values(username=admin))
+            await session.execute(update(AuditEntry).values(actor="member:" + admin))
+        async with db.session() as session:
+            assert await session.scalar(select(SigninSession.subject)) == sub
+            assert await session.scalar(select(AdminUser.username)) == admin
+            assert await session.scalar(select(AuditEntry.actor)) == "member:" + admin
+
+        with pytest.raises(
+            RuntimeError, match=r"signin_sessions\.subject \(1 longer than 200\).*admin_users"
+        ):
+            await downgrade(empty_db_url, "0013_budgets")
+        assert await current(empty_db_url) == head_revision()
+
+        async with db.transaction() as session:
+            await session.execute(update(SigninSession).values(subject="sub"))
+            await session.execute(update(AdminUser).values(username="ann@example.com"))
+            await session.execute(delete(AuditEntry))
+        await downgrade(empty_db_url, "0013_budgets")
+
+        assert await children() == before
+        async with db.engine.connect() as conn:
+            narrowed = await conn.run_sync(widths)
+        assert narrowed["signin_sessions.subject"] == 200 and narrowed["admin_users.username"] == 100
+        async with db.session() as session:
+            assert await session.scalar(select(func.count()).select_from(SignInThrottle)) == 1
+    finally:
+        await db.dispose()

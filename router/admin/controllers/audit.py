@@ -9,6 +9,7 @@ from litestar import Controller, Request, get
 from litestar.response import Template
 
 from router.admin.web import render
+from router.config.lengths import AUDIT_ACTOR_CHARS
 from router.store import audit as audit_store
 from router.store.db import DbSession
 
@@ -66,7 +67,7 @@ class AuditController(Controller):
         page = int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_PAGE else 1
         filters = {
             "q": (params.get("q") or "").strip()[:200],
-            "actor": (params.get("actor") or "").strip()[:100],
+            "actor": (params.get("actor") or "").strip()[:AUDIT_ACTOR_CHARS],
             "type": params.get("type") or "",
             "since_apply": "1" if params.get("since_apply") == "1" else "",
         }

@@ -13,6 +13,7 @@ from router.admin.forms import Form
 from router.admin.security import PRE_SESSION_COOKIE, SESSION_COOKIE
 from router.admin.setup import SETUP_COUNTER, setup_open
 from router.admin.web import admin_cookie, render, see_other
+from router.config.lengths import ADMIN_NAME_CHARS
 from router.identity import signin, users
 from router.identity.login import BROWSER_COOKIE
 from router.identity.roles import Role
@@ -125,7 +126,7 @@ class LoginController(Controller):
                 **_methods(request),
             }
             return render(request, "admin/login.html", context, status=403)
-        username = form.text("username", required=True, label="User name") or ""
+        username = form.text("username", required=True, max_len=ADMIN_NAME_CHARS, label="User name") or ""
         password = form.values.get("password", "")
         if not password:
             form.error("password", "Password is required.")
@@ -183,7 +184,7 @@ class LoginController(Controller):
     async def setup(self, request: AnyRequest, store: StoreAccess) -> Template | Redirect:
         form = Form(await request.form())
         token = form.raw("token")
-        username = form.text("username", required=True, label="User name") or ""
+        username = form.text("username", required=True, max_len=ADMIN_NAME_CHARS, label="User name") or ""
         password = form.values.get("password", "")
         if password != form.values.get("password2", ""):
             form.error("password2", "The two passwords differ.")

@@ -15,6 +15,7 @@ from router.admin.deps import actor
 from router.admin.forms import Form
 from router.admin.messages import sentence
 from router.admin.web import render, see_other
+from router.config.lengths import ADMIN_NAME_CHARS
 from router.identity import users
 from router.identity.roles import Role
 from router.store import admins as admin_store
@@ -74,7 +75,7 @@ class UsersController(Controller):
     @post("/")
     async def create(self, request: AnyRequest, store: StoreAccess) -> Template | Redirect:
         form = Form(await request.form())
-        name = form.text("username", required=True, label="User name") or ""
+        name = form.text("username", required=True, max_len=ADMIN_NAME_CHARS, label="User name") or ""
         role = form.raw("role")
         password = form.values.get("password", "")
         if not password and not form.checkbox("sso_only"):
