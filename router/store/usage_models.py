@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from router.config import lengths as L
-from router.store.models import Base, BigId, utcnow
+from router.store.models import UPDATED_IN_PLACE, Base, BigId, utcnow
 
 
 class UsageRecord(Base):
@@ -110,6 +110,7 @@ class UsageHourly(RollupColumns, Base):
         UniqueConstraint("hour", "dims", name="uq_usage_hourly_hour_dims"),
         Index("ix_usage_hourly_tenant_hour", "tenant_id", "hour"),
         Index("ix_usage_hourly_key_hour", "key_id", "hour"),
+        UPDATED_IN_PLACE,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -125,6 +126,7 @@ class UsageDaily(RollupColumns, Base):
         UniqueConstraint("day", "dims", name="uq_usage_daily_day_dims"),
         Index("ix_usage_daily_tenant_day", "tenant_id", "day"),
         Index("ix_usage_daily_key_day", "key_id", "day"),
+        UPDATED_IN_PLACE,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

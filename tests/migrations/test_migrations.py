@@ -372,3 +372,31 @@ async def test_the_identity_widths_migration_widens_keeping_every_row_and_narrow
             assert await session.scalar(select(func.count()).select_from(SignInThrottle)) == 1
     finally:
         await db.dispose()
+
+
+async def test_the_tables_updated_in_place_leave_room_on_each_postgresql_page(empty_db_url: str) -> None:
+    from sqlalchemy import text
+
+    from router.store.models import UPDATED_IN_PLACE
+
+    fillfactor = UPDATED_IN_PLACE["postgresql_with"]["fillfactor"]
+    query = text(
+        "SELECT relname, reloptions FROM pg_class"
+        " WHERE relname IN ('usage_hourly', 'usage_daily', 'api_keys') ORDER BY relname"
+    )
+
+    async def options() -> list[tuple[str, list[str] | None]]:
+        db = Database(empty_db_url)
+        try:
+            async with db.session() as session:
+                return [(row[0], row[1]) for row in (await session.execute(query)).all()]
+        finally:
+            await db.dispose()
+
+    await upgrade_to_head(empty_db_url)
+    if not empty_db_url.startswith("postgresql"):
+        return  # SQLite has no fillfactor; the migration does nothing there (upgrade above proves it runs)
+    setting = [f"fillfactor={fillfactor}"]
+    assert await options() == [("api_keys", setting), ("usage_daily", setting), ("usage_hourly", setting)]
+    await downgrade(empty_db_url, "0014_identity_widths")
+    assert await options() == [("api_keys", None), ("usage_daily", None), ("usage_hourly", None)]
