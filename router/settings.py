@@ -1,7 +1,8 @@
 """The service's configuration: one Settings object, read from ROUTER_* variables and a .env file.
 
 Nothing else in the package reads os.environ (the claude-code-proxy import reads its own, documented variables
-through `LegacyProxyEnv`).
+through `LegacyProxyEnv`), but router/settings_light.py: CLI data commands read their few fields there without
+pydantic, and come here whenever anything more is set.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///router.db"
+from router.settings_light import DEFAULT_SQLITE_URL, ENV_FILE, is_sqlite_url, sqlite_path_of
 
 
 class Settings(BaseSettings):
     # populate_by_name: the OTEL_* fields below are read from OpenTelemetry's own variable names, and code
     # (tests) may still pass them by field name.
     model_config = SettingsConfigDict(
-        env_prefix="ROUTER_", env_file=".env", extra="ignore", populate_by_name=True
+        env_prefix="ROUTER_", env_file=ENV_FILE, extra="ignore", populate_by_name=True
     )
 
     database_url: str = DEFAULT_SQLITE_URL
@@ -202,17 +203,12 @@ class Settings(BaseSettings):
 
     @property
     def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
+        return is_sqlite_url(self.database_url)
 
     @property
     def sqlite_path(self) -> Path | None:
         """The database file for a SQLite URL (None for in-memory or other databases)."""
-        if not self.is_sqlite:
-            return None
-        path = self.database_url.split("///", 1)[-1]
-        if not path or path == ":memory:":
-            return None
-        return Path(path)
+        return sqlite_path_of(self.database_url)
 
 
 @lru_cache(maxsize=1)

@@ -23,6 +23,7 @@ from router.cli.common import (
     CliError,
     cli_errors,
     fail,
+    load_full_settings,
     load_settings,
     open_database,
     print_table,
@@ -38,7 +39,7 @@ from router.store.db import as_utc
 from router.store.models import Alert, AlertDelivery
 
 if TYPE_CHECKING:
-    from router.settings import Settings
+    from router.settings_light import CommandSettings
     from router.store.crypto import CredentialCipher
 
 FORMAT = click.option(
@@ -181,7 +182,7 @@ def _alert_options(adding: bool) -> Callable[[Callable[..., Any]], Callable[...,
     return decorate
 
 
-def _cipher(settings: Settings | None = None) -> CredentialCipher:
+def _cipher(settings: CommandSettings | None = None) -> CredentialCipher:
     """The webhook's cipher (cryptography is loaded by the commands that encrypt or decrypt only)."""
     from router.store.crypto import CredentialCipher, resolve_secret_key
 
@@ -391,7 +392,7 @@ def test_command(name: str, fmt: str) -> None:
     unless the webhook took it."""
     from router.alerts.delivery import WebhookSender  # httpx: only this command needs it
 
-    settings = load_settings()
+    settings = load_full_settings()  # the webhook timeouts and attempts
     cipher = _cipher(settings)
 
     async def go() -> tuple[AlertDelivery, str]:

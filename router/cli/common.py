@@ -14,15 +14,17 @@ import re
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeAlias, TypeVar, cast
 
 import click
-from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router.settings import Settings
+from router.settings_light import CommandSettings, load_light
 from router.store.db import Database, StoreError, redact_url
+
+if TYPE_CHECKING:
+    from router.settings import Settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -51,15 +53,35 @@ def allow_database_creation(allowed: bool) -> None:
     _creation_allowed = allowed
 
 
-def announce_new_database(settings: Settings) -> None:
+def announce_new_database(settings: CommandSettings) -> None:
     """Say on stderr which SQLite file is about to be created (a new user should never be surprised)."""
     path = settings.sqlite_path
     if path is not None and not path.exists():
         click.echo(f"creating a new SQLite database at {path.resolve()}", err=True)
 
 
-def load_settings() -> Settings:
-    """Settings read fresh from the environment (not the process-wide cache: tests vary the env)."""
+def load_settings() -> CommandSettings:
+    """What a data command reads of the settings, fresh from the environment (not the process-wide cache:
+    tests vary the env). Without pydantic when the environment and .env set nothing more
+    (router/settings_light.py), else the full Settings, refused as `load_full_settings` says."""
+    light = load_light()
+    return light if light is not None else load_full_settings()
+
+
+def settings_of(ctx: click.Context) -> CommandSettings:
+    """The settings a caller handed in as the context's object (`main(obj=settings)`), else the
+    environment's."""
+    if isinstance(getattr(ctx.obj, "database_url", None), str):
+        return cast("CommandSettings", ctx.obj)
+    return load_settings()
+
+
+def load_full_settings() -> Settings:
+    """Every setting, validated: invalid ones are one `error: invalid settings: ROUTER_X: …` line."""
+    from pydantic import ValidationError
+
+    from router.settings import Settings
+
     try:
         return Settings()
     except ValidationError as exc:
@@ -115,8 +137,8 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 def _url_for_message() -> str | None:
     try:
-        return Settings().database_url
-    except ValidationError:
+        return load_settings().database_url
+    except CliError:  # invalid settings
         return None
 
 
@@ -125,7 +147,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 @asynccontextmanager
-async def open_database(settings: Settings) -> AsyncIterator[Database]:
+async def open_database(settings: CommandSettings) -> AsyncIterator[Database]:
     """The database, ready for data commands.
 
     A missing SQLite file is not created here unless `router --create-database` asked (a command run in the
@@ -164,14 +186,14 @@ async def open_database(settings: Settings) -> AsyncIterator[Database]:
 
 
 @asynccontextmanager
-async def transaction(settings: Settings) -> AsyncIterator[AsyncSession]:
+async def transaction(settings: CommandSettings) -> AsyncIterator[AsyncSession]:
     """One transaction for one command: committed if the command succeeds, otherwise nothing is written."""
     async with open_database(settings) as db, db.transaction() as session:
         yield session
 
 
 @asynccontextmanager
-async def reading(settings: Settings) -> AsyncIterator[AsyncSession]:
+async def reading(settings: CommandSettings) -> AsyncIterator[AsyncSession]:
     async with open_database(settings) as db, db.session() as session:
         yield session
 

@@ -11,8 +11,8 @@ import json
 
 import click
 
-from router.cli.common import CliError, cli_errors, load_settings, open_database, run
-from router.settings import Settings
+from router.cli.common import CliError, cli_errors, open_database, run, settings_of
+from router.settings_light import CommandSettings
 from router.store.dead_letters import (
     DeadLetter,
     describe_refusal,
@@ -23,8 +23,8 @@ from router.store.dead_letters import (
 )
 
 
-def _settings(ctx: click.Context) -> Settings:
-    return ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
+def _settings(ctx: click.Context) -> CommandSettings:
+    return settings_of(ctx)
 
 
 @click.group("usage-dead-letters")
@@ -32,7 +32,7 @@ def dead_letters_group() -> None:
     """Usage records the database refused: list, show and replay them."""
 
 
-async def _list(settings: Settings, limit: int) -> list[DeadLetter]:
+async def _list(settings: CommandSettings, limit: int) -> list[DeadLetter]:
     async with open_database(settings) as db, db.session() as session:
         return await list_dead_letters(session, limit)
 
@@ -70,7 +70,7 @@ def list_command(ctx: click.Context, limit: int, fmt: str) -> None:
         click.echo(f"{d.id}\t{d.created_at:%Y-%m-%d %H:%M:%S}\t{d.request_id}\t{d.attempts}\t{d.error}")
 
 
-async def _replay(settings: Settings, ids: tuple[int, ...], everything: bool) -> tuple[int, list[str]]:
+async def _replay(settings: CommandSettings, ids: tuple[int, ...], everything: bool) -> tuple[int, list[str]]:
     replayed, failed = 0, []
     async with open_database(settings) as db:
         if everything:

@@ -8,7 +8,7 @@ import os
 
 import click
 
-from router.cli.common import cli_errors, load_settings, run
+from router.cli.common import cli_errors, load_full_settings, run
 from router.observability.logging import configure_logging, use_json
 from router.settings import Settings
 from router.store.crypto import resolve_secret_key
@@ -30,7 +30,7 @@ log = logging.getLogger("router.cli")
 @cli_errors
 def serve_command(host: str | None, port: int | None, workers: int | None, no_migrate: bool) -> None:
     """Apply pending migrations and serve /v1/messages and the admin page."""
-    settings = load_settings()
+    settings = load_full_settings()
     configure_logging(settings.log_level, json=use_json(settings.log_format))
     # Before anything listens: a PostgreSQL deployment without ROUTER_SECRET_KEY stops here, with one line.
     resolve_secret_key(settings)

@@ -12,9 +12,9 @@ from typing import Any, cast
 
 import click
 
-from router.cli.common import CliError, cli_errors, load_settings, open_database, reading, run, transaction
+from router.cli.common import CliError, cli_errors, open_database, reading, run, settings_of, transaction
 from router.observability.logging import redact
-from router.settings import Settings
+from router.settings_light import CommandSettings
 from router.store.db import is_sqlite_url
 from router.store.models import Tenant
 from router.store.usage_chargeback import (
@@ -107,7 +107,7 @@ def render_csv(rows: list[UsageRow], group_by: str | None) -> str:
 
 
 async def _query(
-    settings: Settings,
+    settings: CommandSettings,
     *,
     since: datetime,
     until: datetime | None,
@@ -162,7 +162,7 @@ def usage(
     """Requests, errors, tokens and cost (from the hourly rollups), or one of the commands below."""
     if ctx.invoked_subcommand is not None:
         return
-    settings = ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
+    settings = settings_of(ctx)
     now = datetime.now(UTC)
     start = parse_moment(since, now=now)
     end = parse_moment(until, now=now) if until else None
@@ -188,7 +188,7 @@ def usage(
         click.echo(render_table(rows, group_by or "name"))
 
 
-async def _rebuild(settings: Settings, since: datetime | None) -> int:
+async def _rebuild(settings: CommandSettings, since: datetime | None) -> int:
     async with transaction(settings) as session:
         return await rebuild_rollups(session, since)
 
@@ -202,7 +202,7 @@ async def _rebuild(settings: Settings, since: datetime | None) -> int:
 def rebuild_rollups_command(ctx: click.Context, since: str | None) -> None:
     """Recompute the hourly rollups from the raw usage rows (from --since's hour on). Idempotent: a repair
     tool for rows loaded or deleted behind the writer's back."""
-    settings = ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
+    settings = settings_of(ctx)
     start = parse_moment(since) if since else None
     written = run(_rebuild(settings, start))
     hour = start.replace(minute=0, second=0, microsecond=0) if start else None
@@ -210,7 +210,7 @@ def rebuild_rollups_command(ctx: click.Context, since: str | None) -> None:
     click.echo(f"rebuilt {written} hourly rollup rows {where}")
 
 
-async def _chargeback(settings: Settings, month: str, by: tuple[str, ...], fmt: str) -> str:
+async def _chargeback(settings: CommandSettings, month: str, by: tuple[str, ...], fmt: str) -> str:
     start, end = parse_month(month)
     async with reading(settings) as session:
         rows = await chargeback(session, start, end, by)
@@ -232,7 +232,7 @@ async def _chargeback(settings: Settings, month: str, by: tuple[str, ...], fmt: 
 def export_command(ctx: click.Context, month: str, group_by: str, fmt: str) -> None:
     """Chargeback: one month's requests, tokens by kind and cost per group, from the hourly rollups (costs
     exact to the nano-dollar)."""
-    settings = ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
+    settings = settings_of(ctx)
     try:
         parse_month(month)
         by = parse_groups(group_by)
@@ -241,7 +241,7 @@ def export_command(ctx: click.Context, month: str, group_by: str, fmt: str) -> N
     click.echo(run(_chargeback(settings, month, by, fmt)))
 
 
-async def _detail(settings: Settings, ref: str) -> dict[str, Any]:
+async def _detail(settings: CommandSettings, ref: str) -> dict[str, Any]:
     async with reading(settings) as session:
         record = await find_usage_record(session, ref)
         if record is None:
@@ -332,14 +332,14 @@ def render_detail(detail: dict[str, Any]) -> str:
 @cli_errors
 def show_command(ctx: click.Context, request_id: str, fmt: str) -> None:
     """One request: its record and every attempt (target, status, error, latency, time to first token)."""
-    settings = ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
+    settings = settings_of(ctx)
     if not request_id.strip() or len(request_id) > 64:
         raise CliError("a request id is 1 to 64 characters")
     detail = run(_detail(settings, request_id.strip()))
     click.echo(json.dumps(detail, indent=2) if fmt == "json" else render_detail(detail))
 
 
-async def _prune(settings: Settings, before: datetime) -> int:
+async def _prune(settings: CommandSettings, before: datetime) -> int:
     async with open_database(settings) as db:
         return await prune_raw_usage(db, before)
 
@@ -352,7 +352,7 @@ def prune_command(ctx: click.Context, older_than: str) -> None:
     """Delete raw usage rows older than this (PostgreSQL: drop the whole months before it; SQLite: by date,
     in batches); the rollups (and every report) keep them. The service does the same hourly when
     ROUTER_USAGE_RETENTION_DAYS is set."""
-    settings = ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
+    settings = settings_of(ctx)
     before = parse_moment(older_than)
     deleted = run(_prune(settings, before))
     whole = "" if is_sqlite_url(settings.database_url) else " (whole months only: the month holding it stays)"

@@ -17,7 +17,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from router.settings import Settings
+from router.settings_light import CommandSettings
 from router.store.db import StoreError
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def fernet_key(secret_key: str) -> bytes:
     return base64.urlsafe_b64encode(raw)
 
 
-def secret_file_for(settings: Settings) -> Path | None:
+def secret_file_for(settings: CommandSettings) -> Path | None:
     """Where the embedded default keeps its generated key (None unless the database is a SQLite file)."""
     db_path = settings.sqlite_path
     return db_path.parent / SECRET_FILE_NAME if db_path is not None else None
@@ -69,7 +69,7 @@ def _read_or_create_secret_file(path: Path) -> str:
     return secret
 
 
-def resolve_secret_key(settings: Settings) -> str:
+def resolve_secret_key(settings: CommandSettings) -> str:
     """The configured secret key; on the embedded SQLite file, one generated once beside it; else an error."""
     if settings.secret_key:
         return settings.secret_key
