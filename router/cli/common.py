@@ -166,7 +166,7 @@ async def open_database(settings: CommandSettings) -> AsyncIterator[Database]:
                 "set ROUTER_DATABASE_URL to the one you mean, or pass `router --create-database ...`"
             )
         announce_new_database(settings)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, short_lived=True)
     try:
         revision = await current_revision_of(db.engine)
         if (revision,) != script_heads():
