@@ -2,12 +2,16 @@
 
     .venv/bin/python -m bench.startup                # 5 runs per CLI command, 3 serve starts (about a minute)
     .venv/bin/python -m bench.startup --runs 3 --serves 1 --json out.json
+    .venv/bin/python -m bench.startup --serves 1 --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/cli_bench
 
 Against the fake upstream (bench/fake_upstream.py) and a SQLite database already migrated and configured by
 the CLI (as a production replica starts on a migrated database):
 
 - **CLI**: wall time of each command from exec to exit (median and max of `--runs`), and whether it imported
   LiteLLM (read from `python -X importtime`, a separate run so the timing is not disturbed).
+- **CLI on another database** (`--database-url`, e.g. a scratch PostgreSQL database): the same commands
+  against it, once it is migrated and configured the same way (`db upgrade`, `config apply`, tenant `bench`
+  and a key, each only if missing). The serve starts stay on their fresh SQLite databases.
 - **serve**: from exec of `router serve` to its first answered POST /v1/messages (median of `--serves` fresh
   starts); RSS of the process right after that answer and after 2 s idle.
 
@@ -28,8 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.procs import tree_cpu_seconds, tree_rss_mb
+from bench.procs import run, tree_cpu_seconds, tree_rss_mb
 from bench.targets import MAIN_VENV, base_env, start_router, start_upstream
+from router.store.db import redact_url
 
 ROUTER = str(MAIN_VENV / "bin" / "router")
 PYTHON = str(MAIN_VENV / "bin" / "python")
@@ -49,11 +54,11 @@ CLI_COMMANDS: list[list[str]] = [
 ]
 
 
-def _env(work: Path) -> dict[str, str]:
+def _env(work: Path, database_url: str | None = None) -> dict[str, str]:
     env = base_env()
     env.update(
         {
-            "ROUTER_DATABASE_URL": f"sqlite+aiosqlite:///{work}/router.db",
+            "ROUTER_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{work}/router.db",
             "ROUTER_SECRET_KEY": "bench-secret-key-bench-secret-key",
             "ROUTER_LOG_LEVEL": "WARNING",
         }
@@ -110,7 +115,17 @@ async def serve_once(upstream_port: int, work: Path) -> dict[str, Any]:
         running.stop()
 
 
-async def main_async(runs: int, serves: int) -> dict[str, Any]:
+def prepare_database(env: dict[str, str], work: Path) -> None:
+    """Migrate and configure the database `env` names as the serve runs' SQLite one was (the rules of
+    `work`/router.yaml, tenant `bench` with a key); what is already there is left as it is."""
+    run([ROUTER, "db", "upgrade"], env=env, cwd=work)
+    run([ROUTER, "config", "apply", str(work / "router.yaml")], env=env, cwd=work)
+    if "bench" not in run([ROUTER, "tenant", "list"], env=env, cwd=work).split():
+        run([ROUTER, "tenant", "create", "bench"], env=env, cwd=work)
+        run([ROUTER, "key", "create", "--tenant", "bench", "--member", "bench"], env=env, cwd=work)
+
+
+async def main_async(runs: int, serves: int, database_url: str | None = None) -> dict[str, Any]:
     load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="router-startup-") as tmp:
         root = Path(tmp)
@@ -122,11 +137,15 @@ async def main_async(runs: int, serves: int) -> dict[str, Any]:
                 work.mkdir()
                 starts.append(await serve_once(port, work))
             cli_work = root / "serve0"
-            cli = [time_command(argv, _env(cli_work), cli_work, runs) for argv in CLI_COMMANDS]
+            cli_env = _env(cli_work, database_url)
+            if database_url:
+                prepare_database(cli_env, cli_work)
+            cli = [time_command(argv, cli_env, cli_work, runs) for argv in CLI_COMMANDS]
         finally:
             upstream.stop()
     first = [s["first_answer_s"] for s in starts]
     return {
+        "cli_database": redact_url(database_url) if database_url else "SQLite (the first serve run's file)",
         "loadavg_before": [round(x, 2) for x in load],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         "serve": {
@@ -146,6 +165,7 @@ def render(result: dict[str, Any]) -> str:
     serve = result["serve"]
     lines = [
         f"load average before/after: {result['loadavg_before']} / {result['loadavg_after']}",
+        f"CLI database: {result['cli_database']}",
         "",
         "| serve on a migrated database | value |",
         "|---|---|",
@@ -175,8 +195,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs per CLI command")
     parser.add_argument("--serves", type=int, default=3, help="fresh `router serve` starts")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--database-url",
+        help="time the CLI commands against this database (migrated and configured first; e.g. a scratch "
+        "postgresql+asyncpg://... database, never a shared one)",
+    )
     args = parser.parse_args()
-    result = asyncio.run(main_async(args.runs, args.serves))
+    result = asyncio.run(main_async(args.runs, args.serves, args.database_url))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     print(render(result))
