@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from router.config import lengths as L
-from router.store.models import UPDATED_IN_PLACE, Base, BigId, utcnow
+from router.store.models import Base, BigId, updated_in_place, utcnow
 
 
 class UsageRecord(Base):
@@ -96,6 +96,7 @@ class RollupColumns:
     ttft_count: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+@updated_in_place
 class UsageHourly(RollupColumns, Base):
     """Hourly rollup of usage_records, kept by the writer in the same transaction as the raw rows.
 
@@ -110,13 +111,13 @@ class UsageHourly(RollupColumns, Base):
         UniqueConstraint("hour", "dims", name="uq_usage_hourly_hour_dims"),
         Index("ix_usage_hourly_tenant_hour", "tenant_id", "hour"),
         Index("ix_usage_hourly_key_hour", "key_id", "hour"),
-        UPDATED_IN_PLACE,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+@updated_in_place
 class UsageDaily(RollupColumns, Base):
     """Daily rollup (UTC days) of the same groups, kept by the writer beside the hourly one in the same
     transaction: a 30-day report reads ~30 rows per group instead of ~720."""
@@ -126,7 +127,6 @@ class UsageDaily(RollupColumns, Base):
         UniqueConstraint("day", "dims", name="uq_usage_daily_day_dims"),
         Index("ix_usage_daily_tenant_day", "tenant_id", "day"),
         Index("ix_usage_daily_key_day", "key_id", "day"),
-        UPDATED_IN_PLACE,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -377,9 +377,8 @@ async def test_the_identity_widths_migration_widens_keeping_every_row_and_narrow
 async def test_the_tables_updated_in_place_leave_room_on_each_postgresql_page(empty_db_url: str) -> None:
     from sqlalchemy import text
 
-    from router.store.models import UPDATED_IN_PLACE
+    from router.store.models import UPDATED_IN_PLACE_FILLFACTOR as fillfactor
 
-    fillfactor = UPDATED_IN_PLACE["postgresql_with"]["fillfactor"]
     query = text(
         "SELECT relname, reloptions FROM pg_class"
         " WHERE relname IN ('usage_hourly', 'usage_daily', 'api_keys') ORDER BY relname"
