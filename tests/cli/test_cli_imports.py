@@ -172,4 +172,5 @@ def test_click_runner_leaves_the_collector_alone(tmp_path: Path) -> None:
     frozen = gc.get_freeze_count()
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    # Frozen objects can still be freed (the count may fall), but nothing is frozen by the runner's path.
+    assert gc.isenabled() and gc.get_freeze_count() <= frozen
