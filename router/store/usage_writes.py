@@ -10,20 +10,32 @@ Datetimes are UTC (naive ones are taken as UTC): SQLite stores wall-clock string
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from operator import attrgetter, le
+from operator import attrgetter
 from typing import Any, cast
 
-from sqlalchemy import String, Table, insert, select, text
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.store.bulk_rows import insert_rows
 from router.store.json_text import dumps as json_dumps
 from router.store.models import ApiKey
+from router.store.usage_bounds import (
+    COUNT_FIELDS,
+    MAX_ATTEMPTS,
+    MAX_COUNT,
+    STATUS_RANGE,
+    TEXT_LIMITS,
+    as_int,
+    attempt_fits,
+    bound_attempt,
+    bound_count,
+    bound_text,
+    texts_fit,
+)
 from router.store.usage_models import UsageRecord
 from router.store.usage_rollups import add_to_rollups
 
@@ -36,30 +48,6 @@ KEYS_TABLE = cast(Table, ApiKey.__table__)
 
 def utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-# Column widths of usage_records (read from the table: models.py's numbers, router/config/lengths.py);
-# `bounded()` makes every event fit them.
-TEXT_LIMITS: dict[str, int] = {
-    column.name: column.type.length
-    for column in USAGE_TABLE.columns
-    if isinstance(column.type, String) and column.type.length is not None
-}
-COUNT_FIELDS: tuple[str, ...] = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "latency_ms",
-)
-# BIGINT's ceiling: an upstream may report any token count; the row stores at most this.
-MAX_COUNT = 2**63 - 1
-MAX_ATTEMPTS = 32
-# An attempt's text values are cut to this many characters.
-_ATTEMPT_TEXT = 300
-_STATUS_RANGE = (0, 999)
-# NUL (PostgreSQL text refuses it), other C0 controls and DEL; lone surrogates cannot be encoded as UTF-8.
-_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 @dataclass(slots=True)
@@ -105,7 +93,7 @@ class UsageEvent:
         `isprintable()` over all of them (printable text holds none of the unstorable characters; the
         pattern runs only on text that is not), counts and the cost by comparison, plain attempts without
         isinstance(). Anything else is bounded in full."""
-        if not _texts_fit(_text_values(self)):
+        if not texts_fit(_text_values(self)):
             self._bound_texts()
         for value in _count_values(self):
             if type(value) is not int or not 0 <= value <= MAX_COUNT:
@@ -115,8 +103,8 @@ class UsageEvent:
         if ttft is not None and (type(ttft) is not int or not 0 <= ttft <= MAX_COUNT):
             self.ttft_ms = bound_count(ttft)
         status = self.status
-        if type(status) is not int or not _STATUS_RANGE[0] <= status <= _STATUS_RANGE[1]:
-            self.status = min(max(_as_int(status), _STATUS_RANGE[0]), _STATUS_RANGE[1])
+        if type(status) is not int or not STATUS_RANGE[0] <= status <= STATUS_RANGE[1]:
+            self.status = min(max(as_int(status), STATUS_RANGE[0]), STATUS_RANGE[1])
         cost = self.cost_usd
         # A finite, non-negative float is checked by one comparison.
         if (type(cost) is not float or not 0.0 <= cost < math.inf) and (
@@ -124,8 +112,8 @@ class UsageEvent:
         ):
             self.cost_usd = 0.0
         attempts = self.attempts
-        if len(attempts) > MAX_ATTEMPTS or not all(map(_attempt_fits, attempts)):
-            self.attempts = [_bound_attempt(a) for a in attempts[:MAX_ATTEMPTS]]
+        if len(attempts) > MAX_ATTEMPTS or not all(map(attempt_fits, attempts)):
+            self.attempts = [bound_attempt(a) for a in attempts[:MAX_ATTEMPTS]]
         return self
 
     def _bound_texts(self) -> None:
@@ -146,110 +134,12 @@ class UsageEvent:
 
 EVENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(UsageEvent))
 _text_values = attrgetter(*TEXT_LIMITS)
-_TEXT_WIDTHS = tuple(TEXT_LIMITS.values())
 _count_values = attrgetter(*COUNT_FIELDS)
 assert EVENT_FIELDS[0] == "created_at"
 # The fields between created_at (the first) and attempts, and after attempts: one C-level call each per row.
 _ATTEMPTS_AT = EVENT_FIELDS.index("attempts")
 _before_attempts = attrgetter(*EVENT_FIELDS[1:_ATTEMPTS_AT])
 _after_attempts = attrgetter(*EVENT_FIELDS[_ATTEMPTS_AT + 1 :])
-
-
-def bound_text(value: object, limit: int) -> str:
-    text = value if isinstance(value, str) else str(value)
-    if _UNSTORABLE.search(text):
-        text = _UNSTORABLE.sub("\ufffd", text)
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
-def bound_count(value: object) -> int:
-    number = _as_int(value)
-    return 0 if number < 0 else min(number, MAX_COUNT)
-
-
-def _as_int(value: object) -> int:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return int(value)
-    return 0
-
-
-def _texts_fit(texts: tuple[Any, ...]) -> bool:
-    """Every text None or a str within its width, with no unstorable character: in C calls, one pass each
-    (None read as "", any value not a str raises TypeError on the way: len() or join() refuses it)."""
-    try:
-        present: tuple[Any, ...] = tuple(map(_NONE_AS_EMPTY, texts, texts))
-        return all(map(le, map(len, present), _TEXT_WIDTHS)) and _storable("".join(present))
-    except TypeError:
-        return False
-
-
-_NONE_AS_EMPTY = {None: ""}.get
-
-
-def _storable(text: str) -> bool:
-    """No NUL, other control or lone surrogate: printable text never has one (the common case, one C scan)."""
-    return text.isprintable() or not _UNSTORABLE.search(text)
-
-
-def _attempt_fits(attempt: Any) -> bool:
-    """`not _unbounded_attempt(attempt)`, checking the plain values (str, int, None) of a plain dict without
-    isinstance() or the pattern, and anything else as _unbounded_attempt does."""
-    if type(attempt) is not dict:
-        return not _unbounded_attempt(attempt)
-    for value in attempt.values():
-        kind = type(value)
-        if kind is str:
-            if len(value) > _ATTEMPT_TEXT or not _storable(value):
-                return False
-        elif kind is int:
-            if not 0 <= value <= MAX_COUNT:
-                return False
-        elif value is not None:  # subclasses, bool, floats, containers: rare, checked in full
-            return not _unbounded_attempt(attempt)
-    return True
-
-
-def _unbounded_attempt(attempt: Any) -> bool:
-    """Whether an attempt holds anything but plain values inside their bounds. Only str, int, bool, None
-    and finite floats pass: PostgreSQL's json type refuses NaN and Infinity (the row would go to the dead
-    letters), and a container could hide either."""
-    if not isinstance(attempt, dict):
-        return True
-    for value in attempt.values():
-        if value is None or isinstance(value, bool):
-            continue
-        if isinstance(value, str):
-            if len(value) > _ATTEMPT_TEXT or _UNSTORABLE.search(value):
-                return True
-        elif isinstance(value, int):
-            if not 0 <= value <= MAX_COUNT:
-                return True
-        elif not isinstance(value, float) or not math.isfinite(value):
-            return True
-    return False
-
-
-def _bound_attempt(attempt: Any) -> dict[str, Any]:
-    if not isinstance(attempt, dict):
-        return {}
-    out: dict[str, Any] = {}
-    for key, value in list(attempt.items())[:8]:
-        name = bound_text(key, 40)
-        if isinstance(value, str):
-            out[name] = bound_text(value, _ATTEMPT_TEXT)
-        elif isinstance(value, bool) or value is None:
-            out[name] = value
-        elif isinstance(value, float):
-            out[name] = value if math.isfinite(value) else None
-        elif isinstance(value, int):
-            out[name] = bound_count(value)
-        else:
-            out[name] = bound_text(value, _ATTEMPT_TEXT)
-    return out
 
 
 async def insert_usage_batch(

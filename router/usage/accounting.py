@@ -16,7 +16,8 @@ from typing import Any, Protocol
 
 from router.observability.access import access_note
 from router.routing.model import KeySpec, Target, TenantSpec
-from router.store.usage_writes import UsageEvent, bound_count
+from router.store.usage_bounds import bound_count
+from router.store.usage_writes import UsageEvent
 from router.usage.limit_rules import Reservation
 from router.usage.limits import Limiter
 from router.usage.recorder import UsageRecorder

@@ -238,7 +238,7 @@ BOUNDED_AT_THE_EDGE = {
     "admin_api_tokens.name": "store/api_tokens.py cuts it",
     "admin_api_tokens.created_by": "the creating actor, as audit_log.actor",
     "sign_in_throttle.key": "store/throttle.py MAX_KEY_LENGTH",
-    "usage_records.request_id": "store/usage_writes.py bounded() (widths read from the table)",
+    "usage_records.request_id": "store/usage_bounds.py via bounded() (widths read from the table)",
     "usage_records.key_prefix": "bounded()",
     "usage_records.member": "bounded()",
     "usage_records.requested_model": "bounded()",

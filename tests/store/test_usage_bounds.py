@@ -1,4 +1,4 @@
-"""UsageEvent.bounded() (store/usage_writes.py), the request path's check that every value fits its column:
+"""UsageEvent.bounded() (store/usage_writes.py, with store/usage_bounds.py), the request path's check that every value fits its column:
 for any values at all it gives what bounding every value in full gives (texts cut to width and cleaned of
 NUL, controls and lone surrogates; counts, status and cost clamped; attempts cut to MAX_ATTEMPTS and
 cleaned), whether they take its quick checks or not."""
@@ -13,19 +13,18 @@ from typing import Any
 
 import pytest
 
-from router.store.usage_writes import (
+from router.store.usage_bounds import (
     COUNT_FIELDS,
-    EVENT_FIELDS,
     MAX_ATTEMPTS,
     MAX_COUNT,
     TEXT_LIMITS,
-    UsageEvent,
-    _as_int,
-    _bound_attempt,
-    _unbounded_attempt,
+    as_int,
+    bound_attempt,
     bound_count,
     bound_text,
+    unbounded_attempt,
 )
+from router.store.usage_writes import EVENT_FIELDS, UsageEvent
 
 
 class _Text(str):
@@ -42,12 +41,12 @@ def _bound_in_full(event: UsageEvent) -> UsageEvent:
         setattr(event, name, bound_count(getattr(event, name)))
     if event.ttft_ms is not None:
         event.ttft_ms = bound_count(event.ttft_ms)
-    event.status = min(max(_as_int(event.status), 0), 999)
+    event.status = min(max(as_int(event.status), 0), 999)
     cost = event.cost_usd
     if not isinstance(cost, int | float) or not math.isfinite(cost) or cost < 0:
         event.cost_usd = 0.0
-    if len(event.attempts) > MAX_ATTEMPTS or any(_unbounded_attempt(a) for a in event.attempts):
-        event.attempts = [_bound_attempt(a) for a in event.attempts[:MAX_ATTEMPTS]]
+    if len(event.attempts) > MAX_ATTEMPTS or any(unbounded_attempt(a) for a in event.attempts):
+        event.attempts = [bound_attempt(a) for a in event.attempts[:MAX_ATTEMPTS]]
     return event
 
 

@@ -15,8 +15,9 @@ from sqlalchemy import func, select, text
 from router.cli import main
 from router.observability import metrics
 from router.store.db import Database
+from router.store.usage_bounds import MAX_COUNT
 from router.store.usage_models import UsageDeadLetter, UsageRecord
-from router.store.usage_writes import MAX_COUNT, UsageEvent
+from router.store.usage_writes import UsageEvent
 from router.usage.recorder import UsageRecorder
 from tests.fixtures.app import SECRET
 
