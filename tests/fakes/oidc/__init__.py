@@ -81,6 +81,21 @@ class TestIdp:
                 }
             )
         )
+        # A node process was once seen to hang before printing its address (0 s of CPU, in one CI run): wait
+        # a bounded time for it, then start another, so one stuck start cannot stall every test of a worker.
+        for _ in range(3):
+            line = self._spawn(config, timeout=20.0)
+            if line:
+                break
+            assert self._proc is not None
+            self._proc.kill()
+            self._proc.wait(timeout=5)
+        if not line:
+            raise RuntimeError("the test IdP did not start: " + "".join(self._stderr)[-2000:])
+        self.issuer = json.loads(line)["issuer"]
+
+    def _spawn(self, config: Path, *, timeout: float) -> str:
+        """Start the IdP; its first stdout line (the issuer as JSON), or "" if it exits or says nothing in time."""
         self._proc = subprocess.Popen(
             ["node", str(SCRIPT), str(config)],
             cwd=HERE,
@@ -89,13 +104,13 @@ class TestIdp:
             text=True,
         )
         assert self._proc.stdout is not None and self._proc.stderr is not None
-        stderr = self._proc.stderr
+        stderr, stdout = self._proc.stderr, self._proc.stdout
         threading.Thread(target=lambda: self._stderr.extend(stderr), daemon=True).start()
-        line = self._proc.stdout.readline()
-        if not line:
-            self._proc.wait(timeout=5)
-            raise RuntimeError("the test IdP did not start: " + "".join(self._stderr)[-2000:])
-        self.issuer = json.loads(line)["issuer"]
+        first: list[str] = []
+        reader = threading.Thread(target=lambda: first.append(stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout)
+        return first[0] if first else ""
 
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
