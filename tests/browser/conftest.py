@@ -1,16 +1,19 @@
 """A real Chromium (Debian's, at /usr/bin/chromium) driven by Playwright, for the admin page.
 
 Browser tests are skipped only when Chromium is absent and ROUTER_REQUIRE_BROWSER is not "1" (CI sets it).
+When one fails, its report carries what the browser saw (tests/browser/evidence.py).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.browser.evidence import RecordingBrowser
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -36,8 +39,26 @@ def chromium() -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
+        yield RecordingBrowser(browser)
         browser.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    if report.when == "call" and report.failed and "chromium" in getattr(item, "fixturenames", ()):
+        recorder: RecordingBrowser | None = getattr(item, "funcargs", {}).get("chromium")
+        if recorder is not None:
+            report.sections.append(("what the browser saw", recorder.evidence(item.name)))
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _fresh_browser_record(request: pytest.FixtureRequest) -> None:
+    if "chromium" in request.fixturenames:
+        recorder = request.getfixturevalue("chromium")
+        if isinstance(recorder, RecordingBrowser):
+            recorder.start_test()
 
 
 @pytest.fixture
