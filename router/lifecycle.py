@@ -45,21 +45,27 @@ class Drain:
         self._previous = signal.getsignal(signal.SIGTERM)
 
         def on_sigterm(sig: int, frame: FrameType | None) -> None:
-            if self.draining:
-                log.warning("second SIGTERM: stopping now")
-                loop.call_soon_threadsafe(self._hand_over, sig, frame)
-                return
-            self.draining = True
-            log.warning(
-                "SIGTERM: not ready from now on; serving new requests for %.0fs more, then finishing those "
-                "in flight",
-                self.seconds,
-            )
-            loop.call_soon_threadsafe(loop.call_later, self.seconds, self._hand_over, sig, frame)
+            # Only hand the signal to the event loop: a handler runs inside whatever the main thread was
+            # doing, and if that was a log write blocked on a full pipe, logging here re-enters the stream
+            # ("reentrant call"), raises, and the drain never starts. call_soon_threadsafe only queues.
+            loop.call_soon_threadsafe(self._on_sigterm, loop, sig, frame)
 
         signal.signal(signal.SIGTERM, on_sigterm)
         self._installed = True
         return True
+
+    def _on_sigterm(self, loop: asyncio.AbstractEventLoop, sig: int, frame: FrameType | None) -> None:
+        if self.draining:
+            log.warning("second SIGTERM: stopping now")
+            self._hand_over(sig, frame)
+            return
+        self.draining = True
+        log.warning(
+            "SIGTERM: not ready from now on; serving new requests for %.0fs more, then finishing those "
+            "in flight",
+            self.seconds,
+        )
+        loop.call_later(self.seconds, self._hand_over, sig, frame)
 
     def _hand_over(self, sig: int, frame: FrameType | None) -> None:
         previous = self._previous

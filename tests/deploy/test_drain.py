@@ -3,6 +3,8 @@ stream in flight finishes whole, then the process exits by itself after running 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import signal
 import threading
 import time
@@ -10,7 +12,9 @@ from pathlib import Path
 
 import anthropic
 import httpx
+import pytest
 
+from router.lifecycle import Drain
 from tests.deploy.support import configure, free_port, serve, stop, wait_until_answers
 from tests.fakes import Reply
 from tests.fakes.upstream import FakeUpstream
@@ -89,3 +93,35 @@ def test_sigterm_turns_unready_keeps_serving_for_the_drain_and_finishes_streams(
         output = stop(process)
     assert "Traceback" not in output, output
     assert "Application shutdown complete" in output, output
+
+
+def test_the_sigterm_handler_only_queues_the_drain_on_the_event_loop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A signal handler runs inside whatever the main thread was doing, even inside a write to stderr: CI
+    caught the old handler logging from within an access-log line's write ("reentrant call inside
+    BufferedWriter"), which raised out of the handler before the drain was scheduled. So the handler itself
+    must neither log nor change state; the loop does both, then hands the signal on after the drain."""
+    handed_over: list[int] = []
+    original = signal.signal(signal.SIGTERM, lambda sig, _frame: handed_over.append(sig))
+    try:
+
+        async def main() -> None:
+            drain = Drain(0.05)
+            assert drain.install()
+            handler = signal.getsignal(signal.SIGTERM)
+            assert callable(handler)
+            with caplog.at_level(logging.WARNING, logger="router.lifecycle"):
+                handler(signal.SIGTERM, None)  # as the interpreter would call it, mid-write
+                assert caplog.records == [] and drain.draining is False
+                await asyncio.sleep(0)
+                assert drain.draining is True
+                assert [r.getMessage()[:39] for r in caplog.records] == [
+                    "SIGTERM: not ready from now on; serving"
+                ]
+                await asyncio.sleep(0.2)
+            assert handed_over == [signal.SIGTERM]
+
+        asyncio.run(main())
+    finally:
+        signal.signal(signal.SIGTERM, original)
