@@ -207,7 +207,11 @@ class Stack:
             assert replica.child is not None
             if not replica.child.alive():
                 raise RuntimeError(f"{replica.name} exited:\n{replica.child.log_tail()}")
-            if self.status(replica).get("status") == "UP":
+            try:
+                up = self.status(replica).get("status") == "UP"
+            except (FileNotFoundError, ConnectionRefusedError):
+                up = False  # HAProxy's admin socket can appear a moment after its frontend port answers
+            if up:
                 return time.monotonic() - started
             if time.monotonic() > deadline:
                 raise RuntimeError(
