@@ -244,3 +244,31 @@ def test_the_rules_filter_survives_an_edit_a_move_and_a_drag(chromium: Any, live
     assert table_matches(page) == [("1", "claude-haiku-*x"), ("2", "claude-opus-*")]
     assert_clean(page)
     context.close()
+
+
+def test_a_row_is_live_as_soon_as_it_is_swapped_in_so_the_quickest_click_opens_its_editor(
+    chromium: Any, live_router: LiveRouter
+) -> None:
+    """htmx wires up new content when it settles, by default 20 ms after the swap and later on a busy machine;
+    a row clicked in between called an Edit button htmx had not wired yet, and nothing opened (CI's flaky
+    admin flow). Here the row is clicked in the very task that swapped it in, before any timer can run."""
+    site = seed_site(live_router)
+    context, page = new_page(chromium, site)
+    page.goto(f"{site.base}/admin/rules")
+    page.evaluate(
+        """() => {
+          document.addEventListener("htmx:afterSwap", function once() {
+            document.removeEventListener("htmx:afterSwap", once);
+            queueMicrotask(function () {
+              document.querySelector("#level-global tr.editable").click();
+              window.clickedAtOnce = true;
+            });
+          });
+        }"""
+    )
+    # ↓ on the first rule swaps the whole level back in.
+    page.locator("#level-global tr.editable").first.locator(".move-down").click()
+    page.wait_for_function("() => window.clickedAtOnce === true")
+    page.locator("#level-global tr.editing").wait_for(timeout=5_000)
+    assert_clean(page)
+    context.close()
