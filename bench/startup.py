@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.startup                # 5 runs per CLI command, 3 serve starts (about a minute)
     .venv/bin/python -m bench.startup --runs 3 --serves 1 --json out.json
     .venv/bin/python -m bench.startup --serves 1 --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/cli_bench
+    .venv/bin/python -m bench.startup --serves 0 --runs 7 --database-url ...   # the CLI commands only
 
 Against the fake upstream (bench/fake_upstream.py) and a SQLite database already migrated and configured by
 the CLI (as a production replica starts on a migrated database):
@@ -32,8 +33,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.fake_upstream import MODEL as UPSTREAM_MODEL
 from bench.procs import run, tree_cpu_seconds, tree_rss_mb
-from bench.targets import MAIN_VENV, base_env, start_router, start_upstream
+from bench.targets import (
+    HOST,
+    MAIN_VENV,
+    ROUTER_CONFIG,
+    base_env,
+    start_router,
+    start_upstream,
+)
 from router.store.db import redact_url
 
 ROUTER = str(MAIN_VENV / "bin" / "router")
@@ -138,17 +147,21 @@ async def main_async(runs: int, serves: int, database_url: str | None = None) ->
                 starts.append(await serve_once(port, work))
             cli_work = root / "serve0"
             cli_env = _env(cli_work, database_url)
-            if database_url:
+            if not starts:
+                # --serves 0: CLI timings only; the database is configured as a serve run would have.
+                cli_work.mkdir()
+                (cli_work / "router.yaml").write_text(
+                    ROUTER_CONFIG.format(host=HOST, port=port, model=UPSTREAM_MODEL)
+                )
+            if database_url or not starts:
                 prepare_database(cli_env, cli_work)
             cli = [time_command(argv, cli_env, cli_work, runs) for argv in CLI_COMMANDS]
         finally:
             upstream.stop()
     first = [s["first_answer_s"] for s in starts]
-    return {
-        "cli_database": redact_url(database_url) if database_url else "SQLite (the first serve run's file)",
-        "loadavg_before": [round(x, 2) for x in load],
-        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-        "serve": {
+    serve: dict[str, Any] = {}
+    if starts:
+        serve = {
             "first_answer_median_s": round(statistics.median(first), 3),
             "first_answer_runs_s": first,
             "cpu_to_first_answer_median_s": round(
@@ -156,7 +169,12 @@ async def main_async(runs: int, serves: int, database_url: str | None = None) ->
             ),
             "rss_mb": statistics.median(s["rss_mb"] for s in starts),
             "rss_idle_mb": round(statistics.median(s["rss_idle_mb"] for s in starts), 1),
-        },
+        }
+    return {
+        "cli_database": redact_url(database_url) if database_url else "SQLite (the first serve run's file)",
+        "loadavg_before": [round(x, 2) for x in load],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        "serve": serve,
         "cli": cli,
     }
 
@@ -167,14 +185,19 @@ def render(result: dict[str, Any]) -> str:
         f"load average before/after: {result['loadavg_before']} / {result['loadavg_after']}",
         f"CLI database: {result['cli_database']}",
         "",
-        "| serve on a migrated database | value |",
-        "|---|---|",
-        f"| first answer after exec (median; each run) | {serve['first_answer_median_s']} s "
-        f"{serve['first_answer_runs_s']} |",
-        f"| CPU seconds of the server until then (median) | {serve['cpu_to_first_answer_median_s']} s |",
-        f"| RSS after the first answer | {serve['rss_mb']} MiB |",
-        f"| RSS idle 2 s later | {serve['rss_idle_mb']} MiB |",
-        "",
+    ]
+    if serve:
+        lines += [
+            "| serve on a migrated database | value |",
+            "|---|---|",
+            f"| first answer after exec (median; each run) | {serve['first_answer_median_s']} s "
+            f"{serve['first_answer_runs_s']} |",
+            f"| CPU seconds of the server until then (median) | {serve['cpu_to_first_answer_median_s']} s |",
+            f"| RSS after the first answer | {serve['rss_mb']} MiB |",
+            f"| RSS idle 2 s later | {serve['rss_idle_mb']} MiB |",
+            "",
+        ]
+    lines += [
         "| command | wall median | wall max | CPU median | imports LiteLLM |",
         "|---|---|---|---|---|",
     ]
@@ -193,7 +216,9 @@ def render(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per CLI command")
-    parser.add_argument("--serves", type=int, default=3, help="fresh `router serve` starts")
+    parser.add_argument(
+        "--serves", type=int, default=3, help="fresh `router serve` starts (0: time the CLI only)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
         "--database-url",
