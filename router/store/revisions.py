@@ -41,9 +41,18 @@ def script_heads() -> tuple[str, ...]:
     return tuple(sorted(revisions - parents))
 
 
+def _has_version_table(connection: Connection) -> bool:
+    if connection.dialect.name == "postgresql":
+        # The table an unqualified `FROM alembic_version` reads (the search path's), or NULL: one light
+        # statement where the Inspector's has_table builds and compiles a pg_catalog join first (cold, in a
+        # CLI process: ~2 ms of CPU and 3-5 ms on the clock more, bench/README.md).
+        return connection.execute(text(f"SELECT to_regclass('{VERSION_TABLE}') IS NOT NULL")).scalar() is True
+    return inspect(connection).has_table(VERSION_TABLE)
+
+
 def read_revision(connection: Connection) -> str | None:
     # Read alembic_version directly: MigrationContext logs at INFO each time, and /readyz asks often.
-    if not inspect(connection).has_table(VERSION_TABLE):
+    if not _has_version_table(connection):
         return None
     revisions = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
     if len(revisions) > 1:
