@@ -18,7 +18,6 @@ from typing import Any
 from router.routing.model import (
     ChainSpec,
     Conditions,
-    MatchKind,
     ProviderSpec,
     RequestFacts,
     RoutingConfig,
@@ -26,6 +25,7 @@ from router.routing.model import (
     Target,
     TenantSpec,
 )
+from router.routing.patterns import MatchKind
 from router.routing.resolve import Resolver
 
 CLAUDE_MODELS = (

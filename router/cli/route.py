@@ -14,15 +14,11 @@ from router.cli.common import cli_errors, fail, load_settings, reading, run
 from router.routing.explain import Explanation, explain, find_tenant_id
 from router.routing.facts import THINKING_MODES, ThinkingMode, request_facts, sample_request
 from router.routing.model import RoutingConfig
-from router.store.crypto import CredentialCipher
 from router.store.snapshot import ModelFacts, load_routing_config
 
 
-class _NoCredentials(CredentialCipher):
-    """Explaining a route needs no credential: never decrypt one (and need no secret key)."""
-
-    def __init__(self) -> None:
-        super().__init__("explain: credentials are not read")
+class _NoCredentials:
+    """Explaining a route needs no credential: never decrypt one (no secret key, nor cryptography, needed)."""
 
     def decrypt(self, token: str, *, provider: str | None = None) -> str:
         return ""

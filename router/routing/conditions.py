@@ -9,9 +9,12 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from router.routing.model import Conditions, RequestFacts
+if TYPE_CHECKING:
+    # Imported where a Conditions is built: the rule keys alone (`config export`'s YAML) need no routing
+    # model (see MatchKind in routing/patterns.py).
+    from router.routing.model import Conditions, RequestFacts
 
 __all__ = [
     "CONDITION_KEYS",
@@ -85,6 +88,8 @@ def condition_errors(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def conditions_from_dict(raw: Mapping[str, Any] | None) -> Conditions:
     """Strict: unknown keys or wrong types raise ValueError naming the key."""
+    from router.routing.model import Conditions
+
     if not raw:
         return Conditions()
     problems = condition_errors(raw)

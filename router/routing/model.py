@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-MatchKind = Literal["exact", "glob", "regex"]
+if TYPE_CHECKING:
+    from router.routing.patterns import MatchKind
 
 
 # UTC calendar windows: a day from 00:00, an ISO week from Monday 00:00, a month from the 1st 00:00.

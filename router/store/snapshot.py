@@ -13,7 +13,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
@@ -27,7 +27,6 @@ from router.routing.model import (
     DeploymentSpec,
     KeySpec,
     Limits,
-    MatchKind,
     Pool,
     PoolMember,
     Price,
@@ -37,8 +36,8 @@ from router.routing.model import (
     Target,
     TenantSpec,
 )
+from router.routing.patterns import MatchKind
 from router.store.budgets import budget_specs, member_budget_specs
-from router.store.crypto import CredentialCipher
 from router.store.db import Database
 from router.store.keys import key_spec
 from router.store.models import ApiKey, Chain, Deployment, ModelPrice, Provider, Rule, Tenant
@@ -52,6 +51,13 @@ POOL_PREFIX = "pool/"
 _MATCH_KINDS = ("exact", "glob", "regex")
 _CONDITION_FIELDS = ("thinking", "tools", "tool", "stream", "min_input_tokens", "member", "budget_used_pct")
 _PER_MTOK = 1_000_000.0
+
+
+class Decrypter(Protocol):
+    """What the snapshot needs of store/crypto.py's CredentialCipher: no import of it here, so that
+    `router route explain` (which reads no credential) does not load cryptography (~5 ms)."""
+
+    def decrypt(self, token: str, *, provider: str | None = None) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +155,7 @@ class _TargetBuilder:
 
 
 async def load_routing_config(
-    session: AsyncSession, cipher: CredentialCipher, describe_model: DescribeModel
+    session: AsyncSession, cipher: Decrypter, describe_model: DescribeModel
 ) -> RoutingConfig:
     """The routing snapshot from the tables (the version is read first: the content is never older)."""
     version = await get_config_version(session)
@@ -290,7 +296,7 @@ class SnapshotHolder:
     def __init__(
         self,
         db: Database,
-        cipher: CredentialCipher,
+        cipher: Decrypter,
         describe_model: DescribeModel,
         *,
         poll_interval: float = 1.0,
