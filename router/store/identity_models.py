@@ -1,7 +1,9 @@
 """The tables of who signs in: admin users and their sessions, API tokens, the member page's sessions,
-the sign-in throttle, and the IdP and device sign-in flows (Claude Code's /login)."""
+the sign-in throttle, and the IdP and device sign-in flows (Claude Code's /login).
 
-from __future__ import annotations
+No `from __future__ import annotations`, as in models.py: Python evaluates the `Mapped[...]` annotations,
+not SQLAlchemy (it would compile and evaluate each string again when a command loads these tables).
+"""
 
 from datetime import datetime
 from typing import Any
@@ -40,7 +42,9 @@ class AdminUser(Base):
     role: Mapped[str] = mapped_column(String(20), default="owner", server_default="owner")
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
-    tenant_links: Mapped[list[AdminUserTenant]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    tenant_links: Mapped[list["AdminUserTenant"]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
 
     @property
     def tenant_ids(self) -> list[int]:

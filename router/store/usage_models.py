@@ -1,9 +1,10 @@
 """The usage tables: one row per request, the hourly and daily rollups, and the rows the database refused.
 
 They carry plain ids (no foreign keys) so that batched inserts stay cheap and history survives deletions.
-"""
 
-from __future__ import annotations
+No `from __future__ import annotations`, as in models.py: Python evaluates the `Mapped[...]` annotations,
+not SQLAlchemy (it would compile and evaluate each string again when a command loads these tables).
+"""
 
 from datetime import datetime
 from typing import Any
