@@ -189,3 +189,44 @@ def test_click_runner_leaves_the_collector_alone(tmp_path: Path) -> None:
     assert result.exit_code == 0
     # Frozen objects can still be freed (the count may fall), but nothing is frozen by the runner's path.
     assert gc.isenabled() and gc.get_freeze_count() <= frozen
+
+
+def _executable(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -v -m router ARGS` as a user runs it (-v: the interpreter says when it tears modules down)."""
+    return subprocess.run(
+        [sys.executable, "-v", "-m", "router", *args],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "ROUTER_SECRET_KEY": "s" * 32},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_finished_command_exits_without_the_interpreters_teardown_with_its_output_and_status(
+    tmp_path: Path,
+) -> None:
+    # Registered on import, before any other exit handler, so it runs after all of them.
+    registered = subprocess.run(
+        [sys.executable, "-c", "import atexit, router.cli; print(atexit._ncallbacks())"],
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert registered.stdout.strip() == "1"
+    assert _executable(tmp_path, "db", "upgrade").returncode == 0
+    for name in ("t0", "t1", "t2"):
+        assert _executable(tmp_path, "tenant", "create", name).returncode == 0
+    listed = _executable(tmp_path, "tenant", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == ["NAME", "t0", "t1", "t2"]
+    assert "# cleanup" not in listed.stderr  # the modules were not torn down one by one
+    # The command's own status: a refusal (1) and a usage mistake (2), each with its message.
+    refused = _executable(tmp_path, "tenant", "create", "t0")
+    assert refused.returncode == 1 and "error: " in refused.stderr and "# cleanup" not in refused.stderr
+    mistaken = _executable(tmp_path, "tenant", "nonsense")
+    assert mistaken.returncode == 2 and "No such command" in mistaken.stderr
+    # `router serve` (uvicorn, worker processes) exits as Python does.
+    served = _executable(tmp_path, "serve", "--help")
+    assert served.returncode == 0 and "# cleanup" in served.stderr
