@@ -21,6 +21,7 @@ from router.store.usage_models import UsageRecord
 from tests.fakes import Fail
 from tests.fixtures.app import LiveRouter
 from tests.fixtures.db import run_async
+from tests.fixtures.minutes import clear_of_a_minute_boundary
 
 PROVIDERS = """
 providers:
@@ -169,6 +170,7 @@ def test_member_quota_is_never_exceeded_across_two_replicas(
     first.apply(pool_config(sticky=False, rpm=4))
     key = first.key("acme", "alice")
     second.wait_for_config()
+    clear_of_a_minute_boundary()
 
     async def both() -> list[Any]:
         bodies = [ask() for _ in range(20)]
@@ -187,6 +189,7 @@ def test_member_quota_is_never_exceeded_across_two_replicas(
 def test_a_chain_moves_on_when_every_member_is_at_its_quota(live_router: LiveRouter) -> None:
     live_router.apply(pool_config(sticky=False, rpm=1))
     client = live_router.client(live_router.key("acme", "alice"))
+    clear_of_a_minute_boundary()
     for _ in range(3):
         client.messages.create(**ask("spill-model"))
     assert sorted(r.model for r in live_router.upstream.requests) == ["gpt-4.1", "gpt-4o-eu", "gpt-4o-us"]

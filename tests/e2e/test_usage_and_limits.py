@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from router.cli import main
 from tests.fakes import Fail, Reply
 from tests.fixtures.app import SECRET, LiveRouter
+from tests.fixtures.minutes import clear_of_a_minute_boundary
 
 CONFIG = """
 providers:
@@ -131,6 +132,7 @@ def _records(router: LiveRouter) -> list[dict[str, Any]]:
 
 def test_rpm_limit_trips_with_429_and_retry_after_before_any_upstream_call(router: LiveRouter) -> None:
     client = router.client(router.key("acme", "bob", rpm=2))
+    clear_of_a_minute_boundary()
     client.messages.create(**ASK)
     client.messages.create(**ASK)
     calls = len(router.upstream.requests)
@@ -174,6 +176,7 @@ def test_rpm_limit_holds_across_two_replicas_sharing_redis(start_router: Callabl
     first.apply(CONFIG)
     key = first.key("acme", "dora", rpm=3)
     second.wait_for_config()
+    clear_of_a_minute_boundary()
     answered = []
     for replica in (first, second, first):
         replica.client(key).messages.create(**ASK)

@@ -14,6 +14,7 @@ from router.store.db import Database
 from router.store.tenants import set_tenant_enabled
 from tests.fixtures.app import LiveRouter
 from tests.fixtures.db import run_async
+from tests.fixtures.minutes import clear_of_a_minute_boundary
 from tests.hardening.support import assert_error_body
 from tests.hardening.test_hostile_input import EVERY_PATH
 
@@ -108,6 +109,7 @@ def test_count_tokens_has_its_own_per_key_rate_limit(start_router: Callable[...,
                 )
             )
 
+    clear_of_a_minute_boundary()
     answers = asyncio.run(burst(key, 12))
     statuses = sorted(r.status_code for r in answers)
     assert statuses == [200] * 5 + [429] * 7

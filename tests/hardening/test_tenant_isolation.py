@@ -11,6 +11,7 @@ import pytest
 from router.store.keys import key_prefix
 from tests.fakes import Reply
 from tests.fixtures.app import LiveRouter
+from tests.fixtures.minutes import clear_of_a_minute_boundary
 from tests.hardening.support import (
     AdminHttp,
     assert_error_body,
@@ -126,6 +127,7 @@ def test_one_tenants_spending_never_counts_against_anothers_budget(router: LiveR
 def test_one_tenants_rate_limit_is_its_own(router: LiveRouter) -> None:
     alpha = router.key("alpha", "ann", rpm=2)
     bravo = router.key("bravo", "bob")
+    clear_of_a_minute_boundary()
     assert [_ask(router, alpha, "claude-haiku-4-5").status_code for _ in range(3)] == [200, 200, 429]
     assert [_ask(router, bravo, "claude-haiku-4-5").status_code for _ in range(3)] == [200, 200, 200]
     # Another key of the same tenant has its own key limit too.

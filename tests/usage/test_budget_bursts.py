@@ -28,6 +28,7 @@ from router.store.usage_models import UsageRecord
 from tests.fakes.upstream import FakeUpstream
 from tests.fixtures.app import SECRET, LiveRouter
 from tests.fixtures.db import run_async
+from tests.fixtures.minutes import clear_of_a_minute_boundary
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 BURST = 200
@@ -42,12 +43,6 @@ BODY: dict[str, Any] = {
     "max_tokens": 40,
     "messages": [{"role": "user", "content": "hello"}],
 }
-
-
-def _fresh_minute() -> None:
-    """tpm counts per UTC minute: start a burst early in one, so it cannot straddle two."""
-    if time.time() % 60 > 45:
-        time.sleep(61 - time.time() % 60)
 
 
 async def _burst(base_urls: list[str], key: str | list[str], n: int = BURST) -> list[int]:
@@ -153,7 +148,7 @@ def _check_limits_hold(
     }
     wait()
     for name, key in cases.items():
-        _fresh_minute()
+        clear_of_a_minute_boundary(seconds=15)
         started = time.time()
         statuses = asyncio.run(_burst(base_urls, key))
         served = statuses.count(200)

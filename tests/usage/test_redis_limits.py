@@ -20,6 +20,7 @@ from router.usage.limit_rules import LimitExceeded
 from router.usage.limits import Limiter
 from router.usage.limits_redis import LimitsBusy, LimitsUnavailable, RedisBackend, pool_size_for
 from tests.fixtures.app import LiveRouter
+from tests.fixtures.minutes import clear_of_a_minute_boundary
 from tests.usage.conftest import REDIS_URL, TcpProxy
 from tests.usage.test_limits import key, tenant
 
@@ -205,8 +206,7 @@ def test_rpm_is_exact_through_the_service_at_1_100_150_and_500_concurrent_reques
 
     for n in (1, 100, 150, 500):
         key_text = router.key("acme", f"member-{n}", rpm=10)
-        if time.time() % 60 > 50:  # a burst must not straddle two rpm minutes
-            time.sleep(61 - time.time() % 60)
+        clear_of_a_minute_boundary(seconds=10)
         statuses = asyncio.run(burst(key_text, n))
         assert statuses.count(200) == min(10, n), (n, sorted(set(statuses)))
         assert statuses.count(429) == n - min(10, n), (n, sorted(set(statuses)))
