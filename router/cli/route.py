@@ -92,7 +92,7 @@ def explain_command(
 
     async def load() -> RoutingConfig:
         async with reading(load_settings()) as session:
-            return await load_routing_config(session, _NoCredentials(), _no_model_facts)
+            return await load_routing_config(session, _NoCredentials(), _no_model_facts, with_keys=False)
 
     config = run(load())
     tenant_id = None

@@ -155,9 +155,12 @@ class _TargetBuilder:
 
 
 async def load_routing_config(
-    session: AsyncSession, cipher: Decrypter, describe_model: DescribeModel
+    session: AsyncSession, cipher: Decrypter, describe_model: DescribeModel, *, with_keys: bool = True
 ) -> RoutingConfig:
-    """The routing snapshot from the tables (the version is read first: the content is never older)."""
+    """The routing snapshot from the tables (the version is read first: the content is never older).
+
+    `with_keys=False` leaves the keys out (`router route explain` resolves for a tenant, not a key): they are
+    the one table that grows with the organisation, one row and its budgets per member's key."""
     version = await get_config_version(session)
 
     tenants = {
@@ -172,10 +175,12 @@ async def load_routing_config(
         for row in (await session.scalars(select(Tenant))).all()
     }
 
-    keys: dict[str, KeySpec] = {
-        row.key_hash: key_spec(row)
-        for row in (await session.scalars(select(ApiKey).where(ApiKey.revoked_at.is_(None)))).all()
-    }
+    keys: dict[str, KeySpec] = {}
+    if with_keys:
+        keys = {
+            row.key_hash: key_spec(row)
+            for row in (await session.scalars(select(ApiKey).where(ApiKey.revoked_at.is_(None)))).all()
+        }
 
     providers: dict[str, ProviderSpec] = {}
     for provider_row in (await session.scalars(select(Provider))).all():

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 import pytest
+from sqlalchemy import event
 
 from router.routing.model import Price, RoutingConfig
 from router.store.crypto import CredentialCipher, CredentialDecryptError
@@ -128,6 +130,30 @@ async def test_load_builds_every_part_of_the_config(database: Database) -> None:
         "anthropic/claude-3.5",
         None,
     )
+
+
+async def test_a_load_without_keys_is_the_same_config_less_its_keys_and_never_reads_them(
+    database: Database,
+) -> None:
+    """What `router route explain` loads: every part it resolves with, and not the table that grows with the
+    organisation (20,000 keys took the command from 0.4 to 1.0 s)."""
+    await _seed(database)
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with database.session() as session:
+            lean = await load_routing_config(session, CIPHER, describe, with_keys=False)
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", seen)
+    async with database.session() as session:
+        full = await load_routing_config(session, CIPHER, describe)
+    assert lean.keys == {} and len(full.keys) == 1
+    assert replace(full, keys={}) == lean
+    assert statements and not any("api_keys" in s for s in statements), statements
 
 
 def test_split_ref_splits_on_the_first_slash() -> None:
