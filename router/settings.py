@@ -8,16 +8,15 @@ pydantic, and come here whenever anything more is set.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from router.settings_light import DEFAULT_SQLITE_URL, ENV_FILE, is_sqlite_url, sqlite_path_of
+from router.settings_light import DEFAULT_SQLITE_URL, ENV_FILE, DatabaseUrlFacts
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, DatabaseUrlFacts):
     # populate_by_name: the OTEL_* fields below are read from OpenTelemetry's own variable names, and code
     # (tests) may still pass them by field name.
     model_config = SettingsConfigDict(
@@ -200,15 +199,6 @@ class Settings(BaseSettings):
     @property
     def oidc_redirect_uri(self) -> str:
         return f"{(self.public_url or '').rstrip('/')}/oidc/callback"
-
-    @property
-    def is_sqlite(self) -> bool:
-        return is_sqlite_url(self.database_url)
-
-    @property
-    def sqlite_path(self) -> Path | None:
-        """The database file for a SQLite URL (None for in-memory or other databases)."""
-        return sqlite_path_of(self.database_url)
 
 
 @lru_cache(maxsize=1)

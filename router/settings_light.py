@@ -19,7 +19,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///router.db"
 ENV_PREFIX = "router_"
@@ -48,6 +48,22 @@ def sqlite_path_of(url: str) -> Path | None:
     return Path(path)
 
 
+class DatabaseUrlFacts:
+    """What both settings classes derive from their database URL (a plain mixin: no fields of its own)."""
+
+    if TYPE_CHECKING:
+        database_url: str
+
+    @property
+    def is_sqlite(self) -> bool:
+        return is_sqlite_url(self.database_url)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file for a SQLite URL (None for in-memory or other databases)."""
+        return sqlite_path_of(self.database_url)
+
+
 class CommandSettings(Protocol):
     """What CLI data commands read of the settings: `Settings` and `LightSettings` both are one."""
 
@@ -65,20 +81,12 @@ class CommandSettings(Protocol):
 
 
 @dataclass(frozen=True)
-class LightSettings:
+class LightSettings(DatabaseUrlFacts):
     """The light fields, with Settings' defaults."""
 
     database_url: str = DEFAULT_SQLITE_URL
     secret_key: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
-
-    @property
-    def is_sqlite(self) -> bool:
-        return is_sqlite_url(self.database_url)
-
-    @property
-    def sqlite_path(self) -> Path | None:
-        return sqlite_path_of(self.database_url)
 
 
 LIGHT_FIELDS = frozenset(f.name for f in fields(LightSettings))

@@ -23,10 +23,6 @@ from router.store.dead_letters import (
 )
 
 
-def _settings(ctx: click.Context) -> CommandSettings:
-    return settings_of(ctx)
-
-
 @click.group("usage-dead-letters")
 def dead_letters_group() -> None:
     """Usage records the database refused: list, show and replay them."""
@@ -44,7 +40,7 @@ async def _list(settings: CommandSettings, limit: int) -> list[DeadLetter]:
 @cli_errors
 def list_command(ctx: click.Context, limit: int, fmt: str) -> None:
     """The oldest dead letters first: id, when, request id, attempts, the database's refusal."""
-    letters = run(_list(_settings(ctx), limit))
+    letters = run(_list(settings_of(ctx), limit))
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -103,7 +99,7 @@ def replay_command(ctx: click.Context, ids: tuple[int, ...], everything: bool) -
     """Write dead letters (by id, or --all) as usage records and delete them; failures stay."""
     if not ids and not everything:
         raise CliError("name dead-letter ids to replay, or --all")
-    replayed, failed = run(_replay(_settings(ctx), ids, everything))
+    replayed, failed = run(_replay(settings_of(ctx), ids, everything))
     click.echo(f"replayed {replayed}, still refused {len(failed)}")
     for line in failed:
         click.echo(f"refused again: {line}", err=True)
